@@ -1,0 +1,59 @@
+//! AWS SDK clients from the standard credential chain, with an optional endpoint (a local
+//! S3/SQS server) and path-style addressing.
+
+/// Where and how to reach AWS.
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// Endpoint URL (`AWS_ENDPOINT_URL` is honoured too); path-style addressing is used
+    /// whenever an endpoint is given.
+    pub endpoint_url: Option<String>,
+    /// Region; else the SDK's chain (`AWS_REGION`, profile), else `us-east-1`.
+    pub region: Option<String>,
+}
+
+impl AwsOptions {
+    fn endpoint(&self) -> Option<String> {
+        self.endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The shared SDK configuration.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(ep) = self.endpoint() {
+            loader = loader.endpoint_url(ep);
+        }
+        let region = self.region.clone();
+        let chain = aws_config::meta::region::RegionProviderChain::first_try(region.map(aws_config::Region::new))
+            .or_default_provider()
+            .or_else("us-east-1");
+        loader.region(chain).load().await
+    }
+
+    /// An S3 client.
+    pub async fn s3_client(&self) -> aws_sdk_s3::Client {
+        let conf = self.sdk_config().await;
+        let s3 = aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(self.endpoint().is_some())
+            .build();
+        aws_sdk_s3::Client::from_conf(s3)
+    }
+
+    /// Storage options for delta-rs (an `s3://` lake) matching these settings.
+    pub fn lake_storage_options(&self) -> std::collections::HashMap<String, String> {
+        let mut o = std::collections::HashMap::new();
+        if let Some(ep) = self.endpoint() {
+            if ep.starts_with("http://") {
+                o.insert("AWS_ALLOW_HTTP".into(), "true".into());
+            }
+            o.insert("AWS_ENDPOINT_URL".into(), ep);
+            o.insert("AWS_VIRTUAL_HOSTED_STYLE_REQUEST".into(), "false".into());
+        }
+        if let Some(r) = &self.region {
+            o.insert("AWS_REGION".into(), r.clone());
+        }
+        o
+    }
+}

@@ -1,0 +1,455 @@
+//! Arrow builders fed straight from simd-json's tape: one builder tree per batch, derived
+//! from [`crate::schema`], reused across files and batches (no per-event allocation once
+//! warm).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Date32Builder, ListArray, NullBufferBuilder, RecordBatch,
+    StringBuilder, StructArray, TimestampMicrosecondBuilder,
+};
+use arrow::buffer::{OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::{FieldRef, Fields};
+use simd_json::{Node, StaticNode};
+
+use super::json_text::{span, write_str, write_value};
+use super::time;
+use crate::schema::{self, FieldSpec, Kind};
+
+/// Collects the parts of an event that the typed columns cannot reproduce, as a JSON list
+/// of `[json-pointer, original value]` pairs.
+#[derive(Default)]
+struct Unmapped {
+    /// JSON-pointer of the value being appended (segments already `~`-escaped).
+    path: String,
+    /// The patch list being built for the current row (empty when nothing to record).
+    patch: String,
+    /// The last timestamp appended, read back by the root for `eventdate`.
+    last_time: Option<i64>,
+    /// Reused buffer for values written as JSON text.
+    scratch: String,
+}
+
+impl Unmapped {
+    fn push_segment(&mut self, seg: &str) -> usize {
+        let len = self.path.len();
+        self.path.push('/');
+        for c in seg.chars() {
+            match c {
+                '~' => self.path.push_str("~0"),
+                '/' => self.path.push_str("~1"),
+                c => self.path.push(c),
+            }
+        }
+        len
+    }
+
+    fn push_index(&mut self, i: usize) -> usize {
+        use std::fmt::Write;
+        let len = self.path.len();
+        let _ = write!(self.path, "/{i}");
+        len
+    }
+
+    fn start_entry(&mut self) {
+        self.patch.push(if self.patch.is_empty() { '[' } else { ',' });
+        self.patch.push('[');
+        write_str(&mut self.patch, &self.path);
+        self.patch.push(',');
+    }
+
+    /// Records the original value at the current path.
+    fn record(&mut self, tape: &[Node<'_>], idx: usize) {
+        self.start_entry();
+        write_value(&mut self.patch, tape, idx);
+        self.patch.push(']');
+    }
+
+    /// Records an unknown key (with its value) below the current path.
+    fn record_key(&mut self, key: &str, tape: &[Node<'_>], idx: usize) {
+        let len = self.push_segment(key);
+        self.record(tape, idx);
+        self.path.truncate(len);
+    }
+}
+
+enum Column {
+    Str(StringBuilder),
+    Json(StringBuilder),
+    Bool(BooleanBuilder),
+    Time(TimestampMicrosecondBuilder),
+    Struct(StructNode),
+    List(Box<ListNode>),
+}
+
+struct StructNode {
+    specs: &'static [FieldSpec],
+    fields: Fields,
+    children: Vec<Column>,
+    validity: NullBufferBuilder,
+    /// Per field: tape index of its value in the object being appended (usize::MAX: absent).
+    slots: Vec<usize>,
+    /// The field index after the last key matched: CloudTrail keeps key order, so this
+    /// is nearly always the next key.
+    hint: usize,
+}
+
+struct ListNode {
+    field: FieldRef,
+    offsets: Vec<i32>,
+    validity: NullBufferBuilder,
+    child: StructNode,
+}
+
+const ABSENT: usize = usize::MAX;
+
+fn time_builder(capacity: usize) -> TimestampMicrosecondBuilder {
+    TimestampMicrosecondBuilder::with_capacity(capacity).with_timezone("UTC")
+}
+
+impl Column {
+    fn new(spec: &'static FieldSpec, capacity: usize) -> Self {
+        match spec.kind {
+            Kind::Str => Column::Str(StringBuilder::with_capacity(capacity, capacity * 16)),
+            Kind::Json => Column::Json(StringBuilder::with_capacity(capacity, capacity * 64)),
+            Kind::Bool => Column::Bool(BooleanBuilder::with_capacity(capacity)),
+            Kind::Time => Column::Time(time_builder(capacity)),
+            Kind::Struct(children) => Column::Struct(StructNode::new(children, capacity)),
+            Kind::ListOfStruct(children) => {
+                let field = match schema::arrow_field(spec).data_type() {
+                    arrow::datatypes::DataType::List(f) => f.clone(),
+                    _ => unreachable!("ListOfStruct maps to a List type"),
+                };
+                Column::List(Box::new(ListNode {
+                    field,
+                    offsets: vec![0],
+                    validity: NullBufferBuilder::new(capacity),
+                    child: StructNode::new(children, capacity),
+                }))
+            }
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Column::Str(b) | Column::Json(b) => b.append_null(),
+            Column::Bool(b) => b.append_null(),
+            Column::Time(b) => b.append_null(),
+            Column::Struct(s) => s.append_null(),
+            Column::List(l) => {
+                let last = *l.offsets.last().unwrap_or(&0);
+                l.offsets.push(last);
+                l.validity.append_null();
+            }
+        }
+    }
+
+    /// Appends the value at `tape[idx]`; `un.path` points at it.
+    fn append(&mut self, tape: &[Node<'_>], idx: usize, un: &mut Unmapped) {
+        let node = &tape[idx];
+        if let Node::Static(StaticNode::Null) = node {
+            // An explicit null: the column is null, and the patch says the key was there.
+            self.append_null();
+            un.record(tape, idx);
+            return;
+        }
+        match self {
+            Column::Str(b) => match node {
+                Node::String(s) => b.append_value(s),
+                _ => {
+                    // Keep the value, as text, and remember its original type.
+                    let mut text = std::mem::take(&mut un.scratch);
+                    text.clear();
+                    write_value(&mut text, tape, idx);
+                    b.append_value(&text);
+                    un.scratch = text;
+                    un.record(tape, idx);
+                }
+            },
+            Column::Json(b) => {
+                let mut text = std::mem::take(&mut un.scratch);
+                text.clear();
+                write_value(&mut text, tape, idx);
+                b.append_value(&text);
+                un.scratch = text;
+            }
+            Column::Bool(b) => match node {
+                Node::Static(StaticNode::Bool(v)) => b.append_value(*v),
+                Node::String("true") => {
+                    b.append_value(true);
+                    un.record(tape, idx);
+                }
+                Node::String("false") => {
+                    b.append_value(false);
+                    un.record(tape, idx);
+                }
+                _ => {
+                    b.append_null();
+                    un.record(tape, idx);
+                }
+            },
+            Column::Time(b) => {
+                let parsed = match node {
+                    Node::String(s) => match time::parse_canonical(s) {
+                        Some(t) => Some(t),
+                        None => {
+                            un.record(tape, idx);
+                            time::parse_lenient(s)
+                        }
+                    },
+                    _ => {
+                        un.record(tape, idx);
+                        None
+                    }
+                };
+                b.append_option(parsed);
+                un.last_time = parsed;
+            }
+            Column::Struct(s) => match node {
+                Node::Object { .. } => s.append_object(tape, idx, un),
+                _ => {
+                    s.append_null();
+                    un.record(tape, idx);
+                }
+            },
+            Column::List(l) => match *node {
+                Node::Array { len, .. } => {
+                    let mut i = idx + 1;
+                    for n in 0..len {
+                        let saved = un.push_index(n);
+                        if let Node::Object { .. } = tape[i] {
+                            l.child.append_object(tape, i, un);
+                        } else {
+                            l.child.append_null();
+                            un.record(tape, i);
+                        }
+                        un.path.truncate(saved);
+                        i += span(&tape[i]);
+                    }
+                    let last = *l.offsets.last().unwrap_or(&0);
+                    l.offsets.push(last + len as i32);
+                    l.validity.append_non_null();
+                }
+                _ => {
+                    self.append_null();
+                    un.record(tape, idx);
+                }
+            },
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Column::Str(b) | Column::Json(b) => Arc::new(b.finish()),
+            Column::Bool(b) => Arc::new(b.finish()),
+            Column::Time(b) => Arc::new(b.finish()),
+            Column::Struct(s) => Arc::new(s.finish()),
+            Column::List(l) => {
+                let offsets = std::mem::replace(&mut l.offsets, vec![0]);
+                let values = Arc::new(l.child.finish());
+                Arc::new(ListArray::new(
+                    l.field.clone(),
+                    OffsetBuffer::new(ScalarBuffer::from(offsets)),
+                    values,
+                    l.validity.finish(),
+                ))
+            }
+        }
+    }
+}
+
+impl StructNode {
+    fn new(specs: &'static [FieldSpec], capacity: usize) -> Self {
+        StructNode {
+            specs,
+            fields: schema::struct_fields(specs),
+            children: specs.iter().map(|s| Column::new(s, capacity)).collect(),
+            validity: NullBufferBuilder::new(capacity),
+            slots: vec![ABSENT; specs.len()],
+            hint: 0,
+        }
+    }
+
+    #[inline]
+    fn lookup(&mut self, key: &str) -> Option<usize> {
+        let n = self.specs.len();
+        if self.hint < n && self.specs[self.hint].json == key {
+            let i = self.hint;
+            self.hint = i + 1;
+            return Some(i);
+        }
+        let i = self.specs.iter().position(|s| s.json == key)?;
+        self.hint = i + 1;
+        Some(i)
+    }
+
+    /// Sorts the object's keys into slots (unknown keys go to the patch; a repeated key:
+    /// the last one wins, as in every common JSON reader).
+    fn fill_slots(&mut self, tape: &[Node<'_>], idx: usize, un: &mut Unmapped) {
+        self.slots.fill(ABSENT);
+        self.hint = 0;
+        let Node::Object { len, .. } = tape[idx] else { return };
+        let mut i = idx + 1;
+        for _ in 0..len {
+            let Node::String(key) = tape[i] else { return };
+            let v = i + 1;
+            match self.lookup(key) {
+                Some(f) => self.slots[f] = v,
+                None => un.record_key(key, tape, v),
+            }
+            i = v + span(&tape[v]);
+        }
+    }
+
+    fn append_children(&mut self, tape: &[Node<'_>], un: &mut Unmapped) {
+        self.append_children_capturing(tape, un, ABSENT);
+    }
+
+    /// Appends every child; returns the timestamp parsed for child `capture`, if any.
+    fn append_children_capturing(&mut self, tape: &[Node<'_>], un: &mut Unmapped, capture: usize) -> Option<i64> {
+        let mut captured = None;
+        for (f, child) in self.children.iter_mut().enumerate() {
+            let v = self.slots[f];
+            if v == ABSENT {
+                child.append_null();
+            } else {
+                let saved = un.push_segment(self.specs[f].json);
+                un.last_time = None;
+                child.append(tape, v, un);
+                if f == capture {
+                    captured = un.last_time;
+                }
+                un.path.truncate(saved);
+            }
+        }
+        captured
+    }
+
+    fn append_object(&mut self, tape: &[Node<'_>], idx: usize, un: &mut Unmapped) {
+        // Nested objects reuse `slots` of their own node, so filling then appending is safe.
+        self.fill_slots(tape, idx, un);
+        self.append_children(tape, un);
+        self.validity.append_non_null();
+    }
+
+    fn append_null(&mut self) {
+        for c in &mut self.children {
+            c.append_null();
+        }
+        self.validity.append_null();
+    }
+
+    fn finish_children(&mut self) -> Vec<ArrayRef> {
+        self.children.iter_mut().map(Column::finish).collect()
+    }
+
+    fn finish(&mut self) -> StructArray {
+        let arrays = self.finish_children();
+        StructArray::new(self.fields.clone(), arrays, self.validity.finish())
+    }
+}
+
+/// Counts of what one batch builder took in.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EventCounts {
+    pub events: u64,
+    /// Events whose `eventTime` is missing or unparseable (kept, `eventdate` null).
+    pub bad_time: u64,
+    /// `Records` entries that are not objects (kept, whole value in `unmapped`).
+    pub not_object: u64,
+}
+
+/// Builds `cloudtrail` record batches from parsed events.
+pub struct EventBatchBuilder {
+    root: StructNode,
+    event_time_field: usize,
+    unmapped: StringBuilder,
+    source: StringBuilder,
+    event_date: Date32Builder,
+    un: Unmapped,
+    rows: usize,
+    capacity: usize,
+}
+
+impl EventBatchBuilder {
+    /// A builder sized for about `capacity` rows per batch.
+    pub fn new(capacity: usize) -> Self {
+        let event_time_field = schema::EVENT
+            .iter()
+            .position(|s| s.column == schema::EVENT_TIME)
+            .unwrap_or(usize::MAX);
+        EventBatchBuilder {
+            root: StructNode::new(schema::EVENT, capacity),
+            event_time_field,
+            unmapped: StringBuilder::new(),
+            source: StringBuilder::with_capacity(capacity, capacity * 100),
+            event_date: Date32Builder::with_capacity(capacity),
+            un: Unmapped::default(),
+            rows: 0,
+            capacity,
+        }
+    }
+
+    /// Rows appended since the last [`finish`](Self::finish).
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// The row count this builder was sized for.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Appends one element of a file's `Records` array, found at `tape[idx]`.
+    pub fn append_event(
+        &mut self,
+        tape: &[Node<'_>],
+        idx: usize,
+        source: &str,
+        counts: &mut EventCounts,
+    ) {
+        self.un.path.clear();
+        self.un.patch.clear();
+        counts.events += 1;
+        let mut event_time = None;
+        if let Node::Object { .. } = tape[idx] {
+            self.root.fill_slots(tape, idx, &mut self.un);
+            event_time = self.root.append_children_capturing(tape, &mut self.un, self.event_time_field);
+        } else {
+            for c in &mut self.root.children {
+                c.append_null();
+            }
+            self.un.record(tape, idx);
+            counts.not_object += 1;
+        }
+        if event_time.is_none() {
+            counts.bad_time += 1;
+        }
+        if self.un.patch.is_empty() {
+            self.unmapped.append_null();
+        } else {
+            self.un.patch.push(']');
+            self.unmapped.append_value(&self.un.patch);
+        }
+        self.source.append_value(source);
+        self.event_date.append_option(event_time.map(time::day_of));
+        self.rows += 1;
+    }
+
+    /// Finishes the rows appended so far into a batch and resets the builder.
+    pub fn finish(&mut self) -> RecordBatch {
+        let mut columns = self.root.finish_children();
+        // The root struct's validity is meaningless (rows are never null); drop it.
+        let _ = self.root.validity.finish();
+        columns.push(Arc::new(self.unmapped.finish()));
+        columns.push(Arc::new(self.source.finish()));
+        columns.push(Arc::new(self.event_date.finish()));
+        self.rows = 0;
+        RecordBatch::try_new(schema::cloudtrail_schema(), columns)
+            .expect("builder columns follow the schema they were derived from")
+    }
+}

@@ -1,0 +1,24 @@
+//! The ingest crate's error type.
+
+use crate::decode::DecodeError;
+
+/// Errors from ingesting: each says which object, bucket or table it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("S3 {op} failed for s3://{bucket}/{key}: {message}")]
+    S3 { op: &'static str, bucket: String, key: String, message: String },
+    #[error("{uri}: {source}")]
+    Decode { uri: String, source: DecodeError },
+    #[error("lake at {location}: {source}")]
+    Lake { location: String, source: Box<deltalake::DeltaTableError> },
+    #[error("lake at {location}: {message}")]
+    LakeState { location: String, message: String },
+    #[error("invalid location {0:?}: expected a local folder or s3://bucket/prefix")]
+    Location(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+pub type Result<T, E = IngestError> = std::result::Result<T, E>;

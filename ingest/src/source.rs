@@ -1,0 +1,161 @@
+//! Where log files come from: a local folder or an S3 prefix.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use crate::aws::AwsOptions;
+use crate::{IngestError, Result};
+
+/// One object to ingest.
+#[derive(Debug, Clone)]
+pub struct SourceObject {
+    /// `s3://bucket/key` or the local path.
+    pub uri: String,
+    /// The key (S3) or the path relative to the source root (local), with `/` separators.
+    pub key: String,
+    pub size: i64,
+    pub etag: Option<String>,
+}
+
+/// A source of log files.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Local { root: PathBuf },
+    S3 { client: aws_sdk_s3::Client, bucket: String, prefix: String },
+}
+
+impl Source {
+    /// `s3://bucket[/prefix]` or a local folder (or a single file).
+    pub async fn parse(location: &str, aws: &AwsOptions) -> Result<Source> {
+        if let Some(rest) = location.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(IngestError::Location(location.to_string()));
+            }
+            return Ok(Source::S3 { client: aws.s3_client().await, bucket: bucket.to_string(), prefix: prefix.to_string() });
+        }
+        if location.contains("://") {
+            return Err(IngestError::Location(location.to_string()));
+        }
+        let root = PathBuf::from(location);
+        if !root.exists() {
+            return Err(IngestError::Io {
+                path: location.to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+            });
+        }
+        Ok(Source::Local { root })
+    }
+
+    /// A short description for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Local { root } => root.display().to_string(),
+            Source::S3 { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
+        }
+    }
+
+    /// Lists every object under the source, sending each to `tx` in key order (per page).
+    pub async fn list(&self, tx: tokio::sync::mpsc::Sender<SourceObject>) -> Result<u64> {
+        match self {
+            Source::Local { root } => {
+                let root = root.clone();
+                let files = tokio::task::spawn_blocking(move || walk(&root))
+                    .await
+                    .map_err(|e| IngestError::Config(format!("listing task failed: {e}")))??;
+                let n = files.len() as u64;
+                for f in files {
+                    if tx.send(f).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(n)
+            }
+            Source::S3 { client, bucket, prefix } => {
+                let mut n = 0;
+                let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(|e| IngestError::S3 {
+                        op: "ListObjectsV2",
+                        bucket: bucket.clone(),
+                        key: prefix.clone(),
+                        message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                    })?;
+                    for o in page.contents() {
+                        let Some(key) = o.key() else { continue };
+                        n += 1;
+                        let obj = SourceObject {
+                            uri: format!("s3://{bucket}/{key}"),
+                            key: key.to_string(),
+                            size: o.size().unwrap_or(0),
+                            etag: o.e_tag().map(|s| s.trim_matches('"').to_string()),
+                        };
+                        if tx.send(obj).await.is_err() {
+                            return Ok(n);
+                        }
+                    }
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// Reads one object whole.
+    pub async fn fetch(&self, obj: &SourceObject) -> Result<Bytes> {
+        match self {
+            Source::Local { .. } => tokio::fs::read(&obj.uri)
+                .await
+                .map(Bytes::from)
+                .map_err(|source| IngestError::Io { path: obj.uri.clone(), source }),
+            Source::S3 { client, bucket, .. } => fetch_s3(client, bucket, &obj.key).await,
+        }
+    }
+}
+
+/// GETs one S3 object whole.
+pub async fn fetch_s3(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Bytes> {
+    let err = |message: String| IngestError::S3 { op: "GetObject", bucket: bucket.to_string(), key: key.to_string(), message };
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+    let body = out.body.collect().await.map_err(|e| err(e.to_string()))?;
+    Ok(body.into_bytes())
+}
+
+fn walk(root: &Path) -> Result<Vec<SourceObject>> {
+    let mut out = vec![];
+    let io = |p: &Path, source| IngestError::Io { path: p.display().to_string(), source };
+    if root.is_file() {
+        let meta = std::fs::metadata(root).map_err(|e| io(root, e))?;
+        let name = root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        out.push(SourceObject { uri: root.display().to_string(), key: name, size: meta.len() as i64, etag: None });
+        return Ok(out);
+    }
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(|e| io(&dir, e))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| io(&dir, e))?;
+        entries.sort_by_key(|e| std::cmp::Reverse(e.file_name()));
+        for e in entries {
+            let path = e.path();
+            let ft = e.file_type().map_err(|err| io(&path, err))?;
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() {
+                let size = e.metadata().map_err(|err| io(&path, err))?.len() as i64;
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+                out.push(SourceObject { uri: path.display().to_string(), key, size, etag: None });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}

@@ -1,0 +1,3 @@
+//! The SQS-driven ingest service.
+
+pub mod message;

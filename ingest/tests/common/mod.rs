@@ -1,0 +1,56 @@
+//! Helpers shared by the ingest integration tests.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ingest::aws::AwsOptions;
+use ingest::backfill::{BackfillOptions, Progress};
+
+/// The shared real datasets (`../shared/datasets` from the repository root).
+pub fn datasets() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets");
+    assert!(p.is_dir(), "the shared datasets are missing at {}", p.display());
+    p
+}
+
+pub const DATASET_EVENTS: u64 = 2_900 + 21;
+pub const DATASET_FILES: u64 = 55 + 2;
+
+/// The local S3/SQS server started by scripts/test.sh.
+pub fn endpoint() -> String {
+    std::env::var("TRAILHOUSE_TEST_ENDPOINT").expect(
+        "TRAILHOUSE_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the local S3/SQS server",
+    )
+}
+
+pub fn aws() -> AwsOptions {
+    AwsOptions { endpoint_url: Some(endpoint()), region: Some("us-east-1".into()) }
+}
+
+pub fn quiet() -> BackfillOptions {
+    BackfillOptions { progress: Progress::Quiet, lanes: 2, ..Default::default() }
+}
+
+/// Every `.json.gz` file under `dir` with its events parsed by serde_json, keyed by path.
+pub fn source_events(dir: &Path) -> HashMap<String, Vec<serde_json::Value>> {
+    let mut out = HashMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".json.gz") {
+                let raw = std::fs::read(&p).unwrap();
+                let mut text = String::new();
+                use std::io::Read;
+                flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut text).unwrap();
+                let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let events = doc["Records"].as_array().unwrap().clone();
+                out.insert(p.display().to_string(), events);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,286 @@
+//! Command-line interface: argument parsing and the commands.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use ingest::aws::AwsOptions;
+use ingest::backfill::{BackfillOptions, Progress, Summary, backfill};
+use ingest::generate::{GenerateOptions, generate};
+use ingest::lake::{Lake, LakeOptions};
+use ingest::source::Source;
+
+/// CloudTrail logs into a Delta Lake you can query with SQL and run detections over.
+///
+/// Start with `trailhouse demo`: it generates sample logs, ingests them into ./lake and
+/// shows what is there.
+#[derive(Debug, Parser)]
+#[command(name = "trailhouse", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output (-v debug, -vv trace); TRAILHOUSE_LOG=<filter> overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate realistic synthetic CloudTrail logs in the real S3 key layout.
+    Generate(GenerateArgs),
+    /// Ingest log files from a local folder or an S3 prefix into the lake.
+    Ingest(IngestArgs),
+    /// Generate sample logs, ingest them into ./lake and show what is in the lake.
+    Demo(DemoArgs),
+    /// Run one SQL statement over the lake (tables: cloudtrail, ingested_files).
+    Sql(SqlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// The statement, e.g. "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1".
+    pub query: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LakeArgs {
+    /// The lake: a local folder or s3://bucket/prefix.
+    #[arg(long, env = "TRAILHOUSE_LAKE", default_value = "./lake")]
+    pub lake: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AwsArgs {
+    /// S3/SQS endpoint URL, for a local server (AWS_ENDPOINT_URL works too); implies
+    /// path-style S3 addressing.
+    #[arg(long, env = "TRAILHOUSE_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// AWS region (default: the SDK's chain, else us-east-1).
+    #[arg(long, env = "TRAILHOUSE_REGION")]
+    pub region: Option<String>,
+}
+
+impl AwsArgs {
+    fn options(&self) -> AwsOptions {
+        AwsOptions { endpoint_url: self.endpoint_url.clone(), region: self.region.clone() }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output folder (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of events (a few planted suspicious events come on top).
+    #[arg(long, default_value_t = 10_000)]
+    pub events: u64,
+    /// Number of AWS accounts.
+    #[arg(long, default_value_t = 2)]
+    pub accounts: u32,
+    /// Number of days, starting 2026-11-02 (UTC).
+    #[arg(long, default_value_t = 1)]
+    pub days: u32,
+    /// Random seed: the same seed gives byte-identical files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Single-account key layout instead of the organization-trail layout.
+    #[arg(long)]
+    pub single_account_layout: bool,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Where the log files are: a local folder (or file) or s3://bucket/prefix.
+    #[arg(long, env = "TRAILHOUSE_SOURCE")]
+    pub source: String,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+    /// Print the summary as one JSON object on stdout (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TuningArgs {
+    /// Decode/encode threads (default: the number of cores).
+    #[arg(long, env = "TRAILHOUSE_LANES")]
+    pub lanes: Option<usize>,
+    /// Objects downloaded at once.
+    #[arg(long, default_value_t = 32)]
+    pub fetch_concurrency: usize,
+    /// Largest accepted file after inflating, in MiB (bigger files are quarantined).
+    #[arg(long, default_value_t = 1024)]
+    pub max_inflated_mb: usize,
+    /// Target Parquet file size, in MiB.
+    #[arg(long, default_value_t = 128)]
+    pub target_file_mb: u64,
+    /// zstd compression level of the Parquet files (1-22).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub zstd_level: i32,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Where the sample logs are generated.
+    #[arg(long, default_value = "sample-logs/generated")]
+    pub logs: PathBuf,
+    /// Events to generate.
+    #[arg(long, default_value_t = 50_000)]
+    pub events: u64,
+}
+
+pub async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Generate(a) => cmd_generate(a).await,
+        Command::Ingest(a) => cmd_ingest(a).await,
+        Command::Demo(a) => cmd_demo(a).await,
+        Command::Sql(a) => cmd_sql(a).await,
+    }
+}
+
+async fn cmd_generate(a: GenerateArgs) -> Result<ExitCode> {
+    let opts = GenerateOptions {
+        out: a.out.clone(),
+        events: a.events,
+        accounts: a.accounts,
+        days: a.days,
+        seed: a.seed,
+        org_trail: !a.single_account_layout,
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let s = tokio::task::spawn_blocking(move || generate(&opts)).await??;
+    if a.json {
+        println!("{}", serde_json::to_string(&s)?);
+    } else {
+        println!(
+            "Generated {} events ({} planted) in {} files, {:.1} MB, under {} in {:.1}s.",
+            s.events,
+            s.planted,
+            s.files,
+            s.bytes as f64 / 1e6,
+            a.out.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn lake_options(tuning: Option<&TuningArgs>, aws: &AwsOptions) -> LakeOptions {
+    let mut o = LakeOptions { storage_options: aws.lake_storage_options(), ..Default::default() };
+    if let Some(t) = tuning {
+        o.target_file_bytes = t.target_file_mb << 20;
+        o.zstd_level = t.zstd_level;
+    }
+    o
+}
+
+async fn cmd_ingest(a: IngestArgs) -> Result<ExitCode> {
+    let aws = a.aws.options();
+    let lake = Lake::open_or_create(&a.lake.lake, &lake_options(Some(&a.tuning), &aws))
+        .await
+        .with_context(|| format!("cannot open the lake at {}", a.lake.lake))?;
+    let source = Source::parse(&a.source, &aws).await?;
+    let mut opts = BackfillOptions {
+        fetch_concurrency: a.tuning.fetch_concurrency,
+        max_inflated: a.tuning.max_inflated_mb << 20,
+        progress: if a.json { Progress::Log } else { Progress::Auto },
+        ..Default::default()
+    };
+    if let Some(l) = a.tuning.lanes {
+        opts.lanes = l.max(1);
+    }
+    let summary = backfill(&lake, &source, &opts).await?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &Summary) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Ingested {} into {} (lake version {}):", s.source, s.lake, s.lake_version)?;
+    writeln!(
+        out,
+        "  files      {} ingested, {} already in the lake, {} not log files, {} quarantined",
+        s.files, s.files_already_ingested, s.files_not_logs, s.files_quarantined
+    )?;
+    writeln!(
+        out,
+        "  events     {} ({} without a parseable eventTime, {} records that were not objects)",
+        s.events, s.events_without_time, s.records_not_objects
+    )?;
+    writeln!(
+        out,
+        "  bytes      {:.1} MB read, {:.1} MB inflated; {} Parquet files written",
+        s.bytes as f64 / 1e6,
+        s.bytes_inflated as f64 / 1e6,
+        s.data_files_written
+    )?;
+    writeln!(out, "  time       {:.2}s, {:.0} events/s", s.seconds, s.events_per_second)?;
+    for q in &s.quarantined {
+        writeln!(out, "  quarantined {}: {} -> {}", q.source, q.error, q.quarantined_to)?;
+    }
+    Ok(())
+}
+
+async fn cmd_sql(a: SqlArgs) -> Result<ExitCode> {
+    let aws = a.aws.options();
+    let session = query::LakeSession::open(&a.lake.lake, &lake_options(None, &aws)).await?;
+    let batches = session.sql(&a.query).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", query::pretty(&batches)?)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cmd_demo(a: DemoArgs) -> Result<ExitCode> {
+    let marker = a.logs.join("planted.tsv");
+    if !marker.exists() {
+        let opts = GenerateOptions { out: a.logs.clone(), events: a.events, accounts: 3, days: 2, ..Default::default() };
+        println!("Generating {} sample events under {} ...", a.events, a.logs.display());
+        let s = tokio::task::spawn_blocking(move || generate(&opts)).await??;
+        println!("  {} files, {} events ({} planted suspicious ones).", s.files, s.events, s.planted);
+    } else {
+        println!("Using the sample logs already under {}.", a.logs.display());
+    }
+    let aws = AwsOptions::default();
+    let lake = Lake::open_or_create(&a.lake.lake, &lake_options(None, &aws)).await?;
+    let source = Source::parse(&a.logs.display().to_string(), &aws).await?;
+    let summary = backfill(&lake, &source, &BackfillOptions { progress: Progress::Auto, ..Default::default() }).await?;
+    print_summary(&summary)?;
+
+    let session = query::LakeSession::open(&a.lake.lake, &LakeOptions::default()).await?;
+    let show = |title: &'static str, sql: &'static str| (title, sql);
+    for (title, sql) in [
+        show("What is in the lake", "SELECT count(*) AS events, count(DISTINCT recipientaccountid) AS accounts, count(DISTINCT awsregion) AS regions, min(eventtime) AS first_event, max(eventtime) AS last_event FROM cloudtrail"),
+        show("Events per day", "SELECT eventdate, count(*) AS events FROM cloudtrail GROUP BY eventdate ORDER BY eventdate"),
+        show("Top services", "SELECT eventsource, count(*) AS events FROM cloudtrail GROUP BY eventsource ORDER BY events DESC LIMIT 8"),
+        show("Who acts (userIdentity.type)", "SELECT coalesce(useridentity.type, '(none: a service acting)') AS identity_type, count(*) AS events FROM cloudtrail GROUP BY 1 ORDER BY events DESC"),
+        show("Root activity and console logins without MFA", "SELECT eventtime, recipientaccountid, eventname, useridentity.type AS who, sourceipaddress FROM cloudtrail WHERE (useridentity.type = 'Root' AND useridentity.invokedby IS NULL AND eventtype <> 'AwsServiceEvent') OR (eventname = 'ConsoleLogin' AND additionaleventdata LIKE '%\"MFAUsed\":\"No\"%') ORDER BY eventtime LIMIT 10"),
+    ] {
+        println!("\n{title}:");
+        match session.sql(sql).await {
+            Ok(batches) => println!("{}", query::pretty(&batches)?),
+            Err(e) => println!("  (query failed: {e})"),
+        }
+    }
+    println!("\nQuery it yourself: trailhouse sql \"SELECT ...\" (see README).");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,122 @@
+//! The `trailhouse` binary, run as a user would.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+fn trailhouse() -> Command {
+    let mut c = Command::cargo_bin("trailhouse").unwrap();
+    c.env_remove("TRAILHOUSE_LAKE").env("NO_COLOR", "1");
+    c
+}
+
+fn run_ok(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn ingest_json(source: &Path, lake: &Path) -> serde_json::Value {
+    let out = run_ok(trailhouse().args(["ingest", "--json", "--source"]).arg(source).arg("--lake").arg(lake));
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+#[test]
+fn help_teaches_the_commands() {
+    let out = run_ok(trailhouse().arg("--help"));
+    for cmd in ["generate", "ingest", "demo", "sql"] {
+        assert!(out.contains(cmd), "--help lacks {cmd}:\n{out}");
+    }
+    let out = run_ok(trailhouse().args(["ingest", "--help"]));
+    assert!(out.contains("s3://bucket/prefix") && out.contains("--json"), "{out}");
+}
+
+#[test]
+fn generate_then_ingest_reports_exact_counts_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let g: serde_json::Value = serde_json::from_str(
+        run_ok(trailhouse().args(["generate", "--json", "--events", "3000", "--accounts", "2", "--seed", "9", "--out"]).arg(&logs)).trim(),
+    )
+    .unwrap();
+    let s = ingest_json(&logs, &dir.path().join("lake"));
+    assert_eq!(s["events"], g["events"]);
+    assert_eq!(s["files"], g["files"]);
+    assert_eq!(s["files_quarantined"], 0);
+    let again = ingest_json(&logs, &dir.path().join("lake"));
+    assert_eq!(again["events"], 0);
+    assert_eq!(again["files_already_ingested"], g["files"]);
+
+    let out = run_ok(trailhouse().args(["sql", "--lake"]).arg(dir.path().join("lake")).arg("SELECT count(*) AS n FROM cloudtrail"));
+    assert!(out.contains(&g["events"].to_string()), "{out}");
+}
+
+#[test]
+fn errors_are_one_clear_line_without_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = trailhouse().args(["ingest", "--source"]).arg(dir.path().join("nope")).arg("--lake").arg(dir.path().join("lake")).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error:") && err.contains("nope") && !err.contains("panicked"), "{err}");
+    let out = trailhouse().args(["sql", "--lake"]).arg(dir.path().join("empty")).arg("SELECT 1").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no lake here") && err.contains("trailhouse ingest"), "{err}");
+}
+
+#[test]
+fn demo_generates_ingests_and_shows_the_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_ok(trailhouse().current_dir(dir.path()).args(["demo", "--events", "3000"]));
+    assert!(out.contains("What is in the lake"), "{out}");
+    assert!(out.contains("Root"), "{out}");
+    assert!(dir.path().join("lake/cloudtrail/_delta_log").is_dir());
+    assert!(dir.path().join("sample-logs/generated/planted.tsv").is_file());
+}
+
+/// kill -9 in the middle of a run: the lake shows nothing of it; the next run completes.
+#[test]
+fn a_killed_run_leaves_nothing_half_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let lake = dir.path().join("lake");
+    let g: serde_json::Value = serde_json::from_str(
+        run_ok(trailhouse().args(["generate", "--json", "--events", "300000", "--accounts", "2", "--out"]).arg(&logs)).trim(),
+    )
+    .unwrap();
+    // A bad file sorting first: its quarantine copy tells us the run is under way.
+    let bad = logs.join("AWSLogs/000000000000/CloudTrail/us-east-1/2026/11/02");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("bad.json.gz"), b"not gzip, not json").unwrap();
+
+    let mut child = trailhouse()
+        .args(["ingest", "--lanes", "1", "--source"])
+        .arg(&logs)
+        .arg("--lake")
+        .arg(&lake)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let marker = lake.join("quarantine/AWSLogs/000000000000/CloudTrail/us-east-1/2026/11/02/bad.json.gz.error.json");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !marker.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "ingest ended before it could be killed");
+        assert!(Instant::now() < deadline, "ingest never started");
+        std::thread::yield_now();
+    }
+    child.kill().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run finished before the kill; make the corpus larger");
+
+    let out = run_ok(trailhouse().args(["sql", "--lake"]).arg(&lake).arg("SELECT count(*) AS n FROM cloudtrail"));
+    assert!(out.lines().any(|l| l.trim_matches(|c| c == '|' || c == ' ') == "0"), "rows visible after a kill:\n{out}");
+
+    let s = ingest_json(&logs, &lake);
+    assert_eq!(s["events"], g["events"]);
+    assert_eq!(s["files_quarantined"], 1);
+    let out = run_ok(trailhouse().args(["sql", "--lake"]).arg(&lake).arg("SELECT count(*) = count(DISTINCT eventid) AS unique_ids, count(*) AS n FROM cloudtrail"));
+    assert!(out.contains("true") && out.contains(&g["events"].to_string()), "{out}");
+}
