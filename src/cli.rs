@@ -36,6 +36,22 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run one SQL statement over the lake (tables: cloudtrail, ingested_files).
     Sql(SqlArgs),
+    /// Compact small files (Delta OPTIMIZE) and delete unreferenced ones (VACUUM).
+    Compact(CompactArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Target size of compacted files, in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub target_file_mb: u64,
+    /// Keep unreferenced files younger than this many hours (time travel, running writers).
+    #[arg(long, default_value_t = 168)]
+    pub retention_hours: i64,
 }
 
 #[derive(Debug, Args)]
@@ -98,10 +114,17 @@ pub struct GenerateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("from").required(true).args(["source", "queue_url"])))]
 pub struct IngestArgs {
-    /// Where the log files are: a local folder (or file) or s3://bucket/prefix.
+    /// Backfill: where the log files are, a local folder (or file) or s3://bucket/prefix.
     #[arg(long, env = "TRAILHOUSE_SOURCE")]
-    pub source: String,
+    pub source: Option<String>,
+    /// Service: the SQS queue announcing new log files (S3 notifications, direct, via SNS
+    /// or EventBridge, or CloudTrail's own SNS notification). Runs until SIGTERM/SIGINT.
+    #[arg(long, env = "TRAILHOUSE_QUEUE_URL")]
+    pub queue_url: Option<String>,
+    #[command(flatten)]
+    pub service: ServiceArgs,
     #[command(flatten)]
     pub lake: LakeArgs,
     #[command(flatten)]
@@ -111,6 +134,31 @@ pub struct IngestArgs {
     /// Print the summary as one JSON object on stdout (for scripts).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// With --queue-url: drain the queue until it is empty, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Longest time between lake commits, in seconds.
+    #[arg(long, env = "TRAILHOUSE_FLUSH_SECS", default_value_t = 60)]
+    pub flush_secs: u64,
+    /// Inflated MiB buffered before a commit.
+    #[arg(long, env = "TRAILHOUSE_FLUSH_MB", default_value_t = 256)]
+    pub flush_mb: u64,
+    /// Concurrent SQS long-poll receivers.
+    #[arg(long, default_value_t = 2)]
+    pub receivers: usize,
+    /// Visibility timeout of messages being worked on, in seconds (renewed by a heartbeat).
+    #[arg(long, default_value_t = 300)]
+    pub visibility_secs: i32,
+    /// Serve Prometheus metrics at this address (e.g. 127.0.0.1:9898).
+    #[arg(long, env = "TRAILHOUSE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Seconds between statistics log lines.
+    #[arg(long, default_value_t = 60)]
+    pub stats_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +198,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ingest(a) => cmd_ingest(a).await,
         Command::Demo(a) => cmd_demo(a).await,
         Command::Sql(a) => cmd_sql(a).await,
+        Command::Compact(a) => cmd_compact(a).await,
     }
 }
 
@@ -195,7 +244,10 @@ async fn cmd_ingest(a: IngestArgs) -> Result<ExitCode> {
     let lake = Lake::open_or_create(&a.lake.lake, &lake_options(Some(&a.tuning), &aws))
         .await
         .with_context(|| format!("cannot open the lake at {}", a.lake.lake))?;
-    let source = Source::parse(&a.source, &aws).await?;
+    let Some(source) = &a.source else {
+        return cmd_service(&a, &lake, &aws).await;
+    };
+    let source = Source::parse(source, &aws).await?;
     let mut opts = BackfillOptions {
         fetch_concurrency: a.tuning.fetch_concurrency,
         max_inflated: a.tuning.max_inflated_mb << 20,
@@ -239,6 +291,91 @@ fn print_summary(s: &Summary) -> Result<()> {
         writeln!(out, "  quarantined {}: {} -> {}", q.source, q.error, q.quarantined_to)?;
     }
     Ok(())
+}
+
+async fn cmd_service(a: &IngestArgs, lake: &Lake, aws: &AwsOptions) -> Result<ExitCode> {
+    use ingest::sqs::service::{Metrics, ServiceOptions, run_service, serve_metrics};
+    let queue_url = a.queue_url.clone().context("--queue-url is required without --source")?;
+    let defaults = BackfillOptions::default();
+    let opts = ServiceOptions {
+        queue_url,
+        receivers: a.service.receivers.max(1),
+        download_concurrency: a.tuning.fetch_concurrency.max(1),
+        flush_secs: a.service.flush_secs.max(1),
+        flush_mb: a.service.flush_mb.max(1),
+        visibility_secs: a.service.visibility_secs.clamp(1, 43_200),
+        once: a.service.once,
+        stats_secs: a.service.stats_secs,
+        lanes: ingest::lanes::LaneOptions {
+            lanes: a.tuning.lanes.unwrap_or(defaults.lanes).max(1),
+            batch_rows: defaults.batch_rows,
+            max_inflated: a.tuning.max_inflated_mb << 20,
+        },
+    };
+    let metrics = std::sync::Arc::new(Metrics::default());
+    if let Some(addr) = a.service.metrics_addr {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_metrics(addr, m).await {
+                tracing::error!(error = %e, "Metrics endpoint failed.");
+            }
+        });
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let summary = run_service(lake, aws, &opts, metrics, stop_rx).await?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "Ingested {} events from {} files ({} quarantined) in {} commits; {} messages deleted, {} not understood, {} failed; {:.1}s.",
+            summary.events,
+            summary.files,
+            summary.files_quarantined,
+            summary.commits,
+            summary.messages_deleted,
+            summary.messages_unrecognised,
+            summary.messages_failed,
+            summary.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn cmd_compact(a: CompactArgs) -> Result<ExitCode> {
+    let aws = a.aws.options();
+    let lake = Lake::open_existing(&a.lake.lake, &lake_options(None, &aws)).await?;
+    let s = lake.compact(a.target_file_mb << 20, a.retention_hours).await?;
+    println!(
+        "Compacted {}: {} small files into {}; {} unreferenced files vacuumed.",
+        a.lake.lake, s.files_removed, s.files_added, s.files_vacuumed
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn cmd_sql(a: SqlArgs) -> Result<ExitCode> {

@@ -8,19 +8,17 @@
 //! Channels are bounded, so memory stays flat whatever the size of the source.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use deltalake::kernel::Add;
-use deltalake::writer::DeltaWriter;
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::decode::{DEFAULT_MAX_INFLATED, EventBatchBuilder, FileDecoder};
-use crate::lake::{CLOUDTRAIL_TABLE, Lake, LedgerEntry};
+use crate::decode::DEFAULT_MAX_INFLATED;
+use crate::lake::{CLOUDTRAIL_TABLE, Lake};
+use crate::lanes::{LaneCounters, LaneOptions, Lanes};
 use crate::layout;
 use crate::source::{Source, SourceObject};
 use crate::{IngestError, Result};
@@ -63,13 +61,7 @@ impl Default for BackfillOptions {
     }
 }
 
-/// A file that could not be decoded.
-#[derive(Debug, Clone, Serialize)]
-pub struct QuarantinedFile {
-    pub source: String,
-    pub error: String,
-    pub quarantined_to: String,
-}
+pub use crate::lanes::QuarantinedFile;
 
 /// What a backfill did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -100,32 +92,6 @@ pub struct Summary {
     pub quarantined: Vec<QuarantinedFile>,
 }
 
-#[derive(Default)]
-struct Counters {
-    files: AtomicU64,
-    events: AtomicU64,
-    bytes: AtomicU64,
-    listed: AtomicU64,
-}
-
-struct Job {
-    obj: SourceObject,
-    data: Result<Bytes>,
-}
-
-#[derive(Default)]
-struct LaneOutput {
-    adds: Vec<Add>,
-    ledger: Vec<LedgerEntry>,
-    quarantined: Vec<QuarantinedFile>,
-    events: u64,
-    bad_time: u64,
-    not_object: u64,
-    bytes: u64,
-    inflated: u64,
-    files: u64,
-}
-
 /// Ingests every log file under `source` that the lake does not have yet.
 pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> Result<Summary> {
     let started = Instant::now();
@@ -133,125 +99,83 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     let known = lake.known_sources().await?;
     tracing::info!(source = %source.describe(), lake = lake.location(), known = known.len(), "Backfill starting.");
 
-    let counters = Arc::new(Counters::default());
+    let lanes = Lanes::start(
+        lake,
+        &cloudtrail,
+        &LaneOptions { lanes: opts.lanes, batch_rows: opts.batch_rows, max_inflated: opts.max_inflated },
+    )?;
+    let listed = Arc::new(AtomicU64::new(0));
+    let progress = ProgressReporter::start(opts.progress, lanes.counters.clone(), listed.clone());
     let (list_tx, mut list_rx) = mpsc::channel::<SourceObject>(1024);
     let lister = {
         let source = source.clone();
         tokio::spawn(async move { source.list(list_tx).await })
     };
 
-    // Filter what is known or not a log file, then fetch with bounded concurrency.
-    let (job_tx, job_rx) = mpsc::channel::<Job>(opts.lanes * 4);
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    let skipped = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
-    let fetcher = {
-        let source = source.clone();
-        let counters = counters.clone();
-        let skipped = skipped.clone();
-        let concurrency = opts.fetch_concurrency.max(1);
-        tokio::spawn(async move {
-            let candidates = futures::stream::poll_fn(move |cx| list_rx.poll_recv(cx)).filter(move |o| {
-                counters.listed.fetch_add(1, Ordering::Relaxed);
-                let keep = if !layout::is_ingestible(&o.key) {
-                    skipped.1.fetch_add(1, Ordering::Relaxed);
-                    false
-                } else if known.contains(layout::canonical_name(&o.key), o.size) {
-                    skipped.0.fetch_add(1, Ordering::Relaxed);
-                    false
-                } else {
-                    true
-                };
-                std::future::ready(keep)
-            });
-            let mut fetched = candidates
-                .map(|obj| {
-                    let source = source.clone();
-                    async move {
-                        let data = source.fetch(&obj).await;
-                        Job { obj, data }
-                    }
-                })
-                .buffer_unordered(concurrency);
-            while let Some(job) = fetched.next().await {
-                if job_tx.send(job).await.is_err() {
-                    break;
-                }
-            }
+    // Skip what is known or not a log file; fetch with bounded concurrency; hand to lanes.
+    let (mut already, mut not_logs) = (0u64, 0u64);
+    let candidates = futures::stream::poll_fn(|cx| list_rx.poll_recv(cx)).filter(|o| {
+        listed.fetch_add(1, Ordering::Relaxed);
+        let keep = if !layout::is_ingestible(&o.key) {
+            not_logs += 1;
+            false
+        } else if known.contains(layout::canonical_name(&o.key), o.size) {
+            already += 1;
+            false
+        } else {
+            true
+        };
+        std::future::ready(keep)
+    });
+    let mut fetched = candidates
+        .map(|obj| async move {
+            let data = source.fetch(&obj).await;
+            (obj, data)
         })
-    };
-
-    let progress = ProgressReporter::start(opts.progress, counters.clone());
-    let handle = tokio::runtime::Handle::current();
-    let mut lanes = vec![];
-    for lane in 0..opts.lanes.max(1) {
-        let writer = lake.writer(&cloudtrail)?;
-        let rx = job_rx.clone();
-        let lake = lake.clone();
-        let handle = handle.clone();
-        let counters = counters.clone();
-        let opts = opts.clone();
-        lanes.push(
-            std::thread::Builder::new()
-                .name(format!("ingest-lane-{lane}"))
-                .spawn(move || run_lane(rx, writer, lake, handle, counters, opts))
-                .map_err(|e| IngestError::Config(format!("cannot start a lane thread: {e}")))?,
-        );
-    }
-
-    let mut outputs = vec![];
-    let mut first_error = None;
-    for lane in lanes {
-        let joined = tokio::task::spawn_blocking(move || lane.join())
-            .await
-            .map_err(|e| IngestError::Config(format!("lane join failed: {e}")))?;
-        match joined {
-            Ok(Ok(out)) => outputs.push(out),
-            Ok(Err(e)) => {
-                first_error.get_or_insert(e);
-            }
-            Err(_) => {
-                first_error.get_or_insert(IngestError::Config("an ingest lane panicked".into()));
-            }
+        .buffer_unordered(opts.fetch_concurrency.max(1));
+    let mut failure = None;
+    while let Some((obj, data)) = fetched.next().await {
+        let submitted = match data {
+            Ok(data) => lanes.submit(obj, data).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = submitted {
+            failure = Some(e);
+            break;
         }
     }
-    // Lanes stop on a lake error; make sure the producers stop too.
-    fetcher.abort();
-    let listed = match lister.await {
-        Ok(r) => r,
-        Err(e) if e.is_cancelled() => Ok(0),
-        Err(e) => Err(IngestError::Config(format!("listing task failed: {e}"))),
+    drop(fetched);
+    // On failure the lister may be blocked on a full channel: closing it ends the lister.
+    list_rx.close();
+    let listing = lister.await.map_err(|e| IngestError::Config(format!("listing task failed: {e}")));
+    let flushed = match failure {
+        Some(e) => Err(e),
+        None => lanes.flush().await,
     };
+    lanes.stop().await;
     progress.finish();
-    if let Some(e) = first_error {
-        return Err(e);
-    }
-    listed?;
+    let flushed = flushed?;
+    listing??;
 
     let mut summary = Summary {
         source: source.describe(),
         lake: lake.location().to_string(),
-        objects_listed: counters.listed.load(Ordering::Relaxed),
-        files_already_ingested: skipped.0.load(Ordering::Relaxed),
-        files_not_logs: skipped.1.load(Ordering::Relaxed),
+        objects_listed: listed.load(Ordering::Relaxed),
+        files_already_ingested: already,
+        files_not_logs: not_logs,
+        files: flushed.files,
+        events: flushed.events,
+        events_without_time: flushed.bad_time,
+        records_not_objects: flushed.not_object,
+        bytes: flushed.bytes,
+        bytes_inflated: flushed.inflated,
+        files_quarantined: flushed.quarantined.len() as u64,
+        quarantined: flushed.quarantined,
+        data_files_written: flushed.adds.len() as u64,
         ..Default::default()
     };
-    let mut adds = vec![];
-    let mut ledger = vec![];
-    for out in outputs {
-        summary.files += out.files;
-        summary.events += out.events;
-        summary.events_without_time += out.bad_time;
-        summary.records_not_objects += out.not_object;
-        summary.bytes += out.bytes;
-        summary.bytes_inflated += out.inflated;
-        summary.files_quarantined += out.quarantined.len() as u64;
-        summary.quarantined.extend(out.quarantined);
-        adds.extend(out.adds);
-        ledger.extend(out.ledger);
-    }
-    summary.data_files_written = adds.len() as u64;
     let run_id = uuid::Uuid::new_v4().to_string();
-    summary.lake_version = lake.commit_run(&mut cloudtrail, adds, &ledger, &run_id).await?;
+    summary.lake_version = lake.commit_run(&mut cloudtrail, flushed.adds, &flushed.ledger, &run_id).await?;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events as f64 / summary.seconds.max(1e-9);
     tracing::info!(
@@ -265,74 +189,6 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     Ok(summary)
 }
 
-fn run_lane(
-    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
-    mut writer: deltalake::writer::RecordBatchWriter,
-    lake: Lake,
-    handle: tokio::runtime::Handle,
-    counters: Arc<Counters>,
-    opts: BackfillOptions,
-) -> Result<LaneOutput> {
-    let mut out = LaneOutput::default();
-    let mut decoder = FileDecoder::new(opts.max_inflated);
-    let mut builder = EventBatchBuilder::new(opts.batch_rows);
-    let lake_err = |e| IngestError::Lake { location: lake.location().to_string(), source: Box::new(e) };
-    loop {
-        let job = {
-            let mut guard = rx.lock().map_err(|_| IngestError::Config("job queue poisoned".into()))?;
-            guard.blocking_recv()
-        };
-        let Some(Job { obj, data }) = job else { break };
-        let data = data?;
-        let name = layout::canonical_name(&obj.key).to_string();
-        out.bytes += data.len() as u64;
-        counters.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        match decoder.decode(&data, &obj.uri, &mut builder) {
-            Ok(decoded) => {
-                let c = decoded.counts;
-                out.files += 1;
-                out.events += c.events;
-                out.bad_time += c.bad_time;
-                out.not_object += c.not_object;
-                out.inflated += decoded.inflated_bytes;
-                counters.events.fetch_add(c.events, Ordering::Relaxed);
-                tracing::debug!(source = %obj.uri, events = c.events, "File decoded.");
-                out.ledger.push(LedgerEntry {
-                    name,
-                    uri: obj.uri.clone(),
-                    size: obj.size,
-                    etag: obj.etag.clone(),
-                    events: c.events as i64,
-                    error: None,
-                });
-            }
-            Err(e) => {
-                let error = e.to_string();
-                tracing::warn!(source = %obj.uri, error = %error, "File quarantined.");
-                let to = handle.block_on(lake.quarantine(&name, &obj.uri, data, &error))?;
-                out.quarantined.push(QuarantinedFile { source: obj.uri.clone(), error: error.clone(), quarantined_to: to });
-                out.ledger.push(LedgerEntry {
-                    name,
-                    uri: obj.uri.clone(),
-                    size: obj.size,
-                    etag: obj.etag.clone(),
-                    events: 0,
-                    error: Some(error),
-                });
-            }
-        }
-        counters.files.fetch_add(1, Ordering::Relaxed);
-        if builder.len() >= opts.batch_rows {
-            handle.block_on(writer.write(builder.finish())).map_err(lake_err)?;
-        }
-    }
-    if !builder.is_empty() {
-        handle.block_on(writer.write(builder.finish())).map_err(lake_err)?;
-    }
-    out.adds = handle.block_on(writer.flush()).map_err(lake_err)?;
-    Ok(out)
-}
-
 /// A progress bar on a TTY, a log line every few seconds otherwise.
 struct ProgressReporter {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -340,7 +196,7 @@ struct ProgressReporter {
 }
 
 impl ProgressReporter {
-    fn start(mode: Progress, counters: Arc<Counters>) -> Self {
+    fn start(mode: Progress, counters: Arc<LaneCounters>, listed: Arc<AtomicU64>) -> Self {
         if mode == Progress::Quiet {
             return ProgressReporter { stop: None, task: None };
         }
@@ -372,7 +228,7 @@ impl ProgressReporter {
                 let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
                 match &bar {
                     Some(b) => {
-                        b.set_length(counters.listed.load(Ordering::Relaxed));
+                        b.set_length(listed.load(Ordering::Relaxed));
                         b.set_position(files);
                         b.set_message(format!("{events} events, {mb:.0} MB, {rate:.0} events/s"));
                     }

@@ -251,6 +251,41 @@ impl<'a> Json<'a> {
     }
 }
 
+fn session_issuer(j: &mut Json, kind: &str, principal: &str, arn: &str, account: &str, name: &str) {
+    j.key("sessionIssuer").begin_obj();
+    j.ks("type", kind);
+    j.ks("principalId", principal);
+    j.ks("arn", arn);
+    j.ks("accountId", account);
+    j.ks("userName", name);
+    j.end_obj();
+}
+
+/// `userIdentity` of the root user (`who == "root"`) or an IAM user. A console login by
+/// root carries an empty access key id, an IAM user's none; API calls carry one.
+fn person(j: &mut Json, id: &str, who: &str, access_key: Option<&str>) {
+    j.key("userIdentity").begin_obj();
+    if who == "root" {
+        j.ks("type", "Root");
+        j.ks("principalId", id);
+        j.ks("arn", &format!("arn:aws:iam::{id}:root"));
+        j.ks("accountId", id);
+        if let Some(k) = access_key {
+            j.ks("accessKeyId", k);
+        }
+    } else {
+        j.ks("type", "IAMUser");
+        j.ks("principalId", &format!("AIDA{id}{}", who.len()));
+        j.ks("arn", &format!("arn:aws:iam::{id}:user/{who}"));
+        j.ks("accountId", id);
+        if let Some(k) = access_key.filter(|k| !k.is_empty()) {
+            j.ks("accessKeyId", k);
+        }
+        j.ks("userName", who);
+    }
+    j.end_obj();
+}
+
 struct Account {
     id: String,
     ips: Vec<String>,
@@ -299,13 +334,7 @@ impl Ctx<'_> {
                 j.ks("accountId", id);
                 j.ks("accessKeyId", &format!("ASIA{}", rng.below(1 << 40)));
                 j.key("sessionContext").begin_obj();
-                j.key("sessionIssuer").begin_obj();
-                j.ks("type", "Role");
-                j.ks("principalId", &format!("AROA{id}XYZ"));
-                j.ks("arn", &format!("arn:aws:iam::{id}:role/{role}"));
-                j.ks("accountId", id);
-                j.ks("userName", role);
-                j.end_obj();
+                session_issuer(j, "Role", &format!("AROA{id}XYZ"), &format!("arn:aws:iam::{id}:role/{role}"), id, role);
                 j.key("webIdFederationData").begin_obj();
                 j.end_obj();
                 j.key("attributes").begin_obj();
@@ -366,13 +395,7 @@ impl Ctx<'_> {
                 j.ks("accountId", id);
                 j.ks("accessKeyId", &format!("ASIA{}", rng.below(1 << 40)));
                 j.key("sessionContext").begin_obj();
-                j.key("sessionIssuer").begin_obj();
-                j.ks("type", "IAMUser");
-                j.ks("principalId", &format!("AIDA{id}"));
-                j.ks("arn", &format!("arn:aws:iam::{id}:user/{user}"));
-                j.ks("accountId", id);
-                j.ks("userName", user);
-                j.end_obj();
+                session_issuer(j, "IAMUser", &format!("AIDA{id}"), &format!("arn:aws:iam::{id}:user/{user}"), id, user);
                 j.key("attributes").begin_obj();
                 j.ks("creationDate", &fmt_time(time - 900));
                 j.ks("mfaAuthenticated", "false");
@@ -575,22 +598,8 @@ impl Ctx<'_> {
         let mut j = Json::new(out);
         j.begin_obj();
         j.ks("eventVersion", "1.09");
-        j.key("userIdentity").begin_obj();
         let id = &acct.id;
-        if who == "root" {
-            j.ks("type", "Root");
-            j.ks("principalId", id);
-            j.ks("arn", &format!("arn:aws:iam::{id}:root"));
-            j.ks("accountId", id);
-            j.ks("accessKeyId", "");
-        } else {
-            j.ks("type", "IAMUser");
-            j.ks("principalId", &format!("AIDA{id}{}", who.len()));
-            j.ks("arn", &format!("arn:aws:iam::{id}:user/{who}"));
-            j.ks("accountId", id);
-            j.ks("userName", who);
-        }
-        j.end_obj();
+        person(&mut j, id, who, Some(""));
         j.ks("eventTime", &fmt_time(time));
         j.ks("eventSource", "signin.amazonaws.com");
         j.ks("eventName", "ConsoleLogin");
@@ -624,22 +633,9 @@ impl Ctx<'_> {
         let mut j = Json::new(out);
         j.begin_obj();
         j.ks("eventVersion", "1.09");
-        j.key("userIdentity").begin_obj();
         let id = &acct.id;
-        if who == "root" {
-            j.ks("type", "Root");
-            j.ks("principalId", id);
-            j.ks("arn", &format!("arn:aws:iam::{id}:root"));
-            j.ks("accountId", id);
-        } else {
-            j.ks("type", "IAMUser");
-            j.ks("principalId", &format!("AIDA{id}{}", who.len()));
-            j.ks("arn", &format!("arn:aws:iam::{id}:user/{who}"));
-            j.ks("accountId", id);
-            j.ks("accessKeyId", &format!("AKIA{}", self.rng.below(1 << 40)));
-            j.ks("userName", who);
-        }
-        j.end_obj();
+        let key = format!("AKIA{}", self.rng.below(1 << 40));
+        person(&mut j, id, who, Some(&key));
         j.ks("eventTime", &fmt_time(time));
         j.ks("eventSource", source);
         j.ks("eventName", name);

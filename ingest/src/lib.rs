@@ -22,6 +22,7 @@ pub mod decode;
 pub mod error;
 pub mod generate;
 pub mod lake;
+pub mod lanes;
 pub mod layout;
 pub mod rebuild;
 pub mod schema;

@@ -9,29 +9,13 @@ use ingest::lake::{Lake, LakeOptions};
 use ingest::source::Source;
 
 async fn upload_dir(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, dir: &std::path::Path) -> u64 {
-    let mut n = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".json.gz") {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
-                let body = std::fs::read(&p).unwrap();
-                client
-                    .put_object()
-                    .bucket(bucket)
-                    .key(format!("{prefix}{rel}"))
-                    .body(body.into())
-                    .send()
-                    .await
-                    .unwrap();
-                n += 1;
-            }
-        }
+    let files = log_files(dir);
+    for p in &files {
+        let rel = p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+        let body = std::fs::read(p).unwrap();
+        client.put_object().bucket(bucket).key(format!("{prefix}{rel}")).body(body.into()).send().await.unwrap();
     }
-    n
+    files.len() as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,3 +1,4 @@
 //! The SQS-driven ingest service.
 
 pub mod message;
+pub mod service;

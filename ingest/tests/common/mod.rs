@@ -32,9 +32,9 @@ pub fn quiet() -> BackfillOptions {
     BackfillOptions { progress: Progress::Quiet, lanes: 2, ..Default::default() }
 }
 
-/// Every `.json.gz` file under `dir` with its events parsed by serde_json, keyed by path.
-pub fn source_events(dir: &Path) -> HashMap<String, Vec<serde_json::Value>> {
-    let mut out = HashMap::new();
+/// Every `.json.gz` file under `dir`.
+pub fn log_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
@@ -42,15 +42,23 @@ pub fn source_events(dir: &Path) -> HashMap<String, Vec<serde_json::Value>> {
             if p.is_dir() {
                 stack.push(p);
             } else if p.to_string_lossy().ends_with(".json.gz") {
-                let raw = std::fs::read(&p).unwrap();
-                let mut text = String::new();
-                use std::io::Read;
-                flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut text).unwrap();
-                let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-                let events = doc["Records"].as_array().unwrap().clone();
-                out.insert(p.display().to_string(), events);
+                out.push(p);
             }
         }
+    }
+    out
+}
+
+/// Every `.json.gz` file under `dir` with its events parsed by serde_json, keyed by path.
+pub fn source_events(dir: &Path) -> HashMap<String, Vec<serde_json::Value>> {
+    let mut out = HashMap::new();
+    for p in log_files(dir) {
+        let raw = std::fs::read(&p).unwrap();
+        let mut text = String::new();
+        use std::io::Read;
+        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut text).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        out.insert(p.display().to_string(), doc["Records"].as_array().unwrap().clone());
     }
     out
 }

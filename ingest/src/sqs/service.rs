@@ -1,0 +1,568 @@
+//! The long-running ingester: S3 notifications on SQS -> log files -> the lake.
+//!
+//! Delivery semantics:
+//! - messages are received by long polling (`--receivers` loops, 10 at a time) and kept
+//!   invisible by a heartbeat (ChangeMessageVisibility) while they are being worked on;
+//! - objects are fetched with bounded concurrency and decoded by the lanes; every
+//!   `--flush-secs` (or `--flush-mb` of inflated data) the lanes flush, one commit adds the
+//!   data and the ledger, and only then are the window's messages deleted;
+//! - an object already in the ledger (a redelivery, a duplicate notification) is skipped,
+//!   so a crash between commit and delete never adds rows twice;
+//! - a body no parser recognises is left on the queue (its redrive policy moves it to the
+//!   dead-letter queue); an object whose fetch fails leaves its message undeleted;
+//! - an undecodable file is quarantined (a durable copy) and its message deleted after the
+//!   commit that records it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry};
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use super::message::{Announcement, ObjectRef, parse_body};
+use crate::aws::AwsOptions;
+use crate::lake::{CLOUDTRAIL_TABLE, KnownSources, Lake};
+use crate::lanes::{LaneOptions, Lanes};
+use crate::layout;
+use crate::source::{SourceObject, fetch_s3};
+use crate::{IngestError, Result};
+
+/// Service settings.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    pub queue_url: String,
+    /// Concurrent ReceiveMessage loops.
+    pub receivers: usize,
+    /// Objects downloaded at once.
+    pub download_concurrency: usize,
+    /// Longest time between commits, in seconds.
+    pub flush_secs: u64,
+    /// Inflated MiB buffered before a commit.
+    pub flush_mb: u64,
+    /// Visibility timeout set on received messages and renewed by the heartbeat, seconds.
+    pub visibility_secs: i32,
+    /// Drain the queue until it is empty, then exit.
+    pub once: bool,
+    /// Seconds between periodic statistics log lines.
+    pub stats_secs: u64,
+    pub lanes: LaneOptions,
+}
+
+/// Counters, shared with the metrics endpoint.
+#[derive(Debug, Default, Serialize)]
+pub struct Metrics {
+    pub messages_received: AtomicU64,
+    pub messages_deleted: AtomicU64,
+    pub messages_unrecognised: AtomicU64,
+    pub messages_failed: AtomicU64,
+    pub test_events: AtomicU64,
+    pub objects_not_logs: AtomicU64,
+    pub objects_already_ingested: AtomicU64,
+    pub files: AtomicU64,
+    pub files_quarantined: AtomicU64,
+    pub events: AtomicU64,
+    pub bytes: AtomicU64,
+    pub commits: AtomicU64,
+    pub errors: AtomicU64,
+    pub queue_lag_messages: AtomicU64,
+}
+
+impl Metrics {
+    /// The counters in Prometheus text format.
+    pub fn prometheus(&self) -> String {
+        let v = serde_json::to_value(self).unwrap_or_default();
+        let mut out = String::new();
+        if let Some(map) = v.as_object() {
+            for (k, v) in map {
+                let kind = if k == "queue_lag_messages" { "gauge" } else { "counter" };
+                out.push_str(&format!("# TYPE trailhouse_{k} {kind}\ntrailhouse_{k} {v}\n"));
+            }
+        }
+        out
+    }
+}
+
+/// What a `--once` run did.
+#[derive(Debug, Default, Serialize)]
+pub struct ServiceSummary {
+    pub messages_received: u64,
+    pub messages_deleted: u64,
+    pub messages_unrecognised: u64,
+    pub messages_failed: u64,
+    pub files: u64,
+    pub events: u64,
+    pub files_quarantined: u64,
+    pub objects_already_ingested: u64,
+    pub objects_not_logs: u64,
+    pub commits: u64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+}
+
+struct Received {
+    id: String,
+    receipt: String,
+    body: String,
+}
+
+type InFlight = Arc<Mutex<HashMap<String, String>>>;
+
+/// Runs the service until `--once` drains the queue, or SIGTERM/SIGINT (or `shutdown`)
+/// asks it to stop: then it stops receiving, flushes, commits, deletes and returns.
+pub async fn run_service(
+    lake: &Lake,
+    aws: &AwsOptions,
+    opts: &ServiceOptions,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<ServiceSummary> {
+    let started = Instant::now();
+    let conf = aws.sdk_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let s3 = aws.s3_client().await;
+    let mut cloudtrail = lake.table(CLOUDTRAIL_TABLE).await?;
+    let mut known = lake.known_sources().await?;
+    let lanes = Lanes::start(lake, &cloudtrail, &opts.lanes)?;
+    let in_flight: InFlight = Arc::new(Mutex::new(HashMap::new()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tracing::info!(queue = %opts.queue_url, lake = lake.location(), known = known.len(), "Ingest service starting.");
+
+    // Receivers.
+    let (msg_tx, mut msg_rx) = mpsc::channel::<Received>(opts.receivers.max(1) * 10);
+    let mut receivers = vec![];
+    for _ in 0..opts.receivers.max(1) {
+        receivers.push(tokio::spawn(receive_loop(
+            sqs.clone(),
+            opts.clone(),
+            msg_tx.clone(),
+            in_flight.clone(),
+            metrics.clone(),
+            stop_rx.clone(),
+        )));
+    }
+    drop(msg_tx);
+    let heartbeat = tokio::spawn(heartbeat_loop(sqs.clone(), opts.clone(), in_flight.clone(), stop_rx.clone()));
+    let stats = tokio::spawn(stats_loop(sqs.clone(), opts.clone(), metrics.clone(), stop_rx.clone()));
+
+    let mut window = Window::default();
+    let mut fetches = FuturesUnordered::new();
+    let mut flush_at = tokio::time::Instant::now() + Duration::from_secs(opts.flush_secs.max(1));
+    let mut receiving = true;
+    let mut stopping = false;
+    let flush_bytes = opts.flush_mb.max(1) << 20;
+    let result: Result<()> = loop {
+        let mut flush_due = false;
+        tokio::select! {
+            changed = shutdown.changed(), if !stopping => {
+                if changed.is_err() || *shutdown.borrow() {
+                    tracing::info!("Stopping: finishing the current window.");
+                    stopping = true;
+                    let _ = stop_tx.send(true);
+                }
+            }
+            msg = msg_rx.recv(), if receiving && fetches.len() < opts.download_concurrency.max(1) => {
+                match msg {
+                    Some(m) => {
+                        if let Some(fut) = window.accept(m, &known, &sqs, &s3, opts, &in_flight, &metrics).await {
+                            fetches.push(fut);
+                        }
+                    }
+                    None => receiving = false,
+                }
+            }
+            Some(done) = fetches.next(), if !fetches.is_empty() => {
+                if let Err(e) = window.fetched(done, &lanes, &known, &in_flight, &metrics).await {
+                    break Err(e);
+                }
+            }
+            _ = tokio::time::sleep_until(flush_at) => flush_due = true,
+        }
+        let drained = !receiving && fetches.is_empty();
+        if lanes.counters.pending_inflated.load(Ordering::Relaxed) >= flush_bytes {
+            flush_due = true;
+        }
+        if !(flush_due || drained || (stopping && fetches.is_empty())) {
+            continue;
+        }
+        // Finish the fetches already started: their messages belong to this window.
+        let mut drain_err = None;
+        while let Some(done) = fetches.next().await {
+            if let Err(e) = window.fetched(done, &lanes, &known, &in_flight, &metrics).await {
+                drain_err = Some(e);
+                break;
+            }
+        }
+        if let Some(e) = drain_err {
+            break Err(e);
+        }
+        if let Err(e) = window.commit(lake, &mut cloudtrail, &lanes, &mut known, &sqs, opts, &in_flight, &metrics).await {
+            break Err(e);
+        }
+        flush_at = tokio::time::Instant::now() + Duration::from_secs(opts.flush_secs.max(1));
+        if drained || stopping {
+            break Ok(());
+        }
+    };
+    let _ = stop_tx.send(true);
+    for r in receivers {
+        let _ = r.await;
+    }
+    heartbeat.abort();
+    stats.abort();
+    lanes.stop().await;
+    result?;
+    let m = &metrics;
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(ServiceSummary {
+        messages_received: load(&m.messages_received),
+        messages_deleted: load(&m.messages_deleted),
+        messages_unrecognised: load(&m.messages_unrecognised),
+        messages_failed: load(&m.messages_failed),
+        files: load(&m.files),
+        events: load(&m.events),
+        files_quarantined: load(&m.files_quarantined),
+        objects_already_ingested: load(&m.objects_already_ingested),
+        objects_not_logs: load(&m.objects_not_logs),
+        commits: load(&m.commits),
+        seconds,
+        events_per_second: load(&m.events) as f64 / seconds.max(1e-9),
+    })
+}
+
+type FetchResult = (Received, Vec<(ObjectRef, Result<Bytes>)>);
+type FetchFuture = std::pin::Pin<Box<dyn std::future::Future<Output = FetchResult> + Send>>;
+
+/// The messages and objects since the last commit.
+#[derive(Default)]
+struct Window {
+    /// Messages whose objects are all in this window: deleted after the commit.
+    done: Vec<(String, String)>,
+    /// Canonical names of objects handed to the lanes in this window.
+    names: HashSet<String>,
+}
+
+impl Window {
+    /// Parses a message; returns the fetch of its objects, if any need fetching.
+    #[allow(clippy::too_many_arguments)]
+    async fn accept(
+        &mut self,
+        m: Received,
+        known: &KnownSources,
+        sqs: &aws_sdk_sqs::Client,
+        s3: &aws_sdk_s3::Client,
+        opts: &ServiceOptions,
+        in_flight: &InFlight,
+        metrics: &Metrics,
+    ) -> Option<FetchFuture> {
+        match parse_body(&m.body) {
+            Err(e) => {
+                tracing::warn!(message_id = %m.id, error = %e, "Message not understood; left for the dead-letter queue.");
+                metrics.messages_unrecognised.fetch_add(1, Ordering::Relaxed);
+                forget(in_flight, &m.id);
+                None
+            }
+            Ok(Announcement::TestEvent) => {
+                metrics.test_events.fetch_add(1, Ordering::Relaxed);
+                let deleted = sqs.delete_message().queue_url(&opts.queue_url).receipt_handle(&m.receipt).send().await;
+                if deleted.is_ok() {
+                    metrics.messages_deleted.fetch_add(1, Ordering::Relaxed);
+                }
+                forget(in_flight, &m.id);
+                None
+            }
+            Ok(Announcement::Objects(objects)) => {
+                let mut wanted = vec![];
+                for o in objects {
+                    let name = layout::canonical_name(&o.key);
+                    if !layout::is_ingestible(&o.key) {
+                        metrics.objects_not_logs.fetch_add(1, Ordering::Relaxed);
+                    } else if o.size.is_some_and(|s| known.contains(name, s)) || self.names.contains(name) {
+                        metrics.objects_already_ingested.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        wanted.push(o);
+                    }
+                }
+                if wanted.is_empty() {
+                    self.done.push((m.id, m.receipt));
+                    return None;
+                }
+                let s3 = s3.clone();
+                Some(Box::pin(async move {
+                    let fetched = futures::future::join_all(wanted.into_iter().map(|o| {
+                        let s3 = s3.clone();
+                        async move {
+                            let data = fetch_s3(&s3, &o.bucket, &o.key).await;
+                            (o, data)
+                        }
+                    }))
+                    .await;
+                    (m, fetched)
+                }))
+            }
+        }
+    }
+
+    /// Hands a message's fetched objects to the lanes.
+    async fn fetched(
+        &mut self,
+        (m, objects): FetchResult,
+        lanes: &Lanes,
+        known: &KnownSources,
+        in_flight: &InFlight,
+        metrics: &Metrics,
+    ) -> Result<()> {
+        let mut ok = true;
+        for (o, data) in objects {
+            match data {
+                Ok(data) => {
+                    let name = layout::canonical_name(&o.key).to_string();
+                    // The notification's size may be absent (CloudTrail's SNS) or stale.
+                    if self.names.contains(&name) || known.contains(&name, data.len() as i64) {
+                        metrics.objects_already_ingested.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    let obj = SourceObject {
+                        uri: format!("s3://{}/{}", o.bucket, o.key),
+                        key: o.key.clone(),
+                        size: data.len() as i64,
+                        etag: None,
+                    };
+                    lanes.submit(obj, data).await?;
+                    self.names.insert(name);
+                }
+                Err(e) => {
+                    ok = false;
+                    metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(message_id = %m.id, error = %e, "Object fetch failed; the message will be retried.");
+                }
+            }
+        }
+        if ok {
+            self.done.push((m.id, m.receipt));
+        } else {
+            metrics.messages_failed.fetch_add(1, Ordering::Relaxed);
+            forget(in_flight, &m.id);
+        }
+        Ok(())
+    }
+
+    /// Flushes the lanes, commits, then deletes the window's messages.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit(
+        &mut self,
+        lake: &Lake,
+        cloudtrail: &mut deltalake::DeltaTable,
+        lanes: &Lanes,
+        known: &mut KnownSources,
+        sqs: &aws_sdk_sqs::Client,
+        opts: &ServiceOptions,
+        in_flight: &InFlight,
+        metrics: &Metrics,
+    ) -> Result<()> {
+        let flushed = lanes.flush().await?;
+        if !flushed.ledger.is_empty() {
+            let run_id = uuid::Uuid::new_v4().to_string();
+            let version = lake.commit_run(cloudtrail, flushed.adds, &flushed.ledger, &run_id).await?;
+            metrics.commits.fetch_add(1, Ordering::Relaxed);
+            metrics.files.fetch_add(flushed.files, Ordering::Relaxed);
+            metrics.events.fetch_add(flushed.events, Ordering::Relaxed);
+            metrics.bytes.fetch_add(flushed.bytes, Ordering::Relaxed);
+            metrics.files_quarantined.fetch_add(flushed.quarantined.len() as u64, Ordering::Relaxed);
+            for e in &flushed.ledger {
+                known.insert(&e.name, e.size);
+            }
+            tracing::info!(files = flushed.files, events = flushed.events, version, messages = self.done.len(), "Committed.");
+        }
+        let done = std::mem::take(&mut self.done);
+        self.names.clear();
+        for chunk in done.chunks(10) {
+            let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, receipt))| {
+                    DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(receipt).build().ok()
+                })
+                .collect();
+            match sqs.delete_message_batch().queue_url(&opts.queue_url).set_entries(Some(entries)).send().await {
+                Ok(out) => {
+                    metrics.messages_deleted.fetch_add(out.successful().len() as u64, Ordering::Relaxed);
+                    for f in out.failed() {
+                        metrics.errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(code = f.code(), "A message could not be deleted; its redelivery will be skipped as already ingested.");
+                    }
+                }
+                Err(e) => {
+                    metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "DeleteMessageBatch failed; redeliveries will be skipped as already ingested.");
+                }
+            }
+            for (id, _) in chunk {
+                forget(in_flight, id);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn forget(in_flight: &InFlight, id: &str) {
+    if let Ok(mut m) = in_flight.lock() {
+        m.remove(id);
+    }
+}
+
+async fn receive_loop(
+    sqs: aws_sdk_sqs::Client,
+    opts: ServiceOptions,
+    tx: mpsc::Sender<Received>,
+    in_flight: InFlight,
+    metrics: Arc<Metrics>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(200);
+    let wait = if opts.once { 1 } else { 20 };
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let recv = sqs
+            .receive_message()
+            .queue_url(&opts.queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(wait)
+            .visibility_timeout(opts.visibility_secs)
+            .send();
+        let out = tokio::select! {
+            out = recv => out,
+            _ = stop.changed() => return,
+        };
+        match out {
+            Ok(out) => {
+                backoff = Duration::from_millis(200);
+                let msgs = out.messages.unwrap_or_default();
+                if msgs.is_empty() && opts.once {
+                    return;
+                }
+                for m in msgs {
+                    let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else { continue };
+                    metrics.messages_received.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut f) = in_flight.lock() {
+                        f.insert(id.clone(), receipt.clone());
+                    }
+                    let body = m.body.unwrap_or_default();
+                    if tx.send(Received { id, receipt, body }).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                metrics.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), retry_in_ms = backoff.as_millis() as u64, "ReceiveMessage failed.");
+                // Back off with jitter: no hot loop while the queue is unreachable.
+                let jitter = Duration::from_millis(u64::from(std::process::id() % 97));
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff + jitter) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// Keeps the messages being worked on invisible to other consumers.
+async fn heartbeat_loop(sqs: aws_sdk_sqs::Client, opts: ServiceOptions, in_flight: InFlight, mut stop: watch::Receiver<bool>) {
+    let period = Duration::from_secs((opts.visibility_secs.max(3) / 3) as u64);
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => {}
+        }
+        let snapshot: Vec<(String, String)> = match in_flight.lock() {
+            Ok(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Err(_) => return,
+        };
+        for chunk in snapshot.chunks(10) {
+            let entries: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, receipt))| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(receipt)
+                        .visibility_timeout(opts.visibility_secs)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if let Err(e) = sqs.change_message_visibility_batch().queue_url(&opts.queue_url).set_entries(Some(entries)).send().await {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Visibility heartbeat failed.");
+            }
+        }
+        tracing::debug!(messages = snapshot.len(), "Visibility extended.");
+    }
+}
+
+/// Logs the counters and the queue's backlog periodically.
+async fn stats_loop(sqs: aws_sdk_sqs::Client, opts: ServiceOptions, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(opts.stats_secs.max(1)));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let lag = sqs
+            .get_queue_attributes()
+            .queue_url(&opts.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| o.attributes().and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages).cloned()))
+            .and_then(|s| s.parse::<u64>().ok());
+        if let Some(lag) = lag {
+            metrics.queue_lag_messages.store(lag, Ordering::Relaxed);
+        }
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        tracing::info!(
+            files = l(&metrics.files),
+            events = l(&metrics.events),
+            bytes = l(&metrics.bytes),
+            commits = l(&metrics.commits),
+            lag = l(&metrics.queue_lag_messages),
+            errors = l(&metrics.errors),
+            "Ingest service statistics."
+        );
+    }
+}
+
+/// Serves the metrics in Prometheus text format at `addr` until `stop`.
+pub async fn serve_metrics(addr: std::net::SocketAddr, metrics: Arc<Metrics>) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| IngestError::Io { path: format!("metrics address {addr}"), source })?;
+    tracing::info!(%addr, "Metrics endpoint listening.");
+    loop {
+        let Ok((mut sock, _)) = listener.accept().await else { continue };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 1024];
+            let _ = sock.read(&mut buf).await;
+            let body = metrics.prometheus();
+            let resp = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        });
+    }
+}
