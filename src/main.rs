@@ -38,7 +38,7 @@ fn init_tracing(verbose: u8) {
     let default = match verbose {
         // delta-rs logs expected conditions (a table not created yet) as errors; they
         // reach us as values anyway.
-        0 => "warn,deltalake_core=off,trailhouse=info,ingest=info,query=info,detections=info",
+        0 => "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,ingest=info,query=info,detections=info",
         1 => "warn,trailhouse=debug,ingest=debug,query=debug,detections=debug",
         _ => "info,trailhouse=trace,ingest=trace,query=trace,detections=trace",
     };

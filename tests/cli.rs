@@ -120,3 +120,26 @@ fn a_killed_run_leaves_nothing_half_visible() {
     let out = run_ok(trailhouse().args(["sql", "--lake"]).arg(&lake).arg("SELECT count(*) = count(DISTINCT eventid) AS unique_ids, count(*) AS n FROM cloudtrail"));
     assert!(out.contains("true") && out.contains(&g["events"].to_string()), "{out}");
 }
+
+#[test]
+fn compact_merges_small_files_and_keeps_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    run_ok(trailhouse().args(["generate", "--events", "2000", "--accounts", "1", "--out"]).arg(&logs));
+    let lake = dir.path().join("lake");
+    // Several runs make several small files per day.
+    let sub = logs.join("AWSLogs");
+    let orgs: Vec<_> = std::fs::read_dir(&sub).unwrap().map(|e| e.unwrap().path()).collect();
+    let regions_root = std::fs::read_dir(&orgs[0]).unwrap().next().unwrap().unwrap().path().join("CloudTrail");
+    for region in std::fs::read_dir(&regions_root).unwrap() {
+        ingest_json(&region.unwrap().path(), &lake);
+    }
+    let count = |sql: &str| run_ok(trailhouse().args(["sql", "--lake"]).arg(&lake).arg(sql));
+    let before = count("SELECT count(*) AS n FROM cloudtrail");
+    let files_before = std::fs::read_dir(lake.join("cloudtrail/eventdate=2026-11-02")).unwrap().count();
+    let out = run_ok(trailhouse().args(["compact", "--retention-hours", "0", "--lake"]).arg(&lake));
+    assert!(out.starts_with("Compacted"), "{out}");
+    let files_after = std::fs::read_dir(lake.join("cloudtrail/eventdate=2026-11-02")).unwrap().count();
+    assert!(files_after < files_before, "{files_before} -> {files_after}");
+    assert_eq!(count("SELECT count(*) AS n FROM cloudtrail"), before);
+}

@@ -56,7 +56,7 @@ impl Env {
 
     fn service(&self) -> Command {
         let mut c = Command::cargo_bin("trailhouse").unwrap();
-        c.args(["ingest", "--json", "--flush-secs", "1", "--queue-url", &self.queue, "--endpoint-url", &endpoint(), "--lake"])
+        c.args(["ingest", "--json", "--queue-url", &self.queue, "--endpoint-url", &endpoint(), "--lake"])
             .arg(self.lake())
             .env_remove("TRAILHOUSE_LAKE");
         c
@@ -67,7 +67,7 @@ impl Env {
     }
 
     fn once_with(&self, args: &[&str]) -> serde_json::Value {
-        let out = self.service().arg("--once").args(args).output().unwrap();
+        let out = self.service().args(["--once", "--flush-secs", "1"]).args(args).output().unwrap();
         assert!(out.status.success(), "service failed:\n{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).unwrap()
     }
@@ -221,7 +221,7 @@ async fn two_ingesters_on_one_queue_count_exactly() {
         e.put(k, raw.clone()).await;
         e.send(e.s3_note(k)).await;
     }
-    let spawn = || e.service().arg("--once").arg("--lanes").arg("1").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let spawn = || e.service().args(["--once", "--lanes", "1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
     assert!(a.status.success() && b.status.success(), "{}\n{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
@@ -263,7 +263,7 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
             e.put(k, raw.clone()).await;
             e.send(e.s3_note(k)).await;
         }
-        let mut child = e.service().arg("--visibility-secs").arg("4").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = e.service().args(["--flush-secs", "1", "--visibility-secs", "4"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         // Let it run a random while, polling for an early exit, then kill -9.
         let deadline = Instant::now() + Duration::from_millis(300 + rng.below(2_500));
         while Instant::now() < deadline {
@@ -286,4 +286,77 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
         std::thread::park_timeout(Duration::from_millis(500));
     }
     assert_eq!(e.counts(), (g.events, g.events));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_own_s3_notifications_flow_into_the_lake() {
+    use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
+    let e = env().await;
+    let arn = e.sqs.get_queue_attributes().queue_url(&e.queue).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap()
+        .attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
+    let conf = NotificationConfiguration::builder()
+        .queue_configurations(QueueConfiguration::builder().queue_arn(arn).events(Event::S3ObjectCreated).build().unwrap())
+        .build();
+    e.s3.put_bucket_notification_configuration().bucket(&e.bucket).notification_configuration(conf).send().await.unwrap();
+    let files = dataset_files();
+    for (k, raw, _) in &files[10..15] {
+        e.put(k, raw.clone()).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while e.queue_depth().await < 5 {
+        assert!(Instant::now() < deadline, "the server sent no notifications");
+        std::thread::park_timeout(Duration::from_millis(100));
+    }
+    let s = e.once();
+    let want: u64 = files[10..15].iter().map(|f| f.2).sum();
+    assert_eq!(s["events"], want, "{s}");
+    assert_eq!(e.counts(), (want, want));
+    assert_eq!(e.queue_depth().await, 0);
+}
+
+/// The long-running service: metrics over HTTP, then SIGTERM: flush, commit, delete, exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_flushes_commits_deletes_and_exits_cleanly() {
+    let e = env().await;
+    let files = dataset_files();
+    for (k, raw, _) in &files[20..26] {
+        e.put(k, raw.clone()).await;
+        e.send(e.s3_note(k)).await;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = e
+        .service()
+        .args(["--flush-secs", "3600", "--stats-secs", "1", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Poll the metrics endpoint until every file is decoded (not yet committed: the flush
+    // interval is an hour).
+    let want_files = 6;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let body = std::net::TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut s| {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).ok()?;
+            Some(out)
+        });
+        if let Some(b) = body.filter(|b| b.contains("trailhouse_messages_received 6")) {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "metrics never showed the messages");
+        std::thread::park_timeout(Duration::from_millis(100));
+    };
+    assert!(body.contains("# TYPE trailhouse_events counter") && body.contains("trailhouse_queue_lag_messages"), "{body}");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "exit status {:?}", out.status);
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want: u64 = files[20..26].iter().map(|f| f.2).sum();
+    assert_eq!((s["events"].as_u64(), s["files"].as_u64(), s["messages_deleted"].as_u64()), (Some(want), Some(want_files), Some(6)));
+    assert_eq!(e.counts(), (want, want));
+    assert_eq!(e.queue_depth().await, 0);
 }
