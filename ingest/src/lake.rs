@@ -278,10 +278,13 @@ impl Lake {
     /// Parquet writer settings for the lake's data files.
     pub fn writer_properties(&self) -> WriterProperties {
         let level = ZstdLevel::try_new(self.options.zstd_level).unwrap_or_default();
-        WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
-            .set_max_row_group_row_count(Some(self.options.row_group_rows))
-            .build()
+            .set_max_row_group_row_count(Some(self.options.row_group_rows));
+        for c in schema::HIGH_CARDINALITY_COLUMNS {
+            props = props.set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from(*c), false);
+        }
+        props.build()
     }
 
     /// A writer streaming Parquet files into `table` (uncommitted until [`Lake::commit_run`]).

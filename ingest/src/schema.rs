@@ -51,9 +51,11 @@ const SESSION_ISSUER: &[FieldSpec] = &[
     f("userName", "username", Kind::Str),
 ];
 
+// Field order follows the order CloudTrail writes keys in (the decoder's lookup expects
+// it; any order still works).
 const SESSION_ATTRIBUTES: &[FieldSpec] = &[
-    f("mfaAuthenticated", "mfaauthenticated", Kind::Str),
     f("creationDate", "creationdate", Kind::Time),
+    f("mfaAuthenticated", "mfaauthenticated", Kind::Str),
 ];
 
 const WEB_ID_FEDERATION: &[FieldSpec] = &[
@@ -62,11 +64,11 @@ const WEB_ID_FEDERATION: &[FieldSpec] = &[
 ];
 
 const SESSION_CONTEXT: &[FieldSpec] = &[
-    f("attributes", "attributes", Kind::Struct(SESSION_ATTRIBUTES)),
     f("sessionIssuer", "sessionissuer", Kind::Struct(SESSION_ISSUER)),
-    f("ec2RoleDelivery", "ec2roledelivery", Kind::Str),
-    f("sourceIdentity", "sourceidentity", Kind::Str),
     f("webIdFederationData", "webidfederationdata", Kind::Struct(WEB_ID_FEDERATION)),
+    f("attributes", "attributes", Kind::Struct(SESSION_ATTRIBUTES)),
+    f("sourceIdentity", "sourceidentity", Kind::Str),
+    f("ec2RoleDelivery", "ec2roledelivery", Kind::Str),
 ];
 
 const ON_BEHALF_OF: &[FieldSpec] = &[
@@ -128,9 +130,9 @@ pub const EVENT: &[FieldSpec] = &[
     f("vpcEndpointAccountId", "vpcendpointaccountid", Kind::Str),
     f("eventCategory", "eventcategory", Kind::Str),
     f("addendum", "addendum", Kind::Json),
+    f("tlsDetails", "tlsdetails", Kind::Struct(TLS_DETAILS)),
     f("sessionCredentialFromConsole", "sessioncredentialfromconsole", Kind::Str),
     f("edgeDeviceDetails", "edgedevicedetails", Kind::Json),
-    f("tlsDetails", "tlsdetails", Kind::Struct(TLS_DETAILS)),
     f("insightDetails", "insightdetails", Kind::Json),
 ];
 
@@ -149,6 +151,17 @@ pub const EVENT_NAME: &str = "eventname";
 pub const RECIPIENT_ACCOUNT_ID: &str = "recipientaccountid";
 pub const AWS_REGION: &str = "awsregion";
 pub const USER_IDENTITY_COL: &str = "useridentity";
+
+/// Columns whose values are nearly all distinct: Parquet dictionary encoding only costs
+/// time there (it hashes every value, then falls back to plain).
+pub const HIGH_CARDINALITY_COLUMNS: &[&str] = &[
+    "eventid",
+    "requestid",
+    "sharedeventid",
+    "requestparameters",
+    "responseelements",
+    "unmapped",
+];
 
 /// The columns the lake partitions by.
 pub const PARTITION_COLUMNS: &[&str] = &[EVENT_DATE];

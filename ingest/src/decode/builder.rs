@@ -16,60 +16,73 @@ use super::json_text::{span, write_str, write_value};
 use super::time;
 use crate::schema::{self, FieldSpec, Kind};
 
+/// One step of the path to the value being appended.
+#[derive(Clone, Copy)]
+enum Seg {
+    Field(&'static str),
+    Index(usize),
+}
+
 /// Collects the parts of an event that the typed columns cannot reproduce, as a JSON list
-/// of `[json-pointer, original value]` pairs.
+/// of `[json-pointer, original value]` pairs. The path is kept as a stack of segments and
+/// spelled out only when something is recorded (rarely).
 #[derive(Default)]
 struct Unmapped {
-    /// JSON-pointer of the value being appended (segments already `~`-escaped).
-    path: String,
+    path: Vec<Seg>,
     /// The patch list being built for the current row (empty when nothing to record).
     patch: String,
     /// The last timestamp appended, read back by the root for `eventdate`.
     last_time: Option<i64>,
     /// Reused buffer for values written as JSON text.
     scratch: String,
+    /// Reused buffer for the pointer being recorded.
+    pointer: String,
+}
+
+fn push_pointer_segment(out: &mut String, seg: &str) {
+    out.push('/');
+    for c in seg.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
 }
 
 impl Unmapped {
-    fn push_segment(&mut self, seg: &str) -> usize {
-        let len = self.path.len();
-        self.path.push('/');
-        for c in seg.chars() {
-            match c {
-                '~' => self.path.push_str("~0"),
-                '/' => self.path.push_str("~1"),
-                c => self.path.push(c),
+    fn start_entry(&mut self, extra: Option<&str>) {
+        use std::fmt::Write;
+        self.pointer.clear();
+        for seg in &self.path {
+            match *seg {
+                Seg::Field(f) => push_pointer_segment(&mut self.pointer, f),
+                Seg::Index(i) => {
+                    let _ = write!(self.pointer, "/{i}");
+                }
             }
         }
-        len
-    }
-
-    fn push_index(&mut self, i: usize) -> usize {
-        use std::fmt::Write;
-        let len = self.path.len();
-        let _ = write!(self.path, "/{i}");
-        len
-    }
-
-    fn start_entry(&mut self) {
+        if let Some(k) = extra {
+            push_pointer_segment(&mut self.pointer, k);
+        }
         self.patch.push(if self.patch.is_empty() { '[' } else { ',' });
         self.patch.push('[');
-        write_str(&mut self.patch, &self.path);
+        write_str(&mut self.patch, &self.pointer);
         self.patch.push(',');
     }
 
     /// Records the original value at the current path.
     fn record(&mut self, tape: &[Node<'_>], idx: usize) {
-        self.start_entry();
+        self.start_entry(None);
         write_value(&mut self.patch, tape, idx);
         self.patch.push(']');
     }
 
     /// Records an unknown key (with its value) below the current path.
     fn record_key(&mut self, key: &str, tape: &[Node<'_>], idx: usize) {
-        let len = self.push_segment(key);
-        self.record(tape, idx);
-        self.path.truncate(len);
+        self.start_entry(Some(key));
+        write_value(&mut self.patch, tape, idx);
+        self.patch.push(']');
     }
 }
 
@@ -216,14 +229,14 @@ impl Column {
                 Node::Array { len, .. } => {
                     let mut i = idx + 1;
                     for n in 0..len {
-                        let saved = un.push_index(n);
+                        un.path.push(Seg::Index(n));
                         if let Node::Object { .. } = tape[i] {
                             l.child.append_object(tape, i, un);
                         } else {
                             l.child.append_null();
                             un.record(tape, i);
                         }
-                        un.path.truncate(saved);
+                        un.path.pop();
                         i += span(&tape[i]);
                     }
                     let last = *l.offsets.last().unwrap_or(&0);
@@ -270,15 +283,15 @@ impl StructNode {
         }
     }
 
+    /// Finds a key's field, scanning forward from the field after the last match (keys
+    /// come in CloudTrail's order, optional ones absent), then from the start.
     #[inline]
     fn lookup(&mut self, key: &str) -> Option<usize> {
         let n = self.specs.len();
-        if self.hint < n && self.specs[self.hint].json == key {
-            let i = self.hint;
-            self.hint = i + 1;
-            return Some(i);
-        }
-        let i = self.specs.iter().position(|s| s.json == key)?;
+        let start = self.hint.min(n);
+        let i = (start..n)
+            .chain(0..start)
+            .find(|&i| self.specs[i].json.len() == key.len() && self.specs[i].json == key)?;
         self.hint = i + 1;
         Some(i)
     }
@@ -313,13 +326,13 @@ impl StructNode {
             if v == ABSENT {
                 child.append_null();
             } else {
-                let saved = un.push_segment(self.specs[f].json);
+                un.path.push(Seg::Field(self.specs[f].json));
                 un.last_time = None;
                 child.append(tape, v, un);
                 if f == capture {
                     captured = un.last_time;
                 }
-                un.path.truncate(saved);
+                un.path.pop();
             }
         }
         captured
