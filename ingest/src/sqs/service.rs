@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::message::{Announcement, ObjectRef, parse_body};
 use crate::aws::AwsOptions;
-use crate::lake::{CLOUDTRAIL_TABLE, KnownSources, Lake};
+use crate::lake::{CLOUDTRAIL_TABLE, KnownSources, LEDGER_TABLE, Lake};
 use crate::lanes::{LaneOptions, Lanes};
 use crate::layout;
 use crate::source::{SourceObject, fetch_s3};
@@ -150,6 +150,8 @@ pub async fn run_service(
     let heartbeat = tokio::spawn(heartbeat_loop(sqs.clone(), opts.clone(), in_flight.clone(), stop_rx.clone()));
     let stats = tokio::spawn(stats_loop(sqs.clone(), opts.clone(), metrics.clone(), stop_rx.clone()));
 
+    // `ledger_seen: None` makes the first commit re-check the ledger, covering commits
+    // made between our load of it and now.
     let mut window = Window::default();
     let mut fetches = FuturesUnordered::new();
     let mut flush_at = tokio::time::Instant::now() + Duration::from_secs(opts.flush_secs.max(1));
@@ -246,6 +248,8 @@ struct Window {
     done: Vec<(String, String)>,
     /// Canonical names of objects handed to the lanes in this window.
     names: HashSet<String>,
+    /// The ledger version our known set reflects.
+    ledger_seen: Option<u64>,
 }
 
 impl Window {
@@ -367,6 +371,23 @@ impl Window {
         metrics: &Metrics,
     ) -> Result<()> {
         let flushed = lanes.flush().await?;
+        // Another ingester may have committed some of these objects since our ledger was
+        // loaded (a duplicate notification delivered to both): reload, and on a clash
+        // commit nothing and leave the window's messages to reappear; their objects are
+        // known by then and skipped.
+        let latest = lake.table(LEDGER_TABLE).await?.version();
+        if latest != self.ledger_seen && !flushed.ledger.is_empty() {
+            *known = lake.known_sources().await?;
+            self.ledger_seen = latest;
+            if flushed.ledger.iter().any(|e| known.contains(&e.name, e.size)) {
+                tracing::warn!(messages = self.done.len(), "Another ingester committed some of this window's files; retrying the window.");
+                for (id, _) in std::mem::take(&mut self.done) {
+                    forget(in_flight, &id);
+                }
+                self.names.clear();
+                return Ok(());
+            }
+        }
         if !flushed.ledger.is_empty() {
             let run_id = uuid::Uuid::new_v4().to_string();
             let version = lake.commit_run(cloudtrail, flushed.adds, &flushed.ledger, &run_id).await?;
@@ -379,6 +400,7 @@ impl Window {
                 known.insert(&e.name, e.size);
             }
             tracing::info!(files = flushed.files, events = flushed.events, version, messages = self.done.len(), "Committed.");
+            self.ledger_seen = lake.table(LEDGER_TABLE).await?.version();
         }
         let done = std::mem::take(&mut self.done);
         self.names.clear();
