@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# The local S3/SQS server for tests: moto[server] from PyPI, in a venv this script makes.
-#   scripts/moto.sh install        make .venv and install moto (idempotent)
+# The local S3/SQS server for tests: moto[server] from PyPI, in a venv this script makes
+# (with the other Python tools the tests use: scripts/requirements-test.txt).
+#   scripts/moto.sh install        make .venv and install the requirements (idempotent)
 #   scripts/moto.sh start PIDFILE  start on a free 127.0.0.1 port; prints http://127.0.0.1:PORT
 #   scripts/moto.sh stop PIDFILE   stop it
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv="$here/.venv"
-MOTO_VERSION=5.2.5
+requirements="$here/scripts/requirements-test.txt"
 
 install() {
-  if [ ! -x "$venv/bin/moto_server" ] || ! "$venv/bin/python" -c "import moto,sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
-    echo "Installing moto[server]==$MOTO_VERSION into $venv ..." >&2
+  # Reinstall whenever the requirements file changes (its hash is kept in the venv).
+  local want have
+  want=$(sha256sum "$requirements" | cut -d' ' -f1)
+  have=$(cat "$venv/.requirements.sha256" 2>/dev/null || true)
+  if [ ! -x "$venv/bin/moto_server" ] || [ "$want" != "$have" ]; then
+    echo "Installing $(grep -v '^#' "$requirements" | tr '\n' ' ')into $venv ..." >&2
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
+    echo "$want" >"$venv/.requirements.sha256"
   fi
 }
 

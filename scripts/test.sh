@@ -9,6 +9,8 @@ endpoint=$(scripts/moto.sh start "$pidfile")
 trap 'scripts/moto.sh stop "$pidfile"' EXIT
 echo "Local S3/SQS server at $endpoint" >&2
 export TRAILHOUSE_TEST_ENDPOINT="$endpoint"
+# The independent readers (Python deltalake, DuckDB) the query tests compare against.
+export TRAILHOUSE_TEST_PYTHON="$PWD/.venv/bin/python"
 # Fake credentials for the local server only; the SDK's chain needs something.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true

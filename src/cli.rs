@@ -34,8 +34,27 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Generate sample logs, ingest them into ./lake and show what is in the lake.
     Demo(DemoArgs),
-    /// Run one SQL statement over the lake (tables: cloudtrail, ingested_files).
+    /// SQL over the lake: one statement, a file of them, or an interactive prompt.
+    ///
+    /// Tables: cloudtrail (one row per event, Athena's column names), ingested_files (the
+    /// ledger); views: actors, console_logins, source_ips, cloudtrail_logs. Functions:
+    /// Athena's json_extract_scalar / json_extract / json_array_length /
+    /// from_iso8601_timestamp, cidr_match, is_private_ip, arn_account, arn_resource,
+    /// principal, and datafusion-functions-json (json_get_str, ->>, ...).
+    ///
+    /// Examples:
+    ///   trailhouse sql "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1 ORDER BY 2 DESC"
+    ///   trailhouse sql -f hunt.sql --format csv --output hunt.csv
+    ///   trailhouse sql "COPY (SELECT * FROM cloudtrail WHERE errorcode IS NOT NULL) TO 'errors/' STORED AS PARQUET PARTITIONED BY (eventdate)"
+    ///   trailhouse sql            (the prompt; \? for help)
+    #[command(verbatim_doc_comment)]
     Sql(SqlArgs),
+    /// Export a slice of the lake as partitioned zstd Parquet (for BI tools, Spark, DuckDB).
+    ///
+    /// Example:
+    ///   trailhouse export --since 7d --where "eventsource = 'iam.amazonaws.com'" --to ./iam-week/
+    #[command(verbatim_doc_comment)]
+    Export(ExportArgs),
     /// Compact small files (Delta OPTIMIZE) and delete unreferenced ones (VACUUM).
     Compact(CompactArgs),
 }
@@ -60,8 +79,51 @@ pub struct SqlArgs {
     pub lake: LakeArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
-    /// The statement, e.g. "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1".
-    pub query: String,
+    /// The statement(s), e.g. "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1".
+    /// Without a query or --file: the interactive prompt (or SQL read from a piped stdin).
+    #[arg(conflicts_with = "file")]
+    pub query: Option<String>,
+    /// Run the statements in this file (`;`-separated).
+    #[arg(short, long)]
+    pub file: Option<PathBuf>,
+    /// Output format [default: table on a terminal, ndjson when piped or with --output].
+    #[arg(long, value_parser = ["table", "csv", "json", "ndjson", "parquet"])]
+    pub format: Option<String>,
+    /// Write the result to this file instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The interactive prompt even when stdin is not a terminal (commands read line by line).
+    #[arg(short, long, conflicts_with_all = ["query", "file"])]
+    pub interactive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Where to write: a local folder or s3://bucket/prefix.
+    #[arg(long)]
+    pub to: String,
+    /// A SQL condition over cloudtrail, e.g. "recipientaccountid = '111122223333'".
+    #[arg(long = "where")]
+    pub filter: Option<String>,
+    /// Start (inclusive): 2026-11-02, 2026-11-02T10:00:00Z, or an age like 24h, 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// End (exclusive), same forms as --since.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Columns to export (SQL select list) [default: all].
+    #[arg(long)]
+    pub columns: Option<String>,
+    /// Hive-style partition columns, comma-separated; "none" for a flat folder.
+    #[arg(long, default_value = "eventdate")]
+    pub partition_by: String,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +261,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(a) => cmd_demo(a).await,
         Command::Sql(a) => cmd_sql(a).await,
         Command::Compact(a) => cmd_compact(a).await,
+        Command::Export(a) => cmd_export(a).await,
     }
 }
 
@@ -379,11 +442,87 @@ async fn cmd_compact(a: CompactArgs) -> Result<ExitCode> {
 }
 
 async fn cmd_sql(a: SqlArgs) -> Result<ExitCode> {
+    use std::io::{IsTerminal, Read};
     let aws = a.aws.options();
     let session = query::LakeSession::open(&a.lake.lake, &lake_options(None, &aws)).await?;
-    let batches = session.sql(&a.query).await?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", query::pretty(&batches)?)?;
+    let sql = match (&a.query, &a.file) {
+        (Some(q), _) => q.clone(),
+        (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        (None, None) if a.interactive || std::io::stdin().is_terminal() => {
+            let mut options = query::repl::ReplOptions::default();
+            if let Some(f) = &a.format {
+                options.format = f.parse()?;
+            }
+            query::repl::run(&session, options).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        (None, None) => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).context("cannot read SQL from stdin")?;
+            text
+        }
+    };
+    if session.is_empty() {
+        eprintln!(
+            "note: the lake at {} holds no events yet; fill it with `trailhouse ingest --source DIR|s3://...` or `trailhouse demo`.",
+            a.lake.lake
+        );
+    }
+    let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
+    let format: query::output::Format = match &a.format {
+        Some(f) => f.parse()?,
+        None if to_terminal => query::output::Format::Table,
+        None => query::output::Format::Ndjson,
+    };
+    if format == query::output::Format::Parquet && to_terminal {
+        anyhow::bail!("Parquet is binary: add --output FILE or pipe stdout to a file");
+    }
+    let outcomes = match &a.output {
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+            query::run::run_script(&session, &sql, format, &mut out).await?
+        }
+        None => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+            query::run::run_script(&session, &sql, format, &mut out).await?
+        }
+    };
+    for o in &outcomes {
+        if let Some(note) = &o.note {
+            eprintln!("{note}");
+        }
+    }
+    if let Some(path) = &a.output {
+        let rows: u64 = outcomes.iter().map(|o| o.rows).sum();
+        eprintln!("Wrote {rows} rows to {}.", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cmd_export(a: ExportArgs) -> Result<ExitCode> {
+    let aws = a.aws.options();
+    let session = query::LakeSession::open(&a.lake.lake, &lake_options(None, &aws)).await?;
+    let partition_by = match a.partition_by.trim() {
+        "" | "none" => vec![],
+        list => list.split(',').map(|c| c.trim().to_string()).collect(),
+    };
+    let options = query::export::ExportOptions {
+        filter: a.filter.clone(),
+        since: a.since.clone(),
+        until: a.until.clone(),
+        columns: a.columns.clone(),
+        to: a.to.clone(),
+        partition_by,
+        storage_options: aws.lake_storage_options(),
+    };
+    let s = query::export::export(&session, &options).await?;
+    if a.json {
+        let v = serde_json::json!({"rows": s.rows, "seconds": s.seconds, "to": a.to, "sql": s.sql});
+        println!("{v}");
+    } else {
+        println!("Exported {} rows to {} in {:.2} s ({}).", s.rows, a.to, s.seconds, s.sql);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

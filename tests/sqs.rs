@@ -80,10 +80,9 @@ impl Env {
 
     /// (rows, distinct event ids) in the lake.
     fn counts(&self) -> (u64, u64) {
-        let out = self.sql("SELECT concat(CAST(count(*) AS VARCHAR), '/', CAST(count(DISTINCT eventid) AS VARCHAR)) AS c FROM cloudtrail");
-        let cell = out.lines().nth(3).unwrap().trim_matches(|c| c == '|' || c == ' ').to_string();
-        let (a, b) = cell.split_once('/').unwrap();
-        (a.parse().unwrap(), b.parse().unwrap())
+        let out = self.sql("SELECT count(*) AS n, count(DISTINCT eventid) AS ids FROM cloudtrail");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        (v["n"].as_u64().unwrap(), v["ids"].as_u64().unwrap())
     }
 
     async fn queue_depth(&self) -> u64 {

@@ -1,0 +1,137 @@
+//! SQL functions analysts expect on top of DataFusion's own:
+//! - JSON over the text columns: all of `datafusion-functions-json` (`json_get_str`, `->`,
+//!   `->>`, ...) and the Athena/Trino names (`json_extract_scalar`, `json_extract`,
+//!   `json_array_length`, `from_iso8601_timestamp`), so Athena queries run unchanged;
+//! - security helpers: `cidr_match`, `is_private_ip`, `arn_account`, `arn_resource`,
+//!   `principal`.
+
+mod arn;
+mod ip;
+mod json_path;
+mod time;
+
+pub(crate) use time::parse as parse_time;
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::datatypes::DataType;
+use datafusion::common::{Result, exec_err};
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+
+/// Registers every function of this crate (and datafusion-functions-json) in `registry`.
+pub fn register(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    datafusion_functions_json::register_all(registry)?;
+    for udf in all() {
+        registry.register_udf(Arc::new(udf))?;
+    }
+    Ok(())
+}
+
+/// Name and one-line description of each function this crate adds, for `\df` and docs.
+pub fn catalog() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("json_extract_scalar(json, '$.path')", "Athena: the scalar at a JSONPath as text (NULL for objects/arrays)"),
+        ("json_extract(json, '$.path')", "Athena: the JSON text of the value at a JSONPath"),
+        ("json_array_length(json)", "Athena: number of elements of a JSON array (NULL if not an array)"),
+        ("from_iso8601_timestamp(text)", "Athena: ISO 8601 text (or a timestamp) to a UTC timestamp"),
+        ("date_add(unit, n, timestamp)", "Trino: timestamp plus n units (second .. year)"),
+        ("date_diff(unit, t1, t2)", "Trino: whole units from t1 to t2"),
+        ("cidr_match(ip, 'cidr')", "true if the IPv4/IPv6 address is inside the CIDR; false for non-IPs such as 'AWS Internal'"),
+        ("is_private_ip(ip)", "true for RFC 1918, loopback, link-local, CGNAT and IPv6 ULA addresses"),
+        ("arn_account(arn)", "the account id field of an ARN"),
+        ("arn_resource(arn)", "the resource part of an ARN (after the account field)"),
+        ("principal(useridentity)", "one readable actor name for any identity type"),
+        ("json_get_str(json, 'a', 'b') / json ->> 'a'", "datafusion-functions-json: fast JSON access (also json_get_int, json_contains, json_length, ...)"),
+    ]
+}
+
+fn all() -> Vec<ScalarUDF> {
+    vec![
+        json_path::json_extract_scalar(),
+        json_path::json_extract(),
+        json_path::json_array_length(),
+        time::from_iso8601_timestamp(),
+        time::date_add(),
+        time::date_diff(),
+        ip::cidr_match(),
+        ip::is_private_ip(),
+        arn::arn_account(),
+        arn::arn_resource(),
+        arn::principal(),
+    ]
+}
+
+type Kernel = fn(&[ArrayRef]) -> Result<ArrayRef>;
+
+/// A scalar function from a kernel over whole arrays: the boilerplate of `ScalarUDFImpl`
+/// once, so each function is just its kernel. Functions are identified by name.
+#[derive(Debug)]
+struct Udf {
+    name: &'static str,
+    signature: Signature,
+    returns: DataType,
+    kernel: Kernel,
+}
+
+impl Udf {
+    fn new(name: &'static str, signature: Signature, returns: DataType, kernel: Kernel) -> ScalarUDF {
+        ScalarUDF::new_from_impl(Udf { name, signature, returns, kernel })
+    }
+
+    /// A function of `n` string arguments.
+    fn strings(name: &'static str, n: usize, returns: DataType, kernel: Kernel) -> ScalarUDF {
+        Self::new(name, Signature::string(n, Volatility::Immutable), returns, kernel)
+    }
+}
+
+impl PartialEq for Udf {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.signature == other.signature
+    }
+}
+
+impl Eq for Udf {}
+
+impl std::hash::Hash for Udf {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for Udf {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.returns.clone())
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let out = (self.kernel)(&arrays)?;
+        if all_scalar {
+            Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(out))
+        }
+    }
+}
+
+/// The values of a string array of any string type, as `Option<&str>`s.
+fn strings(array: &ArrayRef) -> Result<Box<dyn Iterator<Item = Option<&str>> + '_>> {
+    Ok(match array.data_type() {
+        DataType::Utf8 => Box::new(array.as_string::<i32>().iter()),
+        DataType::LargeUtf8 => Box::new(array.as_string::<i64>().iter()),
+        DataType::Utf8View => Box::new(array.as_string_view().iter()),
+        DataType::Null => Box::new(std::iter::repeat_n(None, array.len())),
+        other => return exec_err!("expected a string, got {other}"),
+    })
+}
+
+#[cfg(test)]
+mod tests;

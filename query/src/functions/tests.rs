@@ -1,0 +1,141 @@
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use datafusion::prelude::SessionContext;
+
+/// Evaluates a scalar SQL expression with the functions registered; the value as text
+/// ("NULL" for null).
+async fn eval(expr: &str) -> String {
+    try_eval(expr).await.unwrap_or_else(|e| panic!("{expr}: {e}"))
+}
+
+async fn try_eval(expr: &str) -> datafusion::error::Result<String> {
+    let mut ctx = SessionContext::new();
+    super::register(&mut ctx)?;
+    let batches = ctx.sql(&format!("SELECT {expr} AS v")).await?.collect().await?;
+    let col = batches[0].column(0);
+    if col.is_null(0) {
+        return Ok("NULL".into());
+    }
+    let text = cast(col, &DataType::Utf8)?;
+    Ok(text.as_string::<i32>().value(0).to_string())
+}
+
+#[tokio::test]
+async fn json_extract_scalar_follows_athena_paths() {
+    let doc = r#"'{"a":{"b":[1,"x",true,null,{"c":2}]},"k y":"v","n":-1.5e3}'"#;
+    assert_eq!(eval(&format!("json_extract_scalar({doc}, '$.a.b[1]')")).await, "x");
+    assert_eq!(eval(&format!("json_extract_scalar({doc}, '$.a.b[0]')")).await, "1");
+    assert_eq!(eval(&format!("json_extract_scalar({doc}, '$.a.b[2]')")).await, "true");
+    assert_eq!(eval(&format!("json_extract_scalar({doc}, '$.a.b[4].c')")).await, "2");
+    assert_eq!(eval(&format!("json_extract_scalar({doc}, '$[\"k y\"]')")).await, "v");
+    assert_eq!(eval(&format!("json_extract_scalar({doc}, '$.n')")).await, "-1.5e3");
+    // Objects, arrays, null and missing paths are not scalars.
+    assert_eq!(eval(&format!("json_extract_scalar({doc}, '$.a')")).await, "NULL");
+    assert_eq!(eval(&format!("json_extract_scalar({doc}, '$.a.b[3]')")).await, "NULL");
+    assert_eq!(eval(&format!("json_extract_scalar({doc}, '$.missing')")).await, "NULL");
+    assert_eq!(eval("json_extract_scalar('not json', '$.a')").await, "NULL");
+    assert_eq!(eval("json_extract_scalar(NULL, '$.a')").await, "NULL");
+    let err = try_eval(&format!("json_extract_scalar({doc}, 'a.b')")).await.unwrap_err();
+    assert!(err.to_string().contains("must start with $"), "{err}");
+}
+
+#[tokio::test]
+async fn json_extract_returns_the_subtree_text() {
+    let doc = r#"'{"a": {"b": [1, 2]}, "s": "t"}'"#;
+    assert_eq!(eval(&format!("json_extract({doc}, '$.a')")).await, r#"{"b": [1, 2]}"#);
+    assert_eq!(eval(&format!("json_extract({doc}, '$.a.b')")).await, "[1, 2]");
+    assert_eq!(eval(&format!("json_extract({doc}, '$.s')")).await, r#""t""#);
+    assert_eq!(eval(&format!("json_extract({doc}, '$')")).await, r#"{"a": {"b": [1, 2]}, "s": "t"}"#);
+    assert_eq!(eval(&format!("json_extract({doc}, '$.nope')")).await, "NULL");
+}
+
+#[tokio::test]
+async fn json_array_length_counts_elements_of_arrays_only() {
+    assert_eq!(eval("json_array_length('[1, [2, 3], {\"a\": 4}]')").await, "3");
+    assert_eq!(eval("json_array_length('[]')").await, "0");
+    assert_eq!(eval("json_array_length('{\"a\": 1}')").await, "NULL");
+    assert_eq!(eval("json_array_length(arrow_cast('[1,2]', 'Utf8View'))").await, "2");
+}
+
+#[tokio::test]
+async fn from_iso8601_timestamp_parses_text_and_passes_timestamps_through() {
+    assert_eq!(eval("from_iso8601_timestamp('2026-11-02T10:00:00Z')").await, "2026-11-02T10:00:00Z");
+    assert_eq!(eval("from_iso8601_timestamp('2026-11-02T10:00:00.250+01:00')").await, "2026-11-02T09:00:00.250Z");
+    assert_eq!(eval("from_iso8601_timestamp('2026-11-02')").await, "2026-11-02T00:00:00Z");
+    assert_eq!(eval("from_iso8601_timestamp('yesterday')").await, "NULL");
+    assert_eq!(
+        eval("from_iso8601_timestamp(from_iso8601_timestamp('2026-11-02T10:00:00Z')) = TIMESTAMP '2026-11-02T10:00:00Z'").await,
+        "true"
+    );
+}
+
+#[tokio::test]
+async fn cidr_match_handles_v4_v6_and_service_names() {
+    assert_eq!(eval("cidr_match('10.1.2.3', '10.0.0.0/8')").await, "true");
+    assert_eq!(eval("cidr_match('11.1.2.3', '10.0.0.0/8')").await, "false");
+    assert_eq!(eval("cidr_match('203.0.113.9', '203.0.113.9')").await, "true");
+    assert_eq!(eval("cidr_match('2001:db8::1', '2001:db8::/32')").await, "true");
+    assert_eq!(eval("cidr_match('2001:db9::1', '2001:db8::/32')").await, "false");
+    assert_eq!(eval("cidr_match('10.1.2.3', '::/0')").await, "false");
+    assert_eq!(eval("cidr_match('::ffff:10.1.2.3', '10.0.0.0/8')").await, "true");
+    assert_eq!(eval("cidr_match('AWS Internal', '0.0.0.0/0')").await, "false");
+    assert_eq!(eval("cidr_match('ec2.amazonaws.com', '0.0.0.0/0')").await, "false");
+    assert_eq!(eval("cidr_match(arrow_cast('192.168.1.1', 'Utf8View'), '192.168.0.0/16')").await, "true");
+    let err = try_eval("cidr_match('10.0.0.1', '10.0.0.0/33')").await.unwrap_err();
+    assert!(err.to_string().contains("not a CIDR"), "{err}");
+}
+
+#[tokio::test]
+async fn is_private_ip_knows_the_private_ranges() {
+    for ip in ["10.0.0.1", "172.16.5.4", "192.168.0.10", "127.0.0.1", "169.254.169.254", "100.64.1.1", "fd00::1", "fe80::1", "::1"] {
+        assert_eq!(eval(&format!("is_private_ip('{ip}')")).await, "true", "{ip}");
+    }
+    for ip in ["8.8.8.8", "172.32.0.1", "203.0.113.5", "2001:db8::1", "AWS Internal", ""] {
+        assert_eq!(eval(&format!("is_private_ip('{ip}')")).await, "false", "{ip}");
+    }
+}
+
+#[tokio::test]
+async fn arn_helpers_split_account_and_resource() {
+    assert_eq!(eval("arn_account('arn:aws:iam::123456789012:user/alice')").await, "123456789012");
+    assert_eq!(eval("arn_resource('arn:aws:iam::123456789012:user/alice')").await, "user/alice");
+    assert_eq!(eval("arn_resource('arn:aws:logs:us-east-1:123456789012:log-group:/aws/x:*')").await, "log-group:/aws/x:*");
+    assert_eq!(eval("arn_account('arn:aws:s3:::my-bucket')").await, "NULL");
+    assert_eq!(eval("arn_resource('arn:aws:s3:::my-bucket')").await, "my-bucket");
+    assert_eq!(eval("arn_account('not an arn')").await, "NULL");
+}
+
+#[tokio::test]
+async fn principal_names_every_identity_type() {
+    let cases = [
+        ("'type', 'Root', 'accountid', '111122223333'", "root@111122223333"),
+        ("'type', 'IAMUser', 'username', 'alice', 'arn', 'arn:aws:iam::1:user/alice'", "alice"),
+        ("'type', 'IAMUser', 'arn', 'arn:aws:iam::1:user/ops/bob'", "ops/bob"),
+        ("'type', 'AssumedRole', 'arn', 'arn:aws:sts::1:assumed-role/Admin/carol@example.com'", "Admin/carol@example.com"),
+        ("'type', 'FederatedUser', 'arn', 'arn:aws:sts::1:federated-user/dave'", "federated:dave"),
+        ("'type', 'AWSService', 'invokedby', 'ec2.amazonaws.com'", "ec2.amazonaws.com"),
+        ("'type', 'AWSAccount', 'accountid', '444455556666'", "account:444455556666"),
+        ("'type', 'IdentityCenterUser', 'onbehalfof', named_struct('userid', 'u-123'), 'accountid', '1'", "identitycenter:u-123"),
+        ("'type', 'SAMLUser', 'username', 'erin'", "saml:erin"),
+        ("'type', 'WebIdentityUser', 'principalid', 'accounts.google.com:123'", "webidentity:accounts.google.com:123"),
+        ("'invokedby', 'cloudtrail.amazonaws.com', 'accountid', '1'", "cloudtrail.amazonaws.com"),
+        ("'type', 'Directory', 'username', 'frank'", "frank"),
+    ];
+    for (fields, want) in cases {
+        let fields = if fields.starts_with("'type'") { fields.to_string() } else { format!("'type', arrow_cast(NULL, 'Utf8'), {fields}") };
+        assert_eq!(eval(&format!("principal(named_struct({fields}))")).await, want, "{fields}");
+    }
+    let err = try_eval("principal('alice')").await.unwrap_err();
+    assert!(err.to_string().contains("useridentity"), "{err}");
+}
+
+#[tokio::test]
+async fn date_add_and_date_diff_follow_trino() {
+    assert_eq!(eval("date_add('day', -1, TIMESTAMP '2026-11-02T10:00:00Z')").await, "2026-11-01T10:00:00Z");
+    assert_eq!(eval("date_add('hour', 3, from_iso8601_timestamp('2026-11-02T23:00:00Z'))").await, "2026-11-03T02:00:00Z");
+    assert_eq!(eval("date_add('month', 1, TIMESTAMP '2026-01-31T00:00:00Z')").await, "2026-02-28T00:00:00Z");
+    assert_eq!(eval("date_diff('hour', TIMESTAMP '2026-11-02T00:00:00Z', TIMESTAMP '2026-11-03T01:30:00Z')").await, "25");
+    assert_eq!(eval("date_diff('month', TIMESTAMP '2026-01-15T00:00:00Z', TIMESTAMP '2026-11-02T00:00:00Z')").await, "10");
+    assert!(try_eval("date_add('fortnight', 1, now())").await.is_err());
+}

@@ -1,0 +1,216 @@
+//! The query session: the lake's Delta tables, the functions and the views, registered in
+//! one DataFusion context.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::sql::parser::{DFParser, Statement};
+use futures::TryStreamExt;
+use ingest::lake::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions};
+
+use crate::error::{QueryError, Result, friendly};
+use crate::{functions, views};
+
+/// One of the lake's tables as registered in the session.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub name: &'static str,
+    /// The Delta version the session reads.
+    pub version: u64,
+    /// Data files in that version.
+    pub files: usize,
+}
+
+/// A DataFusion session with the lake's tables, the functions and the views registered.
+pub struct LakeSession {
+    ctx: SessionContext,
+    lake: Lake,
+    tables: Vec<TableInfo>,
+}
+
+impl LakeSession {
+    /// Opens the lake at `location` (it must exist) and registers its tables.
+    pub async fn open(location: &str, options: &LakeOptions) -> Result<Self> {
+        let lake = Lake::open_existing(location, options).await?;
+        let ctx = new_context()?;
+        let mut tables = Vec::new();
+        for name in [CLOUDTRAIL_TABLE, LEDGER_TABLE] {
+            let table = lake.table(name).await?;
+            table
+                .update_datafusion_session(&ctx.state())
+                .map_err(|e| QueryError::Table { table: name, source: Box::new(e) })?;
+            let version = table.version().unwrap_or_default();
+            let files = table
+                .get_file_uris()
+                .map_err(|e| QueryError::Table { table: name, source: Box::new(e) })?
+                .count();
+            let provider = table.table_provider().await?;
+            ctx.register_table(name, provider)?;
+            tables.push(TableInfo { name, version, files });
+        }
+        register_views(&ctx).await?;
+        Ok(LakeSession { ctx, lake, tables })
+    }
+
+    /// The DataFusion context, for callers that register more.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    pub fn lake(&self) -> &Lake {
+        &self.lake
+    }
+
+    /// The lake's tables as this session sees them.
+    pub fn tables(&self) -> &[TableInfo] {
+        &self.tables
+    }
+
+    /// True when the `cloudtrail` table holds no data file yet.
+    pub fn is_empty(&self) -> bool {
+        self.tables.iter().any(|t| t.name == CLOUDTRAIL_TABLE && t.files == 0)
+    }
+
+    /// Splits `sql` into statements (`;`-separated); each is planned by [`Self::plan`].
+    pub fn statements(&self, sql: &str) -> Result<Vec<Statement>> {
+        let parsed = DFParser::parse_sql(sql).map_err(|e| self.explain(e.into()))?;
+        Ok(parsed.into_iter().collect())
+    }
+
+    /// Plans one statement into a DataFrame (DDL such as CREATE VIEW runs here).
+    pub async fn plan(&self, statement: Statement) -> Result<DataFrame> {
+        let state = self.ctx.state();
+        let plan = state.statement_to_plan(statement).await.map_err(|e| self.explain(e))?;
+        self.ctx.execute_logical_plan(plan).await.map_err(|e| self.explain(e))
+    }
+
+    /// Runs one statement and streams its result.
+    pub async fn stream(&self, sql: &str) -> Result<SendableRecordBatchStream> {
+        let mut statements = self.statements(sql)?;
+        if statements.len() != 1 {
+            return Err(QueryError::Sql(format!("expected one SQL statement, got {}", statements.len())));
+        }
+        let df = self.plan(statements.remove(0)).await?;
+        df.execute_stream().await.map_err(|e| self.explain(e))
+    }
+
+    /// Runs one statement and collects its result.
+    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let stream = self.stream(sql).await?;
+        stream.try_collect().await.map_err(|e| self.explain(e))
+    }
+
+    /// Turns a DataFusion error into one a person can act on.
+    pub fn explain(&self, e: datafusion::error::DataFusionError) -> QueryError {
+        QueryError::Sql(friendly(&e, &self.known_names()))
+    }
+
+    /// Column paths (`useridentity.arn` too) and table names, for "did you mean".
+    fn known_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = views::VIEWS.iter().map(|v| v.0.to_string()).collect();
+        names.extend(self.tables.iter().map(|t| t.name.to_string()));
+        for f in ingest::schema::cloudtrail_schema().fields() {
+            column_paths(f, "", &mut names);
+        }
+        names
+    }
+
+    /// `(column, type)` of a table or view, nested struct fields flattened as `a.b`.
+    pub async fn describe(&self, table: &str) -> Result<Vec<(String, String)>> {
+        let provider = self.ctx.table_provider(table).await.map_err(|e| self.explain(e))?;
+        let mut out = Vec::new();
+        for f in provider.schema().fields() {
+            describe_field(f, "", &mut out);
+        }
+        Ok(out)
+    }
+
+    /// For an `EXPLAIN ANALYZE` result: how many of each table's files the scan read.
+    pub fn pruning_note(&self, plan_text: &str) -> Option<String> {
+        let scanned: Vec<usize> = plan_text
+            .match_indices("count_files_scanned=")
+            .filter_map(|(i, m)| {
+                let rest = &plan_text[i + m.len()..];
+                rest[..rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())].parse().ok()
+            })
+            .collect();
+        let table = self.tables.iter().find(|t| t.name == CLOUDTRAIL_TABLE)?;
+        let first = *scanned.first()?;
+        Some(format!(
+            "cloudtrail: the scan read {first} of {} data files; {} skipped by partition and file statistics.",
+            table.files,
+            table.files.saturating_sub(first)
+        ))
+    }
+}
+
+/// A DataFusion context configured for the lake (all cores, information_schema, filter
+/// pushdown into Parquet) with trailhouse's functions registered; no tables yet.
+pub fn new_context() -> Result<SessionContext> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(threads)
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true);
+    let mut ctx = SessionContext::new_with_config(config);
+    functions::register(&mut ctx)?;
+    Ok(ctx)
+}
+
+/// Creates the [`views`] in `ctx`, over its `cloudtrail` table (register that first).
+pub async fn register_views(ctx: &SessionContext) -> Result<()> {
+    for (name, _, sql) in views::VIEWS {
+        ctx.sql(&format!("CREATE OR REPLACE VIEW {name} AS {sql}")).await?;
+    }
+    Ok(())
+}
+
+fn column_paths(f: &Field, prefix: &str, out: &mut Vec<String>) {
+    let path = format!("{prefix}{}", f.name());
+    if let DataType::Struct(children) = f.data_type() {
+        for c in children {
+            column_paths(c, &format!("{path}."), out);
+        }
+    }
+    out.push(path);
+}
+
+fn describe_field(f: &Arc<Field>, prefix: &str, out: &mut Vec<(String, String)>) {
+    let path = format!("{prefix}{}", f.name());
+    match f.data_type() {
+        DataType::Struct(children) => {
+            out.push((path.clone(), "struct".into()));
+            for c in children {
+                describe_field(c, &format!("{path}."), out);
+            }
+        }
+        DataType::List(item) | DataType::LargeList(item) => match item.data_type() {
+            DataType::Struct(children) => {
+                out.push((path.clone(), "list<struct>".into()));
+                for c in children {
+                    describe_field(c, &format!("{path}[]."), out);
+                }
+            }
+            t => out.push((path, format!("list<{}>", type_name(t)))),
+        },
+        t => out.push((path, type_name(t))),
+    }
+}
+
+/// A short SQL-ish type name.
+fn type_name(t: &DataType) -> String {
+    match t {
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 => "string".into(),
+        DataType::Boolean => "boolean".into(),
+        DataType::Int64 => "bigint".into(),
+        DataType::Int32 => "int".into(),
+        DataType::Date32 => "date".into(),
+        DataType::Timestamp(_, Some(tz)) => format!("timestamp ({tz})"),
+        DataType::Timestamp(_, None) => "timestamp".into(),
+        DataType::Dictionary(_, v) => type_name(v),
+        other => other.to_string().to_lowercase(),
+    }
+}

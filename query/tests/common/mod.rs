@@ -1,0 +1,89 @@
+//! The lake the query tests share: generated logs (2 days, 3 accounts, planted
+//! scenarios) ingested once per test binary, and the source events read back with
+//! serde_json as the independent truth.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ingest::aws::AwsOptions;
+use ingest::backfill::{BackfillOptions, Progress, backfill};
+use ingest::generate::{GenerateOptions, generate};
+use ingest::lake::{Lake, LakeOptions};
+use ingest::source::Source;
+use serde_json::Value;
+
+pub struct Fixture {
+    _dir: tempfile::TempDir,
+    pub logs: PathBuf,
+    pub lake: PathBuf,
+    /// Every source event, parsed by serde_json.
+    pub events: Vec<Value>,
+}
+
+pub fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        // Built on its own thread and runtime: tests call this from inside theirs.
+        std::thread::spawn(build).join().expect("building the fixture lake")
+    })
+}
+
+fn build() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let lake = dir.path().join("lake");
+    let opts = GenerateOptions { out: logs.clone(), events: 6_000, accounts: 3, days: 2, seed: 7, ..Default::default() };
+    generate(&opts).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let l = Lake::open_or_create(&lake.display().to_string(), &LakeOptions::default()).await.unwrap();
+        let src = Source::parse(&logs.display().to_string(), &AwsOptions::default()).await.unwrap();
+        let o = BackfillOptions { progress: Progress::Quiet, lanes: 2, batch_rows: 1000, ..Default::default() };
+        let s = backfill(&l, &src, &o).await.unwrap();
+        assert!(s.quarantined.is_empty());
+    });
+    let events = source_events(&logs);
+    Fixture { _dir: dir, logs, lake, events }
+}
+
+pub async fn session(f: &Fixture) -> query::LakeSession {
+    query::LakeSession::open(&f.lake.display().to_string(), &LakeOptions::default()).await.unwrap()
+}
+
+fn source_events(dir: &Path) -> Vec<Value> {
+    let mut out = vec![];
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".json.gz") {
+                let mut text = String::new();
+                flate2::read::MultiGzDecoder::new(std::fs::File::open(&p).unwrap()).read_to_string(&mut text).unwrap();
+                let doc: Value = serde_json::from_str(&text).unwrap();
+                out.extend(doc["Records"].as_array().unwrap().iter().cloned());
+            }
+        }
+    }
+    out
+}
+
+/// Runs `scripts/independent_reader.py` (the Python `deltalake` package and DuckDB, in the
+/// venv scripts/test.sh makes) over the lake and an export folder; its JSON report.
+pub fn independent_reader(lake: &Path, export: &Path) -> Value {
+    let python = std::env::var("TRAILHOUSE_TEST_PYTHON").expect(
+        "TRAILHOUSE_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs deltalake and duckdb",
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/independent_reader.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(lake.join("cloudtrail"))
+        .arg(export)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "independent reader failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}

@@ -1,0 +1,203 @@
+//! `trailhouse sql` and `trailhouse export` as a user runs them: formats, files, pipes,
+//! the prompt, and errors.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+
+fn trailhouse() -> Command {
+    let mut c = Command::cargo_bin("trailhouse").unwrap();
+    c.env_remove("TRAILHOUSE_LAKE").env("NO_COLOR", "1");
+    c
+}
+
+fn run_ok(c: &mut Command) -> (String, String) {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+struct Lake {
+    _dir: tempfile::TempDir,
+    lake: PathBuf,
+    events: u64,
+}
+
+/// A lake of 4,000 generated events over 2 days, built once for this file's tests.
+fn lake() -> &'static Lake {
+    static L: OnceLock<Lake> = OnceLock::new();
+    L.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let lake = dir.path().join("lake");
+        let (g, _) = run_ok(trailhouse().args(["generate", "--json", "--events", "4000", "--days", "2", "--out"]).arg(&logs));
+        let g: serde_json::Value = serde_json::from_str(g.trim()).unwrap();
+        run_ok(trailhouse().args(["ingest", "--json", "--source"]).arg(&logs).arg("--lake").arg(&lake));
+        Lake { _dir: dir, lake, events: g["events"].as_u64().unwrap() }
+    })
+}
+
+fn sql(lake: &Path) -> Command {
+    let mut c = trailhouse();
+    c.arg("sql").arg("--lake").arg(lake);
+    c
+}
+
+#[test]
+fn piped_output_is_ndjson_and_head_stops_the_query_cleanly() {
+    let l = lake();
+    let (out, _) = run_ok(sql(&l.lake).arg("SELECT count(*) AS n FROM cloudtrail"));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["n"].as_u64(), Some(l.events));
+
+    // `... | head -1`: read one line, close the pipe; the process must end by itself,
+    // successfully and without an error message.
+    let mut child = sql(&l.lake)
+        .arg("SELECT * FROM cloudtrail CROSS JOIN (SELECT 1 FROM cloudtrail LIMIT 50) AS x")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(serde_json::from_str::<serde_json::Value>(&first).unwrap()["eventid"].is_string());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "sql kept running after its reader went away");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "exit {status:?}: {err}");
+    assert!(!err.contains("error"), "{err}");
+}
+
+#[test]
+fn a_file_of_statements_runs_in_order_and_csv_and_parquet_go_to_files() {
+    let l = lake();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("q.sql");
+    std::fs::write(
+        &script,
+        "-- a view, then a query over it\nCREATE VIEW iam AS SELECT * FROM cloudtrail WHERE eventsource = 'iam.amazonaws.com';\nSELECT eventname, count(*) AS n FROM iam GROUP BY eventname ORDER BY eventname;\n",
+    )
+    .unwrap();
+    let csv = dir.path().join("out.csv");
+    let (_, err) = run_ok(sql(&l.lake).arg("-f").arg(&script).args(["--format", "csv", "--output"]).arg(&csv));
+    assert!(err.contains("Wrote"), "{err}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("eventname,n"));
+    let total: u64 = lines.map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap()).sum();
+    let (n, _) = run_ok(sql(&l.lake).arg("SELECT count(*) AS n FROM cloudtrail WHERE eventsource = 'iam.amazonaws.com'"));
+    let n: serde_json::Value = serde_json::from_str(n.trim()).unwrap();
+    assert_eq!(Some(total), n["n"].as_u64());
+    assert!(total > 0);
+
+    let pq = dir.path().join("out.parquet");
+    run_ok(sql(&l.lake).arg("SELECT eventid, eventtime FROM cloudtrail").args(["--format", "parquet", "--output"]).arg(&pq));
+    let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&pq).unwrap()).unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(reader.metadata().file_metadata().num_rows() as u64, l.events);
+}
+
+#[test]
+fn the_prompt_lists_describes_times_and_runs_multiline_statements() {
+    let l = lake();
+    let mut child = sql(&l.lake).arg("--interactive").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\\d\n\\d cloudtrail\n\\timing on\nSELECT count(*) AS n\n  FROM cloudtrail;\nSELECT nosuchcolumn FROM cloudtrail;\n\\q\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("ingested_files") && stdout.contains("actors"), "\\d lists tables and views:\n{stdout}");
+    assert!(stdout.contains("useridentity.sessioncontext.sessionissuer.arn") && stdout.contains("timestamp (UTC)"), "{stdout}");
+    assert!(stdout.contains(&l.events.to_string()), "{stdout}");
+    assert!(stdout.contains("rows in"), "\\timing: {stdout}");
+    assert!(stderr.contains("unknown column nosuchcolumn"), "errors do not end the prompt: {stderr}");
+}
+
+#[test]
+fn export_writes_partitioned_parquet_and_reports_json() {
+    let l = lake();
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("export");
+    let (out, _) = run_ok(trailhouse().args(["export", "--json", "--lake"]).arg(&l.lake).arg("--to").arg(&to).args(["--since", "2026-11-02", "--until", "2026-11-03"]));
+    let s: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let (n, _) = run_ok(sql(&l.lake).arg("SELECT count(*) AS n FROM cloudtrail WHERE eventdate = DATE '2026-11-02'"));
+    let n: serde_json::Value = serde_json::from_str(n.trim()).unwrap();
+    assert_eq!(s["rows"], n["n"]);
+    assert!(to.join("eventdate=2026-11-02").is_dir());
+    assert!(!to.join("eventdate=2026-11-03").exists());
+}
+
+#[test]
+fn bad_queries_and_empty_lakes_get_one_actionable_line() {
+    let l = lake();
+    let out = sql(&l.lake).arg("SELECT evntname FROM cloudtrail").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean eventname"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let lake = dir.path().join("lake");
+    run_ok(trailhouse().args(["ingest", "--source"]).arg(&empty).arg("--lake").arg(&lake));
+    let (_, err) = run_ok(sql(&lake).arg("SELECT count(*) FROM cloudtrail"));
+    assert!(err.contains("holds no events") && err.contains("trailhouse demo"), "{err}");
+    let out = sql(&dir.path().join("nowhere")).arg("SELECT 1").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no lake here"));
+}
+
+fn endpoint() -> String {
+    std::env::var("TRAILHOUSE_TEST_ENDPOINT")
+        .expect("TRAILHOUSE_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the local S3/SQS server")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sql_and_export_work_on_s3_with_the_real_client() {
+    let l = lake();
+    let aws = ingest::aws::AwsOptions { endpoint_url: Some(endpoint()), region: Some("us-east-1".into()) };
+    let s3 = aws.s3_client().await;
+    let bucket = format!("lake-{}", uuid::Uuid::new_v4().simple());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+
+    // A lake on S3: ingest the shared datasets there, then query it.
+    let datasets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    let s3_lake = format!("s3://{bucket}/lake");
+    run_ok(trailhouse().args(["ingest", "--json", "--endpoint-url", &endpoint(), "--lake", &s3_lake, "--source"]).arg(&datasets));
+    let (out, _) = run_ok(trailhouse().args(["sql", "--endpoint-url", &endpoint(), "--lake", &s3_lake, "SELECT count(*) AS n FROM cloudtrail"]));
+    let n: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(n["n"].as_u64(), Some(2_900 + 21));
+
+    // Export the local lake to an S3 prefix.
+    let (out, _) = run_ok(
+        trailhouse()
+            .args(["export", "--json", "--endpoint-url", &endpoint(), "--to", &format!("s3://{bucket}/export"), "--lake"])
+            .arg(&l.lake),
+    );
+    let s: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(s["rows"].as_u64(), Some(l.events));
+    let listed = s3.list_objects_v2().bucket(&bucket).prefix("export/").send().await.unwrap();
+    let keys: Vec<String> = listed.contents().iter().filter_map(|o| o.key().map(String::from)).collect();
+    assert!(keys.iter().any(|k| k.starts_with("export/eventdate=2026-11-02/") && k.ends_with(".parquet")), "{keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("export/eventdate=2026-11-03/")), "{keys:?}");
+    let first = s3.get_object().bucket(&bucket).key(&keys[0]).send().await.unwrap();
+    let body = first.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&body[..4], b"PAR1");
+}
