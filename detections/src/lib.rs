@@ -1,1 +1,21 @@
-//! placeholder
+//! trailhouse-detections: SQL detections as code over the trailhouse lake.
+//!
+//! - [`rule`]: one TOML file per rule: metadata for the responder, the SQL over `events`
+//!   (and `history` for baselines), dedup key and window, an optional threshold, and
+//!   embedded test events.
+//! - [`pack`]: the built-in pack (`detections/rules/`) or a folder of rules.
+//! - [`testing`]: rule tests through the real decode -> Arrow -> DataFusion path.
+//! - [`engine`]: one rule over registered `events`/`history` into deduplicated alerts.
+//! - [`run`]: a run over the lake: incremental by Delta version (the watermark lives in
+//!   the lake's `detection_runs` table), alerts appended to the lake's `alerts` table.
+//! - [`alert`]: alerts and their sinks (JSON, Slack-compatible webhook).
+
+pub mod alert;
+pub mod engine;
+mod error;
+pub mod pack;
+pub mod rule;
+pub mod run;
+pub mod testing;
+
+pub use error::{DetectError, Result};

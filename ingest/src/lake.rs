@@ -239,6 +239,39 @@ impl Lake {
         self.builder(name)?.load().await.map_err(lake_err(&self.location))
     }
 
+    /// Loads a table of the lake, or `None` if it was never written.
+    pub async fn try_table(&self, name: &str) -> Result<Option<DeltaTable>> {
+        match self.builder(name)?.load().await {
+            Ok(t) => Ok(Some(t)),
+            Err(DeltaTableError::NotATable(_)) => Ok(None),
+            Err(e) => Err(lake_err(&self.location)(e)),
+        }
+    }
+
+    /// Appends `batches` to a small table of the lake (alerts, detection runs), creating
+    /// it with their schema on first use. One atomic commit; returns its version.
+    pub async fn append(&self, name: &str, batches: Vec<RecordBatch>) -> Result<u64> {
+        let err = lake_err(&self.location);
+        let url = self.table_url(name)?;
+        if url.scheme() == "file" {
+            if let Ok(path) = url.to_file_path() {
+                std::fs::create_dir_all(&path)
+                    .map_err(|source| IngestError::Io { path: path.display().to_string(), source })?;
+            }
+        }
+        let table = match self.try_table(name).await? {
+            Some(t) => t,
+            None => self.builder(name)?.build().map_err(&err)?,
+        };
+        let table = table
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_table_name(name)
+            .await
+            .map_err(&err)?;
+        Ok(table.version().unwrap_or_default())
+    }
+
     async fn ensure_table(&self, name: &str, arrow_schema: &SchemaRef, partitions: &[&str]) -> Result<()> {
         let err = lake_err(&self.location);
         let url = self.table_url(name)?;

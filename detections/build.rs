@@ -1,0 +1,23 @@
+//! Embeds every rule file of `rules/` into the library (the built-in pack).
+use std::fmt::Write;
+
+fn main() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("detections/rules")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    let mut out = String::from("/// Built-in rule files.\npub const BUILTIN_RULES: &[(&str, &str)] = &[\n");
+    for n in names {
+        let path = dir.join(&n);
+        println!("cargo:rerun-if-changed={}", path.display());
+        writeln!(out, "    ({n:?}, include_str!({:?})),", path.display().to_string()).unwrap();
+    }
+    out.push_str("];\n");
+    let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("builtin_rules.rs");
+    std::fs::write(dest, out).unwrap();
+}

@@ -1,0 +1,220 @@
+//! Alerts: what a rule's matches become after thresholds and deduplication, and where
+//! they go (a table, JSON lines, a Slack-compatible webhook, Arrow for the lake).
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{ArrayRef, Int64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use ingest::decode::time::format_canonical;
+use serde::Serialize;
+
+use crate::error::{DetectError, Result};
+
+/// One deduplicated alert.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Alert {
+    /// Stable id from rule, dedup key and window: the same finding always has the same id.
+    pub alert_id: String,
+    pub rule_id: String,
+    pub title: String,
+    pub severity: String,
+    /// `column=value` pairs of the dedup key.
+    pub dedup_key: String,
+    pub principal: Option<String>,
+    pub source_ips: Vec<String>,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub event_names: Vec<String>,
+    /// Up to [`MAX_EVENT_IDS`] event ids.
+    pub event_ids: Vec<String>,
+    pub events: u64,
+    /// RFC 3339.
+    pub first_seen: String,
+    pub last_seen: String,
+    #[serde(skip)]
+    pub first_seen_micros: i64,
+    #[serde(skip)]
+    pub last_seen_micros: i64,
+    /// Extra columns the rule returned (first matching row), e.g. the opened port.
+    pub details: serde_json::Map<String, serde_json::Value>,
+    pub mitre: Vec<String>,
+    pub controls: Vec<String>,
+    pub triage: String,
+}
+
+pub const MAX_EVENT_IDS: usize = 20;
+
+/// A stable 128-bit hex id (two FNV-1a 64 passes): no dependency, never changes.
+pub fn stable_id(parts: &[&str]) -> String {
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x8422_2325_cbf2_9ce4;
+    for p in parts {
+        for &byte in p.as_bytes().iter().chain(std::iter::once(&0xff)) {
+            a = (a ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+            b = (b ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(5);
+        }
+    }
+    format!("{a:016x}{b:016x}")
+}
+
+/// One line for people.
+pub fn summary_line(a: &Alert) -> String {
+    format!(
+        "[{}] {} - {} from {} in {} {} ({} event{}, {} .. {})",
+        a.severity.to_uppercase(),
+        a.title,
+        a.principal.as_deref().unwrap_or("?"),
+        join_or(&a.source_ips, "?"),
+        join_or(&a.accounts, "?"),
+        join_or(&a.regions, ""),
+        a.events,
+        if a.events == 1 { "" } else { "s" },
+        a.first_seen,
+        a.last_seen
+    )
+}
+
+fn join_or(v: &[String], empty: &str) -> String {
+    if v.is_empty() { empty.to_string() } else { v.join(",") }
+}
+
+/// A Slack-compatible webhook body (`text` + `blocks`), with the whole alert under
+/// `trailhouse_alert` for other receivers.
+pub fn webhook_body(a: &Alert) -> serde_json::Value {
+    let mut lines = vec![
+        format!("*{}* ({}), rule `{}`", a.title, a.severity, a.rule_id),
+        format!("*Who:* {}  *From:* {}", a.principal.as_deref().unwrap_or("?"), join_or(&a.source_ips, "?")),
+        format!("*Account:* {}  *Region:* {}", join_or(&a.accounts, "?"), join_or(&a.regions, "?")),
+        format!("*When:* {} .. {} ({} events)", a.first_seen, a.last_seen, a.events),
+        format!("*Events:* {}", a.event_ids.join(", ")),
+    ];
+    if !a.details.is_empty() {
+        lines.push(format!("*Details:* {}", serde_json::Value::Object(a.details.clone())));
+    }
+    lines.push(format!("*Check first:* {}", a.triage.trim()));
+    serde_json::json!({
+        "text": summary_line(a),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}}],
+        "trailhouse_alert": a,
+    })
+}
+
+/// Posts each alert to a webhook (Slack incoming webhook or any JSON receiver).
+pub async fn post_webhook(url: &str, alerts: &[Alert]) -> Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| DetectError::Webhook { url: redact(url), message: e.to_string() })?;
+    for a in alerts {
+        let body = serde_json::to_vec(&webhook_body(a)).unwrap_or_default();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sent = client.post(url).header("content-type", "application/json").body(body.clone()).send().await;
+            match sent {
+                Ok(r) if r.status().is_success() => break,
+                Ok(r) if attempt < 3 && (r.status().is_server_error() || r.status().as_u16() == 429) => {}
+                Ok(r) => return Err(DetectError::Webhook { url: redact(url), message: format!("HTTP {}", r.status()) }),
+                Err(_) if attempt < 3 => {}
+                Err(e) => return Err(DetectError::Webhook { url: redact(url), message: e.without_url().to_string() }),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+        }
+    }
+    Ok(())
+}
+
+/// A webhook URL is a secret (Slack's carries its token in the path): keep scheme and host.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => format!("{}://{}/...", u.scheme(), u.host_str().unwrap_or("?")),
+        Err(_) => "(invalid URL)".into(),
+    }
+}
+
+pub static ALERT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
+    let s = |n: &str| Field::new(n, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        Field::new("alert_id", DataType::Utf8, false),
+        Field::new("rule_id", DataType::Utf8, false),
+        s("title"),
+        s("severity"),
+        Field::new("detected_at", ts.clone(), false),
+        Field::new("first_seen", ts.clone(), true),
+        Field::new("last_seen", ts, true),
+        Field::new("events", DataType::Int64, false),
+        s("principal"),
+        Field::new("source_ips", list.clone(), true),
+        Field::new("accounts", list.clone(), true),
+        Field::new("regions", list.clone(), true),
+        Field::new("event_names", list.clone(), true),
+        Field::new("event_ids", list, true),
+        s("dedup_key"),
+        s("details"),
+        s("mitre"),
+        s("controls"),
+        s("run_id"),
+    ]))
+});
+
+/// Alerts as one batch of the `alerts` table.
+pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<RecordBatch> {
+    let n = alerts.len();
+    let strings = |f: &dyn Fn(&Alert) -> Option<String>| -> ArrayRef {
+        let mut b = StringBuilder::with_capacity(n, n * 16);
+        for a in alerts {
+            b.append_option(f(a));
+        }
+        Arc::new(b.finish())
+    };
+    let lists = |f: &dyn Fn(&Alert) -> &Vec<String>| -> ArrayRef {
+        let mut b = ListBuilder::new(StringBuilder::new());
+        for a in alerts {
+            for v in f(a) {
+                b.values().append_value(v);
+            }
+            b.append(true);
+        }
+        Arc::new(b.finish())
+    };
+    let times = |f: &dyn Fn(&Alert) -> i64| -> ArrayRef {
+        let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+        for a in alerts {
+            b.append_value(f(a));
+        }
+        Arc::new(b.finish())
+    };
+    let mut events = Int64Builder::with_capacity(n);
+    for a in alerts {
+        events.append_value(i64::try_from(a.events).unwrap_or(i64::MAX));
+    }
+    let columns: Vec<ArrayRef> = vec![
+        strings(&|a| Some(a.alert_id.clone())),
+        strings(&|a| Some(a.rule_id.clone())),
+        strings(&|a| Some(a.title.clone())),
+        strings(&|a| Some(a.severity.clone())),
+        times(&|_| detected_at),
+        times(&|a| a.first_seen_micros),
+        times(&|a| a.last_seen_micros),
+        Arc::new(events.finish()),
+        strings(&|a| a.principal.clone()),
+        lists(&|a| &a.source_ips),
+        lists(&|a| &a.accounts),
+        lists(&|a| &a.regions),
+        lists(&|a| &a.event_names),
+        lists(&|a| &a.event_ids),
+        strings(&|a| Some(a.dedup_key.clone())),
+        strings(&|a| Some(serde_json::Value::Object(a.details.clone()).to_string())),
+        strings(&|a| Some(a.mitre.join(","))),
+        strings(&|a| Some(a.controls.join(","))),
+        strings(&|_| Some(run_id.to_string())),
+    ];
+    Ok(RecordBatch::try_new(ALERT_SCHEMA.clone(), columns)?)
+}
+
+/// Formats microseconds as RFC 3339.
+pub fn rfc3339(micros: i64) -> String {
+    format_canonical(micros)
+}

@@ -1,0 +1,26 @@
+//! Detection errors.
+
+/// Errors from loading, testing or running detections.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("rule {origin}: {message}")]
+    Rule { origin: String, message: String },
+    #[error("rule {rule}: {message}")]
+    Sql { rule: String, message: String },
+    #[error(transparent)]
+    Lake(#[from] ingest::IngestError),
+    #[error(transparent)]
+    Query(#[from] query::QueryError),
+    #[error("{0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("delta table: {0}")]
+    Delta(#[from] deltalake::DeltaTableError),
+    #[error("cannot build the alert batch: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("webhook {url}: {message}")]
+    Webhook { url: String, message: String },
+}
+
+pub type Result<T, E = DetectError> = std::result::Result<T, E>;

@@ -1,0 +1,160 @@
+//! A detection rule: metadata for the responder, the SQL, how alerts are deduplicated, an
+//! optional threshold, and its own test events. One TOML file per rule.
+
+use serde::Deserialize;
+
+use crate::error::{DetectError, Result};
+
+/// How bad a match is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Alerts with the same rule, dedup key values and window are one alert.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dedup {
+    /// Output columns whose values make the key (`principal` is the actor's name).
+    pub key: Vec<String>,
+    /// Window length, e.g. `1h`, `1d`.
+    pub window: String,
+}
+
+/// Fire only when at least `count` matching events fall within `window` for one key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    pub count: usize,
+    pub window: String,
+}
+
+/// What a test expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    Match,
+    NoMatch,
+}
+
+/// One embedded test: raw CloudTrail events (each merged over a base API call, so a test
+/// states only what matters) and the expected outcome.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleTest {
+    pub name: String,
+    pub expect: Expect,
+    /// Events of the run under test (JSON objects as text).
+    pub events: Vec<String>,
+    /// Earlier events in the lake, for baselines (stateful rules).
+    #[serde(default)]
+    pub history: Vec<String>,
+}
+
+/// A detection rule as written in its file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub description: String,
+    /// What a responder should check first.
+    pub triage: String,
+    #[serde(default)]
+    pub mitre: Vec<String>,
+    /// CIS / Security Hub controls.
+    #[serde(default)]
+    pub controls: Vec<String>,
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// SQL over `events` (the rows under evaluation) and `history` (the lake's rows in the
+    /// lookback window before them), returning matched events (at least `eventid`,
+    /// `eventtime` and `useridentity`; extra columns become alert details).
+    pub sql: String,
+    pub dedup: Dedup,
+    pub threshold: Option<Threshold>,
+    /// How far back `history` reaches (stateful rules), e.g. `90d`.
+    pub lookback: Option<String>,
+    #[serde(rename = "test", default)]
+    pub tests: Vec<RuleTest>,
+}
+
+/// A duration such as `30s`, `15m`, `1h`, `7d`, in microseconds.
+pub fn duration_micros(s: &str) -> Option<i64> {
+    query::export::parse_duration(s)
+}
+
+impl Rule {
+    /// Parses and checks one rule file.
+    pub fn parse(text: &str, origin: &str) -> Result<Rule> {
+        let rule: Rule = toml::from_str(text).map_err(|e| DetectError::Rule { origin: origin.to_string(), message: e.to_string() })?;
+        rule.validate().map_err(|message| DetectError::Rule { origin: origin.to_string(), message })?;
+        Ok(rule)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
+            return Err(format!("id {:?}: use lowercase letters, digits, '-' and '.'", self.id));
+        }
+        if self.sql.trim().is_empty() {
+            return Err("sql is empty".into());
+        }
+        for (what, d) in [("dedup.window", Some(&self.dedup.window)), ("lookback", self.lookback.as_ref())]
+            .into_iter()
+            .chain(std::iter::once(("threshold.window", self.threshold.as_ref().map(|t| &t.window))))
+        {
+            if let Some(d) = d {
+                if duration_micros(d).is_none_or(|m| m <= 0) {
+                    return Err(format!("{what} {d:?} is not a duration (e.g. 15m, 1h, 7d)"));
+                }
+            }
+        }
+        if self.dedup.key.is_empty() {
+            return Err("dedup.key needs at least one column".into());
+        }
+        if let Some(t) = &self.threshold {
+            if t.count < 2 {
+                return Err("threshold.count must be at least 2".into());
+            }
+        }
+        if !self.tests.iter().any(|t| t.expect == Expect::Match) || !self.tests.iter().any(|t| t.expect == Expect::NoMatch) {
+            return Err("needs at least one `expect = \"match\"` test and one near-miss `expect = \"no_match\"` test".into());
+        }
+        Ok(())
+    }
+
+    /// The dedup window in microseconds.
+    pub fn dedup_window(&self) -> i64 {
+        duration_micros(&self.dedup.window).unwrap_or(3_600_000_000)
+    }
+
+    /// The lookback for `history`, in microseconds (thresholds need their window too).
+    pub fn lookback_micros(&self) -> i64 {
+        let lookback = self.lookback.as_deref().and_then(duration_micros).unwrap_or(0);
+        let threshold = self.threshold.as_ref().and_then(|t| duration_micros(&t.window)).unwrap_or(0);
+        lookback.max(threshold)
+    }
+
+    /// True when the rule reads `history`.
+    pub fn is_stateful(&self) -> bool {
+        self.lookback.is_some()
+    }
+}

@@ -1,0 +1,249 @@
+//! A detection run over the lake: which rows are new (by Delta version, against the
+//! watermark kept in the lake's `detection_runs` table), each rule over them (plus its
+//! lookback), alerts deduplicated against the lake's `alerts` table and appended to it.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
+use deltalake::delta_datafusion::{FileSelection, MissingSelectedFilePolicy};
+use ingest::decode::time::format_canonical;
+use ingest::lake::{CLOUDTRAIL_TABLE, Lake, read_table};
+
+use crate::alert::{Alert, to_batch};
+use crate::engine::evaluate;
+use crate::error::Result;
+use crate::rule::Rule;
+
+pub const ALERTS_TABLE: &str = "alerts";
+pub const RUNS_TABLE: &str = "detection_runs";
+
+/// Which rows a run looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Rows committed since the previous incremental run (all rows on the first run).
+    Incremental,
+    /// Every row in the lake.
+    All,
+    /// Rows whose `eventtime` is within this many microseconds of now (does not move the
+    /// watermark).
+    Since(i64),
+}
+
+/// What a run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub scope: String,
+    /// Table versions covered: (after this version, up to this one].
+    pub from_version: Option<u64>,
+    pub to_version: u64,
+    pub data_files: usize,
+    pub rules: usize,
+    /// Alerts raised by this run (new ones only).
+    pub alerts: Vec<Alert>,
+    /// Alerts found again and suppressed because the lake already has them.
+    pub duplicates: usize,
+    pub seconds: f64,
+}
+
+/// Runs `rules` once over the lake.
+pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope, dry_run: bool) -> Result<RunSummary> {
+    let started = Instant::now();
+    let now = now_micros();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let table = lake.table(CLOUDTRAIL_TABLE).await?;
+    let version = table.version().unwrap_or_default();
+    let ctx = query::new_context()?;
+    table.update_datafusion_session(&ctx.state())?;
+    ctx.register_table("cloudtrail", table.table_provider().await?)?;
+
+    let watermark = if scope == Scope::Incremental { watermark(lake).await? } else { None };
+    let mut data_files = table.get_file_uris()?.count();
+    match (scope, watermark) {
+        (Scope::Incremental, Some(w)) => {
+            let files = added_files(&table, w, version).await?;
+            data_files = files.len();
+            let selection = FileSelection::from_file_paths(files).with_missing_file_policy(MissingSelectedFilePolicy::Ignore);
+            let provider = table.table_provider().with_file_selection(selection).await?;
+            ctx.register_table("events", provider)?;
+        }
+        (Scope::Since(age), _) => {
+            let t = now - age;
+            ctx.sql(&format!("CREATE VIEW events AS SELECT * FROM cloudtrail WHERE {}", time_filter(t))).await?;
+        }
+        _ => {
+            ctx.sql("CREATE VIEW events AS SELECT * FROM cloudtrail").await?;
+        }
+    }
+    let min_time = {
+        let b = ctx.sql("SELECT CAST(min(eventtime) AS TIMESTAMP(6) WITH TIME ZONE) AS t FROM events").await;
+        let b = match b {
+            Ok(df) => df.collect().await?,
+            Err(_) => ctx.sql("SELECT min(eventtime) AS t FROM events").await?.collect().await?,
+        };
+        b.first().and_then(|b| {
+            let c = arrow::compute::cast(b.column(0), &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()))).ok()?;
+            let c = c.as_primitive::<TimestampMicrosecondType>();
+            (!c.is_empty() && c.is_valid(0)).then(|| c.value(0))
+        })
+    };
+
+    let mut alerts = Vec::new();
+    if let Some(min_time) = min_time {
+        for rule in rules {
+            let lookback = rule.lookback_micros();
+            let history = if lookback > 0 {
+                format!("SELECT * FROM cloudtrail WHERE {}", time_filter(min_time - lookback))
+            } else {
+                "SELECT * FROM events".to_string()
+            };
+            ctx.sql(&format!("CREATE OR REPLACE VIEW history AS {history}")).await?;
+            let found = evaluate(&ctx, rule).await?;
+            tracing::debug!(rule = %rule.id, alerts = found.len(), "rule evaluated");
+            alerts.extend(found);
+        }
+    }
+
+    // Deduplicate against what the lake already holds.
+    let known = known_alert_ids(lake).await?;
+    let before = alerts.len();
+    let mut seen = HashSet::new();
+    alerts.retain(|a| !known.contains(&a.alert_id) && seen.insert(a.alert_id.clone()));
+    let duplicates = before - alerts.len();
+    alerts.sort_by(|a, b| (a.first_seen_micros, &a.rule_id).cmp(&(b.first_seen_micros, &b.rule_id)));
+
+    let scope_name = match scope {
+        Scope::Incremental => "incremental",
+        Scope::All => "all",
+        Scope::Since(_) => "since",
+    };
+    let summary = RunSummary {
+        run_id: run_id.clone(),
+        scope: scope_name.into(),
+        from_version: watermark,
+        to_version: version,
+        data_files,
+        rules: rules.len(),
+        alerts,
+        duplicates,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if !dry_run {
+        // Alerts first, then the run record: a crash between them re-runs the window and
+        // the alerts table suppresses the repeats.
+        if !summary.alerts.is_empty() {
+            lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, now, &run_id)?]).await?;
+        }
+        let moves_watermark = scope != Scope::Since(0) && !matches!(scope, Scope::Since(_));
+        lake.append(RUNS_TABLE, vec![run_record(&summary, now, moves_watermark)?]).await?;
+    }
+    Ok(summary)
+}
+
+/// `eventtime >= t`, with the matching `eventdate` bound so whole days are pruned.
+fn time_filter(t: i64) -> String {
+    let day = format_canonical(t.div_euclid(86_400_000_000) * 86_400_000_000);
+    format!("eventdate >= DATE '{}' AND eventtime >= TIMESTAMP '{}'", &day[..10], format_canonical(t))
+}
+
+/// The last version covered by an incremental (or full) run.
+async fn watermark(lake: &Lake) -> Result<Option<u64>> {
+    let Some(t) = lake.try_table(RUNS_TABLE).await? else { return Ok(None) };
+    let b = read_table(&t, "SELECT max(to_version) FROM t").await?;
+    Ok(b.first().and_then(|b| {
+        let c = arrow::compute::cast(b.column(0), &DataType::Int64).ok()?;
+        let c = c.as_primitive::<arrow::datatypes::Int64Type>();
+        (!c.is_empty() && c.is_valid(0)).then(|| c.value(0) as u64)
+    }))
+}
+
+async fn known_alert_ids(lake: &Lake) -> Result<HashSet<String>> {
+    let Some(t) = lake.try_table(ALERTS_TABLE).await? else { return Ok(HashSet::new()) };
+    let mut out = HashSet::new();
+    for b in read_table(&t, "SELECT alert_id FROM t").await? {
+        let c = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        out.extend(c.as_string::<i32>().iter().flatten().map(String::from));
+    }
+    Ok(out)
+}
+
+/// Data files added by commits in (`after`, `to`]. Files that OPTIMIZE rewrote are
+/// followed: when a compaction removed a file added in the range, its replacement counts.
+async fn added_files(table: &deltalake::DeltaTable, after: u64, to: u64) -> Result<Vec<String>> {
+    let mut added: Vec<String> = Vec::new();
+    let mut in_range: HashSet<String> = HashSet::new();
+    for v in after + 1..=to {
+        let Some(bytes) = table.log_store().read_commit_entry(v).await? else { continue };
+        let mut adds = Vec::new();
+        let mut removed_ours = false;
+        let mut data_change = false;
+        for line in bytes.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(action) = serde_json::from_slice::<serde_json::Value>(line) else { continue };
+            if let Some(a) = action.get("add") {
+                let path = a["path"].as_str().unwrap_or_default().to_string();
+                data_change |= a["dataChange"].as_bool().unwrap_or(true);
+                adds.push(path);
+            } else if let Some(r) = action.get("remove") {
+                removed_ours |= in_range.contains(r["path"].as_str().unwrap_or_default());
+            }
+        }
+        if data_change || removed_ours {
+            for p in adds {
+                in_range.insert(p.clone());
+                added.push(p);
+            }
+        }
+    }
+    Ok(added)
+}
+
+fn run_record(s: &RunSummary, now: i64, moves_watermark: bool) -> Result<RecordBatch> {
+    let ts = DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("finished_at", ts, false),
+        Field::new("scope", DataType::Utf8, false),
+        Field::new("from_version", DataType::Int64, true),
+        Field::new("to_version", DataType::Int64, true),
+        Field::new("rules", DataType::Int64, false),
+        Field::new("alerts", DataType::Int64, false),
+        Field::new("seconds", DataType::Float64, false),
+    ]));
+    let mut run_id = StringBuilder::new();
+    run_id.append_value(&s.run_id);
+    let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    at.append_value(now);
+    let mut scope = StringBuilder::new();
+    scope.append_value(&s.scope);
+    let mut from = Int64Builder::new();
+    from.append_option(s.from_version.map(|v| v as i64));
+    let mut to = Int64Builder::new();
+    to.append_option(moves_watermark.then_some(s.to_version as i64));
+    let mut rules = Int64Builder::new();
+    rules.append_value(s.rules as i64);
+    let mut alerts = Int64Builder::new();
+    alerts.append_value(s.alerts.len() as i64);
+    let seconds = arrow::array::Float64Array::from(vec![s.seconds]);
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(run_id.finish()),
+            Arc::new(at.finish()),
+            Arc::new(scope.finish()),
+            Arc::new(from.finish()),
+            Arc::new(to.finish()),
+            Arc::new(rules.finish()),
+            Arc::new(alerts.finish()),
+            Arc::new(seconds),
+        ],
+    )?)
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
