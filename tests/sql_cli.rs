@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
 
@@ -65,16 +65,14 @@ fn piped_output_is_ndjson_and_head_stops_the_query_cleanly() {
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
     assert!(serde_json::from_str::<serde_json::Value>(&first).unwrap()["eventid"].is_string());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "sql kept running after its reader went away");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let mut stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = rx.recv_timeout(Duration::from_secs(60)).expect("sql kept running after its reader went away").unwrap();
     let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
     assert!(status.success(), "exit {status:?}: {err}");
     assert!(!err.contains("error"), "{err}");
 }

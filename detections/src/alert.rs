@@ -4,7 +4,7 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{ArrayRef, Int64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use ingest::decode::time::format_canonical;
 use serde::Serialize;
 
@@ -133,7 +133,7 @@ pub fn redact(url: &str) -> String {
 }
 
 pub static ALERT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let ts = ingest::schema::timestamp_type();
     let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
     let s = |n: &str| Field::new(n, DataType::Utf8, true);
     Arc::new(Schema::new(vec![

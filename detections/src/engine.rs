@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::TimestampMicrosecondType;
 use arrow::util::display::ArrayFormatter;
 use datafusion::prelude::SessionContext;
 
@@ -48,7 +48,7 @@ fn hits(batches: &[RecordBatch], rule: &Rule) -> Result<Vec<Hit>> {
         let (Some(ids), Some(times)) = (text("eventid")?, b.column_by_name("eventtime")) else {
             return Err(DetectError::Sql { rule: rule.id.clone(), message: "the SQL must return eventid and eventtime (e.g. SELECT * FROM events ...)".into() });
         };
-        let times = cast(times, &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())))?;
+        let times = cast(times, &ingest::schema::timestamp_type())?;
         let times = times.as_primitive::<TimestampMicrosecondType>();
         let principal = text("principal")?;
         let ip = text("sourceipaddress")?;

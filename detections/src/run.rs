@@ -9,7 +9,7 @@ use std::time::Instant;
 use arrow::array::{Array, AsArray, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
 use deltalake::delta_datafusion::{FileSelection, MissingSelectedFilePolicy};
-use ingest::decode::time::format_canonical;
+use ingest::decode::time::{format_canonical, now_micros};
 use ingest::lake::{CLOUDTRAIL_TABLE, Lake, read_table};
 
 use crate::alert::{Alert, to_batch};
@@ -79,13 +79,9 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope, dry_run: bool) -> Re
         }
     }
     let min_time = {
-        let b = ctx.sql("SELECT CAST(min(eventtime) AS TIMESTAMP(6) WITH TIME ZONE) AS t FROM events").await;
-        let b = match b {
-            Ok(df) => df.collect().await?,
-            Err(_) => ctx.sql("SELECT min(eventtime) AS t FROM events").await?.collect().await?,
-        };
-        b.first().and_then(|b| {
-            let c = arrow::compute::cast(b.column(0), &DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()))).ok()?;
+        let batches = ctx.sql("SELECT min(eventtime) FROM events").await?.collect().await?;
+        batches.first().and_then(|b| {
+            let c = arrow::compute::cast(b.column(0), &ingest::schema::timestamp_type()).ok()?;
             let c = c.as_primitive::<TimestampMicrosecondType>();
             (!c.is_empty() && c.is_valid(0)).then(|| c.value(0))
         })
@@ -137,7 +133,8 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope, dry_run: bool) -> Re
         if !summary.alerts.is_empty() {
             lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, now, &run_id)?]).await?;
         }
-        let moves_watermark = scope != Scope::Since(0) && !matches!(scope, Scope::Since(_));
+        // A --since run did not cover everything committed, so it leaves the watermark.
+        let moves_watermark = !matches!(scope, Scope::Since(_));
         lake.append(RUNS_TABLE, vec![run_record(&summary, now, moves_watermark)?]).await?;
     }
     Ok(summary)
@@ -201,7 +198,7 @@ async fn added_files(table: &deltalake::DeltaTable, after: u64, to: u64) -> Resu
 }
 
 fn run_record(s: &RunSummary, now: i64, moves_watermark: bool) -> Result<RecordBatch> {
-    let ts = DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
+    let ts = ingest::schema::timestamp_type();
     let schema = Arc::new(Schema::new(vec![
         Field::new("run_id", DataType::Utf8, false),
         Field::new("finished_at", ts, false),
@@ -240,10 +237,4 @@ fn run_record(s: &RunSummary, now: i64, moves_watermark: bool) -> Result<RecordB
             Arc::new(seconds),
         ],
     )?)
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }

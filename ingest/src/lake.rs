@@ -174,6 +174,16 @@ pub fn location_url(location: &str) -> Result<Url> {
     Ok(url)
 }
 
+/// Creates the folder of a `file://` table URL (object stores need no folders).
+fn create_local_dir(url: &Url) -> Result<()> {
+    if url.scheme() == "file" {
+        if let Ok(path) = url.to_file_path() {
+            std::fs::create_dir_all(&path).map_err(|source| IngestError::Io { path: path.display().to_string(), source })?;
+        }
+    }
+    Ok(())
+}
+
 fn register_handlers() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| deltalake::aws::register_handlers(None));
@@ -253,12 +263,7 @@ impl Lake {
     pub async fn append(&self, name: &str, batches: Vec<RecordBatch>) -> Result<u64> {
         let err = lake_err(&self.location);
         let url = self.table_url(name)?;
-        if url.scheme() == "file" {
-            if let Ok(path) = url.to_file_path() {
-                std::fs::create_dir_all(&path)
-                    .map_err(|source| IngestError::Io { path: path.display().to_string(), source })?;
-            }
-        }
+        create_local_dir(&url)?;
         let table = match self.try_table(name).await? {
             Some(t) => t,
             None => self.builder(name)?.build().map_err(&err)?,
@@ -275,12 +280,7 @@ impl Lake {
     async fn ensure_table(&self, name: &str, arrow_schema: &SchemaRef, partitions: &[&str]) -> Result<()> {
         let err = lake_err(&self.location);
         let url = self.table_url(name)?;
-        if url.scheme() == "file" {
-            if let Ok(path) = url.to_file_path() {
-                std::fs::create_dir_all(&path)
-                    .map_err(|source| IngestError::Io { path: path.display().to_string(), source })?;
-            }
-        }
+        create_local_dir(&url)?;
         let mut table = self.builder(name)?.build().map_err(&err)?;
         match table.load().await {
             Ok(()) => return Ok(()),

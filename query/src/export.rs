@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use datafusion::common::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
-use ingest::decode::time::{civil_from_days, format_canonical};
+use ingest::decode::time::{civil_from_days, format_canonical, now_micros};
 
 use crate::error::{QueryError, Result};
 use crate::session::LakeSession;
@@ -105,12 +105,6 @@ fn register_s3(session: &LakeSession, bucket_and_prefix: &str, options: &HashMap
     let url = url::Url::parse(&format!("s3://{bucket}")).map_err(|e| QueryError::Usage(e.to_string()))?;
     session.context().register_object_store(&url, Arc::new(store));
     Ok(())
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn date_of(micros: i64) -> String {

@@ -38,6 +38,13 @@ fn digits(b: &[u8]) -> Option<u32> {
     Some(n)
 }
 
+/// The current time in microseconds since the epoch.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 /// Parses exactly the canonical form `YYYY-MM-DDTHH:MM:SSZ`; anything else is `None`.
 /// Formatting the result with [`format_canonical`] gives back the same text.
 #[inline]

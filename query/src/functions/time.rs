@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, Int64Builder, TimestampMicrosecondBuilder};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type, TimeUnit, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
 use ingest::decode::time::{days_from_civil, parse_canonical, parse_lenient};
@@ -14,7 +14,7 @@ use ingest::decode::time::{days_from_civil, parse_canonical, parse_lenient};
 use super::{Udf, strings};
 
 fn utc_micros() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+    ingest::schema::timestamp_type()
 }
 
 pub fn from_iso8601_timestamp() -> ScalarUDF {

@@ -3,7 +3,10 @@
 //! serde_json as the independent truth.
 #![allow(dead_code)]
 
-use std::io::Read;
+// The ingest tests' helpers (source files read back with serde_json).
+#[path = "../../../ingest/tests/common/mod.rs"]
+mod ingest_common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -44,31 +47,12 @@ fn build() -> Fixture {
         let s = backfill(&l, &src, &o).await.unwrap();
         assert!(s.quarantined.is_empty());
     });
-    let events = source_events(&logs);
+    let events = ingest_common::source_events(&logs).into_values().flatten().collect();
     Fixture { _dir: dir, logs, lake, events }
 }
 
 pub async fn session(f: &Fixture) -> query::LakeSession {
     query::LakeSession::open(&f.lake.display().to_string(), &LakeOptions::default()).await.unwrap()
-}
-
-fn source_events(dir: &Path) -> Vec<Value> {
-    let mut out = vec![];
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".json.gz") {
-                let mut text = String::new();
-                flate2::read::MultiGzDecoder::new(std::fs::File::open(&p).unwrap()).read_to_string(&mut text).unwrap();
-                let doc: Value = serde_json::from_str(&text).unwrap();
-                out.extend(doc["Records"].as_array().unwrap().iter().cloned());
-            }
-        }
-    }
-    out
 }
 
 /// Runs `scripts/independent_reader.py` (the Python `deltalake` package and DuckDB, in the
