@@ -19,13 +19,7 @@ cores=$(nproc)
 corpus="target/bench-corpus/$which"
 lake="target/bench-lake/$which"
 
-# TRAILHOUSE_BIN=path benchmarks that binary instead of building the release one.
-bin=${TRAILHOUSE_BIN:-}
-if [ -z "$bin" ]; then
-  echo "Building the release binary (first build: ~30 min on 2 cores) ..." >&2
-  cargo build --release --quiet --bin trailhouse
-  bin=target/release/trailhouse
-fi
+source benches/release-bin.sh
 
 if [ ! -f "$corpus/planted.tsv" ]; then
   echo "Generating the $which corpus ..." >&2

@@ -13,12 +13,7 @@
 # (connect, view, query), which favours DuckDB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${TRAILHOUSE_BIN:-}
-if [ -z "$bin" ]; then
-  echo "Building the release binary (first build: ~30 min on 2 cores) ..." >&2
-  cargo build --release --quiet --bin trailhouse
-  bin=target/release/trailhouse
-fi
+source benches/release-bin.sh
 scripts/moto.sh install
 corpus=target/bench-corpus/query
 lake=target/bench-lake/query

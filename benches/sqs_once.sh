@@ -7,11 +7,7 @@ cd "$(dirname "$0")/.."
 which=${1:-large}
 corpus="target/bench-corpus/$which"
 [ -f "$corpus/planted.tsv" ] || { echo "run benches/e2e.sh $which first (it generates the corpus)" >&2; exit 2; }
-bin=${TRAILHOUSE_BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet --bin trailhouse
-  bin=target/release/trailhouse
-fi
+source benches/release-bin.sh
 pidfile="$PWD/target/moto-bench.pid"
 endpoint=$(scripts/moto.sh start "$pidfile")
 trap 'scripts/moto.sh stop "$pidfile"' EXIT

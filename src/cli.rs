@@ -32,7 +32,8 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Ingest log files from a local folder or an S3 prefix into the lake.
     Ingest(IngestArgs),
-    /// Generate sample logs, ingest them into ./lake and show what is in the lake.
+    /// Generate sample logs, ingest them into ./lake, show what is in the lake and run the
+    /// detection pack over it.
     Demo(DemoArgs),
     /// SQL over the lake: one statement, a file of them, or an interactive prompt.
     ///
@@ -57,6 +58,24 @@ pub enum Command {
     Export(ExportArgs),
     /// Compact small files (Delta OPTIMIZE) and delete unreferenced ones (VACUUM).
     Compact(CompactArgs),
+    /// The detection rules: list them, run their embedded tests.
+    Rules(crate::detect::RulesArgs),
+    /// Run the detection pack over the lake; alerts to stdout, a JSONL file, a webhook and
+    /// the lake's `alerts` table.
+    ///
+    /// By default a run is incremental: it reads only data committed since the previous run
+    /// (the watermark is a Delta version kept in the lake's `detection_runs` table), plus
+    /// each rule's lookback for thresholds and baselines.
+    ///
+    /// Exit status: 0 no new alerts, 3 new alerts, 1 error.
+    ///
+    /// Examples:
+    ///   trailhouse detect                                  (new data since the last run)
+    ///   trailhouse detect --all --dry-run                  (everything, record nothing)
+    ///   trailhouse detect --since 24h --rule root-console-login
+    ///   trailhouse detect --every 5m --jsonl alerts.jsonl --webhook https://hooks.slack.com/...
+    #[command(verbatim_doc_comment)]
+    Detect(crate::detect::DetectArgs),
 }
 
 #[derive(Debug, Args)]
@@ -145,7 +164,7 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
-    fn options(&self) -> AwsOptions {
+    pub(crate) fn options(&self) -> AwsOptions {
         AwsOptions { endpoint_url: self.endpoint_url.clone(), region: self.region.clone() }
     }
 }
@@ -262,6 +281,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sql(a) => cmd_sql(a).await,
         Command::Compact(a) => cmd_compact(a).await,
         Command::Export(a) => cmd_export(a).await,
+        Command::Rules(a) => crate::detect::cmd_rules(a).await,
+        Command::Detect(a) => crate::detect::cmd_detect(a).await,
     }
 }
 
@@ -293,7 +314,7 @@ async fn cmd_generate(a: GenerateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn lake_options(tuning: Option<&TuningArgs>, aws: &AwsOptions) -> LakeOptions {
+pub(crate) fn lake_options(tuning: Option<&TuningArgs>, aws: &AwsOptions) -> LakeOptions {
     let mut o = LakeOptions { storage_options: aws.lake_storage_options(), ..Default::default() };
     if let Some(t) = tuning {
         o.target_file_bytes = t.target_file_mb << 20;
@@ -408,7 +429,7 @@ async fn cmd_service(a: &IngestArgs, lake: &Lake, aws: &AwsOptions) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -557,6 +578,7 @@ async fn cmd_demo(a: DemoArgs) -> Result<ExitCode> {
             Err(e) => println!("  (query failed: {e})"),
         }
     }
+    crate::detect::demo(&a.lake.lake).await?;
     println!("\nQuery it yourself: trailhouse sql \"SELECT ...\" (see README).");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! The `trailhouse` command: thin glue over the `ingest`, `query` and `detections` crates.
 
 mod cli;
+mod detect;
 
 use std::process::ExitCode;
 

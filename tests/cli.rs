@@ -26,7 +26,7 @@ fn ingest_json(source: &Path, lake: &Path) -> serde_json::Value {
 #[test]
 fn help_teaches_the_commands() {
     let out = run_ok(trailhouse().arg("--help"));
-    for cmd in ["generate", "ingest", "demo", "sql"] {
+    for cmd in ["generate", "ingest", "demo", "sql", "export", "compact", "rules", "detect"] {
         assert!(out.contains(cmd), "--help lacks {cmd}:\n{out}");
     }
     let out = run_ok(trailhouse().args(["ingest", "--help"]));
@@ -72,6 +72,9 @@ fn demo_generates_ingests_and_shows_the_lake() {
     let out = run_ok(trailhouse().current_dir(dir.path()).args(["demo", "--events", "3000"]));
     assert!(out.contains("What is in the lake"), "{out}");
     assert!(out.contains("Root"), "{out}");
+    // The detection pack ran over the new data and its alerts are in the lake.
+    assert!(out.contains("Detections: ") && out.contains("console-brute-force") && out.contains("cloudtrail-tampering"), "{out}");
+    assert!(dir.path().join("lake/alerts/_delta_log").is_dir());
     assert!(dir.path().join("lake/cloudtrail/_delta_log").is_dir());
     assert!(dir.path().join("sample-logs/generated/planted.tsv").is_file());
 }

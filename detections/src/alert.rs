@@ -218,3 +218,21 @@ pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<Reco
 pub fn rfc3339(micros: i64) -> String {
     format_canonical(micros)
 }
+
+/// Alerts as a human table (severity, rule, who, from where, when, how many).
+pub fn table(alerts: &[Alert]) -> Result<String> {
+    let col = |f: &dyn Fn(&Alert) -> String| -> ArrayRef {
+        Arc::new(arrow::array::StringArray::from_iter_values(alerts.iter().map(f)))
+    };
+    let batch = RecordBatch::try_from_iter(vec![
+        ("severity", col(&|a| a.severity.clone())),
+        ("rule", col(&|a| a.rule_id.clone())),
+        ("principal", col(&|a| a.principal.clone().unwrap_or_default())),
+        ("source_ip", col(&|a| join_or(&a.source_ips, ""))),
+        ("account", col(&|a| join_or(&a.accounts, ""))),
+        ("region", col(&|a| join_or(&a.regions, ""))),
+        ("first_seen", col(&|a| a.first_seen.clone())),
+        ("events", col(&|a| a.events.to_string())),
+    ])?;
+    Ok(arrow::util::pretty::pretty_format_batches(&[batch])?.to_string())
+}

@@ -11,14 +11,13 @@ use arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
 use deltalake::delta_datafusion::{FileSelection, MissingSelectedFilePolicy};
 use ingest::decode::time::{format_canonical, now_micros};
 use ingest::lake::{CLOUDTRAIL_TABLE, Lake, read_table};
+pub use ingest::lake::{ALERTS_TABLE, RUNS_TABLE};
 
 use crate::alert::{Alert, to_batch};
 use crate::engine::evaluate;
 use crate::error::Result;
 use crate::rule::Rule;
 
-pub const ALERTS_TABLE: &str = "alerts";
-pub const RUNS_TABLE: &str = "detection_runs";
 
 /// Which rows a run looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,10 +46,15 @@ pub struct RunSummary {
     /// Alerts found again and suppressed because the lake already has them.
     pub duplicates: usize,
     pub seconds: f64,
+    /// When the run started (microseconds), recorded as the alerts' `detected_at`.
+    #[serde(skip)]
+    pub detected_at: i64,
 }
 
-/// Runs `rules` once over the lake.
-pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope, dry_run: bool) -> Result<RunSummary> {
+/// Runs `rules` once over the lake and returns the new alerts. Nothing is written:
+/// deliver the alerts, then [`record`] the run (so a crash in between re-raises them
+/// instead of losing them).
+pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary> {
     let started = Instant::now();
     let now = now_micros();
     let run_id = uuid::Uuid::new_v4().to_string();
@@ -126,18 +130,22 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope, dry_run: bool) -> Re
         alerts,
         duplicates,
         seconds: started.elapsed().as_secs_f64(),
+        detected_at: now,
     };
-    if !dry_run {
-        // Alerts first, then the run record: a crash between them re-runs the window and
-        // the alerts table suppresses the repeats.
-        if !summary.alerts.is_empty() {
-            lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, now, &run_id)?]).await?;
-        }
-        // A --since run did not cover everything committed, so it leaves the watermark.
-        let moves_watermark = !matches!(scope, Scope::Since(_));
-        lake.append(RUNS_TABLE, vec![run_record(&summary, now, moves_watermark)?]).await?;
-    }
     Ok(summary)
+}
+
+/// Writes a run's alerts to the lake's `alerts` table, then its record (and watermark) to
+/// `detection_runs`. Alerts first: a crash between the two re-runs the window and the
+/// alerts table suppresses the repeats.
+pub async fn record(lake: &Lake, summary: &RunSummary) -> Result<()> {
+    if !summary.alerts.is_empty() {
+        lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, summary.detected_at, &summary.run_id)?]).await?;
+    }
+    // A --since run did not cover everything committed, so it leaves the watermark.
+    let moves_watermark = summary.scope != "since";
+    lake.append(RUNS_TABLE, vec![run_record(summary, summary.detected_at, moves_watermark)?]).await?;
+    Ok(())
 }
 
 /// `eventtime >= t`, with the matching `eventdate` bound so whole days are pruned.

@@ -427,7 +427,12 @@ impl Ctx<'_> {
         match kind {
             "AWSService" | "None" => api.source.to_string(),
             _ if self.rng.chance(0.05) => "AWS Internal".to_string(),
-            _ if self.rng.chance(0.03) => format!("2600:1f18:{:x}::{:x}", self.rng.below(65536), self.rng.below(65536)),
+            _ if self.rng.chance(0.03) => {
+                // A few fixed IPv6 addresses per account (a VPC's egress), like its IPv4 ones;
+                // the first draw is kept so the rest of the stream stays as it was.
+                let _ = self.rng.below(65536);
+                format!("2600:1f18:{}::{:x}", &acct.id[8..], 1 + self.rng.below(4))
+            }
             _ if self.rng.chance(0.1) => format!("10.{}.{}.{}", self.rng.below(256), self.rng.below(256), 1 + self.rng.below(254)),
             _ => self.rng.pick(&acct.ips).clone(),
         }

@@ -42,6 +42,10 @@ use crate::{IngestError, Result};
 pub const CLOUDTRAIL_TABLE: &str = "cloudtrail";
 pub const LEDGER_TABLE: &str = "ingested_files";
 pub const QUARANTINE_DIR: &str = "quarantine";
+/// Alerts raised by detection runs (written by the detections crate).
+pub const ALERTS_TABLE: &str = "alerts";
+/// One row per detection run; its `to_version` is the incremental watermark.
+pub const RUNS_TABLE: &str = "detection_runs";
 
 const META_RUN_ID: &str = "trailhouse.runId";
 const META_LEDGER_ADD: &str = "trailhouse.ledgerAdd";
@@ -251,6 +255,11 @@ impl Lake {
 
     /// Loads a table of the lake, or `None` if it was never written.
     pub async fn try_table(&self, name: &str) -> Result<Option<DeltaTable>> {
+        // A local table folder that does not exist is a kernel error, not NotATable.
+        let url = self.table_url(name)?;
+        if url.scheme() == "file" && url.to_file_path().is_ok_and(|p| !p.join("_delta_log").is_dir()) {
+            return Ok(None);
+        }
         match self.builder(name)?.load().await {
             Ok(t) => Ok(Some(t)),
             Err(DeltaTableError::NotATable(_)) => Ok(None),

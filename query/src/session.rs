@@ -9,7 +9,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use futures::TryStreamExt;
-use ingest::lake::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions};
+use ingest::lake::{ALERTS_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions, RUNS_TABLE};
 
 use crate::error::{QueryError, Result, friendly};
 use crate::{functions, views};
@@ -37,8 +37,13 @@ impl LakeSession {
         let lake = Lake::open_existing(location, options).await?;
         let ctx = new_context()?;
         let mut tables = Vec::new();
-        for name in [CLOUDTRAIL_TABLE, LEDGER_TABLE] {
-            let table = lake.table(name).await?;
+        for (name, required) in [(CLOUDTRAIL_TABLE, true), (LEDGER_TABLE, true), (ALERTS_TABLE, false), (RUNS_TABLE, false)] {
+            // The detection tables exist once `trailhouse detect` has run.
+            let table = match (required, lake.try_table(name).await?) {
+                (_, Some(t)) => t,
+                (true, None) => lake.table(name).await?,
+                (false, None) => continue,
+            };
             table
                 .update_datafusion_session(&ctx.state())
                 .map_err(|e| QueryError::Table { table: name, source: Box::new(e) })?;
