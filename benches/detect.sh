@@ -23,7 +23,7 @@ timed() { # label, command...: prints the label, wall seconds and peak RSS
   local label=$1; shift
   /usr/bin/time -f '%e %M' -o target/bench-time.txt "$@" > target/bench-out.txt 2> target/bench-err.txt
   local rc=$?
-  read -r s kb < target/bench-time.txt
+  read -r s kb < <(tail -1 target/bench-time.txt)
   printf '%-44s %8.2f s %8.0f MB  exit %s  %s\n' "$label" "$s" "$((kb / 1024))" "$rc" "$(grep -o '[0-9]* rules over.*' target/bench-err.txt | head -1)"
 }
 set +e
@@ -36,3 +36,9 @@ timed "incremental run, nothing new" "$bin" detect --lake "$lake" --format ndjso
 "$bin" ingest --source "$new" --lake "$lake" --json > /dev/null
 timed "incremental run after ~5 min of new data" "$bin" detect --lake "$lake" --format ndjson -v
 echo "  new alerts: $(wc -l < target/bench-out.txt)"
+
+# The same SQL in DuckDB over the same Parquet files (the pack as `detect --all` runs it).
+scripts/moto.sh install >/dev/null
+/usr/bin/time -f '%e %M' -o target/bench-time.txt .venv/bin/python benches/pack_duckdb.py target/bench-lake/large detections/rules > target/bench-out.txt
+read -r s kb < <(tail -1 target/bench-time.txt)
+printf '%-44s %8.2f s %8.0f MB  %s\n' "DuckDB: the pack's SQL over the same files" "$s" "$((kb / 1024))" "$(cat target/bench-out.txt)"

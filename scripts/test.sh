@@ -15,3 +15,8 @@ export TRAILHOUSE_TEST_PYTHON="$PWD/.venv/bin/python"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
 cargo test --workspace --all-targets "$@"
+# A bounded fuzzing run of the decoder and the SQS message parser (TRAILHOUSE_FUZZ_SECS=0
+# skips it; a crash fails the run and leaves the input under fuzz/artifacts/).
+if [ "$#" -eq 0 ] && [ "${TRAILHOUSE_FUZZ_SECS:-60}" != 0 ]; then
+  scripts/fuzz.sh "${TRAILHOUSE_FUZZ_SECS:-60}"
+fi

@@ -44,7 +44,37 @@ fn init_tracing(verbose: u8) {
         1 => "warn,trailhouse=debug,ingest=debug,query=debug,detections=debug",
         _ => "info,trailhouse=trace,ingest=trace,query=trace,detections=trace",
     };
-    let filter = EnvFilter::try_from_env("TRAILHOUSE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let Ok(mut filter) = EnvFilter::try_from_env("TRAILHOUSE_LOG") else {
+        // Our defaults keep these crates at info or above.
+        return install(EnvFilter::new(default));
+    };
+    // The AWS SDK logs the resolved identity (access key id) at debug and signing details
+    // at trace; delta-rs logs its object store's configuration, key id included, at debug.
+    // These crates never log below info, whatever TRAILHOUSE_LOG asks for (tests/sqs.rs).
+    for target in [
+        "aws_smithy_runtime",
+        "aws_smithy_runtime_api",
+        "aws_sigv4",
+        "aws_runtime",
+        "aws_config",
+        "aws_credential_types",
+        "aws_smithy_http_client",
+        "deltalake",
+        "deltalake_core",
+        "deltalake_aws",
+        "object_store",
+        "reqwest",
+        "hyper",
+        "hyper_util",
+    ] {
+        if let Ok(d) = format!("{target}=info").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    install(filter);
+}
+
+fn install(filter: tracing_subscriber::EnvFilter) {
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

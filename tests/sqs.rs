@@ -1,21 +1,15 @@
 //! The SQS-driven service end to end: the real binary, the real aws-sdk-s3/sqs clients,
 //! the local S3/SQS server that scripts/test.sh starts on 127.0.0.1.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 use aws_sdk_sqs::types::QueueAttributeName;
-
-fn endpoint() -> String {
-    std::env::var("TRAILHOUSE_TEST_ENDPOINT")
-        .expect("TRAILHOUSE_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the local S3/SQS server")
-}
-
-fn datasets() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets")
-}
+use common::{dataset_files, endpoint};
 
 struct Env {
     s3: aws_sdk_s3::Client,
@@ -97,31 +91,6 @@ impl Env {
             .unwrap();
         a.attributes().unwrap().values().map(|v| v.parse::<u64>().unwrap()).sum()
     }
-}
-
-/// The dataset's log files: (key under the bucket, bytes, events).
-fn dataset_files() -> Vec<(String, Vec<u8>, u64)> {
-    let mut out = vec![];
-    let mut stack = vec![datasets()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.to_string_lossy().ends_with(".json.gz") {
-                let raw = std::fs::read(&p).unwrap();
-                let mut text = String::new();
-                std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&raw[..]), &mut text).unwrap();
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                let n = v["Records"].as_array().unwrap().len() as u64;
-                let key = p.to_string_lossy();
-                let key = &key[key.find("AWSLogs/").unwrap()..];
-                out.push((key.to_string(), raw, n));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -358,4 +327,102 @@ async fn sigterm_flushes_commits_deletes_and_exits_cleanly() {
     assert_eq!((s["events"].as_u64(), s["files"].as_u64(), s["messages_deleted"].as_u64()), (Some(want), Some(want_files), Some(6)));
     assert_eq!(e.counts(), (want, want));
     assert_eq!(e.queue_depth().await, 0);
+}
+
+/// No credential or session token appears in the logs at any level: the service, a
+/// backfill from S3 and a lake on S3 run with trace logging and distinctive credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_appear_in_logs_even_at_trace_level() {
+    const KEY_ID: &str = "AKIAKEYIDTHATMUSTNOTLEAK";
+    const SECRET: &str = "secretkeythatmustnotleak0123456789abcdef";
+    const TOKEN: &str = "sessiontokenthatmustnotleakFwoGZXIvYXdzEJr";
+    let e = env().await;
+    let files = dataset_files();
+    let (k, raw, _) = &files[0];
+    e.put(k, raw.clone()).await;
+    e.send(e.s3_note(k)).await;
+    // Poison too, so the error paths log.
+    e.send("not a notification".into()).await;
+    let secret_env = |c: &mut Command| {
+        c.env("AWS_ACCESS_KEY_ID", KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET)
+            .env("AWS_SESSION_TOKEN", TOKEN)
+            .env("TRAILHOUSE_LOG", "trace")
+            .env("NO_COLOR", "1");
+    };
+    let mut logs = String::new();
+    let mut service = e.service();
+    service.args(["--once", "--flush-secs", "1"]);
+    secret_env(&mut service);
+    let out = service.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    logs.push_str(&String::from_utf8_lossy(&out.stderr));
+
+    let mut backfill = Command::cargo_bin("trailhouse").unwrap();
+    backfill
+        .args(["ingest", "--json", "--endpoint-url", &endpoint(), "--source", &format!("s3://{}/AWSLogs/", e.bucket)])
+        .args(["--lake", &format!("s3://{}/lake", e.bucket)])
+        .env_remove("TRAILHOUSE_LAKE");
+    secret_env(&mut backfill);
+    let out = backfill.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    logs.push_str(&String::from_utf8_lossy(&out.stderr));
+
+    // The logs are there (the test would prove nothing on empty output) ...
+    assert!(logs.contains("TRACE") && logs.len() > 10_000, "{} bytes of logs", logs.len());
+    // ... and hold none of the secrets.
+    for (what, s) in [("access key id", KEY_ID), ("secret key", SECRET), ("session token", TOKEN)] {
+        if let Some(at) = logs.find(s) {
+            let line_start = logs[..at].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = logs[at..].find('\n').map_or(logs.len(), |i| at + i);
+            panic!("the {what} leaked into the logs:\n{}", &logs[line_start..line_end.min(line_start + 2000)]);
+        }
+    }
+}
+
+/// Keys an attacker controls (`..`, absolute paths, odd bytes) are quarantined inside the
+/// lake's quarantine prefix and nothing is written outside the lake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malicious_keys_never_escape_the_quarantine_prefix() {
+    let e = env().await;
+    let files = dataset_files();
+    let truncated = files[0].1[..files[0].1.len() / 2].to_vec();
+    let tail = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02/111122223333_CloudTrail_us-east-1_20261102T1000Z";
+    let keys = [
+        format!("../../../../{tail}_dotdot.json.gz"),
+        format!("/abs/{tail}_absolute.json.gz"),
+        format!("{tail}_odd\u{1}by tes\u{7f}é%2F..%2F.json.gz"),
+    ];
+    // Notifications URL-encode keys as S3 does (space as `+`).
+    let encode = |k: &str| -> String {
+        k.bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+                b' ' => "+".to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    for k in &keys {
+        e.put(k, truncated.clone()).await;
+        e.send(e.s3_note(&encode(k))).await;
+    }
+    let s = e.once();
+    assert_eq!(s["files_quarantined"].as_u64(), Some(keys.len() as u64), "{s}");
+    // Inside the lake: one copy and one error file per key, all under quarantine/.
+    let mut found = vec![];
+    let mut stack = vec![e.lake().join("quarantine")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() { stack.push(p) } else { found.push(p) }
+        }
+    }
+    assert_eq!(found.len(), 2 * keys.len(), "{found:?}");
+    let root = e.lake().join("quarantine").canonicalize().unwrap();
+    assert!(found.iter().all(|p| p.canonicalize().unwrap().starts_with(&root)), "{found:?}");
+    // Outside the lake: the test's folder holds the lake and nothing else.
+    let outside: Vec<_> = std::fs::read_dir(e.dir.path()).unwrap().map(|x| x.unwrap().file_name()).collect();
+    assert_eq!(outside, vec![std::ffi::OsString::from("lake")]);
+    assert!(!Path::new("/abs").exists());
 }

@@ -102,7 +102,6 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
             };
             ctx.sql(&format!("CREATE OR REPLACE VIEW history AS {history}")).await?;
             let found = evaluate(&ctx, rule).await?;
-            tracing::debug!(rule = %rule.id, alerts = found.len(), "rule evaluated");
             alerts.extend(found);
         }
     }

@@ -29,7 +29,17 @@ impl AwsOptions {
         let chain = aws_config::meta::region::RegionProviderChain::first_try(region.map(aws_config::Region::new))
             .or_default_provider()
             .or_else("us-east-1");
-        loader.region(chain).load().await
+        // Throttling, 5xx, resets and timeouts are retried with exponential backoff and full
+        // jitter: up to 8 attempts (about a minute of trying) before an error surfaces.
+        let retry = aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(8)
+            .with_initial_backoff(std::time::Duration::from_millis(200))
+            .with_max_backoff(std::time::Duration::from_secs(20));
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(std::time::Duration::from_secs(60))
+            .build();
+        loader.region(chain).retry_config(retry).timeout_config(timeouts).load().await
     }
 
     /// An S3 client.

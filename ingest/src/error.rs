@@ -11,6 +11,7 @@ pub enum IngestError {
     S3 { op: &'static str, bucket: String, key: String, message: String },
     #[error("{uri}: {source}")]
     Decode { uri: String, source: DecodeError },
+    #[cfg(feature = "lake")]
     #[error("lake at {location}: {source}")]
     Lake { location: String, source: Box<deltalake::DeltaTableError> },
     #[error("lake at {location}: {message}")]

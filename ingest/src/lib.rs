@@ -16,16 +16,21 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "lake")]
 pub mod aws;
+#[cfg(feature = "lake")]
 pub mod backfill;
 pub mod decode;
 pub mod error;
 pub mod generate;
+#[cfg(feature = "lake")]
 pub mod lake;
+#[cfg(feature = "lake")]
 pub mod lanes;
 pub mod layout;
 pub mod rebuild;
 pub mod schema;
+#[cfg(feature = "lake")]
 pub mod source;
 pub mod sqs;
 

@@ -64,43 +64,56 @@ pub fn write_static(out: &mut String, v: &StaticNode) {
 }
 
 /// Appends the value at `tape[idx]` as compact JSON; returns the index after it.
+///
+/// Iterative, with an explicit stack of open containers: hostile input nested a million
+/// levels deep is written out like any other value instead of overflowing the stack.
 pub fn write_value(out: &mut String, tape: &[Node<'_>], idx: usize) -> usize {
-    match tape[idx] {
-        Node::String(s) => {
-            write_str(out, s);
-            idx + 1
+    // Per open container: (is an object, members left to write, members written).
+    let mut open: Vec<(bool, usize, usize)> = Vec::new();
+    let mut i = idx;
+    loop {
+        // Write one value at `i` (opening a container pushes it).
+        match tape[i] {
+            Node::String(s) => {
+                write_str(out, s);
+                i += 1;
+            }
+            Node::Static(ref v) => {
+                write_static(out, v);
+                i += 1;
+            }
+            Node::Object { len, .. } => {
+                out.push('{');
+                open.push((true, len, 0));
+                i += 1;
+            }
+            Node::Array { len, .. } => {
+                out.push('[');
+                open.push((false, len, 0));
+                i += 1;
+            }
         }
-        Node::Static(ref v) => {
-            write_static(out, v);
-            idx + 1
-        }
-        Node::Object { len, .. } => {
-            out.push('{');
-            let mut i = idx + 1;
-            for n in 0..len {
-                if n > 0 {
-                    out.push(',');
-                }
+        // Close finished containers; position at the next member of the innermost open one.
+        loop {
+            let Some(top) = open.last_mut() else { return i };
+            if top.1 == 0 {
+                out.push(if top.0 { '}' } else { ']' });
+                open.pop();
+                continue;
+            }
+            if top.2 > 0 {
+                out.push(',');
+            }
+            top.1 -= 1;
+            top.2 += 1;
+            if top.0 {
                 if let Node::String(k) = tape[i] {
                     write_str(out, k);
                 }
                 out.push(':');
-                i = write_value(out, tape, i + 1);
+                i += 1;
             }
-            out.push('}');
-            i
-        }
-        Node::Array { len, .. } => {
-            out.push('[');
-            let mut i = idx + 1;
-            for n in 0..len {
-                if n > 0 {
-                    out.push(',');
-                }
-                i = write_value(out, tape, i);
-            }
-            out.push(']');
-            i
+            break;
         }
     }
 }
@@ -111,7 +124,8 @@ mod tests {
 
     fn roundtrip(src: &str) -> String {
         let mut buf = src.as_bytes().to_vec();
-        let tape = simd_json::to_tape(&mut buf).unwrap();
+        let mut buffers = simd_json::Buffers::with_max_depth(buf.len(), 2_000_000);
+        let tape = simd_json::to_tape_with_buffers(&mut buf, &mut buffers).unwrap();
         let mut out = String::new();
         let end = write_value(&mut out, &tape.0, 0);
         assert_eq!(end, tape.0.len());
@@ -131,6 +145,15 @@ mod tests {
             let b: serde_json::Value = serde_json::from_str(&out).unwrap();
             assert_eq!(a, b, "{src} -> {out}");
         }
+    }
+
+    #[test]
+    fn a_million_levels_of_nesting_do_not_overflow_the_stack() {
+        let depth = 1_000_000;
+        let src = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(roundtrip(&src), src);
+        let src = format!("{}null{}", r#"{"a":[1,"#.repeat(100_000), "]}".repeat(100_000));
+        assert_eq!(roundtrip(&src), src);
     }
 
     #[test]

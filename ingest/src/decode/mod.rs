@@ -41,6 +41,11 @@ pub struct FileDecoded {
 /// Default cap on one file's inflated size: CloudTrail files are at most tens of MB.
 pub const DEFAULT_MAX_INFLATED: usize = 1 << 30;
 
+/// Deepest accepted nesting of objects and arrays. CloudTrail events nest a few levels;
+/// deeper values are kept (the writer is iterative) up to this, and a file nested deeper
+/// is refused with a clear error rather than parsed.
+pub const MAX_NESTING: usize = 10_000;
+
 /// Decodes files; holds the buffers reused from one file to the next.
 pub struct FileDecoder {
     inflated: Vec<u8>,
@@ -61,7 +66,7 @@ impl FileDecoder {
     pub fn new(max_inflated: usize) -> Self {
         FileDecoder {
             inflated: Vec::with_capacity(1 << 20),
-            buffers: Buffers::new(1 << 20),
+            buffers: Buffers::with_max_depth(1 << 20, MAX_NESTING),
             tape: Some(Tape::null()),
             inflater: libdeflater::Decompressor::new(),
             max_inflated,
@@ -136,7 +141,10 @@ impl FileDecoder {
         let result = simd_json::fill_tape_padded(buf, len, &mut self.buffers, &mut tape)
             .map_err(|e| DecodeError::Json {
                 offset: e.index(),
-                message: format!("{:?}", e.error()),
+                message: match e.error() {
+                    simd_json::ErrorType::DepthLimitExceeded => format!("objects and arrays nested deeper than {MAX_NESTING} levels"),
+                    other => format!("{other:?}"),
+                },
             })
             .and_then(|()| append_records(&tape.0, source, out))
             .map(|counts| FileDecoded { counts, inflated_bytes });

@@ -1,0 +1,290 @@
+//! Failing dependencies: a fault-injecting HTTP proxy between the real SDK clients and the
+//! local S3/SQS server answers a share of requests with 500, 503 SlowDown, a reset
+//! connection or a slow trickle. Backfill and the SQS service must still count exactly; a
+//! lake that refuses writes must leave every message on the queue and fail loudly.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use aws_sdk_sqs::types::QueueAttributeName;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use common::{dataset_files, endpoint};
+
+const DATASET_EVENTS: u64 = 2_900 + 21;
+const DATASET_FILES: u64 = 55 + 2;
+
+#[derive(Debug, Default)]
+struct Stats {
+    requests: AtomicU64,
+    faults: AtomicU64,
+    denied_writes: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Faults {
+    /// Share of requests that fail (split evenly over reset, 500, 503 SlowDown, slow).
+    rate: f64,
+    /// Answer every PUT/POST that writes an object with 403 AccessDenied.
+    deny_object_writes: bool,
+}
+
+/// The proxy: one request per client connection (it answers with `Connection: close`),
+/// forwarded to `upstream` unless a fault is drawn.
+async fn start_proxy(upstream: SocketAddr, faults: Faults, seed: u64) -> (String, Arc<Stats>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stats = Arc::new(Stats::default());
+    let rng = Arc::new(AtomicU64::new(seed));
+    let s = stats.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else { return };
+            let (stats, rng) = (s.clone(), rng.clone());
+            tokio::spawn(async move {
+                let _ = serve(client, upstream, faults, &stats, &rng).await;
+            });
+        }
+    });
+    (url, stats)
+}
+
+/// A uniform draw in [0, 1) from a shared splitmix64 stream.
+fn draw(state: &AtomicU64) -> f64 {
+    let mut z = state.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed).wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)
+}
+
+async fn serve(client: TcpStream, upstream: SocketAddr, faults: Faults, stats: &Stats, rng: &AtomicU64) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client);
+    let mut head = Vec::new();
+    let mut content_length = 0usize;
+    let mut request_line = String::new();
+    let mut is_sqs = false;
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&line).to_string();
+        let lower = text.to_ascii_lowercase();
+        if request_line.is_empty() {
+            request_line = text.clone();
+        }
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            content_length = v.trim().parse().unwrap_or(0);
+        }
+        is_sqs |= lower.starts_with("x-amz-target:") || lower.contains("application/x-amz-json");
+        if text == "\r\n" {
+            break;
+        }
+        // Each forwarded request closes its connection, so the client reconnects.
+        if lower.starts_with("connection:") {
+            continue;
+        }
+        head.extend_from_slice(&line);
+    }
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body).await?;
+    let mut client = reader.into_inner();
+    stats.requests.fetch_add(1, Ordering::Relaxed);
+
+    let is_write = request_line.starts_with("PUT ") || (request_line.starts_with("POST ") && !is_sqs);
+    if faults.deny_object_writes && is_write {
+        stats.denied_writes.fetch_add(1, Ordering::Relaxed);
+        let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+        return respond(&mut client, 403, "application/xml", xml).await;
+    }
+    let d = draw(rng);
+    let slice = faults.rate / 4.0;
+    let fault = if d < faults.rate { Some((d / slice) as u32) } else { None };
+    if fault.is_some() {
+        stats.faults.fetch_add(1, Ordering::Relaxed);
+    }
+    match fault {
+        // The connection drops before any answer.
+        Some(0) => return Ok(()),
+        Some(1) if is_sqs => return respond(&mut client, 500, "application/x-amz-json-1.0", r#"{"__type":"InternalFailure","message":"injected"}"#).await,
+        Some(1) => return respond(&mut client, 500, "application/xml", "<Error><Code>InternalError</Code><Message>injected</Message></Error>").await,
+        Some(2) if is_sqs => return respond(&mut client, 503, "application/x-amz-json-1.0", r#"{"__type":"ServiceUnavailable","message":"injected"}"#).await,
+        Some(2) => return respond(&mut client, 503, "application/xml", "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>").await,
+        _ => {}
+    }
+    let mut up = TcpStream::connect(upstream).await?;
+    up.write_all(&head).await?;
+    up.write_all(b"Connection: close\r\n\r\n").await?;
+    up.write_all(&body).await?;
+    let mut response = Vec::new();
+    up.read_to_end(&mut response).await?;
+    if fault == Some(3) {
+        // Slow: the answer trickles out in pieces.
+        let mut tick = tokio::time::interval(Duration::from_millis(150));
+        for piece in response.chunks(response.len().div_ceil(4).max(1)) {
+            tick.tick().await;
+            client.write_all(piece).await?;
+        }
+    } else {
+        client.write_all(&response).await?;
+    }
+    client.shutdown().await
+}
+
+async fn respond(client: &mut TcpStream, status: u16, content_type: &str, body: &str) -> std::io::Result<()> {
+    let head = format!("HTTP/1.1 {status} Injected\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+    client.write_all(head.as_bytes()).await?;
+    client.write_all(body.as_bytes()).await?;
+    client.shutdown().await
+}
+
+fn upstream() -> SocketAddr {
+    endpoint().trim_start_matches("http://").trim_end_matches('/').parse().unwrap()
+}
+
+async fn clients() -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {
+    let aws = ingest::aws::AwsOptions { endpoint_url: Some(endpoint()), region: Some("us-east-1".into()) };
+    (aws.s3_client().await, aws_sdk_sqs::Client::new(&aws.sdk_config().await))
+}
+
+/// Uploads the shared datasets (directly, not through the proxy); returns their keys.
+async fn upload_datasets(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let mut keys = vec![];
+    for (key, raw, _) in dataset_files() {
+        s3.put_object().bucket(bucket).key(&key).body(raw.into()).send().await.unwrap();
+        keys.push(key);
+    }
+    keys
+}
+
+/// Runs a command off the async runtime (the proxy lives on it) and returns its output.
+async fn output(mut c: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap()
+}
+
+fn trailhouse(proxy: &str) -> Command {
+    let mut c = Command::cargo_bin("trailhouse").unwrap();
+    c.env_remove("TRAILHOUSE_LAKE").args(["--verbose"]).env("TRAILHOUSE_ENDPOINT_URL", proxy);
+    c
+}
+
+fn lake_counts(lake: &Path) -> (u64, u64) {
+    let out = Command::cargo_bin("trailhouse")
+        .unwrap()
+        .args(["sql", "--format", "csv", "--lake"])
+        .arg(lake)
+        .arg("SELECT count(*), count(DISTINCT eventid) FROM cloudtrail")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row: Vec<u64> = text.lines().nth(1).unwrap().split(',').map(|v| v.parse().unwrap()).collect();
+    (row[0], row[1])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_from_s3_under_20_percent_faults_counts_exactly() {
+    let (s3, _) = clients().await;
+    let bucket = format!("faults-{}", uuid::Uuid::new_v4().simple());
+    let keys = upload_datasets(&s3, &bucket).await;
+    assert_eq!(keys.len() as u64, DATASET_FILES);
+    let (proxy, stats) = start_proxy(upstream(), Faults { rate: 0.2, deny_object_writes: false }, 42).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let mut c = trailhouse(&proxy);
+    c.args(["ingest", "--json", "--source", &format!("s3://{bucket}/AWSLogs/"), "--lake"]).arg(&lake);
+    let out = output(c).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((s["events"].as_u64(), s["files"].as_u64(), s["files_quarantined"].as_u64()), (Some(DATASET_EVENTS), Some(DATASET_FILES), Some(0)), "{s}");
+    assert_eq!(lake_counts(&lake), (DATASET_EVENTS, DATASET_EVENTS));
+    let (requests, faults) = (stats.requests.load(Ordering::Relaxed), stats.faults.load(Ordering::Relaxed));
+    assert!(faults >= 5 && faults * 10 >= requests, "{faults} faults in {requests} requests: the test did not test");
+}
+
+async fn queue_messages(sqs: &aws_sdk_sqs::Client, queue: &str) -> u64 {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    let a = attrs.attributes.unwrap();
+    ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        .iter()
+        .map(|k| a.get(&QueueAttributeName::from(*k)).unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+async fn queue_with_notifications(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client) -> (String, Vec<String>) {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let bucket = format!("faults-{id}");
+    let keys = upload_datasets(s3, &bucket).await;
+    let queue = sqs.create_queue().queue_name(format!("faults-{id}")).send().await.unwrap().queue_url.unwrap();
+    for k in &keys {
+        let body = serde_json::json!({"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put",
+            "s3":{"bucket":{"name": bucket},"object":{"key": k}}}]});
+        sqs.send_message().queue_url(&queue).message_body(body.to_string()).send().await.unwrap();
+    }
+    (queue, keys)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_ingest_under_20_percent_faults_counts_exactly() {
+    let (s3, sqs) = clients().await;
+    let (queue, keys) = queue_with_notifications(&s3, &sqs).await;
+    let (proxy, stats) = start_proxy(upstream(), Faults { rate: 0.2, deny_object_writes: false }, 7).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let mut c = trailhouse(&proxy);
+    c.args(["ingest", "--json", "--once", "--flush-secs", "2", "--queue-url", &queue, "--lake"]).arg(&lake);
+    let out = output(c).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["files"].as_u64(), Some(keys.len() as u64), "{s}");
+    assert_eq!(lake_counts(&lake), (DATASET_EVENTS, DATASET_EVENTS));
+    assert_eq!(queue_messages(&sqs, &queue).await, 0, "every message deleted after its commit");
+    assert!(stats.faults.load(Ordering::Relaxed) >= 5, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lake_that_refuses_writes_keeps_every_message_and_fails_loudly() {
+    let (s3, sqs) = clients().await;
+    let (queue, keys) = queue_with_notifications(&s3, &sqs).await;
+    // The lake is on S3 behind a proxy that denies object writes (a bucket policy gone
+    // wrong); reads and SQS pass.
+    let lake_bucket = format!("lake-{}", uuid::Uuid::new_v4().simple());
+    s3.create_bucket().bucket(&lake_bucket).send().await.unwrap();
+    // The lake exists (created directly, not through the proxy): only the commit fails.
+    let empty = tempfile::tempdir().unwrap();
+    let created = Command::cargo_bin("trailhouse")
+        .unwrap()
+        .args(["ingest", "--json", "--endpoint-url", &endpoint(), "--lake", &format!("s3://{lake_bucket}/lake"), "--source"])
+        .arg(empty.path())
+        .env_remove("TRAILHOUSE_LAKE")
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let (proxy, stats) = start_proxy(upstream(), Faults { rate: 0.0, deny_object_writes: true }, 1).await;
+    let mut c = trailhouse(&proxy);
+    c.args(["ingest", "--json", "--once", "--flush-secs", "1", "--queue-url", &queue, "--lake", &format!("s3://{lake_bucket}/lake")]);
+    let out = output(c).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the run must fail:\n{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error:") && (last.contains("lake") || last.contains("denied") || last.contains("Access")), "{err}");
+    assert!(stats.denied_writes.load(Ordering::Relaxed) > 0);
+    // Nothing was committed, so nothing was deleted.
+    assert_eq!(queue_messages(&sqs, &queue).await, keys.len() as u64);
+}
