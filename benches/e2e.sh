@@ -41,15 +41,22 @@ rm -rf "$lake"
 read -r ingest_s ingest_kb < <(measure "$bin" ingest --json --source "$corpus" --lake "$lake")
 ingested=$(python3 -c "import json; print(json.load(open('target/bench-out.txt'))['events'])")
 lake_bytes=$(du -sb "$lake/cloudtrail" | cut -f1)
+# DuckDB (from PyPI, in the venv scripts/moto.sh makes) on the same files.
+scripts/moto.sh install >/dev/null
+read -r duck_s duck_kb < <(measure .venv/bin/python benches/duckdb_ingest.py "$corpus" "target/bench-duckdb/$which")
+duck_rows=$(cut -d' ' -f2 target/bench-out.txt)
 
-python3 - "$which" "$files" "$bytes" "$ingested" "$zcat_s" "$ingest_s" "$ingest_kb" "$lake_bytes" "$cores" <<'PY'
+python3 - "$which" "$files" "$bytes" "$ingested" "$zcat_s" "$ingest_s" "$ingest_kb" "$lake_bytes" "$cores" "$duck_s" "$duck_kb" "$duck_rows" <<'PY'
 import sys
-which, files, nbytes, events, zcat_s, ingest_s, kb, lake_bytes, cores = sys.argv[1:]
+which, files, nbytes, events, zcat_s, ingest_s, kb, lake_bytes, cores, duck_s, duck_kb, duck_rows = sys.argv[1:]
+duck_s, duck_kb = float(duck_s), int(duck_kb)
 files, nbytes, events, kb, lake_bytes = int(files), int(nbytes), int(events), int(kb), int(lake_bytes)
 zcat_s, ingest_s = float(zcat_s), float(ingest_s)
 print(f"corpus: {which}, {files} files, {events} events, {nbytes/1e6:.1f} MB gzip; {cores} cores")
 print(f"{'':28}{'wall s':>10}{'events/s':>14}{'peak RSS MB':>14}")
 print(f"{'zcat x' + cores + ' (floor)':28}{zcat_s:>10.2f}{events/zcat_s:>14.0f}{'':>14}")
 print(f"{'trailhouse ingest':28}{ingest_s:>10.2f}{events/ingest_s:>14.0f}{kb/1024:>14.0f}")
+print(f"{'duckdb read_json -> parquet':28}{duck_s:>10.2f}{int(duck_rows)/duck_s:>14.0f}{duck_kb/1024:>14.0f}")
 print(f"ingest / zcat: {ingest_s/zcat_s:.2f}x the floor's time; lake {lake_bytes/1e6:.1f} MB ({lake_bytes/nbytes:.2f}x the gzip bytes)")
+print(f"duckdb / ingest: trailhouse is {duck_s/ingest_s:.2f}x faster than DuckDB ({duck_rows} rows)")
 PY
