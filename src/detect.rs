@@ -238,12 +238,7 @@ async fn run_once(lake: &Lake, rules: &[Rule], scope: Scope, a: &DetectArgs, for
 fn print_alerts(summary: &RunSummary, format: Format) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
-        Format::Ndjson => {
-            for alert in &summary.alerts {
-                serde_json::to_writer(&mut out, alert)?;
-                out.write_all(b"\n")?;
-            }
-        }
+        Format::Ndjson => out.write_all(&json_lines(&summary.alerts)?)?,
         Format::Table if summary.alerts.is_empty() => writeln!(out, "No new alerts.")?,
         Format::Table => {
             writeln!(out, "{}", detections::alert::table(&summary.alerts)?)?;
@@ -260,11 +255,7 @@ fn append_jsonl(path: &std::path::Path, alerts: &[Alert]) -> Result<()> {
     if alerts.is_empty() {
         return Ok(());
     }
-    let mut text = Vec::new();
-    for alert in alerts {
-        serde_json::to_writer(&mut text, alert)?;
-        text.push(b'\n');
-    }
+    let text = json_lines(alerts)?;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -273,6 +264,16 @@ fn append_jsonl(path: &std::path::Path, alerts: &[Alert]) -> Result<()> {
     file.write_all(&text).with_context(|| format!("cannot append to {}", path.display()))?;
     file.sync_data().with_context(|| format!("cannot sync {}", path.display()))?;
     Ok(())
+}
+
+/// One JSON object per alert, one per line.
+fn json_lines(alerts: &[Alert]) -> Result<Vec<u8>> {
+    let mut text = Vec::new();
+    for alert in alerts {
+        serde_json::to_writer(&mut text, alert)?;
+        text.push(b'\n');
+    }
+    Ok(text)
 }
 
 /// `trailhouse demo`'s detection step: an incremental run of the built-in pack, recorded in

@@ -118,6 +118,8 @@ pub async fn post_webhook(url: &str, alerts: &[Alert]) -> Result<()> {
                 Err(_) if attempt < 3 => {}
                 Err(e) => return Err(DetectError::Webhook { url: redact(url), message: e.without_url().to_string() }),
             }
+            // Backoff before retrying a 5xx/429/unreachable receiver (400 ms, then 800 ms);
+            // not synchronisation: nothing waits on this but the retry itself.
             tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
         }
     }

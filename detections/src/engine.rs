@@ -2,6 +2,7 @@
 //! fold the matches into deduplicated alerts.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::LazyLock;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -44,8 +45,12 @@ pub async fn evaluate(ctx: &SessionContext, rule: &Rule) -> Result<Vec<Alert>> {
     Ok(fold(rule, all))
 }
 
+/// The lake's own column names: any other column a rule returns is an alert detail.
+static LAKE_COLUMNS: LazyLock<HashSet<String>> =
+    LazyLock::new(|| ingest::schema::cloudtrail_schema().fields().iter().map(|f| f.name().clone()).collect());
+
 fn hits(batches: &[RecordBatch], rule: &Rule) -> Result<Vec<Hit>> {
-    let known: HashSet<String> = ingest::schema::cloudtrail_schema().fields().iter().map(|f| f.name().clone()).collect();
+    let known = &*LAKE_COLUMNS;
     let mut out = Vec::new();
     for b in batches {
         let text = |name: &str| -> Result<Option<Vec<Option<String>>>> {

@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
-use arrow::datatypes::{DataType, Field, Schema, TimestampMicrosecondType};
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, TimestampMicrosecondType};
 use deltalake::delta_datafusion::{FileSelection, MissingSelectedFilePolicy};
 use ingest::decode::time::{format_canonical, now_micros};
 use ingest::lake::{CLOUDTRAIL_TABLE, Lake, read_table};
@@ -141,9 +141,7 @@ pub async fn record(lake: &Lake, summary: &RunSummary) -> Result<()> {
     if !summary.alerts.is_empty() {
         lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, summary.detected_at, &summary.run_id)?]).await?;
     }
-    // A --since run did not cover everything committed, so it leaves the watermark.
-    let moves_watermark = summary.scope != "since";
-    lake.append(RUNS_TABLE, vec![run_record(summary, summary.detected_at, moves_watermark)?]).await?;
+    lake.append(RUNS_TABLE, vec![run_record(summary)?]).await?;
     Ok(())
 }
 
@@ -204,44 +202,20 @@ async fn added_files(table: &deltalake::DeltaTable, after: u64, to: u64) -> Resu
     Ok(added)
 }
 
-fn run_record(s: &RunSummary, now: i64, moves_watermark: bool) -> Result<RecordBatch> {
-    let ts = ingest::schema::timestamp_type();
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("run_id", DataType::Utf8, false),
-        Field::new("finished_at", ts, false),
-        Field::new("scope", DataType::Utf8, false),
-        Field::new("from_version", DataType::Int64, true),
-        Field::new("to_version", DataType::Int64, true),
-        Field::new("rules", DataType::Int64, false),
-        Field::new("alerts", DataType::Int64, false),
-        Field::new("seconds", DataType::Float64, false),
-    ]));
-    let mut run_id = StringBuilder::new();
-    run_id.append_value(&s.run_id);
-    let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-    at.append_value(now);
-    let mut scope = StringBuilder::new();
-    scope.append_value(&s.scope);
-    let mut from = Int64Builder::new();
-    from.append_option(s.from_version.map(|v| v as i64));
-    let mut to = Int64Builder::new();
-    to.append_option(moves_watermark.then_some(s.to_version as i64));
-    let mut rules = Int64Builder::new();
-    rules.append_value(s.rules as i64);
-    let mut alerts = Int64Builder::new();
-    alerts.append_value(s.alerts.len() as i64);
-    let seconds = arrow::array::Float64Array::from(vec![s.seconds]);
-    Ok(RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(run_id.finish()),
-            Arc::new(at.finish()),
-            Arc::new(scope.finish()),
-            Arc::new(from.finish()),
-            Arc::new(to.finish()),
-            Arc::new(rules.finish()),
-            Arc::new(alerts.finish()),
-            Arc::new(seconds),
-        ],
-    )?)
+/// One row of `detection_runs`. A `--since` run did not cover everything committed, so it
+/// records no `to_version` and leaves the watermark where it was.
+fn run_record(s: &RunSummary) -> Result<RecordBatch> {
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
+    let to_version = (s.scope != "since").then_some(s.to_version as i64);
+    let columns: [(&str, ArrayRef, bool); 8] = [
+        ("run_id", Arc::new(StringArray::from(vec![s.run_id.as_str()])), false),
+        ("finished_at", Arc::new(TimestampMicrosecondArray::from(vec![s.detected_at]).with_timezone("UTC")), false),
+        ("scope", Arc::new(StringArray::from(vec![s.scope.as_str()])), false),
+        ("from_version", Arc::new(Int64Array::from(vec![s.from_version.map(|v| v as i64)])), true),
+        ("to_version", Arc::new(Int64Array::from(vec![to_version])), true),
+        ("rules", Arc::new(Int64Array::from(vec![s.rules as i64])), false),
+        ("alerts", Arc::new(Int64Array::from(vec![s.alerts.len() as i64])), false),
+        ("seconds", Arc::new(Float64Array::from(vec![s.seconds])), false),
+    ];
+    Ok(RecordBatch::try_from_iter_with_nullable(columns)?)
 }
