@@ -32,7 +32,8 @@ use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore, Pat
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use serde_json::Value;
 use url::Url;
 
@@ -322,9 +323,19 @@ impl Lake {
         let level = ZstdLevel::try_new(self.options.zstd_level).unwrap_or_default();
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
-            .set_max_row_group_row_count(Some(self.options.row_group_rows));
+            .set_max_row_group_row_count(Some(self.options.row_group_rows))
+            // Min/max statistics cost two comparisons per string value (a tenth of the
+            // ingest's CPU when every column had them); only the columns whose statistics
+            // the Delta log keeps for file skipping get them, with page indexes.
+            .set_statistics_enabled(EnabledStatistics::None);
+        for c in schema::STATS_COLUMNS {
+            props = props.set_column_statistics_enabled(ColumnPath::from(*c), EnabledStatistics::Page);
+        }
         for c in schema::HIGH_CARDINALITY_COLUMNS {
-            props = props.set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from(*c), false);
+            props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+        }
+        for path in schema::json_column_paths() {
+            props = props.set_column_dictionary_enabled(ColumnPath::new(path), false);
         }
         props.build()
     }

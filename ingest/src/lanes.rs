@@ -1,21 +1,33 @@
 //! Decode/encode lanes: one thread per core, each inflating, parsing into Arrow and
-//! encoding Parquet for the files it is handed, streaming data files into the lake. A
+//! encoding Parquet for the files it takes, streaming data files into the lake. A
 //! flush closes every lane's open files and returns their `add` actions and ledger
 //! entries, ready for one commit. Both backfill and the SQS service run on this.
+//!
+//! The lanes share one job queue: whichever lane is free takes the next file, so a lane
+//! busy encoding a row group never leaves files waiting while another lane idles (with
+//! a queue per lane, fed round-robin, the 2-core backfill used ~1.5 cores). A flush puts
+//! one `Flush` per lane into the queue behind every job submitted before it; a lane that
+//! takes one flushes, then waits at a barrier until every lane has taken its own.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
 
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::Date32Type;
 use bytes::Bytes;
 use deltalake::DeltaTable;
 use deltalake::kernel::Add;
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::kernel::scalars::ScalarExt;
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
+use indexmap::IndexMap;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::decode::{EventBatchBuilder, FileDecoder};
 use crate::lake::{Lake, LedgerEntry};
 use crate::layout;
+use crate::schema;
 use crate::source::SourceObject;
 use crate::{IngestError, Result};
 
@@ -75,16 +87,27 @@ pub struct LaneCounters {
     pub pending_inflated: AtomicU64,
 }
 
-enum LaneMsg {
-    Job(SourceObject, Bytes),
-    Flush(oneshot::Sender<Result<Flushed>>),
+/// A file's bytes, or where a lane reads them itself.
+enum Payload {
+    Fetched(Bytes),
+    /// A local file at the object's `uri`: read by the lane into a reused buffer, with no
+    /// hop through the async runtime's blocking pool (per-file overhead is what bounds a
+    /// corpus of many small files).
+    LocalFile,
 }
+
+enum LaneMsg {
+    Job(SourceObject, Payload),
+    Flush(oneshot::Sender<Result<Flushed>>, Arc<Barrier>),
+}
+
+/// The queue every lane takes its work from.
+type SharedQueue = Arc<Mutex<mpsc::Receiver<LaneMsg>>>;
 
 /// The running lanes.
 pub struct Lanes {
-    senders: Vec<mpsc::Sender<LaneMsg>>,
+    sender: mpsc::Sender<LaneMsg>,
     threads: Vec<std::thread::JoinHandle<()>>,
-    next: AtomicUsize,
     pub counters: Arc<LaneCounters>,
 }
 
@@ -93,12 +116,14 @@ impl Lanes {
     pub fn start(lake: &Lake, table: &DeltaTable, opts: &LaneOptions) -> Result<Lanes> {
         let counters = Arc::new(LaneCounters::default());
         let handle = tokio::runtime::Handle::current();
-        let mut senders = vec![];
+        let lanes = opts.lanes.max(1);
+        // Enough queued files to keep every lane busy while the fetchers catch up.
+        let (sender, rx) = mpsc::channel(4 * lanes);
+        let queue: SharedQueue = Arc::new(Mutex::new(rx));
         let mut threads = vec![];
-        for i in 0..opts.lanes.max(1) {
-            let (tx, rx) = mpsc::channel(4);
+        for i in 0..lanes {
             let lane = Lane {
-                rx,
+                queue: queue.clone(),
                 writer: lake.writer(table)?,
                 lake: lake.clone(),
                 handle: handle.clone(),
@@ -107,6 +132,7 @@ impl Lanes {
                 builder: EventBatchBuilder::new(opts.batch_rows),
                 batch_rows: opts.batch_rows,
                 out: Flushed::default(),
+                read_buf: Vec::new(),
                 failed: None,
             };
             threads.push(
@@ -115,28 +141,31 @@ impl Lanes {
                     .spawn(move || lane.run())
                     .map_err(|e| IngestError::Config(format!("cannot start a lane thread: {e}")))?,
             );
-            senders.push(tx);
         }
-        Ok(Lanes { senders, threads, next: AtomicUsize::new(0), counters })
+        Ok(Lanes { sender, threads, counters })
     }
 
-    /// Hands one fetched file to a lane (waits while every lane is busy).
+    /// Hands one fetched file to the lanes (waits while the queue is full).
     pub async fn submit(&self, obj: SourceObject, data: Bytes) -> Result<()> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.senders.len();
-        self.senders[i]
-            .send(LaneMsg::Job(obj, data))
-            .await
-            .map_err(|_| IngestError::Config("an ingest lane stopped".into()))
+        self.send(LaneMsg::Job(obj, Payload::Fetched(data))).await
+    }
+
+    /// Hands a local file (at `obj.uri`) to the lanes, which read it themselves.
+    pub async fn submit_local(&self, obj: SourceObject) -> Result<()> {
+        self.send(LaneMsg::Job(obj, Payload::LocalFile)).await
+    }
+
+    async fn send(&self, msg: LaneMsg) -> Result<()> {
+        self.sender.send(msg).await.map_err(|_| IngestError::Config("an ingest lane stopped".into()))
     }
 
     /// Closes every lane's open files: everything submitted before is in the result.
     pub async fn flush(&self) -> Result<Flushed> {
+        let barrier = Arc::new(Barrier::new(self.threads.len()));
         let mut waits = vec![];
-        for s in &self.senders {
+        for _ in &self.threads {
             let (tx, rx) = oneshot::channel();
-            s.send(LaneMsg::Flush(tx))
-                .await
-                .map_err(|_| IngestError::Config("an ingest lane stopped".into()))?;
+            self.send(LaneMsg::Flush(tx, barrier.clone())).await?;
             waits.push(rx);
         }
         let mut all = Flushed::default();
@@ -161,7 +190,7 @@ impl Lanes {
 
     /// Stops the lanes (after a final flush, or to abandon their uncommitted files).
     pub async fn stop(self) {
-        drop(self.senders);
+        drop(self.sender);
         let threads = self.threads;
         let _ = tokio::task::spawn_blocking(move || {
             for t in threads {
@@ -173,7 +202,7 @@ impl Lanes {
 }
 
 struct Lane {
-    rx: mpsc::Receiver<LaneMsg>,
+    queue: SharedQueue,
     writer: RecordBatchWriter,
     lake: Lake,
     handle: tokio::runtime::Handle,
@@ -182,48 +211,86 @@ struct Lane {
     builder: EventBatchBuilder,
     batch_rows: usize,
     out: Flushed,
+    /// Reused buffer for local files.
+    read_buf: Vec<u8>,
     /// A lake write failed: jobs are dropped until the next flush reports it.
     failed: Option<IngestError>,
 }
 
 impl Lane {
     fn run(mut self) {
-        while let Some(msg) = self.rx.blocking_recv() {
+        loop {
+            // The lock is held only while waiting for the next message, never while working.
+            let msg = match self.queue.lock() {
+                Ok(mut rx) => rx.blocking_recv(),
+                Err(_) => None,
+            };
+            let Some(msg) = msg else { return };
             match msg {
                 LaneMsg::Job(obj, data) => {
                     if self.failed.is_none() {
-                        if let Err(e) = self.process(obj, data) {
+                        // A panic (a bug) fails this flush window, not the lane: the other
+                        // lanes wait for every lane at a flush's barrier.
+                        let r = std::panic::catch_unwind(AssertUnwindSafe(|| self.process(obj, data)))
+                            .unwrap_or_else(|_| Err(IngestError::Config("an ingest lane panicked".into())));
+                        if let Err(e) = r {
                             self.failed = Some(e);
                         }
                     }
                 }
-                LaneMsg::Flush(reply) => {
+                LaneMsg::Flush(reply, barrier) => {
                     let result = match self.failed.take() {
-                        Some(e) => {
-                            self.writer.reset();
-                            self.builder.finish();
-                            self.out = Flushed::default();
-                            Err(e)
-                        }
-                        None => self.flush(),
+                        Some(e) => Err(e),
+                        None => std::panic::catch_unwind(AssertUnwindSafe(|| self.flush()))
+                            .unwrap_or_else(|_| Err(IngestError::Config("an ingest lane panicked".into()))),
                     };
+                    if result.is_err() {
+                        self.writer.reset();
+                        self.builder = EventBatchBuilder::new(self.batch_rows);
+                        self.out = Flushed::default();
+                    }
                     let _ = reply.send(result);
+                    // Take no further message until every lane has taken its flush.
+                    barrier.wait();
                 }
             }
         }
+    }
+
+    /// Streams one batch into the lake. A batch of one event date (the usual case: a run
+    /// of files from the same day) goes straight to that partition's file; delta-rs's
+    /// generic path would copy every column to split it by date.
+    fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        let result = match single_partition(&batch) {
+            Some(values) => {
+                self.handle.block_on(self.writer.write_partition(batch, &values, WriteMode::Default)).map(|_| ())
+            }
+            None => self.handle.block_on(self.writer.write(batch)),
+        };
+        result.map_err(|e| self.lake_err(e))
     }
 
     fn lake_err(&self, e: deltalake::DeltaTableError) -> IngestError {
         IngestError::Lake { location: self.lake.location().to_string(), source: Box::new(e) }
     }
 
-    fn process(&mut self, obj: SourceObject, data: Bytes) -> Result<()> {
+    fn process(&mut self, obj: SourceObject, payload: Payload) -> Result<()> {
+        let mut buf = std::mem::take(&mut self.read_buf);
+        let result = match &payload {
+            Payload::Fetched(data) => self.process_bytes(&obj, data),
+            Payload::LocalFile => read_into(&obj.uri, &mut buf).and_then(|()| self.process_bytes(&obj, &buf)),
+        };
+        self.read_buf = buf;
+        result
+    }
+
+    fn process_bytes(&mut self, obj: &SourceObject, data: &[u8]) -> Result<()> {
         let name = layout::canonical_name(&obj.key).to_string();
         let size = data.len() as u64;
         self.out.bytes += size;
         self.counters.bytes.fetch_add(size, Ordering::Relaxed);
         let mut entry = LedgerEntry { name, uri: obj.uri.clone(), size: obj.size, etag: obj.etag.clone(), events: 0, error: None };
-        match self.decoder.decode(&data, &obj.uri, &mut self.builder) {
+        match self.decoder.decode(data, &obj.uri, &mut self.builder) {
             Ok(decoded) => {
                 let c = decoded.counts;
                 self.out.files += 1;
@@ -239,7 +306,8 @@ impl Lane {
             Err(e) => {
                 let error = e.to_string();
                 tracing::warn!(source = %obj.uri, error = %error, "File quarantined.");
-                let to = self.handle.block_on(self.lake.quarantine(&entry.name, &obj.uri, data, &error))?;
+                let copy = Bytes::copy_from_slice(data);
+                let to = self.handle.block_on(self.lake.quarantine(&entry.name, &obj.uri, copy, &error))?;
                 self.out.quarantined.push(QuarantinedFile { source: obj.uri.clone(), error: error.clone(), quarantined_to: to });
                 entry.error = Some(error);
             }
@@ -248,7 +316,7 @@ impl Lane {
         self.counters.files.fetch_add(1, Ordering::Relaxed);
         if self.builder.len() >= self.batch_rows {
             let batch = self.builder.finish();
-            self.handle.block_on(self.writer.write(batch)).map_err(|e| self.lake_err(e))?;
+            self.write_batch(batch)?;
         }
         Ok(())
     }
@@ -256,11 +324,59 @@ impl Lane {
     fn flush(&mut self) -> Result<Flushed> {
         if !self.builder.is_empty() {
             let batch = self.builder.finish();
-            self.handle.block_on(self.writer.write(batch)).map_err(|e| self.lake_err(e))?;
+            self.write_batch(batch)?;
         }
         let adds = self.handle.block_on(self.writer.flush()).map_err(|e| self.lake_err(e))?;
         let mut out = std::mem::take(&mut self.out);
         out.adds = adds;
         Ok(out)
+    }
+}
+
+/// The partition values of `batch` when all its rows share one non-null event date.
+fn single_partition<S: ScalarExt>(batch: &RecordBatch) -> Option<IndexMap<String, S>> {
+    let col = single_date(batch)?;
+    let value = S::from_array(col.as_ref(), 0)?;
+    Some(IndexMap::from([(schema::EVENT_DATE.to_string(), value)]))
+}
+
+/// The `eventdate` column of `batch` when it holds one non-null date throughout.
+fn single_date(batch: &RecordBatch) -> Option<&arrow::array::ArrayRef> {
+    let col = batch.column_by_name(schema::EVENT_DATE)?;
+    let dates = col.as_primitive_opt::<Date32Type>()?;
+    if dates.is_empty() || dates.null_count() > 0 {
+        return None;
+    }
+    let first = dates.value(0);
+    dates.values().iter().all(|d| *d == first).then_some(col)
+}
+
+/// Reads a whole local file into `buf` (cleared first).
+fn read_into(path: &str, buf: &mut Vec<u8>) -> Result<()> {
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .map(|_| ())
+        .map_err(|source| IngestError::Io { path: path.to_string(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Date32Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    fn dates(values: Vec<Option<i32>>) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new(schema::EVENT_DATE, DataType::Date32, true)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Date32Array::from(values))]).unwrap()
+    }
+
+    #[test]
+    fn only_a_batch_of_one_non_null_date_skips_the_split_by_partition() {
+        assert!(single_date(&dates(vec![Some(20_000); 3])).is_some());
+        assert!(single_date(&dates(vec![Some(20_000), Some(20_001)])).is_none());
+        assert!(single_date(&dates(vec![Some(20_000), None])).is_none());
+        assert!(single_date(&dates(vec![])).is_none());
     }
 }

@@ -163,6 +163,29 @@ pub const HIGH_CARDINALITY_COLUMNS: &[&str] = &[
     "unmapped",
 ];
 
+/// The Parquet leaf paths (e.g. `["useridentity", "sessioncontext", ...]`) of the columns
+/// holding JSON text: nearly every value is distinct, like [`HIGH_CARDINALITY_COLUMNS`].
+pub fn json_column_paths() -> Vec<Vec<String>> {
+    fn walk(specs: &[FieldSpec], prefix: &[String], out: &mut Vec<Vec<String>>) {
+        for s in specs {
+            let mut path = prefix.to_vec();
+            path.push(s.column.to_string());
+            match s.kind {
+                Kind::Json => out.push(path),
+                Kind::Struct(c) => walk(c, &path, out),
+                Kind::ListOfStruct(c) => {
+                    path.extend(["list".to_string(), "element".to_string()]);
+                    walk(c, &path, out)
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = vec![];
+    walk(EVENT, &[], &mut out);
+    out
+}
+
 /// The columns the lake partitions by.
 pub const PARTITION_COLUMNS: &[&str] = &[EVENT_DATE];
 
@@ -263,5 +286,14 @@ mod tests {
         for c in STATS_COLUMNS {
             assert!(schema.field_with_name(c).is_ok(), "stats column {c} not in schema");
         }
+    }
+
+    #[test]
+    fn json_column_paths_name_every_json_leaf_including_nested_ones() {
+        let paths: Vec<String> = json_column_paths().iter().map(|p| p.join(".")).collect();
+        for p in ["requestparameters", "additionaleventdata", "insightdetails", "useridentity.sessioncontext.webidfederationdata.attributes"] {
+            assert!(paths.contains(&p.to_string()), "{p} missing from {paths:?}");
+        }
+        assert!(!paths.contains(&"eventname".to_string()));
     }
 }

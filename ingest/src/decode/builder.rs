@@ -253,7 +253,7 @@ impl Column {
 
     fn finish(&mut self) -> ArrayRef {
         match self {
-            Column::Str(b) | Column::Json(b) => Arc::new(b.finish()),
+            Column::Str(b) | Column::Json(b) => Arc::new(finish_strings(b)),
             Column::Bool(b) => Arc::new(b.finish()),
             Column::Time(b) => Arc::new(b.finish()),
             Column::Struct(s) => Arc::new(s.finish()),
@@ -269,6 +269,16 @@ impl Column {
             }
         }
     }
+}
+
+/// Finishes a string builder, leaving it with room for a batch like this one: Arrow's
+/// `finish` hands the buffers over and starts again from empty, and regrowing them by
+/// doubling cost ~4% of the ingest's CPU in `realloc` copies.
+fn finish_strings(b: &mut StringBuilder) -> arrow::array::StringArray {
+    let (rows, bytes) = (b.offsets_slice().len() - 1, b.values_slice().len());
+    let array = b.finish();
+    *b = StringBuilder::with_capacity(rows, bytes + bytes / 8);
+    array
 }
 
 impl StructNode {
@@ -458,8 +468,8 @@ impl EventBatchBuilder {
         let mut columns = self.root.finish_children();
         // The root struct's validity is meaningless (rows are never null); drop it.
         let _ = self.root.validity.finish();
-        columns.push(Arc::new(self.unmapped.finish()));
-        columns.push(Arc::new(self.source.finish()));
+        columns.push(Arc::new(finish_strings(&mut self.unmapped)));
+        columns.push(Arc::new(finish_strings(&mut self.source)));
         columns.push(Arc::new(self.event_date.finish()));
         self.rows = 0;
         RecordBatch::try_new(schema::cloudtrail_schema(), columns)

@@ -73,11 +73,19 @@ impl FileDecoder {
         }
     }
 
+    /// Makes the buffer at least `n` bytes long. It never shrinks, so the bytes are zeroed
+    /// once, not for every file (the document and simd-json's padding, which may hold
+    /// anything, are written over).
+    fn grow_to(&mut self, n: usize) {
+        if self.inflated.len() < n {
+            self.inflated.resize(n, 0);
+        }
+    }
+
     /// Inflates `raw` (gzip, possibly multi-member, or plain JSON) into the internal buffer,
     /// followed by simd-json's padding; returns the document length.
     fn inflate(&mut self, raw: &[u8]) -> Result<usize, DecodeError> {
         let pad = simd_json::INPUT_PADDING;
-        self.inflated.clear();
         if raw.is_empty() {
             return Err(DecodeError::Empty);
         }
@@ -85,9 +93,9 @@ impl FileDecoder {
             if raw.len() > self.max_inflated {
                 return Err(DecodeError::TooLarge { limit: self.max_inflated });
             }
-            self.inflated.extend_from_slice(raw);
             let len = raw.len();
-            self.inflated.resize(len + pad, 0);
+            self.grow_to(len + pad);
+            self.inflated[..len].copy_from_slice(raw);
             return Ok(len);
         }
         // The gzip trailer holds the last member's size mod 2^32: right for the usual
@@ -96,7 +104,7 @@ impl FileDecoder {
             let n = raw.len();
             let isize = u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize;
             if isize <= self.max_inflated {
-                self.inflated.resize(isize + pad, 0);
+                self.grow_to(isize + pad);
                 if let Ok(len) = self.inflater.gzip_decompress(raw, &mut self.inflated[..isize]) {
                     if len == isize {
                         return Ok(len);
