@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::decode::DEFAULT_MAX_INFLATED;
 use crate::lake::{CLOUDTRAIL_TABLE, Lake};
-use crate::lanes::{LaneCounters, LaneOptions, Lanes};
+use crate::lanes::{LaneCounters, LaneOptions, Lanes, Payload};
 use crate::layout;
 use crate::source::{Source, SourceObject};
 use crate::{IngestError, Result};
@@ -127,34 +127,28 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
         };
         std::future::ready(keep)
     });
-    let mut failure = None;
-    if let Source::Local { .. } = source {
-        // The lanes read local files themselves.
-        let mut candidates = std::pin::pin!(candidates);
-        while let Some(obj) = candidates.next().await {
-            if let Err(e) = lanes.submit_local(obj).await {
-                failure = Some(e);
-                break;
-            }
-        }
-    } else {
-        let mut fetched = candidates
-            .map(|obj| async move {
-                let data = source.fetch(&obj).await;
-                (obj, data)
-            })
-            .buffer_unordered(opts.fetch_concurrency.max(1));
-        while let Some((obj, data)) = fetched.next().await {
-            let submitted = match data {
-                Ok(data) => lanes.submit(obj, data).await,
-                Err(e) => Err(e),
+    let mut fetched = candidates
+        .map(|obj| async move {
+            let payload = match source {
+                // The lanes read local files themselves, into a reused buffer.
+                Source::Local { .. } => Ok(Payload::LocalFile),
+                Source::S3 { .. } => source.fetch(&obj).await.map(Payload::Fetched),
             };
-            if let Err(e) = submitted {
-                failure = Some(e);
-                break;
-            }
+            (obj, payload)
+        })
+        .buffer_unordered(opts.fetch_concurrency.max(1));
+    let mut failure = None;
+    while let Some((obj, payload)) = fetched.next().await {
+        let submitted = match payload {
+            Ok(payload) => lanes.submit(obj, payload).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = submitted {
+            failure = Some(e);
+            break;
         }
     }
+    drop(fetched);
     // On failure the lister may be blocked on a full channel: closing it ends the lister.
     list_rx.close();
     let listing = lister.await.map_err(|e| IngestError::Config(format!("listing task failed: {e}")));

@@ -88,7 +88,7 @@ pub struct LaneCounters {
 }
 
 /// A file's bytes, or where a lane reads them itself.
-enum Payload {
+pub enum Payload {
     Fetched(Bytes),
     /// A local file at the object's `uri`: read by the lane into a reused buffer, with no
     /// hop through the async runtime's blocking pool (per-file overhead is what bounds a
@@ -145,14 +145,9 @@ impl Lanes {
         Ok(Lanes { sender, threads, counters })
     }
 
-    /// Hands one fetched file to the lanes (waits while the queue is full).
-    pub async fn submit(&self, obj: SourceObject, data: Bytes) -> Result<()> {
-        self.send(LaneMsg::Job(obj, Payload::Fetched(data))).await
-    }
-
-    /// Hands a local file (at `obj.uri`) to the lanes, which read it themselves.
-    pub async fn submit_local(&self, obj: SourceObject) -> Result<()> {
-        self.send(LaneMsg::Job(obj, Payload::LocalFile)).await
+    /// Hands one file to the lanes (waits while the queue is full).
+    pub async fn submit(&self, obj: SourceObject, payload: Payload) -> Result<()> {
+        self.send(LaneMsg::Job(obj, payload)).await
     }
 
     async fn send(&self, msg: LaneMsg) -> Result<()> {

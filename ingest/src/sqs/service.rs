@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, watch};
 use super::message::{Announcement, ObjectRef, parse_body};
 use crate::aws::AwsOptions;
 use crate::lake::{CLOUDTRAIL_TABLE, KnownSources, LEDGER_TABLE, Lake};
-use crate::lanes::{LaneOptions, Lanes};
+use crate::lanes::{LaneOptions, Lanes, Payload};
 use crate::layout;
 use crate::source::{SourceObject, fetch_s3};
 use crate::{IngestError, Result};
@@ -338,7 +338,7 @@ impl Window {
                         size: data.len() as i64,
                         etag: None,
                     };
-                    lanes.submit(obj, data).await?;
+                    lanes.submit(obj, Payload::Fetched(data)).await?;
                     self.names.insert(name);
                 }
                 Err(e) => {
