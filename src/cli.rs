@@ -259,6 +259,9 @@ pub struct TuningArgs {
     /// zstd compression level of the Parquet files (1-22).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub zstd_level: i32,
+    /// Events decoded into one Arrow batch before it is encoded (default: the library's).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_rows: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -341,6 +344,9 @@ async fn cmd_ingest(a: IngestArgs) -> Result<ExitCode> {
     if let Some(l) = a.tuning.lanes {
         opts.lanes = l.max(1);
     }
+    if let Some(b) = a.tuning.batch_rows {
+        opts.batch_rows = b as usize;
+    }
     let summary = backfill(&lake, &source, &opts).await?;
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -392,7 +398,7 @@ async fn cmd_service(a: &IngestArgs, lake: &Lake, aws: &AwsOptions) -> Result<Ex
         stats_secs: a.service.stats_secs,
         lanes: ingest::lanes::LaneOptions {
             lanes: a.tuning.lanes.unwrap_or(defaults.lanes).max(1),
-            batch_rows: defaults.batch_rows,
+            batch_rows: a.tuning.batch_rows.map_or(defaults.batch_rows, |b| b as usize),
             max_inflated: a.tuning.max_inflated_mb << 20,
         },
     };

@@ -54,7 +54,9 @@ impl Default for BackfillOptions {
         BackfillOptions {
             lanes: std::thread::available_parallelism().map_or(2, |n| n.get()),
             fetch_concurrency: 32,
-            batch_rows: 32 * 1024,
+            // 8k rows (~9 MB of builders) encode as fast as 32k and peak RSS is ~130 MB
+            // lower on the 1M-event corpus (304 vs 439 MB with 2 lanes).
+            batch_rows: 8 * 1024,
             max_inflated: DEFAULT_MAX_INFLATED,
             progress: Progress::Auto,
         }

@@ -320,10 +320,14 @@ impl Lake {
 
     /// Parquet writer settings for the lake's data files.
     pub fn writer_properties(&self) -> WriterProperties {
-        let level = ZstdLevel::try_new(self.options.zstd_level).unwrap_or_default();
+        Self::writer_properties_for(&self.options)
+    }
+
+    fn writer_properties_for(options: &LakeOptions) -> WriterProperties {
+        let level = ZstdLevel::try_new(options.zstd_level).unwrap_or_default();
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
-            .set_max_row_group_row_count(Some(self.options.row_group_rows))
+            .set_max_row_group_row_count(Some(options.row_group_rows))
             // Min/max statistics cost two comparisons per string value (a tenth of the
             // ingest's CPU when every column had them); only the columns whose statistics
             // the Delta log keeps for file skipping get them, with page indexes.
@@ -332,7 +336,8 @@ impl Lake {
             props = props.set_column_statistics_enabled(ColumnPath::from(*c), EnabledStatistics::Page);
         }
         for c in schema::HIGH_CARDINALITY_COLUMNS {
-            props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
+            let path = c.split('.').map(str::to_string).collect();
+            props = props.set_column_dictionary_enabled(ColumnPath::new(path), false);
         }
         for path in schema::json_column_paths() {
             props = props.set_column_dictionary_enabled(ColumnPath::new(path), false);
@@ -577,6 +582,22 @@ pub async fn read_table(table: &DeltaTable, sql: &str) -> Result<Vec<RecordBatch
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_column_tuned_by_path_is_a_parquet_leaf_of_the_schema() {
+        let parquet = parquet::arrow::ArrowSchemaConverter::new()
+            .convert(&schema::cloudtrail_schema())
+            .expect("the schema converts to Parquet");
+        let leaves: HashSet<String> = parquet.columns().iter().map(|c| c.path().string()).collect();
+        for c in schema::HIGH_CARDINALITY_COLUMNS.iter().chain(schema::STATS_COLUMNS) {
+            assert!(leaves.contains(*c), "{c} is not a Parquet leaf; leaves: {leaves:?}");
+        }
+        // The properties built from those paths switch the dictionary off exactly there.
+        let props = Lake::writer_properties_for(&LakeOptions::default());
+        assert!(!props.dictionary_enabled(&ColumnPath::from(vec!["useridentity".into(), "arn".into()])));
+        assert!(props.dictionary_enabled(&ColumnPath::from(vec!["useridentity".into(), "type".into()])));
+        assert!(props.dictionary_enabled(&ColumnPath::from("eventname")));
+    }
 
     #[test]
     fn quarantine_paths_never_escape() {

@@ -97,17 +97,32 @@ pub enum Payload {
 }
 
 enum LaneMsg {
-    Job(SourceObject, Payload),
+    Jobs(Vec<(SourceObject, Payload)>),
     Flush(oneshot::Sender<Result<Flushed>>, Arc<Barrier>),
 }
 
 /// The queue every lane takes its work from.
 type SharedQueue = Arc<Mutex<mpsc::Receiver<LaneMsg>>>;
 
+/// Files are handed to the lanes in bundles of up to this many files...
+const BUNDLE_FILES: usize = 64;
+/// ...or this many bytes (a larger file goes alone). One message per file cost a thread
+/// wake-up per file: with 85,000 files of 2 events each, the scheduler was a quarter of
+/// the profile.
+const BUNDLE_BYTES: u64 = 1 << 20;
+
+/// Jobs submitted but not yet sent to the lanes.
+#[derive(Default)]
+struct Bundle {
+    jobs: Vec<(SourceObject, Payload)>,
+    bytes: u64,
+}
+
 /// The running lanes.
 pub struct Lanes {
     sender: mpsc::Sender<LaneMsg>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    bundle: Mutex<Bundle>,
     pub counters: Arc<LaneCounters>,
 }
 
@@ -117,8 +132,8 @@ impl Lanes {
         let counters = Arc::new(LaneCounters::default());
         let handle = tokio::runtime::Handle::current();
         let lanes = opts.lanes.max(1);
-        // Enough queued files to keep every lane busy while the fetchers catch up.
-        let (sender, rx) = mpsc::channel(4 * lanes);
+        // Enough queued bundles to keep every lane busy while the fetchers catch up.
+        let (sender, rx) = mpsc::channel(2 * lanes);
         let queue: SharedQueue = Arc::new(Mutex::new(rx));
         let mut threads = vec![];
         for i in 0..lanes {
@@ -142,12 +157,36 @@ impl Lanes {
                     .map_err(|e| IngestError::Config(format!("cannot start a lane thread: {e}")))?,
             );
         }
-        Ok(Lanes { sender, threads, counters })
+        Ok(Lanes { sender, threads, bundle: Mutex::new(Bundle::default()), counters })
     }
 
-    /// Hands one file to the lanes (waits while the queue is full).
+    /// Hands one file to the lanes (waits while the queue is full). Files travel in
+    /// bundles; [`flush`](Self::flush) sends a partial one, so everything submitted before
+    /// a flush is in it.
     pub async fn submit(&self, obj: SourceObject, payload: Payload) -> Result<()> {
-        self.send(LaneMsg::Job(obj, payload)).await
+        let size = match &payload {
+            Payload::Fetched(data) => data.len() as u64,
+            Payload::LocalFile => obj.size.max(0) as u64,
+        };
+        let full = {
+            let mut b = self.bundle.lock().unwrap_or_else(|p| p.into_inner());
+            b.jobs.push((obj, payload));
+            b.bytes += size;
+            (b.jobs.len() >= BUNDLE_FILES || b.bytes >= BUNDLE_BYTES).then(|| std::mem::take(&mut *b))
+        };
+        match full {
+            Some(bundle) => self.send(LaneMsg::Jobs(bundle.jobs)).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Sends the partial bundle, if any.
+    async fn send_bundle(&self) -> Result<()> {
+        let bundle = std::mem::take(&mut *self.bundle.lock().unwrap_or_else(|p| p.into_inner()));
+        if bundle.jobs.is_empty() {
+            return Ok(());
+        }
+        self.send(LaneMsg::Jobs(bundle.jobs)).await
     }
 
     async fn send(&self, msg: LaneMsg) -> Result<()> {
@@ -156,6 +195,7 @@ impl Lanes {
 
     /// Closes every lane's open files: everything submitted before is in the result.
     pub async fn flush(&self) -> Result<Flushed> {
+        self.send_bundle().await?;
         let barrier = Arc::new(Barrier::new(self.threads.len()));
         let mut waits = vec![];
         for _ in &self.threads {
@@ -222,8 +262,11 @@ impl Lane {
             };
             let Some(msg) = msg else { return };
             match msg {
-                LaneMsg::Job(obj, data) => {
-                    if self.failed.is_none() {
+                LaneMsg::Jobs(jobs) => {
+                    for (obj, data) in jobs {
+                        if self.failed.is_some() {
+                            break;
+                        }
                         // A panic (a bug) fails this flush window, not the lane: the other
                         // lanes wait for every lane at a flush's barrier.
                         let r = std::panic::catch_unwind(AssertUnwindSafe(|| self.process(obj, data)))
@@ -273,7 +316,9 @@ impl Lane {
         let mut buf = std::mem::take(&mut self.read_buf);
         let result = match &payload {
             Payload::Fetched(data) => self.process_bytes(&obj, data),
-            Payload::LocalFile => read_into(&obj.uri, &mut buf).and_then(|()| self.process_bytes(&obj, &buf)),
+            Payload::LocalFile => {
+                read_into(&obj.uri, obj.size.max(0) as usize, &mut buf).and_then(|()| self.process_bytes(&obj, &buf))
+            }
         };
         self.read_buf = buf;
         result
@@ -346,12 +391,16 @@ fn single_date(batch: &RecordBatch) -> Option<&arrow::array::ArrayRef> {
     dates.values().iter().all(|d| *d == first).then_some(col)
 }
 
-/// Reads a whole local file into `buf` (cleared first).
-fn read_into(path: &str, buf: &mut Vec<u8>) -> Result<()> {
+/// Reads a whole local file, of about `size` bytes (the listing's), into `buf` (cleared
+/// first). `File::read_to_end` would ask the kernel for the size again (statx and lseek,
+/// two of the five system calls per file); reading through `Take` with room for `size`
+/// bytes reads to the end without them.
+fn read_into(path: &str, size: usize, buf: &mut Vec<u8>) -> Result<()> {
     use std::io::Read;
     buf.clear();
+    buf.reserve(size.saturating_add(1));
     std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(buf))
+        .and_then(|mut f| (&mut f).take(u64::MAX).read_to_end(buf))
         .map(|_| ())
         .map_err(|source| IngestError::Io { path: path.to_string(), source })
 }

@@ -61,16 +61,9 @@ impl Source {
         match self {
             Source::Local { root } => {
                 let root = root.clone();
-                let files = tokio::task::spawn_blocking(move || walk(&root))
+                tokio::task::spawn_blocking(move || walk(&root, &tx))
                     .await
-                    .map_err(|e| IngestError::Config(format!("listing task failed: {e}")))??;
-                let n = files.len() as u64;
-                for f in files {
-                    if tx.send(f).await.is_err() {
-                        break;
-                    }
-                }
-                Ok(n)
+                    .map_err(|e| IngestError::Config(format!("listing task failed: {e}")))?
             }
             Source::S3 { client, bucket, prefix } => {
                 let mut n = 0;
@@ -127,35 +120,44 @@ pub async fn fetch_s3(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> R
     Ok(body.into_bytes())
 }
 
-fn walk(root: &Path) -> Result<Vec<SourceObject>> {
-    let mut out = vec![];
+/// Walks `root` depth first, each folder in name order, sending every file as it is
+/// found: the lanes start on the first folder while the rest is listed (a month of an
+/// organization trail is millions of files). Returns how many were sent; stops early when
+/// the receiver has gone.
+fn walk(root: &Path, tx: &tokio::sync::mpsc::Sender<SourceObject>) -> Result<u64> {
     let io = |p: &Path, source| IngestError::Io { path: p.display().to_string(), source };
     if root.is_file() {
         let meta = std::fs::metadata(root).map_err(|e| io(root, e))?;
         let name = root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        out.push(SourceObject { uri: root.display().to_string(), key: name, size: meta.len() as i64, etag: None });
-        return Ok(out);
+        let obj = SourceObject { uri: root.display().to_string(), key: name, size: meta.len() as i64, etag: None };
+        return Ok(u64::from(tx.blocking_send(obj).is_ok()));
     }
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
+    let mut sent = 0;
+    // Folders still to walk, with their key prefix ("" or "a/b/").
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| io(&dir, e))?
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| io(&dir, e))?;
-        entries.sort_by_key(|e| std::cmp::Reverse(e.file_name()));
+        entries.sort_by_key(|e| e.file_name());
+        let mut folders = vec![];
         for e in entries {
             let path = e.path();
             let ft = e.file_type().map_err(|err| io(&path, err))?;
+            let key = format!("{prefix}{}", e.file_name().to_string_lossy());
             if ft.is_dir() {
-                stack.push(path);
+                folders.push((path, key + "/"));
             } else if ft.is_file() {
                 let size = e.metadata().map_err(|err| io(&path, err))?.len() as i64;
-                let rel = path.strip_prefix(root).unwrap_or(&path);
-                let key = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-                out.push(SourceObject { uri: path.display().to_string(), key, size, etag: None });
+                let obj = SourceObject { uri: path.display().to_string(), key, size, etag: None };
+                if tx.blocking_send(obj).is_err() {
+                    return Ok(sent);
+                }
+                sent += 1;
             }
         }
+        stack.extend(folders.into_iter().rev());
     }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(out)
+    Ok(sent)
 }

@@ -12,7 +12,7 @@ use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{FieldRef, Fields};
 use simd_json::{Node, StaticNode};
 
-use super::json_text::{span, write_str, write_value};
+use super::json_text::{span, write_str, write_value_with, OpenContainers};
 use super::time;
 use crate::schema::{self, FieldSpec, Kind};
 
@@ -37,10 +37,16 @@ struct Unmapped {
     scratch: String,
     /// Reused buffer for the pointer being recorded.
     pointer: String,
+    /// Reused stack for writing JSON values.
+    open: OpenContainers,
 }
 
 fn push_pointer_segment(out: &mut String, seg: &str) {
     out.push('/');
+    if !seg.bytes().any(|b| b == b'~' || b == b'/') {
+        out.push_str(seg);
+        return;
+    }
     for c in seg.chars() {
         match c {
             '~' => out.push_str("~0"),
@@ -74,19 +80,30 @@ impl Unmapped {
     /// Records the original value at the current path.
     fn record(&mut self, tape: &[Node<'_>], idx: usize) {
         self.start_entry(None);
-        write_value(&mut self.patch, tape, idx);
+        write_value_with(&mut self.patch, tape, idx, &mut self.open);
         self.patch.push(']');
     }
 
     /// Records an unknown key (with its value) below the current path.
     fn record_key(&mut self, key: &str, tape: &[Node<'_>], idx: usize) {
         self.start_entry(Some(key));
-        write_value(&mut self.patch, tape, idx);
+        write_value_with(&mut self.patch, tape, idx, &mut self.open);
         self.patch.push(']');
     }
 }
 
-enum Column {
+/// One column's builder, with the nulls appended to it but not yet written.
+///
+/// Most columns of most events are absent (a CloudTrail event fills a fraction of the
+/// schema's ~70 leaves), and a null costs a validity bit and an offset per leaf. Nulls
+/// are counted, and written as one run just before the next value (or at the end of
+/// the batch): an absent struct then costs one increment, not one append per leaf.
+struct Column {
+    nulls: usize,
+    builder: Builder,
+}
+
+enum Builder {
     Str(StringBuilder),
     Json(StringBuilder),
     Bool(BooleanBuilder),
@@ -122,18 +139,56 @@ fn time_builder(capacity: usize) -> TimestampMicrosecondBuilder {
 
 impl Column {
     fn new(spec: &'static FieldSpec, capacity: usize) -> Self {
+        Column { nulls: 0, builder: Builder::new(spec, capacity) }
+    }
+
+    /// Appends a null (written with the next value or at [`finish`](Self::finish)).
+    #[inline]
+    fn append_null(&mut self) {
+        self.nulls += 1;
+    }
+
+    /// Writes the counted nulls into the builder.
+    #[inline]
+    fn write_nulls(&mut self) {
+        if self.nulls > 0 {
+            let n = std::mem::take(&mut self.nulls);
+            self.builder.append_nulls(n);
+        }
+    }
+
+    /// Appends the value at `tape[idx]`; `un.path` points at it.
+    fn append(&mut self, tape: &[Node<'_>], idx: usize, un: &mut Unmapped) {
+        if let Node::Static(StaticNode::Null) = tape[idx] {
+            // An explicit null: the column is null, and the patch says the key was there.
+            self.append_null();
+            un.record(tape, idx);
+            return;
+        }
+        self.write_nulls();
+        self.builder.append(tape, idx, un);
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        self.write_nulls();
+        self.builder.finish()
+    }
+}
+
+impl Builder {
+    fn new(spec: &'static FieldSpec, capacity: usize) -> Self {
         match spec.kind {
-            Kind::Str => Column::Str(StringBuilder::with_capacity(capacity, capacity * 16)),
-            Kind::Json => Column::Json(StringBuilder::with_capacity(capacity, capacity * 64)),
-            Kind::Bool => Column::Bool(BooleanBuilder::with_capacity(capacity)),
-            Kind::Time => Column::Time(time_builder(capacity)),
-            Kind::Struct(children) => Column::Struct(StructNode::new(children, capacity)),
+            Kind::Str => Builder::Str(StringBuilder::with_capacity(capacity, capacity * 16)),
+            Kind::Json => Builder::Json(StringBuilder::with_capacity(capacity, capacity * 64)),
+            Kind::Bool => Builder::Bool(BooleanBuilder::with_capacity(capacity)),
+            Kind::Time => Builder::Time(time_builder(capacity)),
+            Kind::Struct(children) => Builder::Struct(StructNode::new(children, capacity)),
             Kind::ListOfStruct(children) => {
                 let field = match schema::arrow_field(spec).data_type() {
                     arrow::datatypes::DataType::List(f) => f.clone(),
                     _ => unreachable!("ListOfStruct maps to a List type"),
                 };
-                Column::List(Box::new(ListNode {
+                Builder::List(Box::new(ListNode {
                     field,
                     offsets: vec![0],
                     validity: NullBufferBuilder::new(capacity),
@@ -143,50 +198,44 @@ impl Column {
         }
     }
 
-    fn append_null(&mut self) {
+    fn append_nulls(&mut self, n: usize) {
         match self {
-            Column::Str(b) | Column::Json(b) => b.append_null(),
-            Column::Bool(b) => b.append_null(),
-            Column::Time(b) => b.append_null(),
-            Column::Struct(s) => s.append_null(),
-            Column::List(l) => {
+            Builder::Str(b) | Builder::Json(b) => b.append_nulls(n),
+            Builder::Bool(b) => b.append_nulls(n),
+            Builder::Time(b) => b.append_nulls(n),
+            Builder::Struct(s) => s.append_nulls(n),
+            Builder::List(l) => {
                 let last = *l.offsets.last().unwrap_or(&0);
-                l.offsets.push(last);
-                l.validity.append_null();
+                l.offsets.extend(std::iter::repeat_n(last, n));
+                l.validity.append_n_nulls(n);
             }
         }
     }
 
-    /// Appends the value at `tape[idx]`; `un.path` points at it.
+    /// Appends the non-null value at `tape[idx]`; `un.path` points at it.
     fn append(&mut self, tape: &[Node<'_>], idx: usize, un: &mut Unmapped) {
         let node = &tape[idx];
-        if let Node::Static(StaticNode::Null) = node {
-            // An explicit null: the column is null, and the patch says the key was there.
-            self.append_null();
-            un.record(tape, idx);
-            return;
-        }
         match self {
-            Column::Str(b) => match node {
+            Builder::Str(b) => match node {
                 Node::String(s) => b.append_value(s),
                 _ => {
                     // Keep the value, as text, and remember its original type.
                     let mut text = std::mem::take(&mut un.scratch);
                     text.clear();
-                    write_value(&mut text, tape, idx);
+                    write_value_with(&mut text, tape, idx, &mut un.open);
                     b.append_value(&text);
                     un.scratch = text;
                     un.record(tape, idx);
                 }
             },
-            Column::Json(b) => {
+            Builder::Json(b) => {
                 let mut text = std::mem::take(&mut un.scratch);
                 text.clear();
-                write_value(&mut text, tape, idx);
+                write_value_with(&mut text, tape, idx, &mut un.open);
                 b.append_value(&text);
                 un.scratch = text;
             }
-            Column::Bool(b) => match node {
+            Builder::Bool(b) => match node {
                 Node::Static(StaticNode::Bool(v)) => b.append_value(*v),
                 Node::String("true") => {
                     b.append_value(true);
@@ -201,7 +250,7 @@ impl Column {
                     un.record(tape, idx);
                 }
             },
-            Column::Time(b) => {
+            Builder::Time(b) => {
                 let parsed = match node {
                     Node::String(s) => match time::parse_canonical(s) {
                         Some(t) => Some(t),
@@ -218,14 +267,14 @@ impl Column {
                 b.append_option(parsed);
                 un.last_time = parsed;
             }
-            Column::Struct(s) => match node {
+            Builder::Struct(s) => match node {
                 Node::Object { .. } => s.append_object(tape, idx, un),
                 _ => {
                     s.append_null();
                     un.record(tape, idx);
                 }
             },
-            Column::List(l) => match *node {
+            Builder::List(l) => match *node {
                 Node::Array { len, .. } => {
                     let mut i = idx + 1;
                     for n in 0..len {
@@ -244,7 +293,7 @@ impl Column {
                     l.validity.append_non_null();
                 }
                 _ => {
-                    self.append_null();
+                    self.append_nulls(1);
                     un.record(tape, idx);
                 }
             },
@@ -253,11 +302,11 @@ impl Column {
 
     fn finish(&mut self) -> ArrayRef {
         match self {
-            Column::Str(b) | Column::Json(b) => Arc::new(finish_strings(b)),
-            Column::Bool(b) => Arc::new(b.finish()),
-            Column::Time(b) => Arc::new(b.finish()),
-            Column::Struct(s) => Arc::new(s.finish()),
-            Column::List(l) => {
+            Builder::Str(b) | Builder::Json(b) => Arc::new(finish_strings(b)),
+            Builder::Bool(b) => Arc::new(b.finish()),
+            Builder::Time(b) => Arc::new(b.finish()),
+            Builder::Struct(s) => Arc::new(s.finish()),
+            Builder::List(l) => {
                 let offsets = std::mem::replace(&mut l.offsets, vec![0]);
                 let values = Arc::new(l.child.finish());
                 Arc::new(ListArray::new(
@@ -281,6 +330,29 @@ fn finish_strings(b: &mut StringBuilder) -> arrow::array::StringArray {
     array
 }
 
+/// `a == b` for object keys, without a call to `memcmp`: keys are short (CloudTrail's
+/// are 3 to 30 bytes), so two overlapping word loads settle most of them.
+#[inline(always)]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    fn word(s: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"))
+    }
+    fn half(s: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(s[at..at + 4].try_into().expect("4 bytes"))
+    }
+    match n {
+        0..4 => a == b,
+        4..8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8) && a[8..n - 8] == b[8..n - 8],
+    }
+}
+
 impl StructNode {
     fn new(specs: &'static [FieldSpec], capacity: usize) -> Self {
         StructNode {
@@ -301,7 +373,7 @@ impl StructNode {
         let start = self.hint.min(n);
         let i = (start..n)
             .chain(0..start)
-            .find(|&i| self.specs[i].json.len() == key.len() && self.specs[i].json == key)?;
+            .find(|&i| same_key(self.specs[i].json, key))?;
         self.hint = i + 1;
         Some(i)
     }
@@ -356,10 +428,15 @@ impl StructNode {
     }
 
     fn append_null(&mut self) {
+        self.append_nulls(1);
+    }
+
+    /// `n` null structs: each child counts `n` more nulls.
+    fn append_nulls(&mut self, n: usize) {
         for c in &mut self.children {
-            c.append_null();
+            c.nulls += n;
         }
-        self.validity.append_null();
+        self.validity.append_n_nulls(n);
     }
 
     fn finish_children(&mut self) -> Vec<ArrayRef> {
@@ -474,5 +551,25 @@ impl EventBatchBuilder {
         self.rows = 0;
         RecordBatch::try_new(schema::cloudtrail_schema(), columns)
             .expect("builder columns follow the schema they were derived from")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_key;
+
+    #[test]
+    fn same_key_agrees_with_byte_equality_at_every_length_and_position() {
+        for n in 0..40usize {
+            let a: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            assert!(same_key(&a, &a.clone()), "{a}");
+            for at in 0..n {
+                let mut b = a.clone().into_bytes();
+                b[at] = b'Z';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!same_key(&a, &b), "{a} vs {b}");
+            }
+            assert!(!same_key(&a, &format!("{a}x")));
+        }
     }
 }

@@ -11,12 +11,34 @@ pub fn span(node: &Node<'_>) -> usize {
     }
 }
 
+/// Bytes that a JSON string literal must escape: control characters, `"` and `\\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Appends `s` to `out` as a JSON string literal (quotes included).
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
+    // Nearly every string needs no escape: copy it whole.
+    if !bytes.iter().any(|&b| NEEDS_ESCAPE[b as usize]) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -63,13 +85,22 @@ pub fn write_static(out: &mut String, v: &StaticNode) {
     }
 }
 
+/// Per open container while writing a value: (is an object, members left to write,
+/// members written).
+pub type OpenContainers = Vec<(bool, usize, usize)>;
+
 /// Appends the value at `tape[idx]` as compact JSON; returns the index after it.
 ///
 /// Iterative, with an explicit stack of open containers: hostile input nested a million
 /// levels deep is written out like any other value instead of overflowing the stack.
 pub fn write_value(out: &mut String, tape: &[Node<'_>], idx: usize) -> usize {
-    // Per open container: (is an object, members left to write, members written).
-    let mut open: Vec<(bool, usize, usize)> = Vec::new();
+    write_value_with(out, tape, idx, &mut Vec::new())
+}
+
+/// [`write_value`] with a caller's stack, reused from one value to the next (a new one
+/// is an allocation for every object written, several per event).
+pub fn write_value_with(out: &mut String, tape: &[Node<'_>], idx: usize, open: &mut OpenContainers) -> usize {
+    open.clear();
     let mut i = idx;
     loop {
         // Write one value at `i` (opening a container pushes it).
