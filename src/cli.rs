@@ -400,6 +400,7 @@ async fn cmd_service(a: &IngestArgs, lake: &Lake, aws: &AwsOptions) -> Result<Ex
             lanes: a.tuning.lanes.unwrap_or(defaults.lanes).max(1),
             batch_rows: a.tuning.batch_rows.map_or(defaults.batch_rows, |b| b as usize),
             max_inflated: a.tuning.max_inflated_mb << 20,
+            max_open_dates: ingest::lanes::DEFAULT_MAX_OPEN_DATES,
         },
     };
     let metrics = std::sync::Arc::new(Metrics::default());

@@ -46,6 +46,8 @@ pub struct BackfillOptions {
     pub batch_rows: usize,
     /// Largest inflated file accepted, in bytes.
     pub max_inflated: usize,
+    /// Event dates a lane writes before closing its files (see [`LaneOptions`]).
+    pub max_open_dates: usize,
     pub progress: Progress,
 }
 
@@ -58,6 +60,7 @@ impl Default for BackfillOptions {
             // lower on the 1M-event corpus (304 vs 439 MB with 2 lanes).
             batch_rows: 8 * 1024,
             max_inflated: DEFAULT_MAX_INFLATED,
+            max_open_dates: crate::lanes::DEFAULT_MAX_OPEN_DATES,
             progress: Progress::Auto,
         }
     }
@@ -104,7 +107,12 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     let lanes = Lanes::start(
         lake,
         &cloudtrail,
-        &LaneOptions { lanes: opts.lanes, batch_rows: opts.batch_rows, max_inflated: opts.max_inflated },
+        &LaneOptions {
+            lanes: opts.lanes,
+            batch_rows: opts.batch_rows,
+            max_inflated: opts.max_inflated,
+            max_open_dates: opts.max_open_dates,
+        },
     )?;
     let listed = Arc::new(AtomicU64::new(0));
     let progress = ProgressReporter::start(opts.progress, lanes.counters.clone(), listed.clone());

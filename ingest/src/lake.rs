@@ -63,6 +63,11 @@ pub struct LakeOptions {
     pub target_file_bytes: u64,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
+    /// Most rows per Parquet data page. Every open file holds one page being filled per
+    /// column, and a lane keeps a file open per event date it has seen: with Parquet's
+    /// default (20,000) a 7-day backfill peaked at 628 MB on 2 lanes, with 4,096 at 483 MB,
+    /// at the same speed and 2% more lake bytes (finer page indexes, too).
+    pub page_rows: usize,
     /// zstd level of the Parquet pages.
     pub zstd_level: i32,
 }
@@ -73,6 +78,7 @@ impl Default for LakeOptions {
             storage_options: HashMap::new(),
             target_file_bytes: 128 << 20,
             row_group_rows: 128 * 1024,
+            page_rows: 4096,
             zstd_level: 1,
         }
     }
@@ -328,6 +334,7 @@ impl Lake {
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(options.row_group_rows))
+            .set_data_page_row_count_limit(options.page_rows)
             // Min/max statistics cost two comparisons per string value (a tenth of the
             // ingest's CPU when every column had them); only the columns whose statistics
             // the Delta log keeps for file skipping get them, with page indexes.

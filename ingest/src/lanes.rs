@@ -9,6 +9,7 @@
 //! one `Flush` per lane into the queue behind every job submitted before it; a lane that
 //! takes one flushes, then waits at a barrier until every lane has taken its own.
 
+use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -39,7 +40,15 @@ pub struct LaneOptions {
     pub batch_rows: usize,
     /// Largest inflated file accepted, in bytes.
     pub max_inflated: usize,
+    /// A lane closes its Parquet files (keeping their `add` actions for the next commit)
+    /// once it has written more event dates than this since it last closed them: every
+    /// date is an open file holding a row group and a page per column (up to ~20 MB), so
+    /// a run over a year of one prefix, in key order, would otherwise hold 365 of them.
+    pub max_open_dates: usize,
 }
+
+/// Default for [`LaneOptions::max_open_dates`]: more than a week of dates per lane.
+pub const DEFAULT_MAX_OPEN_DATES: usize = 8;
 
 /// A file that could not be decoded.
 #[derive(Debug, Clone, Serialize)]
@@ -146,6 +155,8 @@ impl Lanes {
                 decoder: FileDecoder::new(opts.max_inflated),
                 builder: EventBatchBuilder::new(opts.batch_rows),
                 batch_rows: opts.batch_rows,
+                max_open_dates: opts.max_open_dates.max(1),
+                open_dates: HashSet::new(),
                 out: Flushed::default(),
                 read_buf: Vec::new(),
                 failed: None,
@@ -245,6 +256,9 @@ struct Lane {
     decoder: FileDecoder,
     builder: EventBatchBuilder,
     batch_rows: usize,
+    max_open_dates: usize,
+    /// Event dates (partitions) written since the lane last closed its files.
+    open_dates: HashSet<Option<i32>>,
     out: Flushed,
     /// Reused buffer for local files.
     read_buf: Vec<u8>,
@@ -283,6 +297,7 @@ impl Lane {
                             .unwrap_or_else(|_| Err(IngestError::Config("an ingest lane panicked".into()))),
                     };
                     if result.is_err() {
+                        self.open_dates.clear();
                         self.writer.reset();
                         self.builder = EventBatchBuilder::new(self.batch_rows);
                         self.out = Flushed::default();
@@ -299,13 +314,22 @@ impl Lane {
     /// of files from the same day) goes straight to that partition's file; delta-rs's
     /// generic path would copy every column to split it by date.
     fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        note_dates(&batch, &mut self.open_dates);
         let result = match single_partition(&batch) {
             Some(values) => {
                 self.handle.block_on(self.writer.write_partition(batch, &values, WriteMode::Default)).map(|_| ())
             }
             None => self.handle.block_on(self.writer.write(batch)),
         };
-        result.map_err(|e| self.lake_err(e))
+        result.map_err(|e| self.lake_err(e))?;
+        if self.open_dates.len() > self.max_open_dates {
+            // Close every open file now; their adds join this flush window's commit.
+            tracing::debug!(dates = self.open_dates.len(), "Lane closes its files (too many event dates open).");
+            let adds = self.handle.block_on(self.writer.flush()).map_err(|e| self.lake_err(e))?;
+            self.out.adds.extend(adds);
+            self.open_dates.clear();
+        }
+        Ok(())
     }
 
     fn lake_err(&self, e: deltalake::DeltaTableError) -> IngestError {
@@ -367,8 +391,9 @@ impl Lane {
             self.write_batch(batch)?;
         }
         let adds = self.handle.block_on(self.writer.flush()).map_err(|e| self.lake_err(e))?;
+        self.open_dates.clear();
         let mut out = std::mem::take(&mut self.out);
-        out.adds = adds;
+        out.adds.extend(adds);
         Ok(out)
     }
 }
@@ -389,6 +414,20 @@ fn single_date(batch: &RecordBatch) -> Option<&arrow::array::ArrayRef> {
     }
     let first = dates.value(0);
     dates.values().iter().all(|d| *d == first).then_some(col)
+}
+
+/// Adds the event dates of `batch` (null: the partition of events without a time) to `dates`.
+fn note_dates(batch: &RecordBatch, dates: &mut HashSet<Option<i32>>) {
+    let Some(col) = batch.column_by_name(schema::EVENT_DATE).and_then(|c| c.as_primitive_opt::<Date32Type>()) else {
+        return;
+    };
+    let mut last = None;
+    for d in col.iter() {
+        if last != Some(d) {
+            dates.insert(d);
+            last = Some(d);
+        }
+    }
 }
 
 /// Reads a whole local file, of about `size` bytes (the listing's), into `buf` (cleared

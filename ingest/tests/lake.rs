@@ -168,6 +168,38 @@ async fn a_one_day_filter_reads_only_that_days_files() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lane_with_too_many_dates_open_closes_its_files_and_the_run_is_still_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    ingest::generate::generate(&ingest::generate::GenerateOptions { out: logs.clone(), events: 3_000, accounts: 1, days: 5, seed: 5, ..Default::default() }).unwrap();
+    let source = Source::parse(logs.to_str().unwrap(), &Default::default()).await.unwrap();
+    let run = |name: &'static str, max_open_dates: usize| {
+        let (dir, source) = (dir.path().to_path_buf(), source.clone());
+        async move {
+            let lake = Lake::open_or_create(dir.join(name).to_str().unwrap(), &LakeOptions::default()).await.unwrap();
+            let before = lake.table(CLOUDTRAIL_TABLE).await.unwrap().version();
+            let opts = ingest::backfill::BackfillOptions { batch_rows: 200, max_open_dates, ..quiet() };
+            let s = backfill(&lake, &source, &opts).await.unwrap();
+            (lake, before, s)
+        }
+    };
+    let (_, _, open) = run("default", 8).await;
+    let (lake, before, closing) = run("closing", 1).await;
+    assert_eq!(closing.events, open.events);
+    // 5 dates with at most 2 open files per lane: files closed early, each in the commit.
+    assert!(
+        closing.data_files_written > open.data_files_written,
+        "{} files with 1 date open, {} with 8",
+        closing.data_files_written,
+        open.data_files_written
+    );
+    let t = lake.table(CLOUDTRAIL_TABLE).await.unwrap();
+    assert_eq!(t.get_file_uris().unwrap().count() as u64, closing.data_files_written);
+    assert_eq!(t.version(), before.map(|v| v + 1), "one run, one commit");
+    assert_lake_equals_sources(&lake, &source_events(&logs)).await;
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
