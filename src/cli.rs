@@ -335,18 +335,7 @@ async fn cmd_ingest(a: IngestArgs) -> Result<ExitCode> {
         return cmd_service(&a, &lake, &aws).await;
     };
     let source = Source::parse(source, &aws).await?;
-    let mut opts = BackfillOptions {
-        fetch_concurrency: a.tuning.fetch_concurrency,
-        max_inflated: a.tuning.max_inflated_mb << 20,
-        progress: if a.json { Progress::Log } else { Progress::Auto },
-        ..Default::default()
-    };
-    if let Some(l) = a.tuning.lanes {
-        opts.lanes = l.max(1);
-    }
-    if let Some(b) = a.tuning.batch_rows {
-        opts.batch_rows = b as usize;
-    }
+    let opts = BackfillOptions { progress: if a.json { Progress::Log } else { Progress::Auto }, ..backfill_options(&a.tuning) };
     let summary = backfill(&lake, &source, &opts).await?;
     if a.json {
         println!("{}", serde_json::to_string(&summary)?);
@@ -383,10 +372,21 @@ fn print_summary(s: &Summary) -> Result<()> {
     Ok(())
 }
 
+/// Backfill options from the tuning flags (the service's lanes take theirs from here too).
+fn backfill_options(t: &TuningArgs) -> BackfillOptions {
+    let defaults = BackfillOptions::default();
+    BackfillOptions {
+        lanes: t.lanes.unwrap_or(defaults.lanes).max(1),
+        fetch_concurrency: t.fetch_concurrency,
+        batch_rows: t.batch_rows.map_or(defaults.batch_rows, |b| b as usize),
+        max_inflated: t.max_inflated_mb << 20,
+        ..defaults
+    }
+}
+
 async fn cmd_service(a: &IngestArgs, lake: &Lake, aws: &AwsOptions) -> Result<ExitCode> {
     use ingest::sqs::service::{Metrics, ServiceOptions, run_service, serve_metrics};
     let queue_url = a.queue_url.clone().context("--queue-url is required without --source")?;
-    let defaults = BackfillOptions::default();
     let opts = ServiceOptions {
         queue_url,
         receivers: a.service.receivers.max(1),
@@ -396,12 +396,7 @@ async fn cmd_service(a: &IngestArgs, lake: &Lake, aws: &AwsOptions) -> Result<Ex
         visibility_secs: a.service.visibility_secs.clamp(1, 43_200),
         once: a.service.once,
         stats_secs: a.service.stats_secs,
-        lanes: ingest::lanes::LaneOptions {
-            lanes: a.tuning.lanes.unwrap_or(defaults.lanes).max(1),
-            batch_rows: a.tuning.batch_rows.map_or(defaults.batch_rows, |b| b as usize),
-            max_inflated: a.tuning.max_inflated_mb << 20,
-            max_open_dates: ingest::lanes::DEFAULT_MAX_OPEN_DATES,
-        },
+        lanes: backfill_options(&a.tuning).lane_options(),
     };
     let metrics = std::sync::Arc::new(Metrics::default());
     if let Some(addr) = a.service.metrics_addr {

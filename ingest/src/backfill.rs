@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::decode::DEFAULT_MAX_INFLATED;
 use crate::lake::{CLOUDTRAIL_TABLE, Lake};
-use crate::lanes::{LaneCounters, LaneOptions, Lanes, Payload};
+use crate::lanes::{LaneCounters, LaneOptions, Lanes};
 use crate::layout;
 use crate::source::{Source, SourceObject};
 use crate::{IngestError, Result};
@@ -49,6 +49,18 @@ pub struct BackfillOptions {
     /// Event dates a lane writes before closing its files (see [`LaneOptions`]).
     pub max_open_dates: usize,
     pub progress: Progress,
+}
+
+impl BackfillOptions {
+    /// The lanes' share of these options (the SQS service runs its lanes with them too).
+    pub fn lane_options(&self) -> LaneOptions {
+        LaneOptions {
+            lanes: self.lanes.max(1),
+            batch_rows: self.batch_rows,
+            max_inflated: self.max_inflated,
+            max_open_dates: self.max_open_dates,
+        }
+    }
 }
 
 impl Default for BackfillOptions {
@@ -104,16 +116,7 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     let known = lake.known_sources().await?;
     tracing::info!(source = %source.describe(), lake = lake.location(), known = known.len(), "Backfill starting.");
 
-    let lanes = Lanes::start(
-        lake,
-        &cloudtrail,
-        &LaneOptions {
-            lanes: opts.lanes,
-            batch_rows: opts.batch_rows,
-            max_inflated: opts.max_inflated,
-            max_open_dates: opts.max_open_dates,
-        },
-    )?;
+    let lanes = Lanes::start(lake, &cloudtrail, &opts.lane_options())?;
     let listed = Arc::new(AtomicU64::new(0));
     let progress = ProgressReporter::start(opts.progress, lanes.counters.clone(), listed.clone());
     let (list_tx, mut list_rx) = mpsc::channel::<SourceObject>(1024);
@@ -139,11 +142,7 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     });
     let mut fetched = candidates
         .map(|obj| async move {
-            let payload = match source {
-                // The lanes read local files themselves, into a reused buffer.
-                Source::Local { .. } => Ok(Payload::LocalFile),
-                Source::S3 { .. } => source.fetch(&obj).await.map(Payload::Fetched),
-            };
+            let payload = source.payload(&obj).await;
             (obj, payload)
         })
         .buffer_unordered(opts.fetch_concurrency.max(1));

@@ -342,11 +342,9 @@ impl Lake {
         for c in schema::STATS_COLUMNS {
             props = props.set_column_statistics_enabled(ColumnPath::from(*c), EnabledStatistics::Page);
         }
-        for c in schema::HIGH_CARDINALITY_COLUMNS {
+        let json = schema::json_column_paths();
+        for c in schema::HIGH_CARDINALITY_COLUMNS.iter().copied().chain(json.iter().map(String::as_str)) {
             let path = c.split('.').map(str::to_string).collect();
-            props = props.set_column_dictionary_enabled(ColumnPath::new(path), false);
-        }
-        for path in schema::json_column_paths() {
             props = props.set_column_dictionary_enabled(ColumnPath::new(path), false);
         }
         props.build()
@@ -599,11 +597,15 @@ mod tests {
         for c in schema::HIGH_CARDINALITY_COLUMNS.iter().chain(schema::STATS_COLUMNS) {
             assert!(leaves.contains(*c), "{c} is not a Parquet leaf; leaves: {leaves:?}");
         }
+        for c in schema::json_column_paths() {
+            assert!(leaves.contains(&c), "{c} is not a Parquet leaf; leaves: {leaves:?}");
+        }
         // The properties built from those paths switch the dictionary off exactly there.
         let props = Lake::writer_properties_for(&LakeOptions::default());
         assert!(!props.dictionary_enabled(&ColumnPath::from(vec!["useridentity".into(), "arn".into()])));
         assert!(props.dictionary_enabled(&ColumnPath::from(vec!["useridentity".into(), "type".into()])));
         assert!(props.dictionary_enabled(&ColumnPath::from("eventname")));
+        assert!(!props.dictionary_enabled(&ColumnPath::from("requestparameters")));
     }
 
     #[test]

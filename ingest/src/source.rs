@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::aws::AwsOptions;
+use crate::lanes::Payload;
 use crate::{IngestError, Result};
 
 /// One object to ingest.
@@ -94,14 +95,12 @@ impl Source {
         }
     }
 
-    /// Reads one object whole.
-    pub async fn fetch(&self, obj: &SourceObject) -> Result<Bytes> {
+    /// What the lanes need to decode one object: an S3 object is downloaded whole; a
+    /// local file is read by the lane itself, into a reused buffer.
+    pub async fn payload(&self, obj: &SourceObject) -> Result<Payload> {
         match self {
-            Source::Local { .. } => tokio::fs::read(&obj.uri)
-                .await
-                .map(Bytes::from)
-                .map_err(|source| IngestError::Io { path: obj.uri.clone(), source }),
-            Source::S3 { client, bucket, .. } => fetch_s3(client, bucket, &obj.key).await,
+            Source::Local { .. } => Ok(Payload::LocalFile),
+            Source::S3 { client, bucket, .. } => fetch_s3(client, bucket, &obj.key).await.map(Payload::Fetched),
         }
     }
 }
