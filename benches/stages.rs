@@ -1,12 +1,16 @@
-//! Per-stage throughput on a generated corpus: inflate, parse into Arrow, Parquet encode.
-//! `cargo bench --bench stages`; criterion reports events/s (elements) and MB/s (bytes of
-//! gzip input for inflate, of JSON for parse).
+//! Per-stage throughput on a generated corpus, one core: inflate, parse into Arrow, Parquet
+//! encode (with the lake's writer settings, and without compression to separate zstd's
+//! share), and a run's commit. `cargo bench --bench stages`; criterion reports events/s
+//! (elements) and MB/s (bytes of gzip input for inflate, of JSON for parse).
 
 use std::path::Path;
 
+use deltalake::arrow::array::RecordBatch;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ingest::backfill::BackfillOptions;
 use ingest::decode::{EventBatchBuilder, FileDecoder};
 use ingest::generate::{GenerateOptions, generate};
+use ingest::lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions, LedgerEntry};
 
 fn corpus() -> (Vec<Vec<u8>>, u64) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stages-corpus");
@@ -35,6 +39,18 @@ fn corpus() -> (Vec<Vec<u8>>, u64) {
     (files, events)
 }
 
+/// Decodes `files` into batches of the builder's capacity, as a lane does, handing each
+/// full batch (and the last, partial one) to `out`.
+fn decode_all(dec: &mut FileDecoder, builder: &mut EventBatchBuilder, files: &[Vec<u8>], mut out: impl FnMut(RecordBatch)) {
+    for f in files {
+        dec.decode(f, "bench", builder).expect("decode");
+        if builder.len() >= builder.capacity() {
+            out(builder.finish());
+        }
+    }
+    out(builder.finish());
+}
+
 fn stages(c: &mut Criterion) {
     let (files, events) = corpus();
     let gz_bytes: u64 = files.iter().map(|f| f.len() as u64).sum();
@@ -48,6 +64,8 @@ fn stages(c: &mut Criterion) {
         .collect();
     let json_bytes: u64 = inflated.iter().map(|f| f.len() as u64).sum();
 
+    // Batches as the lanes build them.
+    let batch_rows = BackfillOptions::default().batch_rows;
     let mut g = c.benchmark_group("stages");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(gz_bytes));
@@ -65,55 +83,69 @@ fn stages(c: &mut Criterion) {
     g.throughput(Throughput::Elements(events));
     g.bench_function("decode_to_arrow_from_gzip", |b| {
         let mut dec = FileDecoder::default();
-        let mut builder = EventBatchBuilder::new(1 << 15);
-        b.iter(|| {
-            for f in &files {
-                dec.decode(f, "bench", &mut builder).expect("decode");
-                if builder.len() >= 1 << 15 {
-                    builder.finish();
-                }
-            }
-            builder.finish()
-        })
+        let mut builder = EventBatchBuilder::new(batch_rows);
+        b.iter(|| decode_all(&mut dec, &mut builder, &files, |_| ()))
     });
     g.throughput(Throughput::Bytes(json_bytes));
     g.bench_function("decode_to_arrow_from_json", |b| {
         let mut dec = FileDecoder::default();
-        let mut builder = EventBatchBuilder::new(1 << 15);
-        b.iter(|| {
-            for f in &inflated {
-                dec.decode(f, "bench", &mut builder).expect("decode");
-                if builder.len() >= 1 << 15 {
-                    builder.finish();
-                }
-            }
-            builder.finish()
-        })
+        let mut builder = EventBatchBuilder::new(batch_rows);
+        b.iter(|| decode_all(&mut dec, &mut builder, &inflated, |_| ()))
     });
     // Parquet encode of the decoded batches, with the lake's writer settings.
-    let mut dec = FileDecoder::default();
-    let mut builder = EventBatchBuilder::new(1 << 16);
     let mut batches = vec![];
-    for f in &files {
-        dec.decode(f, "bench", &mut builder).expect("decode");
-        if builder.len() >= 1 << 15 {
-            batches.push(builder.finish());
-        }
-    }
-    batches.push(builder.finish());
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-        .set_max_row_group_row_count(Some(128 * 1024))
-        .build();
+    decode_all(&mut FileDecoder::default(), &mut EventBatchBuilder::new(batch_rows), &files, |b| batches.push(b));
+    let props = Lake::writer_properties_for(&LakeOptions::default());
     g.throughput(Throughput::Elements(events));
-    g.bench_function("parquet_encode_zstd1", |b| {
+    let encode = |props: &parquet::file::properties::WriterProperties| {
+        let mut w = parquet::arrow::ArrowWriter::try_new(Vec::with_capacity(64 << 20), batches[0].schema(), Some(props.clone()))
+            .expect("writer");
+        for batch in &batches {
+            w.write(batch).expect("write");
+        }
+        w.into_inner().expect("close").len()
+    };
+    g.bench_function("parquet_encode_lake_settings", |b| b.iter(|| encode(&props)));
+    let uncompressed = props.clone().into_builder().set_compression(parquet::basic::Compression::UNCOMPRESSED).build();
+    g.bench_function("parquet_encode_uncompressed", |b| b.iter(|| encode(&uncompressed)));
+
+    // A run's commit: the data files' adds and one ledger entry per source file, into a new
+    // lake each time (the data files themselves are written once, outside the timing).
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (adds, ledger) = rt.block_on(async {
+        let lake = Lake::open_or_create(&tmp.path().join("written").to_string_lossy(), &LakeOptions::default())
+            .await
+            .expect("lake");
+        let table = lake.table(CLOUDTRAIL_TABLE).await.expect("table");
+        let mut w = lake.writer(&table).expect("writer");
+        for batch in &batches {
+            deltalake::writer::DeltaWriter::write(&mut w, batch.clone()).await.expect("write");
+        }
+        let adds = deltalake::writer::DeltaWriter::flush(&mut w).await.expect("flush");
+        let ledger: Vec<LedgerEntry> = (0..files.len())
+            .map(|i| LedgerEntry {
+                name: format!("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02/file-{i}.json.gz"),
+                uri: format!("/corpus/file-{i}.json.gz"),
+                size: 20_000,
+                etag: None,
+                events: 145,
+                error: None,
+            })
+            .collect();
+        (adds, ledger)
+    });
+    let mut run = 0;
+    g.bench_function("commit_run", |b| {
         b.iter(|| {
-            let mut w = parquet::arrow::ArrowWriter::try_new(Vec::with_capacity(64 << 20), batches[0].schema(), Some(props.clone()))
-                .expect("writer");
-            for batch in &batches {
-                w.write(batch).expect("write");
-            }
-            w.into_inner().expect("close").len()
+            run += 1;
+            rt.block_on(async {
+                let lake = Lake::open_or_create(&tmp.path().join(format!("commit-{run}")).to_string_lossy(), &LakeOptions::default())
+                    .await
+                    .expect("lake");
+                let mut table = lake.table(CLOUDTRAIL_TABLE).await.expect("table");
+                lake.commit_run(&mut table, adds.clone(), &ledger, "bench").await.expect("commit")
+            })
         })
     });
     g.finish();

@@ -329,7 +329,8 @@ impl Lake {
         Self::writer_properties_for(&self.options)
     }
 
-    fn writer_properties_for(options: &LakeOptions) -> WriterProperties {
+    /// The Parquet writer settings a lake with `options` uses (also for benchmarks).
+    pub fn writer_properties_for(options: &LakeOptions) -> WriterProperties {
         let level = ZstdLevel::try_new(options.zstd_level).unwrap_or_default();
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
