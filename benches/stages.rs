@@ -5,20 +5,29 @@
 
 use std::path::Path;
 
-use deltalake::arrow::array::RecordBatch;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use deltalake::arrow::array::RecordBatch;
 use ingest::backfill::BackfillOptions;
 use ingest::decode::{EventBatchBuilder, FileDecoder};
 use ingest::generate::{GenerateOptions, generate};
 use ingest::lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions, LedgerEntry};
 
+/// The files to run the stages over: `STAGES_CORPUS` (a folder of `.json.gz` logs, e.g.
+/// `target/bench-corpus/large`, whose files hold ~145 events each) or a generated
+/// 50,000-event corpus (~15 events per file); `STAGES_MAX_FILES` keeps the first N by path.
 fn corpus() -> (Vec<Vec<u8>>, u64) {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stages-corpus");
-    if !dir.join("planted.tsv").exists() {
-        generate(&GenerateOptions { out: dir.clone(), events: 50_000, accounts: 2, days: 1, seed: 1, ..Default::default() })
-            .expect("generate the bench corpus");
-    }
-    let mut files = vec![];
+    let dir = match std::env::var_os("STAGES_CORPUS") {
+        Some(d) => d.into(),
+        None => {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stages-corpus");
+            if !dir.join("planted.tsv").exists() {
+                generate(&GenerateOptions { out: dir.clone(), events: 50_000, accounts: 2, days: 1, seed: 1, ..Default::default() })
+                    .expect("generate the bench corpus");
+            }
+            dir
+        }
+    };
+    let mut paths = vec![];
     let mut stack = vec![dir];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).expect("read corpus") {
@@ -26,10 +35,13 @@ fn corpus() -> (Vec<Vec<u8>>, u64) {
             if p.is_dir() {
                 stack.push(p);
             } else if p.to_string_lossy().ends_with(".json.gz") {
-                files.push(std::fs::read(&p).expect("read file"));
+                paths.push(p);
             }
         }
     }
+    paths.sort();
+    let max = std::env::var("STAGES_MAX_FILES").ok().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
+    let files: Vec<Vec<u8>> = paths.iter().take(max).map(|p| std::fs::read(p).expect("read file")).collect();
     let mut dec = FileDecoder::default();
     let mut b = EventBatchBuilder::new(1 << 16);
     let mut events = 0;
