@@ -7,6 +7,7 @@ use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use deltalake::arrow::array::RecordBatch;
+use deltalake::writer::DeltaWriter;
 use ingest::backfill::BackfillOptions;
 use ingest::decode::{EventBatchBuilder, FileDecoder};
 use ingest::generate::{GenerateOptions, generate};
@@ -15,7 +16,7 @@ use ingest::lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions, LedgerEntry};
 /// The files to run the stages over: `STAGES_CORPUS` (a folder of `.json.gz` logs, e.g.
 /// `target/bench-corpus/large`, whose files hold ~145 events each) or a generated
 /// 50,000-event corpus (~15 events per file); `STAGES_MAX_FILES` keeps the first N by path.
-fn corpus() -> (Vec<Vec<u8>>, u64) {
+fn corpus() -> Vec<Vec<u8>> {
     let dir = match std::env::var_os("STAGES_CORPUS") {
         Some(d) => d.into(),
         None => {
@@ -41,14 +42,7 @@ fn corpus() -> (Vec<Vec<u8>>, u64) {
     }
     paths.sort();
     let max = std::env::var("STAGES_MAX_FILES").ok().and_then(|n| n.parse().ok()).unwrap_or(usize::MAX);
-    let files: Vec<Vec<u8>> = paths.iter().take(max).map(|p| std::fs::read(p).expect("read file")).collect();
-    let mut dec = FileDecoder::default();
-    let mut b = EventBatchBuilder::new(1 << 16);
-    let mut events = 0;
-    for f in &files {
-        events += dec.decode(f, "bench", &mut b).expect("decode").counts.events;
-    }
-    (files, events)
+    paths.iter().take(max).map(|p| std::fs::read(p).expect("read file")).collect()
 }
 
 /// Decodes `files` into batches of the builder's capacity, as a lane does, handing each
@@ -64,7 +58,13 @@ fn decode_all(dec: &mut FileDecoder, builder: &mut EventBatchBuilder, files: &[V
 }
 
 fn stages(c: &mut Criterion) {
-    let (files, events) = corpus();
+    let files = corpus();
+    // The batches the encode and commit stages take, as the lanes build them; they also
+    // count the events.
+    let batch_rows = BackfillOptions::default().batch_rows;
+    let mut batches = vec![];
+    decode_all(&mut FileDecoder::default(), &mut EventBatchBuilder::new(batch_rows), &files, |b| batches.push(b));
+    let events: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
     let gz_bytes: u64 = files.iter().map(|f| f.len() as u64).sum();
     let inflated: Vec<Vec<u8>> = files
         .iter()
@@ -76,8 +76,6 @@ fn stages(c: &mut Criterion) {
         .collect();
     let json_bytes: u64 = inflated.iter().map(|f| f.len() as u64).sum();
 
-    // Batches as the lanes build them.
-    let batch_rows = BackfillOptions::default().batch_rows;
     let mut g = c.benchmark_group("stages");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(gz_bytes));
@@ -105,8 +103,6 @@ fn stages(c: &mut Criterion) {
         b.iter(|| decode_all(&mut dec, &mut builder, &inflated, |_| ()))
     });
     // Parquet encode of the decoded batches, with the lake's writer settings.
-    let mut batches = vec![];
-    decode_all(&mut FileDecoder::default(), &mut EventBatchBuilder::new(batch_rows), &files, |b| batches.push(b));
     let props = Lake::writer_properties_for(&LakeOptions::default());
     g.throughput(Throughput::Elements(events));
     let encode = |props: &parquet::file::properties::WriterProperties| {
@@ -132,9 +128,9 @@ fn stages(c: &mut Criterion) {
         let table = lake.table(CLOUDTRAIL_TABLE).await.expect("table");
         let mut w = lake.writer(&table).expect("writer");
         for batch in &batches {
-            deltalake::writer::DeltaWriter::write(&mut w, batch.clone()).await.expect("write");
+            w.write(batch.clone()).await.expect("write");
         }
-        let adds = deltalake::writer::DeltaWriter::flush(&mut w).await.expect("flush");
+        let adds = w.flush().await.expect("flush");
         let ledger: Vec<LedgerEntry> = (0..files.len())
             .map(|i| LedgerEntry {
                 name: format!("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02/file-{i}.json.gz"),

@@ -376,7 +376,7 @@ fn print_summary(s: &Summary) -> Result<()> {
 fn backfill_options(t: &TuningArgs) -> BackfillOptions {
     let defaults = BackfillOptions::default();
     BackfillOptions {
-        lanes: t.lanes.unwrap_or(defaults.lanes).max(1),
+        lanes: t.lanes.unwrap_or(defaults.lanes),
         fetch_concurrency: t.fetch_concurrency,
         batch_rows: t.batch_rows.map_or(defaults.batch_rows, |b| b as usize),
         max_inflated: t.max_inflated_mb << 20,

@@ -55,7 +55,7 @@ impl BackfillOptions {
     /// The lanes' share of these options (the SQS service runs its lanes with them too).
     pub fn lane_options(&self) -> LaneOptions {
         LaneOptions {
-            lanes: self.lanes.max(1),
+            lanes: self.lanes,
             batch_rows: self.batch_rows,
             max_inflated: self.max_inflated,
             max_open_dates: self.max_open_dates,
