@@ -4,6 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target
+# A cold build of the workspace's tests takes ~6 GiB under target/ (and the fuzz targets
+# ~0.7 GiB under fuzz/); on a full disk rustc dies half way with "No space left on device".
+# Say so up front instead.
+target_dir=${CARGO_TARGET_DIR:-target}
+mkdir -p "$target_dir"
+free_gb=$(df -Pk "$target_dir" | awk 'NR == 2 { print int($4 / 1048576) }')
+if [ "$free_gb" -lt 8 ]; then
+  echo "warning: only ${free_gb} GiB free under $target_dir; a cold build needs ~7 GiB" \
+    "(measured 2026-11-24). If rustc fails with 'No space left on device', free disk" \
+    "(e.g. cargo clean) and run again." >&2
+fi
 pidfile="$PWD/target/moto-test.pid"
 endpoint=$(scripts/moto.sh start "$pidfile")
 trap 'scripts/moto.sh stop "$pidfile"' EXIT
