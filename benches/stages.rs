@@ -10,8 +10,8 @@ use deltalake::arrow::array::RecordBatch;
 use deltalake::writer::DeltaWriter;
 use ingest::backfill::BackfillOptions;
 use ingest::decode::{EventBatchBuilder, FileDecoder};
-use ingest::generate::{GenerateOptions, generate};
-use ingest::lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions, LedgerEntry};
+use lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions, LedgerEntry};
+use sample_logs::{GenerateOptions, generate};
 
 /// The files to run the stages over: `STAGES_CORPUS` (a folder of `.json.gz` logs, e.g.
 /// `target/bench-corpus/large`, whose files hold ~145 events each) or a generated
@@ -22,8 +22,15 @@ fn corpus() -> Vec<Vec<u8>> {
         None => {
             let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("stages-corpus");
             if !dir.join("planted.tsv").exists() {
-                generate(&GenerateOptions { out: dir.clone(), events: 50_000, accounts: 2, days: 1, seed: 1, ..Default::default() })
-                    .expect("generate the bench corpus");
+                generate(&GenerateOptions {
+                    out: dir.clone(),
+                    events: 50_000,
+                    accounts: 2,
+                    days: 1,
+                    seed: 1,
+                    ..Default::default()
+                })
+                .expect("generate the bench corpus");
             }
             dir
         }
@@ -47,7 +54,12 @@ fn corpus() -> Vec<Vec<u8>> {
 
 /// Decodes `files` into batches of the builder's capacity, as a lane does, handing each
 /// full batch (and the last, partial one) to `out`.
-fn decode_all(dec: &mut FileDecoder, builder: &mut EventBatchBuilder, files: &[Vec<u8>], mut out: impl FnMut(RecordBatch)) {
+fn decode_all(
+    dec: &mut FileDecoder,
+    builder: &mut EventBatchBuilder,
+    files: &[Vec<u8>],
+    mut out: impl FnMut(RecordBatch),
+) {
     for f in files {
         dec.decode(f, "bench", builder).expect("decode");
         if builder.len() >= builder.capacity() {
@@ -103,11 +115,15 @@ fn stages(c: &mut Criterion) {
         b.iter(|| decode_all(&mut dec, &mut builder, &inflated, |_| ()))
     });
     // Parquet encode of the decoded batches, with the lake's writer settings.
-    let props = Lake::writer_properties_for(&LakeOptions::default());
+    let props = LakeOptions::default().writer_properties();
     g.throughput(Throughput::Elements(events));
     let encode = |props: &parquet::file::properties::WriterProperties| {
-        let mut w = parquet::arrow::ArrowWriter::try_new(Vec::with_capacity(64 << 20), batches[0].schema(), Some(props.clone()))
-            .expect("writer");
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            Vec::with_capacity(64 << 20),
+            batches[0].schema(),
+            Some(props.clone()),
+        )
+        .expect("writer");
         for batch in &batches {
             w.write(batch).expect("write");
         }
@@ -148,9 +164,12 @@ fn stages(c: &mut Criterion) {
         b.iter(|| {
             run += 1;
             rt.block_on(async {
-                let lake = Lake::open_or_create(&tmp.path().join(format!("commit-{run}")).to_string_lossy(), &LakeOptions::default())
-                    .await
-                    .expect("lake");
+                let lake = Lake::open_or_create(
+                    &tmp.path().join(format!("commit-{run}")).to_string_lossy(),
+                    &LakeOptions::default(),
+                )
+                .await
+                .expect("lake");
                 let mut table = lake.table(CLOUDTRAIL_TABLE).await.expect("table");
                 lake.commit_run(&mut table, adds.clone(), &ledger, "bench").await.expect("commit")
             })

@@ -5,7 +5,7 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]      (default 60)
 #
-# Seeds: every file of ../shared/datasets for the decoder, fuzz/seeds/ for the parser; the
+# Seeds: every file of tests/data for the decoder, fuzz/seeds/ for the parser; the
 # corpus grows under fuzz/corpus/ between runs. A crash is saved under fuzz/artifacts/ and
 # fails the run: turn it into a regression test (see README, Fuzzing), then fix it.
 set -euo pipefail
@@ -16,9 +16,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
 mkdir -p fuzz/corpus/decode_file fuzz/corpus/sqs_message
-if [ -d ../shared/datasets ]; then
-  find ../shared/datasets -name '*.json*' -type f -exec cp -n {} fuzz/corpus/decode_file/ \;
-fi
+find tests/data -name '*.json*' -type f -exec cp -n {} fuzz/corpus/decode_file/ \;
 cp -n fuzz/seeds/sqs_message/* fuzz/corpus/sqs_message/
 mkdir -p target
 for target in decode_file sqs_message; do

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: installs and starts the local S3/SQS server (moto), runs the whole
-# workspace's tests against it, stops it. Usage: scripts/test.sh [extra cargo test args]
+# Runs every check: formatting (cargo fmt), lints (clippy, warnings are errors), then
+# installs and starts the local S3/SQS server (moto), runs the whole workspace's tests
+# against it, stops it, and fuzzes for a bounded time.
+# Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p target
@@ -15,6 +17,10 @@ if [ "$free_gb" -lt 8 ]; then
     "(measured 2026-11-24). If rustc fails with 'No space left on device', free disk" \
     "(e.g. cargo clean) and run again." >&2
 fi
+# Style and lints first: they take seconds (fmt) and minutes (clippy) and fail fast.
+# `rustup component add rustfmt clippy` if either is missing.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 pidfile="$PWD/target/moto-test.pid"
 endpoint=$(scripts/moto.sh start "$pidfile")
 trap 'scripts/moto.sh stop "$pidfile"' EXIT

@@ -1,14 +1,33 @@
-//! The `trailhouse` command: thin glue over the `ingest`, `query` and `detections` crates.
+//! The `trailhouse` command: thin glue over the `lake`, `ingest`, `query` and `detections`
+//! crates. This file parses the arguments, sets up logging, runs the command and prints its
+//! error once; each command lives in [`commands`], the flags they share in [`args`].
 
-mod cli;
-mod detect;
+mod args;
+mod commands;
+mod progress;
+mod repl;
+mod signal;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
+/// CloudTrail logs into a Delta Lake you can query with SQL and run detections over.
+///
+/// Start with `trailhouse demo`: it generates sample logs, ingests them into ./lake and
+/// shows what is there.
+#[derive(Debug, Parser)]
+#[command(name = "trailhouse", version, about, long_about = None)]
+struct Cli {
+    /// More log output (-v debug, -vv trace); TRAILHOUSE_LOG=<filter> overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = Cli::parse();
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -17,7 +36,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli::run(cli)) {
+    match runtime.block_on(cli.command.run()) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
@@ -27,10 +46,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// True when the error is a closed stdout (`trailhouse sql ... | head`): not an error.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
             || c.downcast_ref::<query::QueryError>().is_some_and(query::QueryError::is_broken_pipe)
     })
 }
@@ -40,7 +59,9 @@ fn init_tracing(verbose: u8) {
     let default = match verbose {
         // delta-rs logs expected conditions (a table not created yet) as errors; they
         // reach us as values anyway.
-        0 => "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,ingest=info,query=info,detections=info",
+        0 => {
+            "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,ingest=info,query=info,detections=info"
+        }
         1 => "warn,trailhouse=debug,ingest=debug,query=debug,detections=debug",
         _ => "info,trailhouse=trace,ingest=trace,query=trace,detections=trace",
     };

@@ -38,7 +38,12 @@ fn generate_then_ingest_reports_exact_counts_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let g: serde_json::Value = serde_json::from_str(
-        run_ok(trailhouse().args(["generate", "--json", "--events", "3000", "--accounts", "2", "--seed", "9", "--out"]).arg(&logs)).trim(),
+        run_ok(
+            trailhouse()
+                .args(["generate", "--json", "--events", "3000", "--accounts", "2", "--seed", "9", "--out"])
+                .arg(&logs),
+        )
+        .trim(),
     )
     .unwrap();
     let s = ingest_json(&logs, &dir.path().join("lake"));
@@ -49,14 +54,22 @@ fn generate_then_ingest_reports_exact_counts_as_json() {
     assert_eq!(again["events"], 0);
     assert_eq!(again["files_already_ingested"], g["files"]);
 
-    let out = run_ok(trailhouse().args(["sql", "--lake"]).arg(dir.path().join("lake")).arg("SELECT count(*) AS n FROM cloudtrail"));
+    let out = run_ok(
+        trailhouse().args(["sql", "--lake"]).arg(dir.path().join("lake")).arg("SELECT count(*) AS n FROM cloudtrail"),
+    );
     assert!(out.contains(&g["events"].to_string()), "{out}");
 }
 
 #[test]
 fn errors_are_one_clear_line_without_a_backtrace() {
     let dir = tempfile::tempdir().unwrap();
-    let out = trailhouse().args(["ingest", "--source"]).arg(dir.path().join("nope")).arg("--lake").arg(dir.path().join("lake")).output().unwrap();
+    let out = trailhouse()
+        .args(["ingest", "--source"])
+        .arg(dir.path().join("nope"))
+        .arg("--lake")
+        .arg(dir.path().join("lake"))
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("error:") && err.contains("nope") && !err.contains("panicked"), "{err}");
@@ -73,7 +86,10 @@ fn demo_generates_ingests_and_shows_the_lake() {
     assert!(out.contains("What is in the lake"), "{out}");
     assert!(out.contains("Root"), "{out}");
     // The detection pack ran over the new data and its alerts are in the lake.
-    assert!(out.contains("Detections: ") && out.contains("console-brute-force") && out.contains("cloudtrail-tampering"), "{out}");
+    assert!(
+        out.contains("Detections: ") && out.contains("console-brute-force") && out.contains("cloudtrail-tampering"),
+        "{out}"
+    );
     assert!(dir.path().join("lake/alerts/_delta_log").is_dir());
     assert!(dir.path().join("lake/cloudtrail/_delta_log").is_dir());
     assert!(dir.path().join("sample-logs/generated/planted.tsv").is_file());
@@ -86,7 +102,8 @@ fn a_killed_run_leaves_nothing_half_visible() {
     let logs = dir.path().join("logs");
     let lake = dir.path().join("lake");
     let g: serde_json::Value = serde_json::from_str(
-        run_ok(trailhouse().args(["generate", "--json", "--events", "300000", "--accounts", "2", "--out"]).arg(&logs)).trim(),
+        run_ok(trailhouse().args(["generate", "--json", "--events", "300000", "--accounts", "2", "--out"]).arg(&logs))
+            .trim(),
     )
     .unwrap();
     // A bad file sorting first: its quarantine copy tells us the run is under way.
@@ -121,7 +138,12 @@ fn a_killed_run_leaves_nothing_half_visible() {
     let s = ingest_json(&logs, &lake);
     assert_eq!(s["events"], g["events"]);
     assert_eq!(s["files_quarantined"], 1);
-    let out = run_ok(trailhouse().args(["sql", "--lake"]).arg(&lake).arg("SELECT count(*) = count(DISTINCT eventid) AS unique_ids, count(*) AS n FROM cloudtrail"));
+    let out = run_ok(
+        trailhouse()
+            .args(["sql", "--lake"])
+            .arg(&lake)
+            .arg("SELECT count(*) = count(DISTINCT eventid) AS unique_ids, count(*) AS n FROM cloudtrail"),
+    );
     assert!(out.contains("true") && out.contains(&g["events"].to_string()), "{out}");
 }
 

@@ -13,7 +13,10 @@ use assert_cmd::cargo::CommandCargoExt;
 
 fn trailhouse() -> Command {
     let mut c = Command::cargo_bin("trailhouse").unwrap();
-    c.env_remove("TRAILHOUSE_LAKE").env_remove("TRAILHOUSE_WEBHOOK_URL").env("NO_COLOR", "1").env("NO_PROXY", "127.0.0.1");
+    c.env_remove("TRAILHOUSE_LAKE")
+        .env_remove("TRAILHOUSE_WEBHOOK_URL")
+        .env("NO_COLOR", "1")
+        .env("NO_PROXY", "127.0.0.1");
     c
 }
 
@@ -30,7 +33,9 @@ fn stdout_of(c: &mut Command) -> String {
 fn small_lake(dir: &Path) -> std::path::PathBuf {
     let logs = dir.join("logs");
     let lake = dir.join("lake");
-    stdout_of(trailhouse().args(["generate", "--events", "4000", "--accounts", "2", "--seed", "3", "--out"]).arg(&logs));
+    stdout_of(
+        trailhouse().args(["generate", "--events", "4000", "--accounts", "2", "--seed", "3", "--out"]).arg(&logs),
+    );
     stdout_of(trailhouse().args(["ingest", "--json", "--source"]).arg(&logs).arg("--lake").arg(&lake));
     lake
 }
@@ -128,7 +133,18 @@ fn detect_delivers_to_every_sink_and_exit_status_tells_cron() {
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(alerts.len() >= 14, "{} alerts", alerts.len());
     for a in &alerts {
-        for field in ["alert_id", "rule_id", "title", "severity", "principal", "source_ips", "accounts", "regions", "first_seen", "event_ids"] {
+        for field in [
+            "alert_id",
+            "rule_id",
+            "title",
+            "severity",
+            "principal",
+            "source_ips",
+            "accounts",
+            "regions",
+            "first_seen",
+            "event_ids",
+        ] {
             assert!(a.get(field).is_some(), "{field} missing in {a}");
         }
     }
@@ -136,8 +152,10 @@ fn detect_delivers_to_every_sink_and_exit_status_tells_cron() {
 
     // JSONL: the same alerts.
     let lines = std::fs::read_to_string(&jsonl).unwrap();
-    let from_file: Vec<String> =
-        lines.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["alert_id"].as_str().unwrap().to_string()).collect();
+    let from_file: Vec<String> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["alert_id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(from_file, ids);
 
     // Webhook: one Slack-compatible message per alert.
@@ -154,11 +172,14 @@ fn detect_delivers_to_every_sink_and_exit_status_tells_cron() {
     assert_eq!(posted, sorted_ids);
 
     // The alerts table.
-    let n = stdout_of(trailhouse().args(["sql", "--lake"]).arg(&lake).arg("SELECT count(DISTINCT alert_id) AS n FROM alerts"));
+    let n = stdout_of(
+        trailhouse().args(["sql", "--lake"]).arg(&lake).arg("SELECT count(DISTINCT alert_id) AS n FROM alerts"),
+    );
     assert!(n.contains(&format!("\"n\":{}", alerts.len())), "{n}");
 
     // Nothing new since: exit 0, no output, no webhook call.
-    let again = output(trailhouse().args(["detect", "--format", "ndjson", "--lake"]).arg(&lake).args(["--webhook", &url]));
+    let again =
+        output(trailhouse().args(["detect", "--format", "ndjson", "--lake"]).arg(&lake).args(["--webhook", &url]));
     assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(again.stdout.is_empty());
     assert!(bodies.try_recv().is_err());
@@ -174,7 +195,10 @@ fn an_alert_whose_delivery_failed_is_raised_again_not_lost() {
         l.local_addr().unwrap()
     };
     let down = output(
-        trailhouse().args(["detect", "--format", "ndjson", "--lake"]).arg(&lake).args(["--webhook", &format!("http://{closed}/hook")]),
+        trailhouse()
+            .args(["detect", "--format", "ndjson", "--lake"])
+            .arg(&lake)
+            .args(["--webhook", &format!("http://{closed}/hook")]),
     );
     assert_eq!(down.status.code(), Some(1));
     let err = String::from_utf8_lossy(&down.stderr);

@@ -65,7 +65,13 @@ fn draw(state: &AtomicU64) -> f64 {
     (z ^ (z >> 31)) as f64 / (u64::MAX as f64 + 1.0)
 }
 
-async fn serve(client: TcpStream, upstream: SocketAddr, faults: Faults, stats: &Stats, rng: &AtomicU64) -> std::io::Result<()> {
+async fn serve(
+    client: TcpStream,
+    upstream: SocketAddr,
+    faults: Faults,
+    stats: &Stats,
+    rng: &AtomicU64,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(client);
     let mut head = Vec::new();
     let mut content_length = 0usize;
@@ -114,10 +120,42 @@ async fn serve(client: TcpStream, upstream: SocketAddr, faults: Faults, stats: &
     match fault {
         // The connection drops before any answer.
         Some(0) => return Ok(()),
-        Some(1) if is_sqs => return respond(&mut client, 500, "application/x-amz-json-1.0", r#"{"__type":"InternalFailure","message":"injected"}"#).await,
-        Some(1) => return respond(&mut client, 500, "application/xml", "<Error><Code>InternalError</Code><Message>injected</Message></Error>").await,
-        Some(2) if is_sqs => return respond(&mut client, 503, "application/x-amz-json-1.0", r#"{"__type":"ServiceUnavailable","message":"injected"}"#).await,
-        Some(2) => return respond(&mut client, 503, "application/xml", "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>").await,
+        Some(1) if is_sqs => {
+            return respond(
+                &mut client,
+                500,
+                "application/x-amz-json-1.0",
+                r#"{"__type":"InternalFailure","message":"injected"}"#,
+            )
+            .await;
+        }
+        Some(1) => {
+            return respond(
+                &mut client,
+                500,
+                "application/xml",
+                "<Error><Code>InternalError</Code><Message>injected</Message></Error>",
+            )
+            .await;
+        }
+        Some(2) if is_sqs => {
+            return respond(
+                &mut client,
+                503,
+                "application/x-amz-json-1.0",
+                r#"{"__type":"ServiceUnavailable","message":"injected"}"#,
+            )
+            .await;
+        }
+        Some(2) => {
+            return respond(
+                &mut client,
+                503,
+                "application/xml",
+                "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+            )
+            .await;
+        }
         _ => {}
     }
     let mut up = TcpStream::connect(upstream).await?;
@@ -140,7 +178,10 @@ async fn serve(client: TcpStream, upstream: SocketAddr, faults: Faults, stats: &
 }
 
 async fn respond(client: &mut TcpStream, status: u16, content_type: &str, body: &str) -> std::io::Result<()> {
-    let head = format!("HTTP/1.1 {status} Injected\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+    let head = format!(
+        "HTTP/1.1 {status} Injected\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
     client.write_all(head.as_bytes()).await?;
     client.write_all(body.as_bytes()).await?;
     client.shutdown().await
@@ -205,7 +246,11 @@ async fn backfill_from_s3_under_20_percent_faults_counts_exactly() {
     let out = output(c).await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!((s["events"].as_u64(), s["files"].as_u64(), s["files_quarantined"].as_u64()), (Some(DATASET_EVENTS), Some(DATASET_FILES), Some(0)), "{s}");
+    assert_eq!(
+        (s["events"].as_u64(), s["files"].as_u64(), s["files_quarantined"].as_u64()),
+        (Some(DATASET_EVENTS), Some(DATASET_FILES), Some(0)),
+        "{s}"
+    );
     assert_eq!(lake_counts(&lake), (DATASET_EVENTS, DATASET_EVENTS));
     let (requests, faults) = (stats.requests.load(Ordering::Relaxed), stats.faults.load(Ordering::Relaxed));
     assert!(faults >= 5 && faults * 10 >= requests, "{faults} faults in {requests} requests: the test did not test");
@@ -270,7 +315,15 @@ async fn a_lake_that_refuses_writes_keeps_every_message_and_fails_loudly() {
     let empty = tempfile::tempdir().unwrap();
     let created = Command::cargo_bin("trailhouse")
         .unwrap()
-        .args(["ingest", "--json", "--endpoint-url", &endpoint(), "--lake", &format!("s3://{lake_bucket}/lake"), "--source"])
+        .args([
+            "ingest",
+            "--json",
+            "--endpoint-url",
+            &endpoint(),
+            "--lake",
+            &format!("s3://{lake_bucket}/lake"),
+            "--source",
+        ])
         .arg(empty.path())
         .env_remove("TRAILHOUSE_LAKE")
         .output()
@@ -278,12 +331,25 @@ async fn a_lake_that_refuses_writes_keeps_every_message_and_fails_loudly() {
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let (proxy, stats) = start_proxy(upstream(), Faults { rate: 0.0, deny_object_writes: true }, 1).await;
     let mut c = trailhouse(&proxy);
-    c.args(["ingest", "--json", "--once", "--flush-secs", "1", "--queue-url", &queue, "--lake", &format!("s3://{lake_bucket}/lake")]);
+    c.args([
+        "ingest",
+        "--json",
+        "--once",
+        "--flush-secs",
+        "1",
+        "--queue-url",
+        &queue,
+        "--lake",
+        &format!("s3://{lake_bucket}/lake"),
+    ]);
     let out = output(c).await;
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the run must fail:\n{err}");
     let last = err.lines().last().unwrap_or_default();
-    assert!(last.starts_with("error:") && (last.contains("lake") || last.contains("denied") || last.contains("Access")), "{err}");
+    assert!(
+        last.starts_with("error:") && (last.contains("lake") || last.contains("denied") || last.contains("Access")),
+        "{err}"
+    );
     assert!(stats.denied_writes.load(Ordering::Relaxed) > 0);
     // Nothing was committed, so nothing was deleted.
     assert_eq!(queue_messages(&sqs, &queue).await, keys.len() as u64);

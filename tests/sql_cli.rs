@@ -34,7 +34,8 @@ fn lake() -> &'static Lake {
         let dir = tempfile::tempdir().unwrap();
         let logs = dir.path().join("logs");
         let lake = dir.path().join("lake");
-        let (g, _) = run_ok(trailhouse().args(["generate", "--json", "--events", "4000", "--days", "2", "--out"]).arg(&logs));
+        let (g, _) =
+            run_ok(trailhouse().args(["generate", "--json", "--events", "4000", "--days", "2", "--out"]).arg(&logs));
         let g: serde_json::Value = serde_json::from_str(g.trim()).unwrap();
         run_ok(trailhouse().args(["ingest", "--json", "--source"]).arg(&logs).arg("--lake").arg(&lake));
         Lake { _dir: dir, lake, events: g["events"].as_u64().unwrap() }
@@ -70,7 +71,8 @@ fn piped_output_is_ndjson_and_head_stops_the_query_cleanly() {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait());
     });
-    let status = rx.recv_timeout(Duration::from_secs(60)).expect("sql kept running after its reader went away").unwrap();
+    let status =
+        rx.recv_timeout(Duration::from_secs(60)).expect("sql kept running after its reader went away").unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
     assert!(status.success(), "exit {status:?}: {err}");
@@ -94,13 +96,19 @@ fn a_file_of_statements_runs_in_order_and_csv_and_parquet_go_to_files() {
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("eventname,n"));
     let total: u64 = lines.map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap()).sum();
-    let (n, _) = run_ok(sql(&l.lake).arg("SELECT count(*) AS n FROM cloudtrail WHERE eventsource = 'iam.amazonaws.com'"));
+    let (n, _) =
+        run_ok(sql(&l.lake).arg("SELECT count(*) AS n FROM cloudtrail WHERE eventsource = 'iam.amazonaws.com'"));
     let n: serde_json::Value = serde_json::from_str(n.trim()).unwrap();
     assert_eq!(Some(total), n["n"].as_u64());
     assert!(total > 0);
 
     let pq = dir.path().join("out.parquet");
-    run_ok(sql(&l.lake).arg("SELECT eventid, eventtime FROM cloudtrail").args(["--format", "parquet", "--output"]).arg(&pq));
+    run_ok(
+        sql(&l.lake)
+            .arg("SELECT eventid, eventtime FROM cloudtrail")
+            .args(["--format", "parquet", "--output"])
+            .arg(&pq),
+    );
     let reader = parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&pq).unwrap()).unwrap();
     use parquet::file::reader::FileReader;
     assert_eq!(reader.metadata().file_metadata().num_rows() as u64, l.events);
@@ -109,7 +117,13 @@ fn a_file_of_statements_runs_in_order_and_csv_and_parquet_go_to_files() {
 #[test]
 fn the_prompt_lists_describes_times_and_runs_multiline_statements() {
     let l = lake();
-    let mut child = sql(&l.lake).arg("--interactive").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = sql(&l.lake)
+        .arg("--interactive")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     child
         .stdin
         .take()
@@ -121,7 +135,10 @@ fn the_prompt_lists_describes_times_and_runs_multiline_statements() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("ingested_files") && stdout.contains("actors"), "\\d lists tables and views:\n{stdout}");
-    assert!(stdout.contains("useridentity.sessioncontext.sessionissuer.arn") && stdout.contains("timestamp (UTC)"), "{stdout}");
+    assert!(
+        stdout.contains("useridentity.sessioncontext.sessionissuer.arn") && stdout.contains("timestamp (UTC)"),
+        "{stdout}"
+    );
     assert!(stdout.contains(&l.events.to_string()), "{stdout}");
     assert!(stdout.contains("rows in"), "\\timing: {stdout}");
     assert!(stderr.contains("unknown column nosuchcolumn"), "errors do not end the prompt: {stderr}");
@@ -132,7 +149,12 @@ fn export_writes_partitioned_parquet_and_reports_json() {
     let l = lake();
     let dir = tempfile::tempdir().unwrap();
     let to = dir.path().join("export");
-    let (out, _) = run_ok(trailhouse().args(["export", "--json", "--lake"]).arg(&l.lake).arg("--to").arg(&to).args(["--since", "2026-11-02", "--until", "2026-11-03"]));
+    let (out, _) = run_ok(trailhouse().args(["export", "--json", "--lake"]).arg(&l.lake).arg("--to").arg(&to).args([
+        "--since",
+        "2026-11-02",
+        "--until",
+        "2026-11-03",
+    ]));
     let s: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let (n, _) = run_ok(sql(&l.lake).arg("SELECT count(*) AS n FROM cloudtrail WHERE eventdate = DATE '2026-11-02'"));
     let n: serde_json::Value = serde_json::from_str(n.trim()).unwrap();
@@ -163,8 +185,9 @@ fn bad_queries_and_empty_lakes_get_one_actionable_line() {
 }
 
 fn endpoint() -> String {
-    std::env::var("TRAILHOUSE_TEST_ENDPOINT")
-        .expect("TRAILHOUSE_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the local S3/SQS server")
+    std::env::var("TRAILHOUSE_TEST_ENDPOINT").expect(
+        "TRAILHOUSE_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the local S3/SQS server",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -176,17 +199,36 @@ async fn sql_and_export_work_on_s3_with_the_real_client() {
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
 
     // A lake on S3: ingest the shared datasets there, then query it.
-    let datasets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    let datasets = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let s3_lake = format!("s3://{bucket}/lake");
-    run_ok(trailhouse().args(["ingest", "--json", "--endpoint-url", &endpoint(), "--lake", &s3_lake, "--source"]).arg(&datasets));
-    let (out, _) = run_ok(trailhouse().args(["sql", "--endpoint-url", &endpoint(), "--lake", &s3_lake, "SELECT count(*) AS n FROM cloudtrail"]));
+    run_ok(
+        trailhouse()
+            .args(["ingest", "--json", "--endpoint-url", &endpoint(), "--lake", &s3_lake, "--source"])
+            .arg(&datasets),
+    );
+    let (out, _) = run_ok(trailhouse().args([
+        "sql",
+        "--endpoint-url",
+        &endpoint(),
+        "--lake",
+        &s3_lake,
+        "SELECT count(*) AS n FROM cloudtrail",
+    ]));
     let n: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(n["n"].as_u64(), Some(2_900 + 21));
 
     // Export the local lake to an S3 prefix.
     let (out, _) = run_ok(
         trailhouse()
-            .args(["export", "--json", "--endpoint-url", &endpoint(), "--to", &format!("s3://{bucket}/export"), "--lake"])
+            .args([
+                "export",
+                "--json",
+                "--endpoint-url",
+                &endpoint(),
+                "--to",
+                &format!("s3://{bucket}/export"),
+                "--lake",
+            ])
             .arg(&l.lake),
     );
     let s: serde_json::Value = serde_json::from_str(out.trim()).unwrap();

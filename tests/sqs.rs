@@ -45,7 +45,8 @@ impl Env {
 
     fn s3_note(&self, key: &str) -> String {
         serde_json::json!({"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put",
-            "s3":{"bucket":{"name":self.bucket},"object":{"key":key,"size":0}}}]}).to_string()
+            "s3":{"bucket":{"name":self.bucket},"object":{"key":key,"size":0}}}]})
+        .to_string()
     }
 
     fn service(&self) -> Command {
@@ -67,7 +68,8 @@ impl Env {
     }
 
     fn sql(&self, q: &str) -> String {
-        let out = Command::cargo_bin("trailhouse").unwrap().args(["sql", "--lake"]).arg(self.lake()).arg(q).output().unwrap();
+        let out =
+            Command::cargo_bin("trailhouse").unwrap().args(["sql", "--lake"]).arg(self.lake()).arg(q).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
@@ -113,7 +115,7 @@ async fn every_message_shape_is_ingested_and_deleted() {
     let want: u64 = files[..6].iter().map(|f| f.2).sum();
     assert_eq!(s["events"], want, "{s}");
     assert_eq!(s["files"], 6);
-    assert_eq!(s["objects_not_logs"], 1);
+    assert_eq!(s["files_not_logs"], 1);
     assert_eq!(s["messages_deleted"], 7);
     assert_eq!(e.counts(), (want, want));
     assert_eq!(e.queue_depth().await, 0);
@@ -151,7 +153,10 @@ async fn truncated_gzip_is_quarantined_and_the_rest_ingested() {
     e.put(bad, raw[..raw.len() / 3].to_vec()).await;
     e.send(e.s3_note(bad)).await;
     let s = e.once();
-    assert_eq!((s["events"].as_u64(), s["files_quarantined"].as_u64(), s["messages_deleted"].as_u64()), (Some(*n), Some(1), Some(2)));
+    assert_eq!(
+        (s["events"].as_u64(), s["files_quarantined"].as_u64(), s["messages_deleted"].as_u64()),
+        (Some(*n), Some(1), Some(2))
+    );
     assert!(e.lake().join("quarantine").join(bad).is_file());
     assert!(e.lake().join("quarantine").join(format!("{bad}.error.json")).is_file());
     assert_eq!(e.queue_depth().await, 0);
@@ -160,18 +165,49 @@ async fn truncated_gzip_is_quarantined_and_the_rest_ingested() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_message_reaches_the_dead_letter_queue() {
     let e = env().await;
-    let dlq = e.sqs.create_queue().queue_name(format!("dlq-{}", uuid::Uuid::new_v4().simple())).send().await.unwrap().queue_url.unwrap();
-    let dlq_arn = e.sqs.get_queue_attributes().queue_url(&dlq).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap()
-        .attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
+    let dlq = e
+        .sqs
+        .create_queue()
+        .queue_name(format!("dlq-{}", uuid::Uuid::new_v4().simple()))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = e
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
     let policy = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1}).to_string();
-    e.sqs.set_queue_attributes().queue_url(&e.queue).attributes(QueueAttributeName::RedrivePolicy, policy).send().await.unwrap();
+    e.sqs
+        .set_queue_attributes()
+        .queue_url(&e.queue)
+        .attributes(QueueAttributeName::RedrivePolicy, policy)
+        .send()
+        .await
+        .unwrap();
     e.send("this is not a notification".into()).await;
     let s = e.once_with(&["--visibility-secs", "1"]);
     assert_eq!((s["messages_unrecognised"].as_u64(), s["messages_deleted"].as_u64()), (Some(1), Some(0)));
     // After its visibility timeout the next receive moves it to the dead-letter queue.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let _ = e.sqs.receive_message().queue_url(&e.queue).visibility_timeout(0).wait_time_seconds(1).send().await.unwrap();
+        let _ = e
+            .sqs
+            .receive_message()
+            .queue_url(&e.queue)
+            .visibility_timeout(0)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
         let got = e.sqs.receive_message().queue_url(&dlq).wait_time_seconds(1).send().await.unwrap();
         if let Some(m) = got.messages().first() {
             assert_eq!(m.body(), Some("this is not a notification"));
@@ -189,10 +225,16 @@ async fn two_ingesters_on_one_queue_count_exactly() {
         e.put(k, raw.clone()).await;
         e.send(e.s3_note(k)).await;
     }
-    let spawn = || e.service().args(["--once", "--lanes", "1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let spawn =
+        || e.service().args(["--once", "--lanes", "1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(a.status.success() && b.status.success(), "{}\n{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
     let want: u64 = files.iter().map(|f| f.2).sum();
     let sa: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
     let sb: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
@@ -208,7 +250,15 @@ async fn two_ingesters_on_one_queue_count_exactly() {
 async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let e = env().await;
     let logs = e.dir.path().join("logs");
-    let g = ingest::generate::generate(&ingest::generate::GenerateOptions { out: logs.clone(), events: 3_000, accounts: 1, days: 1, seed: 5, ..Default::default() }).unwrap();
+    let g = sample_logs::generate(&sample_logs::GenerateOptions {
+        out: logs.clone(),
+        events: 3_000,
+        accounts: 1,
+        days: 1,
+        seed: 5,
+        ..Default::default()
+    })
+    .unwrap();
     let mut files: Vec<(String, Vec<u8>)> = vec![];
     let mut stack = vec![logs.clone()];
     while let Some(d) = stack.pop() {
@@ -222,7 +272,7 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
             }
         }
     }
-    let mut rng = ingest::generate::Rng::new(11);
+    let mut rng = sample_logs::Rng::new(11);
     let rounds = 5;
     let per_round = files.len().div_ceil(rounds);
     let mut kills = 0;
@@ -231,7 +281,13 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
             e.put(k, raw.clone()).await;
             e.send(e.s3_note(k)).await;
         }
-        let mut child = e.service().args(["--flush-secs", "1", "--visibility-secs", "4"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let mut child = e
+            .service()
+            .args(["--flush-secs", "1", "--visibility-secs", "4"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
         // Let it run a random while, polling for an early exit, then kill -9.
         let deadline = Instant::now() + Duration::from_millis(300 + rng.below(2_500));
         while Instant::now() < deadline {
@@ -260,12 +316,28 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
 async fn the_servers_own_s3_notifications_flow_into_the_lake() {
     use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
     let e = env().await;
-    let arn = e.sqs.get_queue_attributes().queue_url(&e.queue).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap()
-        .attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
+    let arn = e
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&e.queue)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone();
     let conf = NotificationConfiguration::builder()
-        .queue_configurations(QueueConfiguration::builder().queue_arn(arn).events(Event::S3ObjectCreated).build().unwrap())
+        .queue_configurations(
+            QueueConfiguration::builder().queue_arn(arn).events(Event::S3ObjectCreated).build().unwrap(),
+        )
         .build();
-    e.s3.put_bucket_notification_configuration().bucket(&e.bucket).notification_configuration(conf).send().await.unwrap();
+    e.s3.put_bucket_notification_configuration()
+        .bucket(&e.bucket)
+        .notification_configuration(conf)
+        .send()
+        .await
+        .unwrap();
     let files = dataset_files();
     for (k, raw, _) in &files[10..15] {
         e.put(k, raw.clone()).await;
@@ -317,14 +389,20 @@ async fn sigterm_flushes_commits_deletes_and_exits_cleanly() {
         assert!(Instant::now() < deadline, "metrics never showed the messages");
         std::thread::park_timeout(Duration::from_millis(100));
     };
-    assert!(body.contains("# TYPE trailhouse_events counter") && body.contains("trailhouse_queue_lag_messages"), "{body}");
+    assert!(
+        body.contains("# TYPE trailhouse_events counter") && body.contains("trailhouse_queue_lag_messages"),
+        "{body}"
+    );
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit status {:?}", out.status);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let want: u64 = files[20..26].iter().map(|f| f.2).sum();
-    assert_eq!((s["events"].as_u64(), s["files"].as_u64(), s["messages_deleted"].as_u64()), (Some(want), Some(want_files), Some(6)));
+    assert_eq!(
+        (s["events"].as_u64(), s["files"].as_u64(), s["messages_deleted"].as_u64()),
+        (Some(want), Some(want_files), Some(6))
+    );
     assert_eq!(e.counts(), (want, want));
     assert_eq!(e.queue_depth().await, 0);
 }

@@ -1,14 +1,16 @@
-//! Alerts: what a rule's matches become after thresholds and deduplication, and where
-//! they go (a table, JSON lines, a Slack-compatible webhook, Arrow for the lake).
+//! Alerts: what a rule's matches become after thresholds and deduplication, and their
+//! forms (a text table, a line for people, Arrow for the lake's `alerts` table). Where they
+//! go is [`crate::sink`].
 
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{ArrayRef, Int64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use ingest::decode::time::format_canonical;
+use lake::time::format_canonical;
 use serde::Serialize;
 
-use crate::error::{DetectError, Result};
+use crate::error::Result;
+use crate::rule::Severity;
 
 /// One deduplicated alert.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -17,7 +19,7 @@ pub struct Alert {
     pub alert_id: String,
     pub rule_id: String,
     pub title: String,
-    pub severity: String,
+    pub severity: Severity,
     /// `column=value` pairs of the dedup key.
     pub dedup_key: String,
     pub principal: Option<String>,
@@ -61,7 +63,7 @@ pub fn stable_id(parts: &[&str]) -> String {
 pub fn summary_line(a: &Alert) -> String {
     format!(
         "[{}] {} - {} from {} in {} {} ({} event{}, {} .. {})",
-        a.severity.to_uppercase(),
+        a.severity.as_str().to_uppercase(),
         a.title,
         a.principal.as_deref().unwrap_or("?"),
         join_or(&a.source_ips, "?"),
@@ -74,68 +76,12 @@ pub fn summary_line(a: &Alert) -> String {
     )
 }
 
-fn join_or(v: &[String], empty: &str) -> String {
+pub(crate) fn join_or(v: &[String], empty: &str) -> String {
     if v.is_empty() { empty.to_string() } else { v.join(",") }
 }
 
-/// A Slack-compatible webhook body (`text` + `blocks`), with the whole alert under
-/// `trailhouse_alert` for other receivers.
-pub fn webhook_body(a: &Alert) -> serde_json::Value {
-    let mut lines = vec![
-        format!("*{}* ({}), rule `{}`", a.title, a.severity, a.rule_id),
-        format!("*Who:* {}  *From:* {}", a.principal.as_deref().unwrap_or("?"), join_or(&a.source_ips, "?")),
-        format!("*Account:* {}  *Region:* {}", join_or(&a.accounts, "?"), join_or(&a.regions, "?")),
-        format!("*When:* {} .. {} ({} events)", a.first_seen, a.last_seen, a.events),
-        format!("*Events:* {}", a.event_ids.join(", ")),
-    ];
-    if !a.details.is_empty() {
-        lines.push(format!("*Details:* {}", serde_json::Value::Object(a.details.clone())));
-    }
-    lines.push(format!("*Check first:* {}", a.triage.trim()));
-    serde_json::json!({
-        "text": summary_line(a),
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}}],
-        "trailhouse_alert": a,
-    })
-}
-
-/// Posts each alert to a webhook (Slack incoming webhook or any JSON receiver).
-pub async fn post_webhook(url: &str, alerts: &[Alert]) -> Result<()> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()
-        .map_err(|e| DetectError::Webhook { url: redact(url), message: e.to_string() })?;
-    for a in alerts {
-        let body = serde_json::to_vec(&webhook_body(a)).unwrap_or_default();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let sent = client.post(url).header("content-type", "application/json").body(body.clone()).send().await;
-            match sent {
-                Ok(r) if r.status().is_success() => break,
-                Ok(r) if attempt < 3 && (r.status().is_server_error() || r.status().as_u16() == 429) => {}
-                Ok(r) => return Err(DetectError::Webhook { url: redact(url), message: format!("HTTP {}", r.status()) }),
-                Err(_) if attempt < 3 => {}
-                Err(e) => return Err(DetectError::Webhook { url: redact(url), message: e.without_url().to_string() }),
-            }
-            // Backoff before retrying a 5xx/429/unreachable receiver (400 ms, then 800 ms);
-            // not synchronisation: nothing waits on this but the retry itself.
-            tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
-        }
-    }
-    Ok(())
-}
-
-/// A webhook URL is a secret (Slack's carries its token in the path): keep scheme and host.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => format!("{}://{}/...", u.scheme(), u.host_str().unwrap_or("?")),
-        Err(_) => "(invalid URL)".into(),
-    }
-}
-
 pub static ALERT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let ts = ingest::schema::timestamp_type();
+    let ts = lake::schema::timestamp_type();
     let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
     let s = |n: &str| Field::new(n, DataType::Utf8, true);
     Arc::new(Schema::new(vec![
@@ -196,7 +142,7 @@ pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<Reco
         strings(&|a| Some(a.alert_id.clone())),
         strings(&|a| Some(a.rule_id.clone())),
         strings(&|a| Some(a.title.clone())),
-        strings(&|a| Some(a.severity.clone())),
+        strings(&|a| Some(a.severity.as_str().to_string())),
         times(&|_| detected_at),
         times(&|a| a.first_seen_micros),
         times(&|a| a.last_seen_micros),
@@ -227,7 +173,7 @@ pub fn table(alerts: &[Alert]) -> Result<String> {
         Arc::new(arrow::array::StringArray::from_iter_values(alerts.iter().map(f)))
     };
     let batch = RecordBatch::try_from_iter(vec![
-        ("severity", col(&|a| a.severity.clone())),
+        ("severity", col(&|a| a.severity.as_str().to_string())),
         ("rule", col(&|a| a.rule_id.clone())),
         ("principal", col(&|a| a.principal.clone().unwrap_or_default())),
         ("source_ip", col(&|a| join_or(&a.source_ips, ""))),

@@ -10,10 +10,17 @@ use arrow::datatypes::TimestampMicrosecondType;
 use arrow::util::display::ArrayFormatter;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use lake::schema::{
+    AWS_REGION, EVENT_ID, EVENT_NAME, EVENT_TIME, RECIPIENT_ACCOUNT_ID, SOURCE_IP_ADDRESS, USER_IDENTITY_COL,
+};
 
 use crate::alert::{Alert, MAX_EVENT_IDS, rfc3339, stable_id};
 use crate::error::{DetectError, Result};
 use crate::rule::{Rule, duration_micros};
+
+/// The column the engine adds to every rule's result: `principal(useridentity)`, the
+/// actor's readable name (not a lake column).
+const PRINCIPAL: &str = "principal";
 
 /// One matched event.
 #[derive(Debug, Clone)]
@@ -32,8 +39,12 @@ struct Hit {
 /// Runs `rule` in `ctx` (which has `events` and `history` registered) and returns its
 /// alerts, deduplicated within this evaluation.
 pub async fn evaluate(ctx: &SessionContext, rule: &Rule) -> Result<Vec<Alert>> {
-    let sql_err = |e: datafusion::error::DataFusionError| DetectError::Sql { rule: rule.id.clone(), message: e.to_string() };
-    let wrapped = format!("SELECT principal(useridentity) AS principal, matched.* FROM ({}) AS matched", rule.sql.trim().trim_end_matches(';'));
+    let sql_err =
+        |e: datafusion::error::DataFusionError| DetectError::Sql { rule: rule.id.clone(), message: e.to_string() };
+    let wrapped = format!(
+        "SELECT principal({USER_IDENTITY_COL}) AS {PRINCIPAL}, matched.* FROM ({}) AS matched",
+        rule.sql.trim().trim_end_matches(';')
+    );
     // Streamed: only the hits' few fields are kept, not the matched rows' every column.
     let started = std::time::Instant::now();
     let mut stream = ctx.sql(&wrapped).await.map_err(sql_err)?.execute_stream().await.map_err(sql_err)?;
@@ -47,7 +58,7 @@ pub async fn evaluate(ctx: &SessionContext, rule: &Rule) -> Result<Vec<Alert>> {
 
 /// The lake's own column names: any other column a rule returns is an alert detail.
 static LAKE_COLUMNS: LazyLock<HashSet<String>> =
-    LazyLock::new(|| ingest::schema::cloudtrail_schema().fields().iter().map(|f| f.name().clone()).collect());
+    LazyLock::new(|| lake::schema::cloudtrail_schema().fields().iter().map(|f| f.name().clone()).collect());
 
 fn hits(batches: &[RecordBatch], rule: &Rule) -> Result<Vec<Hit>> {
     let known = &*LAKE_COLUMNS;
@@ -57,32 +68,39 @@ fn hits(batches: &[RecordBatch], rule: &Rule) -> Result<Vec<Hit>> {
             let Some(col) = b.column_by_name(name) else { return Ok(None) };
             Ok(Some(as_text(col)?))
         };
-        let (Some(ids), Some(times)) = (text("eventid")?, b.column_by_name("eventtime")) else {
-            return Err(DetectError::Sql { rule: rule.id.clone(), message: "the SQL must return eventid and eventtime (e.g. SELECT * FROM events ...)".into() });
+        let (Some(ids), Some(times)) = (text(EVENT_ID)?, b.column_by_name(EVENT_TIME)) else {
+            return Err(DetectError::Sql {
+                rule: rule.id.clone(),
+                message: "the SQL must return eventid and eventtime (e.g. SELECT * FROM events ...)".into(),
+            });
         };
-        let times = cast(times, &ingest::schema::timestamp_type())?;
+        let times = cast(times, &lake::schema::timestamp_type())?;
         let times = times.as_primitive::<TimestampMicrosecondType>();
-        let principal = text("principal")?;
-        let ip = text("sourceipaddress")?;
-        let account = text("recipientaccountid")?;
-        let region = text("awsregion")?;
-        let eventname = text("eventname")?;
+        let principal = text(PRINCIPAL)?;
+        let ip = text(SOURCE_IP_ADDRESS)?;
+        let account = text(RECIPIENT_ACCOUNT_ID)?;
+        let region = text(AWS_REGION)?;
+        let eventname = text(EVENT_NAME)?;
         let mut keys = Vec::new();
         for k in &rule.dedup.key {
-            keys.push(text(k)?.ok_or_else(|| DetectError::Sql { rule: rule.id.clone(), message: format!("dedup key column {k} is not in the result") })?);
+            keys.push(text(k)?.ok_or_else(|| DetectError::Sql {
+                rule: rule.id.clone(),
+                message: format!("dedup key column {k} is not in the result"),
+            })?);
         }
         let extras: Vec<(String, Vec<Option<String>>)> = b
             .schema()
             .fields()
             .iter()
-            .filter(|f| !known.contains(f.name()) && f.name() != "principal")
+            .filter(|f| !known.contains(f.name()) && f.name() != PRINCIPAL)
             .map(|f| Ok((f.name().clone(), as_text(b.column_by_name(f.name()).expect("listed"))?)))
             .collect::<Result<_>>()?;
         let get = |v: &Option<Vec<Option<String>>>, i: usize| v.as_ref().and_then(|v| v[i].clone());
         for i in 0..b.num_rows() {
             let mut details = serde_json::Map::new();
             for (name, values) in &extras {
-                details.insert(name.clone(), values[i].clone().map_or(serde_json::Value::Null, serde_json::Value::String));
+                details
+                    .insert(name.clone(), values[i].clone().map_or(serde_json::Value::Null, serde_json::Value::String));
             }
             out.push(Hit {
                 time: if times.is_null(i) { 0 } else { times.value(i) },
@@ -145,7 +163,8 @@ fn fold(rule: &Rule, mut hits: Vec<Hit>) -> Vec<Alert> {
             };
             let first = members.iter().map(|h| h.time).min().unwrap_or(0);
             let last = members.iter().map(|h| h.time).max().unwrap_or(0);
-            let dedup_key = rule.dedup.key.iter().zip(&key).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+            let dedup_key =
+                rule.dedup.key.iter().zip(&key).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
             let mut parts: Vec<&str> = vec![rule.id.as_str()];
             parts.extend(key.iter().map(String::as_str));
             let bucket_text = bucket.to_string();
@@ -154,7 +173,7 @@ fn fold(rule: &Rule, mut hits: Vec<Hit>) -> Vec<Alert> {
                 alert_id: stable_id(&parts),
                 rule_id: rule.id.clone(),
                 title: rule.title.clone(),
-                severity: rule.severity.as_str().to_string(),
+                severity: rule.severity,
                 dedup_key,
                 principal: members.iter().find_map(|h| h.principal.clone()),
                 source_ips: set(&|h| h.ip.clone()),

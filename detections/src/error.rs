@@ -1,6 +1,6 @@
 //! Detection errors.
 
-/// Errors from loading, testing or running detections.
+/// Errors from loading, testing or running detections, and from delivering their alerts.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
     #[error("rule {origin}: {message}")]
@@ -8,7 +8,7 @@ pub enum DetectError {
     #[error("rule {rule}: {message}")]
     Sql { rule: String, message: String },
     #[error(transparent)]
-    Lake(#[from] ingest::IngestError),
+    Lake(#[from] lake::LakeError),
     #[error(transparent)]
     Query(#[from] query::QueryError),
     #[error("{0}")]
@@ -19,6 +19,10 @@ pub enum DetectError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("{context}: {source}")]
     Io { context: String, source: std::io::Error },
+    /// A sink could not take the alerts (a closed stdout, a JSONL file that cannot be
+    /// written). The I/O error is the source, so `... | head` is recognised as a closed pipe.
+    #[error("{context}")]
+    Output { context: String, source: std::io::Error },
     #[error("webhook {url}: {message}")]
     Webhook { url: String, message: String },
 }

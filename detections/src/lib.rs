@@ -8,7 +8,13 @@
 //! - [`engine`]: one rule over registered `events`/`history` into deduplicated alerts.
 //! - [`run`]: a run over the lake: incremental by Delta version (the watermark lives in
 //!   the lake's `detection_runs` table), alerts appended to the lake's `alerts` table.
-//! - [`alert`]: alerts and their sinks (JSON, Slack-compatible webhook).
+//! - [`alert`]: alerts and their forms (a table, a line, Arrow for the `alerts` table).
+//! - [`sink`]: where alerts go (terminal, JSONL file, Slack-compatible webhook) and
+//!   [`sink::Sinks::deliver_then_record`], the order that makes delivery at least once.
+//!
+//! It reads the lake through `trailhouse-lake` and plans SQL with `trailhouse-query`; the
+//! only part of `trailhouse-ingest` it uses is the decoder (without the ingest pipeline or
+//! the AWS SDK), so a rule's test events take the same path as real logs.
 
 pub mod alert;
 pub mod engine;
@@ -16,6 +22,7 @@ mod error;
 pub mod pack;
 pub mod rule;
 pub mod run;
+pub mod sink;
 pub mod testing;
 
 pub use error::{DetectError, Result};

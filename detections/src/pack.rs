@@ -48,7 +48,10 @@ pub fn select(rules: Vec<Rule>, ids: &[String]) -> Result<Vec<Rule>> {
     }
     for id in ids {
         if !rules.iter().any(|r| &r.id == id) {
-            return Err(DetectError::Rule { origin: id.clone(), message: "no rule has this id (`trailhouse rules list`)".into() });
+            return Err(DetectError::Rule {
+                origin: id.clone(),
+                message: "no rule has this id (`trailhouse rules list`)".into(),
+            });
         }
     }
     Ok(rules.into_iter().filter(|r| ids.contains(&r.id)).collect())

@@ -5,7 +5,8 @@ use serde::Deserialize;
 
 use crate::error::{DetectError, Result};
 
-/// How bad a match is.
+/// How bad a match is. Rule files, alert JSON and the lake's `alerts` table spell it in
+/// lowercase (`severity = "high"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -25,6 +26,12 @@ impl Severity {
             Severity::High => "high",
             Severity::Critical => "critical",
         }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -99,19 +106,22 @@ pub struct Rule {
 
 /// A duration such as `30s`, `15m`, `1h`, `7d`, in microseconds.
 pub fn duration_micros(s: &str) -> Option<i64> {
-    query::export::parse_duration(s)
+    lake::time::parse_duration(s)
 }
 
 impl Rule {
     /// Parses and checks one rule file.
     pub fn parse(text: &str, origin: &str) -> Result<Rule> {
-        let rule: Rule = toml::from_str(text).map_err(|e| DetectError::Rule { origin: origin.to_string(), message: e.to_string() })?;
+        let rule: Rule = toml::from_str(text)
+            .map_err(|e| DetectError::Rule { origin: origin.to_string(), message: e.to_string() })?;
         rule.validate().map_err(|message| DetectError::Rule { origin: origin.to_string(), message })?;
         Ok(rule)
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.') {
+        if self.id.is_empty()
+            || !self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        {
             return Err(format!("id {:?}: use lowercase letters, digits, '-' and '.'", self.id));
         }
         if self.sql.trim().is_empty() {
@@ -135,8 +145,12 @@ impl Rule {
                 return Err("threshold.count must be at least 2".into());
             }
         }
-        if !self.tests.iter().any(|t| t.expect == Expect::Match) || !self.tests.iter().any(|t| t.expect == Expect::NoMatch) {
-            return Err("needs at least one `expect = \"match\"` test and one near-miss `expect = \"no_match\"` test".into());
+        if !self.tests.iter().any(|t| t.expect == Expect::Match)
+            || !self.tests.iter().any(|t| t.expect == Expect::NoMatch)
+        {
+            return Err(
+                "needs at least one `expect = \"match\"` test and one near-miss `expect = \"no_match\"` test".into()
+            );
         }
         Ok(())
     }

@@ -9,15 +9,15 @@ use std::time::Instant;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
 use deltalake::delta_datafusion::{FileSelection, MissingSelectedFilePolicy};
-use ingest::decode::time::{format_canonical, now_micros};
-use ingest::lake::{CLOUDTRAIL_TABLE, Lake, read_table};
-pub use ingest::lake::{ALERTS_TABLE, RUNS_TABLE};
+use lake::schema::{EVENT_DATE, EVENT_TIME};
+use lake::time::{format_canonical, now_micros};
+pub use lake::{ALERTS_TABLE, RUNS_TABLE};
+use lake::{CLOUDTRAIL_TABLE, Lake, read_table};
 
 use crate::alert::{Alert, to_batch};
 use crate::engine::evaluate;
 use crate::error::Result;
 use crate::rule::Rule;
-
 
 /// Which rows a run looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +31,42 @@ pub enum Scope {
     Since(i64),
 }
 
+impl Scope {
+    /// The name recorded in `detection_runs.scope` and shown to people: `incremental`,
+    /// `all` or `since`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Incremental => "incremental",
+            Scope::All => "all",
+            Scope::Since(_) => "since",
+        }
+    }
+
+    /// True when a run over this scope covers everything committed up to its version, so
+    /// recording it moves the watermark (`--since` does not).
+    pub fn moves_watermark(self) -> bool {
+        !matches!(self, Scope::Since(_))
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// Serialised as its [`Scope::name`], as the `detection_runs` table spells it.
+impl serde::Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 /// What a run did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunSummary {
     pub run_id: String,
-    pub scope: String,
+    pub scope: Scope,
     /// Table versions covered: (after this version, up to this one].
     pub from_version: Option<u64>,
     pub to_version: u64,
@@ -51,9 +82,9 @@ pub struct RunSummary {
     pub detected_at: i64,
 }
 
-/// Runs `rules` once over the lake and returns the new alerts. Nothing is written:
-/// deliver the alerts, then [`record`] the run (so a crash in between re-raises them
-/// instead of losing them).
+/// Runs `rules` once over the lake and returns the new alerts. Nothing is written: hand
+/// the summary to [`crate::sink::Sinks::deliver_then_record`], which delivers the alerts and
+/// then [`record`]s the run (so a crash in between re-raises them instead of losing them).
 pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary> {
     let started = Instant::now();
     let now = now_micros();
@@ -62,7 +93,7 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
     let version = table.version().unwrap_or_default();
     let ctx = query::new_context()?;
     table.update_datafusion_session(&ctx.state())?;
-    ctx.register_table("cloudtrail", table.table_provider().await?)?;
+    ctx.register_table(CLOUDTRAIL_TABLE, table.table_provider().await?)?;
 
     let watermark = if scope == Scope::Incremental { watermark(lake).await? } else { None };
     let mut data_files = table.get_file_uris()?.count();
@@ -70,22 +101,24 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
         (Scope::Incremental, Some(w)) => {
             let files = added_files(&table, w, version).await?;
             data_files = files.len();
-            let selection = FileSelection::from_file_paths(files).with_missing_file_policy(MissingSelectedFilePolicy::Ignore);
+            let selection =
+                FileSelection::from_file_paths(files).with_missing_file_policy(MissingSelectedFilePolicy::Ignore);
             let provider = table.table_provider().with_file_selection(selection).await?;
             ctx.register_table("events", provider)?;
         }
         (Scope::Since(age), _) => {
             let t = now - age;
-            ctx.sql(&format!("CREATE VIEW events AS SELECT * FROM cloudtrail WHERE {}", time_filter(t))).await?;
+            ctx.sql(&format!("CREATE VIEW events AS SELECT * FROM {CLOUDTRAIL_TABLE} WHERE {}", time_filter(t)))
+                .await?;
         }
         _ => {
-            ctx.sql("CREATE VIEW events AS SELECT * FROM cloudtrail").await?;
+            ctx.sql(&format!("CREATE VIEW events AS SELECT * FROM {CLOUDTRAIL_TABLE}")).await?;
         }
     }
     let min_time = {
-        let batches = ctx.sql("SELECT min(eventtime) FROM events").await?.collect().await?;
+        let batches = ctx.sql(&format!("SELECT min({EVENT_TIME}) FROM events")).await?.collect().await?;
         batches.first().and_then(|b| {
-            let c = arrow::compute::cast(b.column(0), &ingest::schema::timestamp_type()).ok()?;
+            let c = arrow::compute::cast(b.column(0), &lake::schema::timestamp_type()).ok()?;
             let c = c.as_primitive::<TimestampMicrosecondType>();
             (!c.is_empty() && c.is_valid(0)).then(|| c.value(0))
         })
@@ -96,7 +129,7 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
         for rule in rules {
             let lookback = rule.lookback_micros();
             let history = if lookback > 0 {
-                format!("SELECT * FROM cloudtrail WHERE {}", time_filter(min_time - lookback))
+                format!("SELECT * FROM {CLOUDTRAIL_TABLE} WHERE {}", time_filter(min_time - lookback))
             } else {
                 "SELECT * FROM events".to_string()
             };
@@ -114,14 +147,9 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
     let duplicates = before - alerts.len();
     alerts.sort_by(|a, b| (a.first_seen_micros, &a.rule_id).cmp(&(b.first_seen_micros, &b.rule_id)));
 
-    let scope_name = match scope {
-        Scope::Incremental => "incremental",
-        Scope::All => "all",
-        Scope::Since(_) => "since",
-    };
     let summary = RunSummary {
         run_id: run_id.clone(),
-        scope: scope_name.into(),
+        scope,
         from_version: watermark,
         to_version: version,
         data_files,
@@ -136,7 +164,8 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
 
 /// Writes a run's alerts to the lake's `alerts` table, then its record (and watermark) to
 /// `detection_runs`. Alerts first: a crash between the two re-runs the window and the
-/// alerts table suppresses the repeats.
+/// alerts table suppresses the repeats. Call it after delivering the alerts (as
+/// [`crate::sink::Sinks::deliver_then_record`] does), never before.
 pub async fn record(lake: &Lake, summary: &RunSummary) -> Result<()> {
     if !summary.alerts.is_empty() {
         lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, summary.detected_at, &summary.run_id)?]).await?;
@@ -148,7 +177,7 @@ pub async fn record(lake: &Lake, summary: &RunSummary) -> Result<()> {
 /// `eventtime >= t`, with the matching `eventdate` bound so whole days are pruned.
 fn time_filter(t: i64) -> String {
     let day = format_canonical(t.div_euclid(86_400_000_000) * 86_400_000_000);
-    format!("eventdate >= DATE '{}' AND eventtime >= TIMESTAMP '{}'", &day[..10], format_canonical(t))
+    format!("{EVENT_DATE} >= DATE '{}' AND {EVENT_TIME} >= TIMESTAMP '{}'", &day[..10], format_canonical(t))
 }
 
 /// The last version covered by an incremental (or full) run.
@@ -206,11 +235,11 @@ async fn added_files(table: &deltalake::DeltaTable, after: u64, to: u64) -> Resu
 /// records no `to_version` and leaves the watermark where it was.
 fn run_record(s: &RunSummary) -> Result<RecordBatch> {
     use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
-    let to_version = (s.scope != "since").then_some(s.to_version as i64);
+    let to_version = s.scope.moves_watermark().then_some(s.to_version as i64);
     let columns: [(&str, ArrayRef, bool); 8] = [
         ("run_id", Arc::new(StringArray::from(vec![s.run_id.as_str()])), false),
         ("finished_at", Arc::new(TimestampMicrosecondArray::from(vec![s.detected_at]).with_timezone("UTC")), false),
-        ("scope", Arc::new(StringArray::from(vec![s.scope.as_str()])), false),
+        ("scope", Arc::new(StringArray::from(vec![s.scope.name()])), false),
         ("from_version", Arc::new(Int64Array::from(vec![s.from_version.map(|v| v as i64)])), true),
         ("to_version", Arc::new(Int64Array::from(vec![to_version])), true),
         ("rules", Arc::new(Int64Array::from(vec![s.rules as i64])), false),

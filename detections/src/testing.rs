@@ -91,10 +91,16 @@ pub async fn test_rule(rule: &Rule) -> Result<Vec<TestOutcome>> {
             all.extend(events);
             let batch_all = decode(&all).map_err(|e| e.to_string())?;
             let schema = batch_events.schema();
-            ctx.register_table("events", Arc::new(MemTable::try_new(schema.clone(), vec![vec![batch_events]]).map_err(|e| e.to_string())?))
-                .map_err(|e| e.to_string())?;
-            ctx.register_table("history", Arc::new(MemTable::try_new(schema, vec![vec![batch_all]]).map_err(|e| e.to_string())?))
-                .map_err(|e| e.to_string())?;
+            ctx.register_table(
+                "events",
+                Arc::new(MemTable::try_new(schema.clone(), vec![vec![batch_events]]).map_err(|e| e.to_string())?),
+            )
+            .map_err(|e| e.to_string())?;
+            ctx.register_table(
+                "history",
+                Arc::new(MemTable::try_new(schema, vec![vec![batch_all]]).map_err(|e| e.to_string())?),
+            )
+            .map_err(|e| e.to_string())?;
             let alerts = evaluate(&ctx, rule).await.map_err(|e| e.to_string())?;
             let matched = !alerts.is_empty();
             Ok::<_, String>((matched, alerts.len()))

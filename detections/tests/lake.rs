@@ -7,20 +7,28 @@ use std::path::Path;
 
 use detections::run::{RunSummary, Scope, record, run};
 use ingest::aws::AwsOptions;
-use ingest::backfill::{BackfillOptions, Progress, backfill};
-use ingest::generate::{GenerateOptions, generate};
-use ingest::lake::{Lake, LakeOptions};
+use ingest::backfill::{BackfillOptions, backfill};
 use ingest::source::Source;
+use lake::{Lake, LakeOptions};
+use sample_logs::{GenerateOptions, generate};
 
 async fn ingest_dir(lake: &Lake, dir: &Path) -> ingest::backfill::Summary {
     let source = Source::parse(&dir.display().to_string(), &AwsOptions::default()).await.unwrap();
-    backfill(lake, &source, &BackfillOptions { progress: Progress::Quiet, lanes: 2, ..Default::default() }).await.unwrap()
+    backfill(lake, &source, &BackfillOptions { lanes: 2, ..Default::default() }).await.unwrap()
 }
 
 /// A lake of 20,000 generated events (2 accounts, 1 day) with the planted scenarios.
 async fn generated_lake(root: &Path) -> (Lake, Vec<(String, String, String)>) {
     let logs = root.join("logs");
-    generate(&GenerateOptions { out: logs.clone(), events: 20_000, accounts: 2, days: 1, seed: 7, ..Default::default() }).unwrap();
+    generate(&GenerateOptions {
+        out: logs.clone(),
+        events: 20_000,
+        accounts: 2,
+        days: 1,
+        seed: 7,
+        ..Default::default()
+    })
+    .unwrap();
     let lake = Lake::open_or_create(&root.join("lake").display().to_string(), &LakeOptions::default()).await.unwrap();
     ingest_dir(&lake, &logs).await;
     // (time, account, scenario)
@@ -75,7 +83,10 @@ async fn every_planted_scenario_raises_its_alert_once() {
     for (time, account, scenario) in &planted {
         let rule = rule_for(scenario);
         let hit = s.alerts.iter().any(|a| {
-            a.rule_id == rule && a.accounts.contains(account) && a.first_seen.as_str() <= time.as_str() && time.as_str() <= a.last_seen.as_str()
+            a.rule_id == rule
+                && a.accounts.contains(account)
+                && a.first_seen.as_str() <= time.as_str()
+                && time.as_str() <= a.last_seen.as_str()
         });
         assert!(hit, "planted {scenario} at {time} in {account}: no {rule} alert; alerts by rule: {counts:?}");
     }
@@ -99,7 +110,8 @@ async fn every_planted_scenario_raises_its_alert_once() {
     // Leaked-key use: the planted calls from the attacker's IP are flagged, and beyond them
     // only a handful of first uses of an address after the learning period.
     let new_ip: Vec<_> = s.alerts.iter().filter(|a| a.rule_id == "api-call-from-new-ip").collect();
-    let (attacker, other): (Vec<&&detections::alert::Alert>, Vec<_>) = new_ip.iter().partition(|a| a.source_ips == ["198.51.100.23"]);
+    let (attacker, other): (Vec<&&detections::alert::Alert>, Vec<_>) =
+        new_ip.iter().partition(|a| a.source_ips == ["198.51.100.23"]);
     assert!(attacker.len() >= 4, "{new_ip:?}");
     assert!(other.len() <= 5, "{new_ip:?}");
     // Every alert carries what a responder needs.
@@ -151,7 +163,12 @@ async fn incremental_runs_read_only_new_data_and_never_repeat_an_alert() {
     assert_eq!(next.from_version, Some(idle.to_version));
     assert_eq!(next.data_files as u64, added.data_files_written, "only the new commit's files are read");
     let raised: HashSet<&str> = next.alerts.iter().map(|a| a.rule_id.as_str()).collect();
-    assert_eq!(raised, HashSet::from(["cloudtrail-tampering", "cis-cloudwatch-5-cloudtrail-changes"]), "{:?}", next.alerts);
+    assert_eq!(
+        raised,
+        HashSet::from(["cloudtrail-tampering", "cis-cloudwatch-5-cloudtrail-changes"]),
+        "{:?}",
+        next.alerts
+    );
     assert!(next.alerts.iter().all(|a| a.event_ids == vec!["9d3b3e4a-new-stoplogging".to_string()]));
     record(&lake, &next).await.unwrap();
 
@@ -175,7 +192,8 @@ async fn incremental_runs_read_only_new_data_and_never_repeat_an_alert() {
 async fn a_since_run_does_not_move_the_watermark() {
     let dir = tempfile::tempdir().unwrap();
     let (lake, _) = generated_lake(dir.path()).await;
-    let rules = detections::pack::select(detections::pack::builtin().unwrap(), &["cloudtrail-tampering".to_string()]).unwrap();
+    let rules =
+        detections::pack::select(detections::pack::builtin().unwrap(), &["cloudtrail-tampering".to_string()]).unwrap();
     // The generated events are from 2026-11-02; a window reaching back far enough sees them.
     let since = run(&lake, &rules, Scope::Since(10 * 365 * 86_400_000_000)).await.unwrap();
     assert_eq!(since.alerts.len(), 2);

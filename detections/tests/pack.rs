@@ -39,7 +39,8 @@ events = ['{}']
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broken_test_expectation_is_reported_not_hidden() {
-    let mut rule = detections::pack::builtin().unwrap().into_iter().find(|r| r.id == "root-access-key-created").unwrap();
+    let mut rule =
+        detections::pack::builtin().unwrap().into_iter().find(|r| r.id == "root-access-key-created").unwrap();
     for t in &mut rule.tests {
         t.expect = match t.expect {
             detections::rule::Expect::Match => detections::rule::Expect::NoMatch,

@@ -13,10 +13,7 @@ pub struct AwsOptions {
 
 impl AwsOptions {
     fn endpoint(&self) -> Option<String> {
-        self.endpoint_url
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-            .filter(|s| !s.is_empty())
+        self.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()).filter(|s| !s.is_empty())
     }
 
     /// The shared SDK configuration.
@@ -45,9 +42,7 @@ impl AwsOptions {
     /// An S3 client.
     pub async fn s3_client(&self) -> aws_sdk_s3::Client {
         let conf = self.sdk_config().await;
-        let s3 = aws_sdk_s3::config::Builder::from(&conf)
-            .force_path_style(self.endpoint().is_some())
-            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(self.endpoint().is_some()).build();
         aws_sdk_s3::Client::from_conf(s3)
     }
 

@@ -1,39 +1,26 @@
 //! Backfill: every log file under a source into the lake, in one atomic commit.
 //!
 //! ```text
-//! list ──> skip known/non-log ──> fetch (async, N at once) ──> lanes (one per core):
+//! list ──> admission (log files the lake lacks) ──> fetch (async, N at once) ──> lanes (one per core):
 //!          inflate + parse into Arrow + Parquet encode, streaming files to the lake
 //!      ──> one commit of all data files + the ledger
 //! ```
 //! Channels are bounded, so memory stays flat whatever the size of the source.
 
-use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use futures::StreamExt;
+use lake::{CLOUDTRAIL_TABLE, Lake};
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::admission::{Admission, Verdict};
 use crate::decode::DEFAULT_MAX_INFLATED;
-use crate::lake::{CLOUDTRAIL_TABLE, Lake};
-use crate::lanes::{LaneCounters, LaneOptions, Lanes};
-use crate::layout;
+use crate::lanes::{Counters, LaneOptions, Lanes};
 use crate::source::{Source, SourceObject};
 use crate::{IngestError, Result};
-
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Progress {
-    /// A bar on a terminal, periodic log lines otherwise.
-    #[default]
-    Auto,
-    /// Periodic log lines only.
-    Log,
-    /// Nothing.
-    Quiet,
-}
 
 /// Backfill settings.
 #[derive(Debug, Clone)]
@@ -48,7 +35,8 @@ pub struct BackfillOptions {
     pub max_inflated: usize,
     /// Event dates a lane writes before closing its files (see [`LaneOptions`]).
     pub max_open_dates: usize,
-    pub progress: Progress,
+    /// Running totals the backfill adds to as it goes: keep a clone to show progress.
+    pub counters: Arc<Counters>,
 }
 
 impl BackfillOptions {
@@ -73,7 +61,7 @@ impl Default for BackfillOptions {
             batch_rows: 8 * 1024,
             max_inflated: DEFAULT_MAX_INFLATED,
             max_open_dates: crate::lanes::DEFAULT_MAX_OPEN_DATES,
-            progress: Progress::Auto,
+            counters: Arc::default(),
         }
     }
 }
@@ -113,12 +101,12 @@ pub struct Summary {
 pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> Result<Summary> {
     let started = Instant::now();
     let mut cloudtrail = lake.table(CLOUDTRAIL_TABLE).await?;
-    let known = lake.known_sources().await?;
-    tracing::info!(source = %source.describe(), lake = lake.location(), known = known.len(), "Backfill starting.");
+    let admission = Admission::new(lake.known_sources().await?);
+    let known = admission.known_len();
+    tracing::info!(source = %source.describe(), lake = lake.location(), known, "Backfill starting.");
 
-    let lanes = Lanes::start(lake, &cloudtrail, &opts.lane_options())?;
-    let listed = Arc::new(AtomicU64::new(0));
-    let progress = ProgressReporter::start(opts.progress, lanes.counters.clone(), listed.clone());
+    let counters = opts.counters.clone();
+    let lanes = Lanes::start(lake, &cloudtrail, &opts.lane_options(), counters.clone())?;
     let (list_tx, mut list_rx) = mpsc::channel::<SourceObject>(1024);
     let lister = {
         let source = source.clone();
@@ -128,15 +116,17 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     // Skip what is known or not a log file; fetch with bounded concurrency; hand to lanes.
     let (mut already, mut not_logs) = (0u64, 0u64);
     let candidates = futures::stream::poll_fn(|cx| list_rx.poll_recv(cx)).filter(|o| {
-        listed.fetch_add(1, Ordering::Relaxed);
-        let keep = if !layout::is_ingestible(&o.key) {
-            not_logs += 1;
-            false
-        } else if known.contains(layout::canonical_name(&o.key), o.size) {
-            already += 1;
-            false
-        } else {
-            true
+        counters.listed.fetch_add(1, Ordering::Relaxed);
+        let keep = match admission.verdict(&o.key, Some(o.size)) {
+            Verdict::Admit => true,
+            Verdict::NotALog => {
+                not_logs += 1;
+                false
+            }
+            Verdict::AlreadyIngested => {
+                already += 1;
+                false
+            }
         };
         std::future::ready(keep)
     });
@@ -166,14 +156,13 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
         None => lanes.flush().await,
     };
     lanes.stop().await;
-    progress.finish();
     let flushed = flushed?;
     listing??;
 
     let mut summary = Summary {
         source: source.describe(),
         lake: lake.location().to_string(),
-        objects_listed: listed.load(Ordering::Relaxed),
+        objects_listed: counters.listed.load(Ordering::Relaxed),
         files_already_ingested: already,
         files_not_logs: not_logs,
         files: flushed.files,
@@ -200,65 +189,4 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
         "Backfill committed."
     );
     Ok(summary)
-}
-
-/// A progress bar on a TTY, a log line every few seconds otherwise.
-struct ProgressReporter {
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl ProgressReporter {
-    fn start(mode: Progress, counters: Arc<LaneCounters>, listed: Arc<AtomicU64>) -> Self {
-        if mode == Progress::Quiet {
-            return ProgressReporter { stop: None, task: None };
-        }
-        let tty = mode == Progress::Auto && std::io::stderr().is_terminal();
-        let (stop, mut stopped) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(async move {
-            let bar = tty.then(|| {
-                let b = indicatif::ProgressBar::new(0);
-                b.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files  {msg}",
-                    )
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-                );
-                b
-            });
-            let started = Instant::now();
-            let period = if tty { Duration::from_millis(200) } else { Duration::from_secs(10) };
-            let mut tick = tokio::time::interval(period);
-            tick.tick().await;
-            loop {
-                tokio::select! {
-                    _ = &mut stopped => break,
-                    _ = tick.tick() => {}
-                }
-                let files = counters.files.load(Ordering::Relaxed);
-                let events = counters.events.load(Ordering::Relaxed);
-                let mb = counters.bytes.load(Ordering::Relaxed) as f64 / 1e6;
-                let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                match &bar {
-                    Some(b) => {
-                        b.set_length(listed.load(Ordering::Relaxed));
-                        b.set_position(files);
-                        b.set_message(format!("{events} events, {mb:.0} MB, {rate:.0} events/s"));
-                    }
-                    None => tracing::info!(files, events, mb = mb as u64, events_per_sec = rate as u64, "Backfill progress."),
-                }
-            }
-            if let Some(b) = bar {
-                b.finish_and_clear();
-            }
-        });
-        ProgressReporter { stop: Some(stop), task: Some(task) }
-    }
-
-    fn finish(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        drop(self.task.take());
-    }
 }

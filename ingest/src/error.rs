@@ -11,11 +11,9 @@ pub enum IngestError {
     S3 { op: &'static str, bucket: String, key: String, message: String },
     #[error("{uri}: {source}")]
     Decode { uri: String, source: DecodeError },
-    #[cfg(feature = "lake")]
-    #[error("lake at {location}: {source}")]
-    Lake { location: String, source: Box<deltalake::DeltaTableError> },
-    #[error("lake at {location}: {message}")]
-    LakeState { location: String, message: String },
+    #[cfg(feature = "pipeline")]
+    #[error(transparent)]
+    Lake(#[from] lake::LakeError),
     #[error("invalid location {0:?}: expected a local folder or s3://bucket/prefix")]
     Location(String),
     #[error("{0}")]

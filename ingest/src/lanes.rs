@@ -25,11 +25,11 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
+use lake::{Lake, LakeError, LedgerEntry, schema};
+
 use crate::decode::{EventBatchBuilder, FileDecoder};
-use crate::lake::{Lake, LedgerEntry};
 use crate::layout;
-use crate::schema;
-use crate::source::SourceObject;
+use crate::object::{Payload, SourceObject};
 use crate::{IngestError, Result};
 
 /// Lane settings.
@@ -86,23 +86,16 @@ impl Flushed {
     }
 }
 
-/// Running totals, readable while the lanes work (progress, metrics).
+/// Running totals, readable while the work goes on (a progress bar, metrics).
 #[derive(Debug, Default)]
-pub struct LaneCounters {
+pub struct Counters {
+    /// Objects listed under the source (backfill only).
+    pub listed: AtomicU64,
     pub files: AtomicU64,
     pub events: AtomicU64,
     pub bytes: AtomicU64,
     /// Inflated bytes since the last flush (for size-triggered flushes).
     pub pending_inflated: AtomicU64,
-}
-
-/// A file's bytes, or where a lane reads them itself.
-pub enum Payload {
-    Fetched(Bytes),
-    /// A local file at the object's `uri`: read by the lane into a reused buffer, with no
-    /// hop through the async runtime's blocking pool (per-file overhead is what bounds a
-    /// corpus of many small files).
-    LocalFile,
 }
 
 enum LaneMsg {
@@ -132,13 +125,13 @@ pub struct Lanes {
     sender: mpsc::Sender<LaneMsg>,
     threads: Vec<std::thread::JoinHandle<()>>,
     bundle: Mutex<Bundle>,
-    pub counters: Arc<LaneCounters>,
+    pub counters: Arc<Counters>,
 }
 
 impl Lanes {
-    /// Starts the lanes writing into `table` (the `cloudtrail` table of `lake`).
-    pub fn start(lake: &Lake, table: &DeltaTable, opts: &LaneOptions) -> Result<Lanes> {
-        let counters = Arc::new(LaneCounters::default());
+    /// Starts the lanes writing into `table` (the `cloudtrail` table of `lake`), adding
+    /// what they do to `counters`.
+    pub fn start(lake: &Lake, table: &DeltaTable, opts: &LaneOptions, counters: Arc<Counters>) -> Result<Lanes> {
         let handle = tokio::runtime::Handle::current();
         let lanes = opts.lanes.max(1);
         // Enough queued bundles to keep every lane busy while the fetchers catch up.
@@ -252,7 +245,7 @@ struct Lane {
     writer: RecordBatchWriter,
     lake: Lake,
     handle: tokio::runtime::Handle,
-    counters: Arc<LaneCounters>,
+    counters: Arc<Counters>,
     decoder: FileDecoder,
     builder: EventBatchBuilder,
     batch_rows: usize,
@@ -333,7 +326,7 @@ impl Lane {
     }
 
     fn lake_err(&self, e: deltalake::DeltaTableError) -> IngestError {
-        IngestError::Lake { location: self.lake.location().to_string(), source: Box::new(e) }
+        IngestError::Lake(LakeError::delta(self.lake.location())(e))
     }
 
     fn process(&mut self, obj: SourceObject, payload: Payload) -> Result<()> {
@@ -353,7 +346,8 @@ impl Lane {
         let size = data.len() as u64;
         self.out.bytes += size;
         self.counters.bytes.fetch_add(size, Ordering::Relaxed);
-        let mut entry = LedgerEntry { name, uri: obj.uri.clone(), size: obj.size, etag: obj.etag.clone(), events: 0, error: None };
+        let mut entry =
+            LedgerEntry { name, uri: obj.uri.clone(), size: obj.size, etag: obj.etag.clone(), events: 0, error: None };
         match self.decoder.decode(data, &obj.uri, &mut self.builder) {
             Ok(decoded) => {
                 let c = decoded.counts;
@@ -372,7 +366,11 @@ impl Lane {
                 tracing::warn!(source = %obj.uri, error = %error, "File quarantined.");
                 let copy = Bytes::copy_from_slice(data);
                 let to = self.handle.block_on(self.lake.quarantine(&entry.name, &obj.uri, copy, &error))?;
-                self.out.quarantined.push(QuarantinedFile { source: obj.uri.clone(), error: error.clone(), quarantined_to: to });
+                self.out.quarantined.push(QuarantinedFile {
+                    source: obj.uri.clone(),
+                    error: error.clone(),
+                    quarantined_to: to,
+                });
                 entry.error = Some(error);
             }
         }

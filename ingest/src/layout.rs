@@ -87,9 +87,36 @@ mod tests {
         let org = "pre/fix/AWSLogs/o-1234abcde/222222222222/CloudTrail/eu-west-1/2025/03/06/x.json.gz";
         let insight = "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2023/07/10/f.json.gz";
         let cases: Vec<(&str, KeyKind)> = vec![
-            (single, KeyKind::LogFile(LogKey { org_id: None, account: "111122223333", region: "us-east-1", date: "2023/07/10", insight: false })),
-            (org, KeyKind::LogFile(LogKey { org_id: Some("o-1234abcde"), account: "222222222222", region: "eu-west-1", date: "2025/03/06", insight: false })),
-            (insight, KeyKind::LogFile(LogKey { org_id: None, account: "111122223333", region: "us-east-1", date: "2023/07/10", insight: true })),
+            (
+                single,
+                KeyKind::LogFile(LogKey {
+                    org_id: None,
+                    account: "111122223333",
+                    region: "us-east-1",
+                    date: "2023/07/10",
+                    insight: false,
+                }),
+            ),
+            (
+                org,
+                KeyKind::LogFile(LogKey {
+                    org_id: Some("o-1234abcde"),
+                    account: "222222222222",
+                    region: "eu-west-1",
+                    date: "2025/03/06",
+                    insight: false,
+                }),
+            ),
+            (
+                insight,
+                KeyKind::LogFile(LogKey {
+                    org_id: None,
+                    account: "111122223333",
+                    region: "us-east-1",
+                    date: "2023/07/10",
+                    insight: true,
+                }),
+            ),
             ("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2023/07/10/d.json.gz", KeyKind::Digest),
             ("AWSLogs/o-abc/111122223333/CloudTrail-Digest/us-east-1/2023/07/10/d.json.gz", KeyKind::Digest),
             ("AWSLogs/111122223333/vpcflowlogs/us-east-1/2023/07/10/f.log.gz", KeyKind::OtherService),

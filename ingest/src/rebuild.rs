@@ -3,13 +3,12 @@
 //! it proves the lake is lossless and lets tools hand events back out in AWS's shape.
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, ListArray, RecordBatch, StringArray, StructArray,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, AsArray, BooleanArray, ListArray, RecordBatch, StringArray, StructArray, TimestampMicrosecondArray,
 };
 use serde_json::{Map, Value};
 
-use crate::decode::time::format_canonical;
-use crate::schema::{self, FieldSpec, Kind};
+use lake::schema::{self, FieldSpec, Kind};
+use lake::time::format_canonical;
 
 /// Why a row could not be turned back into an event.
 #[derive(Debug, thiserror::Error)]
@@ -17,11 +16,7 @@ pub enum RebuildError {
     #[error("column {0} is missing or has an unexpected type")]
     Column(&'static str),
     #[error("row {row}: column {column} holds invalid JSON: {source}")]
-    Json {
-        row: usize,
-        column: &'static str,
-        source: serde_json::Error,
-    },
+    Json { row: usize, column: &'static str, source: serde_json::Error },
     #[error("row {row}: unmapped patch {pointer:?} does not fit the event")]
     Patch { row: usize, pointer: String },
 }
@@ -97,8 +92,8 @@ fn value(spec: &'static FieldSpec, col: &dyn Array, row: usize) -> Result<Value,
 }
 
 fn apply_patches(event: &mut Value, patches: &str, row: usize) -> Result<(), RebuildError> {
-    let list: Vec<(String, Value)> = serde_json::from_str(patches)
-        .map_err(|source| RebuildError::Json { row, column: schema::UNMAPPED, source })?;
+    let list: Vec<(String, Value)> =
+        serde_json::from_str(patches).map_err(|source| RebuildError::Json { row, column: schema::UNMAPPED, source })?;
     for (pointer, v) in list {
         if !set_pointer(event, &pointer, v) {
             return Err(RebuildError::Patch { row, pointer });

@@ -5,19 +5,8 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::aws::AwsOptions;
-use crate::lanes::Payload;
+pub use crate::object::{Payload, SourceObject};
 use crate::{IngestError, Result};
-
-/// One object to ingest.
-#[derive(Debug, Clone)]
-pub struct SourceObject {
-    /// `s3://bucket/key` or the local path.
-    pub uri: String,
-    /// The key (S3) or the path relative to the source root (local), with `/` separators.
-    pub key: String,
-    pub size: i64,
-    pub etag: Option<String>,
-}
 
 /// A source of log files.
 #[derive(Debug, Clone)]
@@ -34,7 +23,11 @@ impl Source {
             if bucket.is_empty() {
                 return Err(IngestError::Location(location.to_string()));
             }
-            return Ok(Source::S3 { client: aws.s3_client().await, bucket: bucket.to_string(), prefix: prefix.to_string() });
+            return Ok(Source::S3 {
+                client: aws.s3_client().await,
+                bucket: bucket.to_string(),
+                prefix: prefix.to_string(),
+            });
         }
         if location.contains("://") {
             return Err(IngestError::Location(location.to_string()));
@@ -107,7 +100,12 @@ impl Source {
 
 /// GETs one S3 object whole.
 pub async fn fetch_s3(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Bytes> {
-    let err = |message: String| IngestError::S3 { op: "GetObject", bucket: bucket.to_string(), key: key.to_string(), message };
+    let err = |message: String| IngestError::S3 {
+        op: "GetObject",
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        message,
+    };
     let out = client
         .get_object()
         .bucket(bucket)

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use common::quiet;
 use ingest::backfill::{BackfillOptions, backfill};
-use ingest::lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions, read_table};
 use ingest::source::Source;
+use lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions, read_table};
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -69,8 +69,19 @@ fn corpus() -> Vec<(&'static str, Vec<u8>, Result<u64, &'static str>)> {
         ("invalid-utf8.json.gz", gzip(b"{\"Records\":[{\"eventID\":\"\xff\xfe\"}]}"), Err("not valid JSON")),
         ("top-level-array.json.gz", gzip(b"[{\"eventID\":\"x\"}]"), Err("not an object with a \"Records\" array")),
         ("no-records.json.gz", gzip(br#"{"records":[]}"#), Err("not an object with a \"Records\" array")),
-        ("records-not-array.json.gz", gzip(br#"{"Records":{"eventID":"x"}}"#), Err("not an object with a \"Records\" array")),
-        ("too-deep.json.gz", gzip(&records(&[event("too-deep", &format!(r#","requestParameters":{}1{}"#, "[".repeat(50_000), "]".repeat(50_000)))])), Err("nested deeper than 10000 levels")),
+        (
+            "records-not-array.json.gz",
+            gzip(br#"{"Records":{"eventID":"x"}}"#),
+            Err("not an object with a \"Records\" array"),
+        ),
+        (
+            "too-deep.json.gz",
+            gzip(&records(&[event(
+                "too-deep",
+                &format!(r#","requestParameters":{}1{}"#, "[".repeat(50_000), "]".repeat(50_000)),
+            )])),
+            Err("nested deeper than 10000 levels"),
+        ),
         ("truncated-json.json.gz", gzip(br#"{"Records":[{"eventID":"x"}"#), Err("not valid JSON")),
     ]
 }
@@ -107,12 +118,16 @@ async fn every_class_of_bad_input_is_quarantined_by_name_and_nothing_else_is_los
                 assert!(!quarantined.contains_key(*name), "{name} was quarantined: {:?}", quarantined.get(*name));
             }
             Err(text) => {
-                let err = quarantined.get(*name).unwrap_or_else(|| panic!("{name} was not quarantined; quarantined: {quarantined:?}"));
+                let err = quarantined
+                    .get(*name)
+                    .unwrap_or_else(|| panic!("{name} was not quarantined; quarantined: {quarantined:?}"));
                 assert!(err.contains(text), "{name}: {err:?} does not say {text:?}");
                 // The original bytes and the error, side by side in the quarantine.
                 let q = lake_dir.join("quarantine/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02").join(name);
                 assert_eq!(&std::fs::read(&q).unwrap(), raw, "{name}");
-                let e: serde_json::Value = serde_json::from_slice(&std::fs::read(q.with_file_name(format!("{name}.error.json"))).unwrap()).unwrap();
+                let e: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(q.with_file_name(format!("{name}.error.json"))).unwrap())
+                        .unwrap();
                 assert!(e["error"].as_str().unwrap().contains(text), "{e}");
             }
         }
@@ -126,7 +141,8 @@ async fn every_class_of_bad_input_is_quarantined_by_name_and_nothing_else_is_los
     let b = read_table(&t, "SELECT eventid, eventname, length(useragent) AS ua, length(requestparameters) AS rp, readonly FROM t WHERE eventid IS NOT NULL ORDER BY eventid").await.unwrap();
     let batch = arrow::compute::concat_batches(&b[0].schema(), &b).unwrap();
     let ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
-    let ids: Vec<&str> = ids.as_any().downcast_ref::<arrow::array::StringArray>().unwrap().iter().map(|v| v.unwrap()).collect();
+    let ids: Vec<&str> =
+        ids.as_any().downcast_ref::<arrow::array::StringArray>().unwrap().iter().map(|v| v.unwrap()).collect();
     assert_eq!(ids, ["bom", "deep", "dupes", "good-1", "good-2", "long", "numbers", "ok", "plain", "types", "unknown"]);
     let row = |id: &str| ids.iter().position(|i| *i == id).unwrap();
     let ua = arrow::compute::cast(batch.column(2), &arrow::datatypes::DataType::Int64).unwrap();
@@ -140,7 +156,8 @@ async fn every_class_of_bad_input_is_quarantined_by_name_and_nothing_else_is_los
 
     // Rebuilt from the lake, the events of the odd file equal their sources (duplicate keys
     // and the 5,000-level value aside: serde_json cannot hold those).
-    let rebuilt = read_table(&t, "SELECT * FROM t WHERE eventid IN ('types', 'unknown', 'numbers', 'long')").await.unwrap();
+    let rebuilt =
+        read_table(&t, "SELECT * FROM t WHERE eventid IN ('types', 'unknown', 'numbers', 'long')").await.unwrap();
     let mut n = 0;
     for b in &rebuilt {
         for e in ingest::rebuild::rebuild_events(b).unwrap() {

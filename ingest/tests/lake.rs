@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use arrow::array::{AsArray, Int64Array};
 use common::*;
 use ingest::backfill::backfill;
-use ingest::lake::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions, read_table};
 use ingest::rebuild::rebuild_events;
 use ingest::source::Source;
+use lake::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions, read_table};
 
 async fn count(lake: &Lake, table: &str) -> i64 {
     let t = lake.table(table).await.unwrap();
@@ -24,7 +24,8 @@ async fn assert_lake_equals_sources(lake: &Lake, sources: &HashMap<String, Vec<s
     let mut rebuilt: HashMap<String, Vec<String>> = HashMap::new();
     for b in &batches {
         let events = rebuild_events(b).unwrap();
-        let src = arrow::compute::cast(b.column_by_name("source_object").unwrap(), &arrow::datatypes::DataType::Utf8).unwrap();
+        let src = arrow::compute::cast(b.column_by_name("source_object").unwrap(), &arrow::datatypes::DataType::Utf8)
+            .unwrap();
         let src = src.as_string::<i32>();
         for (i, e) in events.into_iter().enumerate() {
             rebuilt.entry(src.value(i).to_string()).or_default().push(canonical(&e));
@@ -72,7 +73,7 @@ async fn shared_datasets_ingest_completely_and_losslessly() {
 async fn generated_corpus_round_trips_losslessly() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    let g = ingest::generate::generate(&ingest::generate::GenerateOptions {
+    let g = sample_logs::generate(&sample_logs::GenerateOptions {
         out: logs.clone(),
         events: 20_000,
         accounts: 3,
@@ -92,14 +93,22 @@ async fn generated_corpus_round_trips_losslessly() {
 
     // Every identity type the generator promises is in the lake.
     let t = lake.table(CLOUDTRAIL_TABLE).await.unwrap();
-    let b = read_table(&t, "SELECT DISTINCT t.useridentity.type FROM t WHERE t.useridentity.type IS NOT NULL").await.unwrap();
-    let mut types: Vec<String> = b.iter().flat_map(|b| {
-        let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
-        let c = c.as_string::<i32>();
-        (0..b.num_rows()).map(|i| c.value(i).to_string()).collect::<Vec<_>>()
-    }).collect();
+    let b = read_table(&t, "SELECT DISTINCT t.useridentity.type FROM t WHERE t.useridentity.type IS NOT NULL")
+        .await
+        .unwrap();
+    let mut types: Vec<String> = b
+        .iter()
+        .flat_map(|b| {
+            let c = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
+            let c = c.as_string::<i32>();
+            (0..b.num_rows()).map(|i| c.value(i).to_string()).collect::<Vec<_>>()
+        })
+        .collect();
     types.sort();
-    assert_eq!(types, ["AWSAccount", "AWSService", "AssumedRole", "FederatedUser", "IAMUser", "IdentityCenterUser", "Root"]);
+    assert_eq!(
+        types,
+        ["AWSAccount", "AWSService", "AssumedRole", "FederatedUser", "IAMUser", "IdentityCenterUser", "Root"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +126,9 @@ async fn reingesting_the_same_source_adds_nothing() {
     // The same files copied elsewhere are recognised by their CloudTrail key.
     let copy = dir.path().join("copy");
     copy_dir(&datasets().join("cloud-snitch"), &copy);
-    let third = backfill(&lake, &Source::parse(copy.to_str().unwrap(), &Default::default()).await.unwrap(), &quiet()).await.unwrap();
+    let third = backfill(&lake, &Source::parse(copy.to_str().unwrap(), &Default::default()).await.unwrap(), &quiet())
+        .await
+        .unwrap();
     assert_eq!(third.events, 0);
     assert_eq!(count(&lake, CLOUDTRAIL_TABLE).await, 21);
 }
@@ -139,7 +150,8 @@ async fn bad_files_are_quarantined_and_the_rest_is_ingested() {
     assert_eq!((s.files, s.events, s.files_quarantined), (2, 21, 2));
     let q = lake_dir.join("quarantine/AWSLogs/111122223333/CloudTrail/us-east-1/2023/07/10");
     assert_eq!(std::fs::read(q.join("truncated.json.gz")).unwrap(), &good[..good.len() / 2]);
-    let err: serde_json::Value = serde_json::from_slice(&std::fs::read(q.join("notjson.json.gz.error.json")).unwrap()).unwrap();
+    let err: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(q.join("notjson.json.gz.error.json")).unwrap()).unwrap();
     assert!(err["error"].as_str().unwrap().contains("not valid JSON"), "{err}");
     // Quarantined files are in the ledger: a re-run does not retry them.
     let again = backfill(&lake, &source, &quiet()).await.unwrap();
@@ -150,14 +162,25 @@ async fn bad_files_are_quarantined_and_the_rest_is_ingested() {
 async fn a_one_day_filter_reads_only_that_days_files() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    ingest::generate::generate(&ingest::generate::GenerateOptions { out: logs.clone(), events: 3_000, accounts: 1, days: 3, seed: 3, ..Default::default() }).unwrap();
+    sample_logs::generate(&sample_logs::GenerateOptions {
+        out: logs.clone(),
+        events: 3_000,
+        accounts: 1,
+        days: 3,
+        seed: 3,
+        ..Default::default()
+    })
+    .unwrap();
     let lake = Lake::open_or_create(dir.path().join("lake").to_str().unwrap(), &LakeOptions::default()).await.unwrap();
-    backfill(&lake, &Source::parse(logs.to_str().unwrap(), &Default::default()).await.unwrap(), &quiet()).await.unwrap();
+    backfill(&lake, &Source::parse(logs.to_str().unwrap(), &Default::default()).await.unwrap(), &quiet())
+        .await
+        .unwrap();
     let t = lake.table(CLOUDTRAIL_TABLE).await.unwrap();
     let all: usize = t.get_file_uris().unwrap().count();
     let day: Vec<String> = t.get_file_uris().unwrap().filter(|u| u.contains("eventdate=2026-11-03")).collect();
     assert!(all >= 3 && !day.is_empty() && day.len() < all, "{all} files, {} for the day", day.len());
-    let plan = read_table(&t, "EXPLAIN ANALYZE SELECT count(*) FROM t WHERE eventdate = DATE '2026-11-03'").await.unwrap();
+    let plan =
+        read_table(&t, "EXPLAIN ANALYZE SELECT count(*) FROM t WHERE eventdate = DATE '2026-11-03'").await.unwrap();
     let text = arrow::util::pretty::pretty_format_batches(&plan).unwrap().to_string();
     let b = read_table(&t, "SELECT count(*) FROM t WHERE eventdate = DATE '2026-11-03'").await.unwrap();
     let n = b[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0);
@@ -172,7 +195,15 @@ async fn a_one_day_filter_reads_only_that_days_files() {
 async fn a_lane_with_too_many_dates_open_closes_its_files_and_the_run_is_still_one_commit() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    ingest::generate::generate(&ingest::generate::GenerateOptions { out: logs.clone(), events: 3_000, accounts: 1, days: 5, seed: 5, ..Default::default() }).unwrap();
+    sample_logs::generate(&sample_logs::GenerateOptions {
+        out: logs.clone(),
+        events: 3_000,
+        accounts: 1,
+        days: 5,
+        seed: 5,
+        ..Default::default()
+    })
+    .unwrap();
     let source = Source::parse(logs.to_str().unwrap(), &Default::default()).await.unwrap();
     let run = |name: &'static str, max_open_dates: usize| {
         let (dir, source) = (dir.path().to_path_buf(), source.clone());
@@ -211,4 +242,71 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(&p, to.join(e.file_name())).unwrap();
         }
     }
+}
+
+/// A lake written by an older build (one column fewer) opens, gains the column in one
+/// commit, takes new rows, and reads back old rows (the new column null) and new ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lake_written_with_one_column_fewer_is_upgraded_and_keeps_its_rows() {
+    use std::sync::Arc;
+
+    use arrow::array::RecordBatch;
+    use arrow::datatypes::Schema;
+    use ingest::decode::{DEFAULT_MAX_INFLATED, EventBatchBuilder, FileDecoder};
+    use lake::deltalake::{DeltaTableBuilder, protocol::SaveMode};
+
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("lake");
+    let table_dir = location.join(CLOUDTRAIL_TABLE);
+    std::fs::create_dir_all(&table_dir).unwrap();
+
+    // The previous build's rows: real events, without `insightdetails`.
+    let files = log_files(&datasets().join("cloud-snitch"));
+    let mut builder = EventBatchBuilder::new(1024);
+    let mut decoder = FileDecoder::new(DEFAULT_MAX_INFLATED);
+    for f in &files {
+        decoder.decode(&std::fs::read(f).unwrap(), "old-build", &mut builder).unwrap();
+    }
+    let batch = builder.finish();
+    let full = lake::schema::cloudtrail_schema();
+    let keep: Vec<usize> = (0..full.fields().len()).filter(|i| full.field(*i).name() != "insightdetails").collect();
+    let old_schema = Arc::new(Schema::new(keep.iter().map(|i| full.field(*i).clone()).collect::<Vec<_>>()));
+    let old_batch = RecordBatch::try_new(old_schema, keep.iter().map(|i| batch.column(*i).clone()).collect()).unwrap();
+    let old_rows = old_batch.num_rows() as i64;
+    assert_eq!(old_rows, 21);
+    let url = url::Url::from_directory_path(&table_dir).unwrap();
+    DeltaTableBuilder::from_url(url)
+        .unwrap()
+        .build()
+        .unwrap()
+        .write(vec![old_batch])
+        .with_partition_columns(vec![lake::schema::EVENT_DATE.to_string()])
+        .with_save_mode(SaveMode::Append)
+        .await
+        .unwrap();
+
+    // Today's build opens it: the column is added, and ingest writes the full schema.
+    let l = Lake::open_or_create(location.to_str().unwrap(), &LakeOptions::default()).await.unwrap();
+    let t = l.table(CLOUDTRAIL_TABLE).await.unwrap();
+    assert!(t.snapshot().unwrap().snapshot().arrow_schema().field_with_name("insightdetails").is_ok());
+    assert!(l.evolve_cloudtrail().await.unwrap().is_empty(), "a second open changes nothing");
+    let source =
+        Source::parse(datasets().join("invictus-aws-stratus").to_str().unwrap(), &Default::default()).await.unwrap();
+    let s = backfill(&l, &source, &quiet()).await.unwrap();
+    assert_eq!(s.events, 2_900);
+
+    let t = l.table(CLOUDTRAIL_TABLE).await.unwrap();
+    let b = read_table(
+        &t,
+        "SELECT count(*), \
+                sum(CASE WHEN source_object = 'old-build' THEN 1 ELSE 0 END), \
+                sum(CASE WHEN source_object = 'old-build' AND insightdetails IS NULL AND eventid IS NOT NULL THEN 1 ELSE 0 END) \
+         FROM t",
+    )
+    .await
+    .unwrap();
+    let n = |c: usize| b[0].column(c).as_primitive::<arrow::datatypes::Int64Type>().value(0);
+    assert_eq!(n(0), old_rows + 2_900);
+    assert_eq!(n(1), old_rows);
+    assert_eq!(n(2), old_rows, "old rows read back with their values and a null new column");
 }

@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use ingest::backfill::backfill;
-use ingest::lake::{Lake, LakeOptions};
 use ingest::source::Source;
+use lake::{Lake, LakeOptions};
 
 async fn upload_dir(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str, dir: &std::path::Path) -> u64 {
     let files = log_files(dir);
@@ -46,7 +46,7 @@ async fn s3_prefix_backfill_ingests_everything_once() {
     // The lineage column names the S3 objects.
     let t = lake.table("cloudtrail").await.unwrap();
     let sql = format!("SELECT count(*) FROM t WHERE source_object LIKE 's3://{bucket}/central/%/AWSLogs/%'");
-    let b = ingest::lake::read_table(&t, &sql).await.unwrap();
+    let b = lake::read_table(&t, &sql).await.unwrap();
     let n = b[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0);
     assert_eq!(n as u64, DATASET_EVENTS);
 }

@@ -9,7 +9,7 @@ use datafusion::error::DataFusionError;
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
     #[error(transparent)]
-    Lake(#[from] ingest::IngestError),
+    Lake(#[from] lake::LakeError),
     #[error("table {table}: {source}")]
     Table { table: &'static str, source: Box<deltalake::DeltaTableError> },
     /// A statement that could not be planned or run, already explained.
@@ -88,7 +88,12 @@ pub(crate) fn friendly(e: &DataFusionError, known: &[String]) -> String {
                 .iter()
                 .fold(text, |t, p| t.strip_prefix(p).map(str::to_owned).unwrap_or(t));
             text.lines().next().unwrap_or_default().to_string()
-                + &text.lines().skip(1).filter(|l| !l.starts_with("Valid fields")).map(|l| format!("\n{l}")).collect::<String>()
+                + &text
+                    .lines()
+                    .skip(1)
+                    .filter(|l| !l.starts_with("Valid fields"))
+                    .map(|l| format!("\n{l}"))
+                    .collect::<String>()
         }
     }
 }
@@ -120,7 +125,9 @@ mod tests {
     #[test]
     fn closest_suggests_a_typo_fix_and_nested_paths() {
         let known: Vec<String> =
-            ["eventname", "eventsource", "useridentity.username", "useridentity", "sourceipaddress"].map(String::from).to_vec();
+            ["eventname", "eventsource", "useridentity.username", "useridentity", "sourceipaddress"]
+                .map(String::from)
+                .to_vec();
         assert_eq!(closest("evntname", &known), Some("eventname"));
         assert_eq!(closest("usrname", &known), Some("useridentity.username"));
         assert_eq!(closest("sourceip", &known), Some("sourceipaddress"));

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use datafusion::common::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
-use ingest::decode::time::{civil_from_days, format_canonical, now_micros};
+use lake::schema::{EVENT_DATE, EVENT_TIME};
+use lake::time::{civil_from_days, format_canonical, now_micros, parse_duration};
 
 use crate::error::{QueryError, Result};
 use crate::session::LakeSession;
@@ -46,11 +47,19 @@ pub fn export_sql(o: &ExportOptions) -> Result<String> {
     let now = now_micros();
     if let Some(s) = &o.since {
         let t = parse_instant(s, now)?;
-        conditions.push(format!("eventdate >= DATE '{}' AND eventtime >= TIMESTAMP '{}'", date_of(t), format_canonical(t)));
+        conditions.push(format!(
+            "{EVENT_DATE} >= DATE '{}' AND {EVENT_TIME} >= TIMESTAMP '{}'",
+            date_of(t),
+            format_canonical(t)
+        ));
     }
     if let Some(u) = &o.until {
         let t = parse_instant(u, now)?;
-        conditions.push(format!("eventdate <= DATE '{}' AND eventtime < TIMESTAMP '{}'", date_of(t), format_canonical(t)));
+        conditions.push(format!(
+            "{EVENT_DATE} <= DATE '{}' AND {EVENT_TIME} < TIMESTAMP '{}'",
+            date_of(t),
+            format_canonical(t)
+        ));
     }
     if let Some(w) = &o.filter {
         conditions.push(format!("({w})"));
@@ -72,7 +81,8 @@ pub async fn export(session: &LakeSession, o: &ExportOptions) -> Result<ExportSu
     if let Some(rest) = target.strip_prefix("s3://") {
         register_s3(session, rest, &o.storage_options)?;
     } else {
-        std::fs::create_dir_all(&target).map_err(|source| QueryError::Io { context: format!("creating {target}"), source })?;
+        std::fs::create_dir_all(&target)
+            .map_err(|source| QueryError::Io { context: format!("creating {target}"), source })?;
     }
     if !target.ends_with('/') {
         target.push('/');
@@ -117,24 +127,9 @@ pub fn parse_instant(s: &str, now: i64) -> Result<i64> {
     if let Some(t) = crate::functions::parse_time(s) {
         return Ok(t);
     }
-    parse_duration(s)
-        .map(|d| now - d)
-        .ok_or_else(|| QueryError::Usage(format!("{s:?} is not a time: use 2026-11-02, 2026-11-02T10:00:00Z or an age such as 24h or 7d")))
-}
-
-/// A duration such as `30s`, `15m`, `24h`, `7d`, `2w`, in microseconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: i64 = n.parse().ok()?;
-    let secs = match unit {
-        "s" => 1,
-        "m" | "min" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
-    };
-    n.checked_mul(secs)?.checked_mul(1_000_000)
+    parse_duration(s).map(|d| now - d).ok_or_else(|| {
+        QueryError::Usage(format!(
+            "{s:?} is not a time: use 2026-11-02, 2026-11-02T10:00:00Z or an age such as 24h or 7d"
+        ))
+    })
 }

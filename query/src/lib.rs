@@ -1,11 +1,13 @@
 //! trailhouse-query: DataFusion SQL over the trailhouse lake.
 //!
-//! [`LakeSession`] registers the lake's Delta tables (`cloudtrail`, `ingested_files`)
-//! through delta-rs's table provider, so partition pruning and file statistics apply, plus
-//! the functions analysts expect ([`functions`]: Athena's JSON functions, IP, ARN and
-//! principal helpers) and a few views ([`views`]). [`run`] streams statements to any
-//! [`output::Format`], [`repl`] is the interactive prompt, [`export`] writes slices of the
-//! lake as partitioned Parquet. Nothing here writes to the lake itself.
+//! [`LakeSession`] registers the lake's Delta tables (`cloudtrail`, `ingested_files`, and
+//! `alerts` / `detection_runs` once detections have run) through delta-rs's table
+//! provider, so partition pruning and file statistics apply, plus the functions analysts
+//! expect ([`functions`]: Athena's JSON functions, IP, ARN and principal helpers) and a few
+//! views ([`views`]). [`run`] streams statements to any [`output::Format`], [`export`]
+//! writes slices of the lake as partitioned Parquet. Nothing here writes to the lake
+//! itself, and nothing here is terminal UI: the interactive prompt is the `trailhouse`
+//! binary's.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), query::QueryError> {
@@ -19,7 +21,6 @@ mod error;
 pub mod export;
 pub mod functions;
 pub mod output;
-pub mod repl;
 pub mod run;
 mod session;
 pub mod views;

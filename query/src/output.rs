@@ -16,10 +16,11 @@ use parquet::file::properties::WriterProperties;
 
 use crate::error::{QueryError, Result};
 
-/// How to print a result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How to print a result. The doc comments of the variants are the command line's
+/// help for each value (`clap::ValueEnum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// A text table (printed in chunks of [`TABLE_CHUNK_ROWS`] rows).
+    /// A text table, printed in chunks of rows so a large result streams.
     Table,
     /// CSV with a header; nested columns as JSON text.
     Csv,
@@ -43,13 +44,21 @@ impl std::str::FromStr for Format {
             "json" => Format::Json,
             "ndjson" | "jsonl" => Format::Ndjson,
             "parquet" => Format::Parquet,
-            other => return Err(QueryError::Usage(format!("unknown format {other:?}: use table, csv, json, ndjson or parquet"))),
+            other => {
+                return Err(QueryError::Usage(format!(
+                    "unknown format {other:?}: use table, csv, json, ndjson or parquet"
+                )));
+            }
         })
     }
 }
 
 /// Writes the rows of `stream` to `out` in `format`; returns the number of rows.
-pub async fn write_stream(mut stream: SendableRecordBatchStream, format: Format, out: impl Write + Send) -> Result<u64> {
+pub async fn write_stream(
+    mut stream: SendableRecordBatchStream,
+    format: Format,
+    out: impl Write + Send,
+) -> Result<u64> {
     let schema = stream.schema();
     let mut sink = Sink::new(format, schema, out)?;
     while let Some(batch) = stream.next().await {
@@ -59,7 +68,12 @@ pub async fn write_stream(mut stream: SendableRecordBatchStream, format: Format,
 }
 
 /// Writes already collected batches (e.g. a REPL result) to `out`.
-pub fn write_batches(schema: SchemaRef, batches: &[RecordBatch], format: Format, out: impl Write + Send) -> Result<u64> {
+pub fn write_batches(
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    format: Format,
+    out: impl Write + Send,
+) -> Result<u64> {
     let mut sink = Sink::new(format, schema, out)?;
     for b in batches {
         sink.write(b)?;

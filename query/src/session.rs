@@ -9,7 +9,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use futures::TryStreamExt;
-use ingest::lake::{ALERTS_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions, RUNS_TABLE};
+use lake::{ALERTS_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions, RUNS_TABLE};
 
 use crate::error::{QueryError, Result, friendly};
 use crate::{functions, views};
@@ -37,7 +37,9 @@ impl LakeSession {
         let lake = Lake::open_existing(location, options).await?;
         let ctx = new_context()?;
         let mut tables = Vec::new();
-        for (name, required) in [(CLOUDTRAIL_TABLE, true), (LEDGER_TABLE, true), (ALERTS_TABLE, false), (RUNS_TABLE, false)] {
+        for (name, required) in
+            [(CLOUDTRAIL_TABLE, true), (LEDGER_TABLE, true), (ALERTS_TABLE, false), (RUNS_TABLE, false)]
+        {
             // The detection tables exist once `trailhouse detect` has run.
             let table = match (required, lake.try_table(name).await?) {
                 (_, Some(t)) => t,
@@ -48,10 +50,8 @@ impl LakeSession {
                 .update_datafusion_session(&ctx.state())
                 .map_err(|e| QueryError::Table { table: name, source: Box::new(e) })?;
             let version = table.version().unwrap_or_default();
-            let files = table
-                .get_file_uris()
-                .map_err(|e| QueryError::Table { table: name, source: Box::new(e) })?
-                .count();
+            let files =
+                table.get_file_uris().map_err(|e| QueryError::Table { table: name, source: Box::new(e) })?.count();
             let provider = table.table_provider().await?;
             ctx.register_table(name, provider)?;
             tables.push(TableInfo { name, version, files });
@@ -117,7 +117,7 @@ impl LakeSession {
     fn known_names(&self) -> Vec<String> {
         let mut names: Vec<String> = views::VIEWS.iter().map(|v| v.0.to_string()).collect();
         names.extend(self.tables.iter().map(|t| t.name.to_string()));
-        for f in ingest::schema::cloudtrail_schema().fields() {
+        for f in lake::schema::cloudtrail_schema().fields() {
             column_paths(f, "", &mut names);
         }
         names

@@ -4,11 +4,7 @@
 
 /// `(name, description, SQL)` of every view registered in a session.
 pub const VIEWS: &[(&str, &str, &str)] = &[
-    (
-        "cloudtrail_logs",
-        "the cloudtrail table under the name Athena tutorials use",
-        "SELECT * FROM cloudtrail",
-    ),
+    ("cloudtrail_logs", "the cloudtrail table under the name Athena tutorials use", "SELECT * FROM cloudtrail"),
     (
         "actors",
         "who: one row per principal with first/last seen, accounts, IPs, regions, events, error rate",

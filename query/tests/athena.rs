@@ -84,7 +84,9 @@ async fn athena_camel_case_identity_activity_query_runs_unchanged() {
         .and_then(|e| s(e, "/userIdentity/arn"))
         .expect("an IAM user")
         .to_string();
-    let q = format!("SELECT eventTime, eventName, userIdentity.principalId FROM cloudtrail_logs WHERE userIdentity.arn = '{arn}'");
+    let q = format!(
+        "SELECT eventTime, eventName, userIdentity.principalId FROM cloudtrail_logs WHERE userIdentity.arn = '{arn}'"
+    );
     let got = session(f).await.sql(&q).await.unwrap();
     assert_eq!(count(&got), raw_count(f, |e| s(e, "/userIdentity/arn") == Some(arn.as_str())));
 }
@@ -117,7 +119,9 @@ async fn athena_json_extract_scalar_queries_match_the_source() {
     let sess = session(f).await;
     let q = "SELECT useridentity.arn, sourceipaddress, eventtime FROM cloudtrail_logs
              WHERE eventname = 'ConsoleLogin' AND json_extract_scalar(additionaleventdata, '$.MFAUsed') = 'No'";
-    let want = raw_count(f, |e| s(e, "/eventName") == Some("ConsoleLogin") && s(e, "/additionalEventData/MFAUsed") == Some("No"));
+    let want = raw_count(f, |e| {
+        s(e, "/eventName") == Some("ConsoleLogin") && s(e, "/additionalEventData/MFAUsed") == Some("No")
+    });
     assert!(want > 0);
     assert_eq!(count(&sess.sql(q).await.unwrap()), want);
 
@@ -130,7 +134,9 @@ async fn athena_json_extract_scalar_queries_match_the_source() {
 
     let q = "SELECT count(*) FROM cloudtrail_logs
              WHERE json_array_length(json_extract(requestparameters, '$.filterSet.items')) = 1";
-    let want = raw_count(f, |e| e.pointer("/requestParameters/filterSet/items").and_then(Value::as_array).is_some_and(|a| a.len() == 1));
+    let want = raw_count(f, |e| {
+        e.pointer("/requestParameters/filterSet/items").and_then(Value::as_array).is_some_and(|a| a.len() == 1)
+    });
     assert!(want > 0);
     assert_eq!(single_i64(&sess.sql(q).await.unwrap()), want as i64);
 }
@@ -170,7 +176,9 @@ async fn principal_and_views_account_for_every_event() {
     let root = sess.sql("SELECT principal FROM actors WHERE identity_type = 'Root'").await.unwrap();
     assert!(texts(&root, 0).iter().all(|p| p.as_deref().is_some_and(|p| p.starts_with("root@"))));
     let logins = sess.sql("SELECT count(*) FROM console_logins WHERE mfa_used = 'No'").await.unwrap();
-    let want = raw_count(f, |e| s(e, "/eventName") == Some("ConsoleLogin") && s(e, "/additionalEventData/MFAUsed") == Some("No"));
+    let want = raw_count(f, |e| {
+        s(e, "/eventName") == Some("ConsoleLogin") && s(e, "/additionalEventData/MFAUsed") == Some("No")
+    });
     assert_eq!(single_i64(&logins), want as i64);
     let ips = sess.sql("SELECT sum(events) FROM source_ips").await.unwrap();
     assert_eq!(single_i64(&ips), f.events.len() as i64);
@@ -300,7 +308,8 @@ async fn parquet_output_reads_back_equal_to_the_query() {
     let sess = session(f).await;
     let reference = sess.sql(SLICE).await.unwrap();
     let bytes = bytes::Bytes::from(render(&sess, Format::Parquet).await);
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap();
     let back: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
     let want = concat_batches(&reference[0].schema(), &reference).unwrap();
     let got = concat_batches(&back[0].schema(), &back).unwrap();
@@ -315,7 +324,9 @@ async fn table_output_streams_in_chunks_and_prints_headers_for_empty_results() {
     assert!(text.contains("| eventid"), "{}", &text[..200]);
     assert_eq!(text.lines().filter(|l| l.contains("eventid")).count(), 1, "one header for 700 rows");
     let mut out = Vec::new();
-    query::run::run_script(&sess, "SELECT eventname FROM cloudtrail WHERE false", Format::Table, &mut out).await.unwrap();
+    query::run::run_script(&sess, "SELECT eventname FROM cloudtrail WHERE false", Format::Table, &mut out)
+        .await
+        .unwrap();
     assert!(String::from_utf8(out).unwrap().contains("eventname"), "an empty result still shows its columns");
 }
 
@@ -352,10 +363,13 @@ async fn export_writes_only_the_requested_window() {
         ..Default::default()
     };
     let summary = query::export::export(&sess, &o).await.unwrap();
-    let want = raw_count(f, |e| s(e, "/eventTime").unwrap_or_default() >= "2026-11-03" && e["readOnly"].as_bool() == Some(false));
+    let want = raw_count(f, |e| {
+        s(e, "/eventTime").unwrap_or_default() >= "2026-11-03" && e["readOnly"].as_bool() == Some(false)
+    });
     assert!(want > 0);
     assert_eq!(summary.rows as usize, want);
-    let parts: Vec<String> = std::fs::read_dir(&to).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> =
+        std::fs::read_dir(&to).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(parts, vec!["eventdate=2026-11-03"]);
 }
 
@@ -375,8 +389,7 @@ fn an_independent_reader_sees_the_same_lake_and_export() {
         query::export::export(&sess, &o).await.unwrap().rows
     });
     let report = common::independent_reader(&f.lake, &export_dir);
-    let columns: Vec<String> =
-        ingest::schema::cloudtrail_schema().fields().iter().map(|f| f.name().clone()).collect();
+    let columns: Vec<String> = lake::schema::cloudtrail_schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(report["lake_rows"].as_u64(), Some(f.events.len() as u64));
     assert_eq!(report["export_rows"].as_u64(), Some(rows));
     let mut lake_cols: Vec<String> = serde_json::from_value(report["lake_columns"].clone()).unwrap();

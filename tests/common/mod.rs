@@ -1,17 +1,10 @@
 //! Helpers shared by the binary's integration tests (on top of the ingest crate's).
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-
 #[path = "../../ingest/tests/common/mod.rs"]
 mod ingest_common;
 
-pub use ingest_common::endpoint;
-
-/// The shared real datasets (`../shared/datasets` from the repository root).
-pub fn datasets() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets")
-}
+pub use ingest_common::{datasets, endpoint};
 
 /// The datasets' log files: (key under the bucket, bytes, events), sorted by key.
 pub fn dataset_files() -> Vec<(String, Vec<u8>, u64)> {

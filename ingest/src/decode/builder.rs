@@ -1,20 +1,20 @@
 //! Arrow builders fed straight from simd-json's tape: one builder tree per batch, derived
-//! from [`crate::schema`], reused across files and batches (no per-event allocation once
+//! from [`lake::schema`], reused across files and batches (no per-event allocation once
 //! warm).
 
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Date32Builder, ListArray, NullBufferBuilder, RecordBatch,
-    StringBuilder, StructArray, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Date32Builder, ListArray, NullBufferBuilder, RecordBatch, StringBuilder, StructArray,
+    TimestampMicrosecondBuilder,
 };
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{FieldRef, Fields};
 use simd_json::{Node, StaticNode};
 
-use super::json_text::{span, write_str, write_value_with, OpenContainers};
-use super::time;
-use crate::schema::{self, FieldSpec, Kind};
+use super::json_text::{OpenContainers, span, write_str, write_value_with};
+use lake::schema::{self, FieldSpec, Kind};
+use lake::time;
 
 /// One step of the path to the value being appended.
 #[derive(Clone, Copy)]
@@ -371,9 +371,7 @@ impl StructNode {
     fn lookup(&mut self, key: &str) -> Option<usize> {
         let n = self.specs.len();
         let start = self.hint.min(n);
-        let i = (start..n)
-            .chain(0..start)
-            .find(|&i| same_key(self.specs[i].json, key))?;
+        let i = (start..n).chain(0..start).find(|&i| same_key(self.specs[i].json, key))?;
         self.hint = i + 1;
         Some(i)
     }
@@ -474,10 +472,7 @@ pub struct EventBatchBuilder {
 impl EventBatchBuilder {
     /// A builder sized for about `capacity` rows per batch.
     pub fn new(capacity: usize) -> Self {
-        let event_time_field = schema::EVENT
-            .iter()
-            .position(|s| s.column == schema::EVENT_TIME)
-            .unwrap_or(usize::MAX);
+        let event_time_field = schema::EVENT.iter().position(|s| s.column == schema::EVENT_TIME).unwrap_or(usize::MAX);
         EventBatchBuilder {
             root: StructNode::new(schema::EVENT, capacity),
             event_time_field,
@@ -505,13 +500,7 @@ impl EventBatchBuilder {
     }
 
     /// Appends one element of a file's `Records` array, found at `tape[idx]`.
-    pub fn append_event(
-        &mut self,
-        tape: &[Node<'_>],
-        idx: usize,
-        source: &str,
-        counts: &mut EventCounts,
-    ) {
+    pub fn append_event(&mut self, tape: &[Node<'_>], idx: usize, source: &str, counts: &mut EventCounts) {
         self.un.path.clear();
         self.un.patch.clear();
         counts.events += 1;

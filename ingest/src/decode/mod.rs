@@ -4,11 +4,10 @@
 //! gives the size, zlib-rs streaming otherwise), parsed in place by simd-json into a
 //! reused tape, and appended to an [`EventBatchBuilder`]. A file that cannot be inflated
 //! or parsed appends nothing and returns a [`DecodeError`]; a file with odd events keeps
-//! every event (see [`crate::schema::UNMAPPED`]).
+//! every event (see [`lake::schema::UNMAPPED`]).
 
 mod builder;
 pub mod json_text;
-pub mod time;
 
 use std::io::Read;
 
@@ -115,9 +114,7 @@ impl FileDecoder {
         // Multi-member, larger than 4 GiB, or corrupt: stream, with a cap.
         self.inflated.clear();
         let mut reader = flate2::read::MultiGzDecoder::new(raw).take(self.max_inflated as u64 + 1);
-        reader
-            .read_to_end(&mut self.inflated)
-            .map_err(|e| DecodeError::Gzip(e.to_string()))?;
+        reader.read_to_end(&mut self.inflated).map_err(|e| DecodeError::Gzip(e.to_string()))?;
         let len = self.inflated.len();
         if len > self.max_inflated {
             return Err(DecodeError::TooLarge { limit: self.max_inflated });
@@ -150,7 +147,9 @@ impl FileDecoder {
             .map_err(|e| DecodeError::Json {
                 offset: e.index(),
                 message: match e.error() {
-                    simd_json::ErrorType::DepthLimitExceeded => format!("objects and arrays nested deeper than {MAX_NESTING} levels"),
+                    simd_json::ErrorType::DepthLimitExceeded => {
+                        format!("objects and arrays nested deeper than {MAX_NESTING} levels")
+                    }
                     other => format!("{other:?}"),
                 },
             })
@@ -161,11 +160,7 @@ impl FileDecoder {
     }
 }
 
-fn append_records(
-    tape: &[Node<'_>],
-    source: &str,
-    out: &mut EventBatchBuilder,
-) -> Result<EventCounts, DecodeError> {
+fn append_records(tape: &[Node<'_>], source: &str, out: &mut EventBatchBuilder) -> Result<EventCounts, DecodeError> {
     let Some(Node::Object { len, .. }) = tape.first() else {
         return Err(DecodeError::NotCloudTrail("top level is not an object"));
     };

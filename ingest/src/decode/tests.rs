@@ -64,7 +64,10 @@ fn non_object_records_are_kept_and_counted() {
     let c = r.unwrap().counts;
     assert_eq!((c.events, c.not_object, c.bad_time), (5, 4, 4));
     let rebuilt = rebuild_events(&batch).unwrap();
-    assert_eq!(rebuilt, vec![json!(1), json!("x"), json!({"eventTime":"2023-07-10T12:40:03Z"}), Value::Null, json!([])]);
+    assert_eq!(
+        rebuilt,
+        vec![json!(1), json!("x"), json!({"eventTime":"2023-07-10T12:40:03Z"}), Value::Null, json!([])]
+    );
 }
 
 #[test]

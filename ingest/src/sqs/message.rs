@@ -41,8 +41,8 @@ fn parse_value(v: &Value, depth: u8) -> Result<Announcement, Unrecognised> {
             .get("Message")
             .and_then(Value::as_str)
             .ok_or_else(|| Unrecognised("SNS envelope without a Message string".into()))?;
-        let inner: Value = serde_json::from_str(inner)
-            .map_err(|e| Unrecognised(format!("SNS Message is not JSON ({e})")))?;
+        let inner: Value =
+            serde_json::from_str(inner).map_err(|e| Unrecognised(format!("SNS Message is not JSON ({e})")))?;
         return parse_value(&inner, depth + 1);
     }
     if obj.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
@@ -79,7 +79,9 @@ fn parse_value(v: &Value, depth: u8) -> Result<Announcement, Unrecognised> {
             _ => Err(Unrecognised("EventBridge event without detail.bucket.name / detail.object.key".into())),
         };
     }
-    if let (Some(bucket), Some(keys)) = (obj.get("s3Bucket").and_then(Value::as_str), obj.get("s3ObjectKey").and_then(Value::as_array)) {
+    if let (Some(bucket), Some(keys)) =
+        (obj.get("s3Bucket").and_then(Value::as_str), obj.get("s3ObjectKey").and_then(Value::as_array))
+    {
         let objects = keys
             .iter()
             .map(|k| k.as_str().map(|k| ObjectRef { bucket: bucket.to_string(), key: k.to_string(), size: None }))
@@ -98,15 +100,13 @@ pub fn decode_s3_key(key: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -134,20 +134,49 @@ mod tests {
         let cloudtrail_sns = serde_json::json!({"Type":"Notification","Message": cloudtrail}).to_string();
         let eventbridge = r#"{"version":"0","id":"i","detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"B"},"object":{"key":"AWSLogs/k.json.gz","size":99,"etag":"e"}}}"#;
         let cases: Vec<(&str, Result<Announcement, ()>)> = vec![
-            (s3, Ok(Announcement::Objects(vec![obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/a b/c.json.gz", Some(1234))]))),
-            (&sns, Ok(Announcement::Objects(vec![obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/a b/c.json.gz", Some(1234))]))),
-            (cloudtrail, Ok(Announcement::Objects(vec![
-                obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/x.json.gz", None),
-                obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/y.json.gz", None),
-            ]))),
-            (&cloudtrail_sns, Ok(Announcement::Objects(vec![
-                obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/x.json.gz", None),
-                obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/y.json.gz", None),
-            ]))),
+            (
+                s3,
+                Ok(Announcement::Objects(vec![obj(
+                    "B",
+                    "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/a b/c.json.gz",
+                    Some(1234),
+                )])),
+            ),
+            (
+                &sns,
+                Ok(Announcement::Objects(vec![obj(
+                    "B",
+                    "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/a b/c.json.gz",
+                    Some(1234),
+                )])),
+            ),
+            (
+                cloudtrail,
+                Ok(Announcement::Objects(vec![
+                    obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/x.json.gz", None),
+                    obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/y.json.gz", None),
+                ])),
+            ),
+            (
+                &cloudtrail_sns,
+                Ok(Announcement::Objects(vec![
+                    obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/x.json.gz", None),
+                    obj("B", "AWSLogs/1/CloudTrail/us-east-1/2023/07/10/y.json.gz", None),
+                ])),
+            ),
             (eventbridge, Ok(Announcement::Objects(vec![obj("B", "AWSLogs/k.json.gz", Some(99))]))),
-            (r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"t","Bucket":"B","RequestId":"r","HostId":"h"}"#, Ok(Announcement::TestEvent)),
-            (r#"{"Records":[{"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"B"},"object":{"key":"k"}}}]}"#, Ok(Announcement::Objects(vec![]))),
-            (r#"{"detail-type":"Object Deleted","source":"aws.s3","detail":{"bucket":{"name":"B"},"object":{"key":"k"}}}"#, Ok(Announcement::Objects(vec![]))),
+            (
+                r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"t","Bucket":"B","RequestId":"r","HostId":"h"}"#,
+                Ok(Announcement::TestEvent),
+            ),
+            (
+                r#"{"Records":[{"eventName":"ObjectRemoved:Delete","s3":{"bucket":{"name":"B"},"object":{"key":"k"}}}]}"#,
+                Ok(Announcement::Objects(vec![])),
+            ),
+            (
+                r#"{"detail-type":"Object Deleted","source":"aws.s3","detail":{"bucket":{"name":"B"},"object":{"key":"k"}}}"#,
+                Ok(Announcement::Objects(vec![])),
+            ),
             ("not json", Err(())),
             ("[1,2]", Err(())),
             (r#"{"hello":"world"}"#, Err(())),
@@ -162,7 +191,9 @@ mod tests {
 
     #[test]
     fn s3_keys_are_url_decoded() {
-        for (raw, want) in [("a+b", "a b"), ("a%2Fb", "a/b"), ("%41%42", "AB"), ("100%", "100%"), ("%zz", "%zz"), ("%e2%9c%93", "✓")] {
+        for (raw, want) in
+            [("a+b", "a b"), ("a%2Fb", "a/b"), ("%41%42", "AB"), ("100%", "100%"), ("%zz", "%zz"), ("%e2%9c%93", "✓")]
+        {
             assert_eq!(decode_s3_key(raw), want, "{raw}");
         }
     }

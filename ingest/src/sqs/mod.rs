@@ -1,5 +1,5 @@
 //! The SQS-driven ingest service.
 
 pub mod message;
-#[cfg(feature = "lake")]
+#[cfg(feature = "service")]
 pub mod service;

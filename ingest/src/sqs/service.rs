@@ -13,24 +13,26 @@
 //! - an undecodable file is quarantined (a durable copy) and its message deleted after the
 //!   commit that records it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry};
 use bytes::Bytes;
+use deltalake::DeltaTable;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use lake::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
 use super::message::{Announcement, ObjectRef, parse_body};
+use crate::admission::{Admission, Verdict};
 use crate::aws::AwsOptions;
-use crate::lake::{CLOUDTRAIL_TABLE, KnownSources, LEDGER_TABLE, Lake};
-use crate::lanes::{LaneOptions, Lanes, Payload};
-use crate::layout;
-use crate::source::{SourceObject, fetch_s3};
+use crate::lanes::{Counters, LaneOptions, Lanes};
+use crate::object::{Payload, SourceObject};
+use crate::source::fetch_s3;
 use crate::{IngestError, Result};
 
 /// Service settings.
@@ -54,7 +56,8 @@ pub struct ServiceOptions {
     pub lanes: LaneOptions,
 }
 
-/// Counters, shared with the metrics endpoint.
+/// Counters, shared with the metrics endpoint. The file counters have the names of
+/// backfill's [`crate::backfill::Summary`] fields.
 #[derive(Debug, Default, Serialize)]
 pub struct Metrics {
     pub messages_received: AtomicU64,
@@ -62,8 +65,8 @@ pub struct Metrics {
     pub messages_unrecognised: AtomicU64,
     pub messages_failed: AtomicU64,
     pub test_events: AtomicU64,
-    pub objects_not_logs: AtomicU64,
-    pub objects_already_ingested: AtomicU64,
+    pub files_not_logs: AtomicU64,
+    pub files_already_ingested: AtomicU64,
     pub files: AtomicU64,
     pub files_quarantined: AtomicU64,
     pub events: AtomicU64,
@@ -86,9 +89,13 @@ impl Metrics {
         }
         out
     }
+
+    fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
-/// What a `--once` run did.
+/// What a `--once` run did (field names as in backfill's [`crate::backfill::Summary`]).
 #[derive(Debug, Default, Serialize)]
 pub struct ServiceSummary {
     pub messages_received: u64,
@@ -98,8 +105,8 @@ pub struct ServiceSummary {
     pub files: u64,
     pub events: u64,
     pub files_quarantined: u64,
-    pub objects_already_ingested: u64,
-    pub objects_not_logs: u64,
+    pub files_already_ingested: u64,
+    pub files_not_logs: u64,
     pub commits: u64,
     pub seconds: f64,
     pub events_per_second: f64,
@@ -111,193 +118,394 @@ struct Received {
     body: String,
 }
 
+/// Messages being worked on (id -> receipt handle): the heartbeat keeps them invisible.
 type InFlight = Arc<Mutex<HashMap<String, String>>>;
 
-/// Runs the service until `--once` drains the queue, or SIGTERM/SIGINT (or `shutdown`)
-/// asks it to stop: then it stops receiving, flushes, commits, deletes and returns.
-pub async fn run_service(
-    lake: &Lake,
-    aws: &AwsOptions,
-    opts: &ServiceOptions,
+/// The ingest service: its clients, options, metrics and the messages in flight. Cheap
+/// to clone (the clients and shared state are reference-counted): the receive, heartbeat
+/// and statistics loops each run on a clone.
+#[derive(Clone)]
+pub struct Service {
+    lake: Lake,
+    opts: ServiceOptions,
+    sqs: aws_sdk_sqs::Client,
+    s3: aws_sdk_s3::Client,
     metrics: Arc<Metrics>,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<ServiceSummary> {
-    let started = Instant::now();
-    let conf = aws.sdk_config().await;
-    let sqs = aws_sdk_sqs::Client::new(&conf);
-    let s3 = aws.s3_client().await;
-    let mut cloudtrail = lake.table(CLOUDTRAIL_TABLE).await?;
-    let mut known = lake.known_sources().await?;
-    let lanes = Lanes::start(lake, &cloudtrail, &opts.lanes)?;
-    let in_flight: InFlight = Arc::new(Mutex::new(HashMap::new()));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tracing::info!(queue = %opts.queue_url, lake = lake.location(), known = known.len(), "Ingest service starting.");
+    in_flight: InFlight,
+}
 
-    // Receivers.
-    let (msg_tx, mut msg_rx) = mpsc::channel::<Received>(opts.receivers.max(1) * 10);
-    let mut receivers = vec![];
-    for _ in 0..opts.receivers.max(1) {
-        receivers.push(tokio::spawn(receive_loop(
-            sqs.clone(),
-            opts.clone(),
-            msg_tx.clone(),
-            in_flight.clone(),
-            metrics.clone(),
-            stop_rx.clone(),
-        )));
+impl Service {
+    /// A service reading `opts.queue_url` into `lake`, with clients built from `aws`.
+    pub async fn new(lake: Lake, aws: &AwsOptions, opts: ServiceOptions, metrics: Arc<Metrics>) -> Service {
+        let conf = aws.sdk_config().await;
+        Service {
+            lake,
+            opts,
+            sqs: aws_sdk_sqs::Client::new(&conf),
+            s3: aws.s3_client().await,
+            metrics,
+            in_flight: Arc::default(),
+        }
     }
-    drop(msg_tx);
-    let heartbeat = tokio::spawn(heartbeat_loop(sqs.clone(), opts.clone(), in_flight.clone(), stop_rx.clone()));
-    let stats = tokio::spawn(stats_loop(sqs.clone(), opts.clone(), metrics.clone(), stop_rx.clone()));
 
-    // `ledger_seen: None` makes the first commit re-check the ledger, covering commits
-    // made between our load of it and now.
-    let mut window = Window::default();
-    let mut fetches = FuturesUnordered::new();
-    let mut flush_at = tokio::time::Instant::now() + Duration::from_secs(opts.flush_secs.max(1));
-    let mut receiving = true;
-    let mut stopping = false;
-    let flush_bytes = opts.flush_mb.max(1) << 20;
-    let result: Result<()> = loop {
-        let mut flush_due = false;
-        tokio::select! {
-            changed = shutdown.changed(), if !stopping => {
-                if changed.is_err() || *shutdown.borrow() {
-                    tracing::info!("Stopping: finishing the current window.");
-                    stopping = true;
-                    let _ = stop_tx.send(true);
+    /// Runs until `--once` drains the queue, or `shutdown` (SIGTERM/SIGINT in the
+    /// binary) asks it to stop: then it stops receiving, flushes, commits, deletes and
+    /// returns.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> Result<ServiceSummary> {
+        let started = Instant::now();
+        let opts = &self.opts;
+        let cloudtrail = self.lake.table(CLOUDTRAIL_TABLE).await?;
+        let admission = Admission::new(self.lake.known_sources().await?);
+        let lanes = Lanes::start(&self.lake, &cloudtrail, &opts.lanes, Arc::new(Counters::default()))?;
+        tracing::info!(
+            queue = %opts.queue_url,
+            lake = self.lake.location(),
+            known = admission.known_len(),
+            "Ingest service starting."
+        );
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (msg_tx, mut msg_rx) = mpsc::channel::<Received>(opts.receivers.max(1) * 10);
+        let receivers: Vec<_> = (0..opts.receivers.max(1))
+            .map(|_| tokio::spawn(self.clone().receive_loop(msg_tx.clone(), stop_rx.clone())))
+            .collect();
+        drop(msg_tx);
+        let heartbeat = tokio::spawn(self.clone().heartbeat_loop(stop_rx.clone()));
+        let stats = tokio::spawn(self.clone().stats_loop(stop_rx.clone()));
+
+        let mut run = Ingestor { svc: self, cloudtrail, lanes, admission, window: Window::default() };
+        let mut fetches = FuturesUnordered::new();
+        let flush_every = Duration::from_secs(opts.flush_secs.max(1));
+        let mut flush_at = tokio::time::Instant::now() + flush_every;
+        let mut receiving = true;
+        let mut stopping = false;
+        let flush_bytes = opts.flush_mb.max(1) << 20;
+        let result: Result<()> = loop {
+            let mut flush_due = false;
+            tokio::select! {
+                changed = shutdown.changed(), if !stopping => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        tracing::info!("Stopping: finishing the current window.");
+                        stopping = true;
+                        let _ = stop_tx.send(true);
+                    }
+                }
+                msg = msg_rx.recv(), if receiving && fetches.len() < opts.download_concurrency.max(1) => {
+                    match msg {
+                        Some(m) => {
+                            if let Some(fut) = run.accept(m).await {
+                                fetches.push(fut);
+                            }
+                        }
+                        None => receiving = false,
+                    }
+                }
+                Some(done) = fetches.next(), if !fetches.is_empty() => {
+                    if let Err(e) = run.fetched(done).await {
+                        break Err(e);
+                    }
+                }
+                _ = tokio::time::sleep_until(flush_at) => flush_due = true,
+            }
+            let drained = !receiving && fetches.is_empty();
+            if run.lanes.counters.pending_inflated.load(Ordering::Relaxed) >= flush_bytes {
+                flush_due = true;
+            }
+            if !(flush_due || drained || (stopping && fetches.is_empty())) {
+                continue;
+            }
+            // Finish the fetches already started: their messages belong to this window.
+            let mut drain_err = None;
+            while let Some(done) = fetches.next().await {
+                if let Err(e) = run.fetched(done).await {
+                    drain_err = Some(e);
+                    break;
                 }
             }
-            msg = msg_rx.recv(), if receiving && fetches.len() < opts.download_concurrency.max(1) => {
-                match msg {
-                    Some(m) => {
-                        if let Some(fut) = window.accept(m, &known, &sqs, &s3, opts, &in_flight, &metrics).await {
-                            fetches.push(fut);
+            if let Some(e) = drain_err {
+                break Err(e);
+            }
+            if let Err(e) = run.commit().await {
+                break Err(e);
+            }
+            flush_at = tokio::time::Instant::now() + flush_every;
+            if drained || stopping {
+                break Ok(());
+            }
+        };
+        let _ = stop_tx.send(true);
+        for r in receivers {
+            let _ = r.await;
+        }
+        heartbeat.abort();
+        stats.abort();
+        run.lanes.stop().await;
+        result?;
+        Ok(self.summary(started.elapsed().as_secs_f64()))
+    }
+
+    fn summary(&self, seconds: f64) -> ServiceSummary {
+        let m = &self.metrics;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ServiceSummary {
+            messages_received: load(&m.messages_received),
+            messages_deleted: load(&m.messages_deleted),
+            messages_unrecognised: load(&m.messages_unrecognised),
+            messages_failed: load(&m.messages_failed),
+            files: load(&m.files),
+            events: load(&m.events),
+            files_quarantined: load(&m.files_quarantined),
+            files_already_ingested: load(&m.files_already_ingested),
+            files_not_logs: load(&m.files_not_logs),
+            commits: load(&m.commits),
+            seconds,
+            events_per_second: load(&m.events) as f64 / seconds.max(1e-9),
+        }
+    }
+
+    fn forget(&self, id: &str) {
+        if let Ok(mut m) = self.in_flight.lock() {
+            m.remove(id);
+        }
+    }
+
+    /// Deletes messages whose objects are committed, 10 per request.
+    async fn delete_messages(&self, done: Vec<(String, String)>) {
+        for chunk in done.chunks(10) {
+            let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, receipt))| {
+                    DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(receipt).build().ok()
+                })
+                .collect();
+            match self
+                .sqs
+                .delete_message_batch()
+                .queue_url(&self.opts.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    Metrics::add(&self.metrics.messages_deleted, out.successful().len() as u64);
+                    for f in out.failed() {
+                        Metrics::add(&self.metrics.errors, 1);
+                        tracing::warn!(
+                            code = f.code(),
+                            "A message could not be deleted; its redelivery will be skipped as already ingested."
+                        );
+                    }
+                }
+                Err(e) => {
+                    Metrics::add(&self.metrics.errors, 1);
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "DeleteMessageBatch failed; redeliveries will be skipped as already ingested.");
+                }
+            }
+            for (id, _) in chunk {
+                self.forget(id);
+            }
+        }
+    }
+
+    /// Receives messages (long polling, 10 at a time) into `tx` until `stop`.
+    async fn receive_loop(self, tx: mpsc::Sender<Received>, mut stop: watch::Receiver<bool>) {
+        let (sqs, opts, metrics) = (&self.sqs, &self.opts, &self.metrics);
+        let mut backoff = Duration::from_millis(200);
+        let wait = if opts.once { 1 } else { 20 };
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let recv = sqs
+                .receive_message()
+                .queue_url(&opts.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(wait)
+                .visibility_timeout(opts.visibility_secs)
+                .send();
+            let out = tokio::select! {
+                out = recv => out,
+                _ = stop.changed() => return,
+            };
+            match out {
+                Ok(out) => {
+                    backoff = Duration::from_millis(200);
+                    let msgs = out.messages.unwrap_or_default();
+                    if msgs.is_empty() && opts.once {
+                        return;
+                    }
+                    for m in msgs {
+                        let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else { continue };
+                        metrics.messages_received.fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut f) = self.in_flight.lock() {
+                            f.insert(id.clone(), receipt.clone());
+                        }
+                        let body = m.body.unwrap_or_default();
+                        if tx.send(Received { id, receipt, body }).await.is_err() {
+                            return;
                         }
                     }
-                    None => receiving = false,
+                }
+                Err(e) => {
+                    metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), retry_in_ms = backoff.as_millis() as u64, "ReceiveMessage failed.");
+                    // Back off with jitter: no hot loop while the queue is unreachable.
+                    let jitter = Duration::from_millis(u64::from(std::process::id() % 97));
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff + jitter) => {}
+                        _ = stop.changed() => return,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
-            Some(done) = fetches.next(), if !fetches.is_empty() => {
-                if let Err(e) = window.fetched(done, &lanes, &known, &in_flight, &metrics).await {
-                    break Err(e);
-                }
-            }
-            _ = tokio::time::sleep_until(flush_at) => flush_due = true,
         }
-        let drained = !receiving && fetches.is_empty();
-        if lanes.counters.pending_inflated.load(Ordering::Relaxed) >= flush_bytes {
-            flush_due = true;
-        }
-        if !(flush_due || drained || (stopping && fetches.is_empty())) {
-            continue;
-        }
-        // Finish the fetches already started: their messages belong to this window.
-        let mut drain_err = None;
-        while let Some(done) = fetches.next().await {
-            if let Err(e) = window.fetched(done, &lanes, &known, &in_flight, &metrics).await {
-                drain_err = Some(e);
-                break;
-            }
-        }
-        if let Some(e) = drain_err {
-            break Err(e);
-        }
-        if let Err(e) = window.commit(lake, &mut cloudtrail, &lanes, &mut known, &sqs, opts, &in_flight, &metrics).await {
-            break Err(e);
-        }
-        flush_at = tokio::time::Instant::now() + Duration::from_secs(opts.flush_secs.max(1));
-        if drained || stopping {
-            break Ok(());
-        }
-    };
-    let _ = stop_tx.send(true);
-    for r in receivers {
-        let _ = r.await;
     }
-    heartbeat.abort();
-    stats.abort();
-    lanes.stop().await;
-    result?;
-    let m = &metrics;
-    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(ServiceSummary {
-        messages_received: load(&m.messages_received),
-        messages_deleted: load(&m.messages_deleted),
-        messages_unrecognised: load(&m.messages_unrecognised),
-        messages_failed: load(&m.messages_failed),
-        files: load(&m.files),
-        events: load(&m.events),
-        files_quarantined: load(&m.files_quarantined),
-        objects_already_ingested: load(&m.objects_already_ingested),
-        objects_not_logs: load(&m.objects_not_logs),
-        commits: load(&m.commits),
-        seconds,
-        events_per_second: load(&m.events) as f64 / seconds.max(1e-9),
-    })
+
+    /// Keeps the messages being worked on invisible to other consumers.
+    async fn heartbeat_loop(self, mut stop: watch::Receiver<bool>) {
+        let (sqs, opts) = (&self.sqs, &self.opts);
+        let period = Duration::from_secs((opts.visibility_secs.max(3) / 3) as u64);
+        let mut tick = tokio::time::interval(period);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => {}
+            }
+            let snapshot: Vec<(String, String)> = match self.in_flight.lock() {
+                Ok(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                Err(_) => return,
+            };
+            for chunk in snapshot.chunks(10) {
+                let entries: Vec<_> = chunk
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, (_, receipt))| {
+                        ChangeMessageVisibilityBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(receipt)
+                            .visibility_timeout(opts.visibility_secs)
+                            .build()
+                            .ok()
+                    })
+                    .collect();
+                if let Err(e) = sqs
+                    .change_message_visibility_batch()
+                    .queue_url(&opts.queue_url)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Visibility heartbeat failed.");
+                }
+            }
+            tracing::debug!(messages = snapshot.len(), "Visibility extended.");
+        }
+    }
+
+    /// Logs the counters and the queue's backlog periodically.
+    async fn stats_loop(self, mut stop: watch::Receiver<bool>) {
+        let (sqs, opts, metrics) = (&self.sqs, &self.opts, &self.metrics);
+        let mut tick = tokio::time::interval(Duration::from_secs(opts.stats_secs.max(1)));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => return,
+            }
+            let lag = sqs
+                .get_queue_attributes()
+                .queue_url(&opts.queue_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+                .send()
+                .await
+                .ok()
+                .and_then(|o| {
+                    o.attributes().and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages).cloned()
+                    })
+                })
+                .and_then(|s| s.parse::<u64>().ok());
+            if let Some(lag) = lag {
+                metrics.queue_lag_messages.store(lag, Ordering::Relaxed);
+            }
+            let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            tracing::info!(
+                files = l(&metrics.files),
+                events = l(&metrics.events),
+                bytes = l(&metrics.bytes),
+                commits = l(&metrics.commits),
+                lag = l(&metrics.queue_lag_messages),
+                errors = l(&metrics.errors),
+                "Ingest service statistics."
+            );
+        }
+    }
 }
 
 type FetchResult = (Received, Vec<(ObjectRef, Result<Bytes>)>);
 type FetchFuture = std::pin::Pin<Box<dyn std::future::Future<Output = FetchResult> + Send>>;
 
-/// The messages and objects since the last commit.
+/// The messages since the last commit.
 #[derive(Default)]
 struct Window {
     /// Messages whose objects are all in this window: deleted after the commit.
     done: Vec<(String, String)>,
-    /// Canonical names of objects handed to the lanes in this window.
-    names: HashSet<String>,
-    /// The ledger version our known set reflects.
+    /// The ledger version our admission reflects; `None` makes the first commit re-check
+    /// the ledger, covering commits made between our load of it and now.
     ledger_seen: Option<u64>,
 }
 
-impl Window {
+/// One run of the service: the table it commits to, its lanes, what it admits, and the
+/// window of messages since the last commit.
+struct Ingestor<'a> {
+    svc: &'a Service,
+    cloudtrail: DeltaTable,
+    lanes: Lanes,
+    admission: Admission,
+    window: Window,
+}
+
+impl Ingestor<'_> {
     /// Parses a message; returns the fetch of its objects, if any need fetching.
-    #[allow(clippy::too_many_arguments)]
-    async fn accept(
-        &mut self,
-        m: Received,
-        known: &KnownSources,
-        sqs: &aws_sdk_sqs::Client,
-        s3: &aws_sdk_s3::Client,
-        opts: &ServiceOptions,
-        in_flight: &InFlight,
-        metrics: &Metrics,
-    ) -> Option<FetchFuture> {
+    async fn accept(&mut self, m: Received) -> Option<FetchFuture> {
+        let metrics = &self.svc.metrics;
         match parse_body(&m.body) {
             Err(e) => {
                 tracing::warn!(message_id = %m.id, error = %e, "Message not understood; left for the dead-letter queue.");
-                metrics.messages_unrecognised.fetch_add(1, Ordering::Relaxed);
-                forget(in_flight, &m.id);
+                Metrics::add(&metrics.messages_unrecognised, 1);
+                self.svc.forget(&m.id);
                 None
             }
             Ok(Announcement::TestEvent) => {
-                metrics.test_events.fetch_add(1, Ordering::Relaxed);
-                let deleted = sqs.delete_message().queue_url(&opts.queue_url).receipt_handle(&m.receipt).send().await;
+                Metrics::add(&metrics.test_events, 1);
+                let deleted = self
+                    .svc
+                    .sqs
+                    .delete_message()
+                    .queue_url(&self.svc.opts.queue_url)
+                    .receipt_handle(&m.receipt)
+                    .send()
+                    .await;
                 if deleted.is_ok() {
-                    metrics.messages_deleted.fetch_add(1, Ordering::Relaxed);
+                    Metrics::add(&metrics.messages_deleted, 1);
                 }
-                forget(in_flight, &m.id);
+                self.svc.forget(&m.id);
                 None
             }
             Ok(Announcement::Objects(objects)) => {
                 let mut wanted = vec![];
                 for o in objects {
-                    let name = layout::canonical_name(&o.key);
-                    if !layout::is_ingestible(&o.key) {
-                        metrics.objects_not_logs.fetch_add(1, Ordering::Relaxed);
-                    } else if o.size.is_some_and(|s| known.contains(name, s)) || self.names.contains(name) {
-                        metrics.objects_already_ingested.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        wanted.push(o);
+                    match self.admission.verdict(&o.key, o.size) {
+                        Verdict::Admit => wanted.push(o),
+                        Verdict::NotALog => Metrics::add(&metrics.files_not_logs, 1),
+                        Verdict::AlreadyIngested => Metrics::add(&metrics.files_already_ingested, 1),
                     }
                 }
                 if wanted.is_empty() {
-                    self.done.push((m.id, m.receipt));
+                    self.window.done.push((m.id, m.receipt));
                     return None;
                 }
-                let s3 = s3.clone();
+                let s3 = self.svc.s3.clone();
                 Some(Box::pin(async move {
                     let fetched = futures::future::join_all(wanted.into_iter().map(|o| {
                         let s3 = s3.clone();
@@ -314,22 +522,15 @@ impl Window {
     }
 
     /// Hands a message's fetched objects to the lanes.
-    async fn fetched(
-        &mut self,
-        (m, objects): FetchResult,
-        lanes: &Lanes,
-        known: &KnownSources,
-        in_flight: &InFlight,
-        metrics: &Metrics,
-    ) -> Result<()> {
+    async fn fetched(&mut self, (m, objects): FetchResult) -> Result<()> {
+        let metrics = &self.svc.metrics;
         let mut ok = true;
         for (o, data) in objects {
             match data {
                 Ok(data) => {
-                    let name = layout::canonical_name(&o.key).to_string();
                     // The notification's size may be absent (CloudTrail's SNS) or stale.
-                    if self.names.contains(&name) || known.contains(&name, data.len() as i64) {
-                        metrics.objects_already_ingested.fetch_add(1, Ordering::Relaxed);
+                    if self.admission.verdict(&o.key, Some(data.len() as i64)) != Verdict::Admit {
+                        Metrics::add(&metrics.files_already_ingested, 1);
                         continue;
                     }
                     let obj = SourceObject {
@@ -338,231 +539,70 @@ impl Window {
                         size: data.len() as i64,
                         etag: None,
                     };
-                    lanes.submit(obj, Payload::Fetched(data)).await?;
-                    self.names.insert(name);
+                    self.lanes.submit(obj, Payload::Fetched(data)).await?;
+                    self.admission.take(&o.key);
                 }
                 Err(e) => {
                     ok = false;
-                    metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    Metrics::add(&metrics.errors, 1);
                     tracing::warn!(message_id = %m.id, error = %e, "Object fetch failed; the message will be retried.");
                 }
             }
         }
         if ok {
-            self.done.push((m.id, m.receipt));
+            self.window.done.push((m.id, m.receipt));
         } else {
-            metrics.messages_failed.fetch_add(1, Ordering::Relaxed);
-            forget(in_flight, &m.id);
+            Metrics::add(&metrics.messages_failed, 1);
+            self.svc.forget(&m.id);
         }
         Ok(())
     }
 
     /// Flushes the lanes, commits, then deletes the window's messages.
-    #[allow(clippy::too_many_arguments)]
-    async fn commit(
-        &mut self,
-        lake: &Lake,
-        cloudtrail: &mut deltalake::DeltaTable,
-        lanes: &Lanes,
-        known: &mut KnownSources,
-        sqs: &aws_sdk_sqs::Client,
-        opts: &ServiceOptions,
-        in_flight: &InFlight,
-        metrics: &Metrics,
-    ) -> Result<()> {
-        let flushed = lanes.flush().await?;
+    async fn commit(&mut self) -> Result<()> {
+        let (lake, metrics) = (&self.svc.lake, &self.svc.metrics);
+        let flushed = self.lanes.flush().await?;
         // Another ingester may have committed some of these objects since our ledger was
         // loaded (a duplicate notification delivered to both): reload, and on a clash
         // commit nothing and leave the window's messages to reappear; their objects are
         // known by then and skipped.
         let latest = lake.table(LEDGER_TABLE).await?.version();
-        if latest != self.ledger_seen && !flushed.ledger.is_empty() {
-            *known = lake.known_sources().await?;
-            self.ledger_seen = latest;
-            if flushed.ledger.iter().any(|e| known.contains(&e.name, e.size)) {
-                tracing::warn!(messages = self.done.len(), "Another ingester committed some of this window's files; retrying the window.");
-                for (id, _) in std::mem::take(&mut self.done) {
-                    forget(in_flight, &id);
+        if latest != self.window.ledger_seen && !flushed.ledger.is_empty() {
+            self.admission.reload(lake.known_sources().await?);
+            self.window.ledger_seen = latest;
+            if self.admission.any_known(&flushed.ledger) {
+                tracing::warn!(
+                    messages = self.window.done.len(),
+                    "Another ingester committed some of this window's files; retrying the window."
+                );
+                for (id, _) in std::mem::take(&mut self.window.done) {
+                    self.svc.forget(&id);
                 }
-                self.names.clear();
+                self.admission.abandon_pending();
                 return Ok(());
             }
         }
         if !flushed.ledger.is_empty() {
             let run_id = uuid::Uuid::new_v4().to_string();
-            let version = lake.commit_run(cloudtrail, flushed.adds, &flushed.ledger, &run_id).await?;
-            metrics.commits.fetch_add(1, Ordering::Relaxed);
-            metrics.files.fetch_add(flushed.files, Ordering::Relaxed);
-            metrics.events.fetch_add(flushed.events, Ordering::Relaxed);
-            metrics.bytes.fetch_add(flushed.bytes, Ordering::Relaxed);
-            metrics.files_quarantined.fetch_add(flushed.quarantined.len() as u64, Ordering::Relaxed);
-            for e in &flushed.ledger {
-                known.insert(&e.name, e.size);
-            }
-            tracing::info!(files = flushed.files, events = flushed.events, version, messages = self.done.len(), "Committed.");
-            self.ledger_seen = lake.table(LEDGER_TABLE).await?.version();
+            let version = lake.commit_run(&mut self.cloudtrail, flushed.adds, &flushed.ledger, &run_id).await?;
+            Metrics::add(&metrics.commits, 1);
+            Metrics::add(&metrics.files, flushed.files);
+            Metrics::add(&metrics.events, flushed.events);
+            Metrics::add(&metrics.bytes, flushed.bytes);
+            Metrics::add(&metrics.files_quarantined, flushed.quarantined.len() as u64);
+            self.admission.committed(&flushed.ledger);
+            tracing::info!(
+                files = flushed.files,
+                events = flushed.events,
+                version,
+                messages = self.window.done.len(),
+                "Committed."
+            );
+            self.window.ledger_seen = lake.table(LEDGER_TABLE).await?.version();
         }
-        let done = std::mem::take(&mut self.done);
-        self.names.clear();
-        for chunk in done.chunks(10) {
-            let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
-                .iter()
-                .enumerate()
-                .filter_map(|(i, (_, receipt))| {
-                    DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(receipt).build().ok()
-                })
-                .collect();
-            match sqs.delete_message_batch().queue_url(&opts.queue_url).set_entries(Some(entries)).send().await {
-                Ok(out) => {
-                    metrics.messages_deleted.fetch_add(out.successful().len() as u64, Ordering::Relaxed);
-                    for f in out.failed() {
-                        metrics.errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(code = f.code(), "A message could not be deleted; its redelivery will be skipped as already ingested.");
-                    }
-                }
-                Err(e) => {
-                    metrics.errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "DeleteMessageBatch failed; redeliveries will be skipped as already ingested.");
-                }
-            }
-            for (id, _) in chunk {
-                forget(in_flight, id);
-            }
-        }
+        self.admission.abandon_pending();
+        self.svc.delete_messages(std::mem::take(&mut self.window.done)).await;
         Ok(())
-    }
-}
-
-fn forget(in_flight: &InFlight, id: &str) {
-    if let Ok(mut m) = in_flight.lock() {
-        m.remove(id);
-    }
-}
-
-async fn receive_loop(
-    sqs: aws_sdk_sqs::Client,
-    opts: ServiceOptions,
-    tx: mpsc::Sender<Received>,
-    in_flight: InFlight,
-    metrics: Arc<Metrics>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut backoff = Duration::from_millis(200);
-    let wait = if opts.once { 1 } else { 20 };
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let recv = sqs
-            .receive_message()
-            .queue_url(&opts.queue_url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(wait)
-            .visibility_timeout(opts.visibility_secs)
-            .send();
-        let out = tokio::select! {
-            out = recv => out,
-            _ = stop.changed() => return,
-        };
-        match out {
-            Ok(out) => {
-                backoff = Duration::from_millis(200);
-                let msgs = out.messages.unwrap_or_default();
-                if msgs.is_empty() && opts.once {
-                    return;
-                }
-                for m in msgs {
-                    let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else { continue };
-                    metrics.messages_received.fetch_add(1, Ordering::Relaxed);
-                    if let Ok(mut f) = in_flight.lock() {
-                        f.insert(id.clone(), receipt.clone());
-                    }
-                    let body = m.body.unwrap_or_default();
-                    if tx.send(Received { id, receipt, body }).await.is_err() {
-                        return;
-                    }
-                }
-            }
-            Err(e) => {
-                metrics.errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), retry_in_ms = backoff.as_millis() as u64, "ReceiveMessage failed.");
-                // Back off with jitter: no hot loop while the queue is unreachable.
-                let jitter = Duration::from_millis(u64::from(std::process::id() % 97));
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff + jitter) => {}
-                    _ = stop.changed() => return,
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
-        }
-    }
-}
-
-/// Keeps the messages being worked on invisible to other consumers.
-async fn heartbeat_loop(sqs: aws_sdk_sqs::Client, opts: ServiceOptions, in_flight: InFlight, mut stop: watch::Receiver<bool>) {
-    let period = Duration::from_secs((opts.visibility_secs.max(3) / 3) as u64);
-    let mut tick = tokio::time::interval(period);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => {}
-        }
-        let snapshot: Vec<(String, String)> = match in_flight.lock() {
-            Ok(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            Err(_) => return,
-        };
-        for chunk in snapshot.chunks(10) {
-            let entries: Vec<_> = chunk
-                .iter()
-                .enumerate()
-                .filter_map(|(i, (_, receipt))| {
-                    ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(receipt)
-                        .visibility_timeout(opts.visibility_secs)
-                        .build()
-                        .ok()
-                })
-                .collect();
-            if let Err(e) = sqs.change_message_visibility_batch().queue_url(&opts.queue_url).set_entries(Some(entries)).send().await {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Visibility heartbeat failed.");
-            }
-        }
-        tracing::debug!(messages = snapshot.len(), "Visibility extended.");
-    }
-}
-
-/// Logs the counters and the queue's backlog periodically.
-async fn stats_loop(sqs: aws_sdk_sqs::Client, opts: ServiceOptions, metrics: Arc<Metrics>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(opts.stats_secs.max(1)));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => return,
-        }
-        let lag = sqs
-            .get_queue_attributes()
-            .queue_url(&opts.queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-            .send()
-            .await
-            .ok()
-            .and_then(|o| o.attributes().and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages).cloned()))
-            .and_then(|s| s.parse::<u64>().ok());
-        if let Some(lag) = lag {
-            metrics.queue_lag_messages.store(lag, Ordering::Relaxed);
-        }
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        tracing::info!(
-            files = l(&metrics.files),
-            events = l(&metrics.events),
-            bytes = l(&metrics.bytes),
-            commits = l(&metrics.commits),
-            lag = l(&metrics.queue_lag_messages),
-            errors = l(&metrics.errors),
-            "Ingest service statistics."
-        );
     }
 }
 

@@ -5,13 +5,19 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ingest::aws::AwsOptions;
-use ingest::backfill::{BackfillOptions, Progress};
+use ingest::backfill::BackfillOptions;
 
-/// The shared real datasets (`../shared/datasets` from the repository root).
+/// The real CloudTrail files the tests read (`tests/data/` at the repository root; see its
+/// README for where they come from and their licences).
 pub fn datasets() -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets");
-    assert!(p.is_dir(), "the shared datasets are missing at {}", p.display());
-    p
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match manifest.ancestors().map(|d| d.join("tests/data")).find(|d| d.join("invictus-aws-stratus").is_dir()) {
+        Some(p) => p,
+        None => panic!(
+            "the test datasets are missing: expected tests/data/invictus-aws-stratus in {} or a folder above it",
+            manifest.display()
+        ),
+    }
 }
 
 pub const DATASET_EVENTS: u64 = 2_900 + 21;
@@ -29,7 +35,7 @@ pub fn aws() -> AwsOptions {
 }
 
 pub fn quiet() -> BackfillOptions {
-    BackfillOptions { progress: Progress::Quiet, lanes: 2, ..Default::default() }
+    BackfillOptions { lanes: 2, ..Default::default() }
 }
 
 /// Every `.json.gz` file under `dir`.
@@ -37,8 +43,9 @@ pub fn log_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = vec![];
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
+        let entries = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display()));
+        for e in entries {
+            let p = e.unwrap_or_else(|e| panic!("cannot list {}: {e}", d.display())).path();
             if p.is_dir() {
                 stack.push(p);
             } else if p.to_string_lossy().ends_with(".json.gz") {

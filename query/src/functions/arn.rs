@@ -108,7 +108,8 @@ impl Identity {
     /// Writes the actor's name into `out`; false if there is nothing to name it by.
     fn name(&self, row: usize, out: &mut String) -> bool {
         use std::fmt::Write;
-        let arn_tail = |prefix: &str| self.get(ARN, row).and_then(|a| arn_field(a, 5)).and_then(|r| r.strip_prefix(prefix));
+        let arn_tail =
+            |prefix: &str| self.get(ARN, row).and_then(|a| arn_field(a, 5)).and_then(|r| r.strip_prefix(prefix));
         let account = self.get(ACCOUNT, row).or_else(|| self.get(ARN, row).and_then(|a| arn_field(a, 4)));
         let written = match self.kind[row].as_deref() {
             Some("Root") => write!(out, "root@{}", account.unwrap_or("?")),
@@ -139,10 +140,12 @@ impl Identity {
                 Some(u) => write!(out, "identitycenter:{u}"),
                 None => return self.fallback(row, out),
             },
-            Some(k @ ("SAMLUser" | "WebIdentityUser")) => match self.get(USER_NAME, row).or_else(|| self.get(PRINCIPAL_ID, row)) {
-                Some(u) => write!(out, "{}:{u}", if k == "SAMLUser" { "saml" } else { "webidentity" }),
-                None => return self.fallback(row, out),
-            },
+            Some(k @ ("SAMLUser" | "WebIdentityUser")) => {
+                match self.get(USER_NAME, row).or_else(|| self.get(PRINCIPAL_ID, row)) {
+                    Some(u) => write!(out, "{}:{u}", if k == "SAMLUser" { "saml" } else { "webidentity" }),
+                    None => return self.fallback(row, out),
+                }
+            }
             // No type: a service acting on the account's behalf.
             None => match self.get(INVOKED_BY, row) {
                 Some(s) => write!(out, "{s}"),

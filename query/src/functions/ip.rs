@@ -23,7 +23,9 @@ pub fn cidr_match() -> ScalarUDF {
             };
             if cached.as_ref().is_none_or(|(text, _)| text != cidr) {
                 let Some(parsed) = Cidr::parse(cidr) else {
-                    return exec_err!("cidr_match: {cidr:?} is not a CIDR block (e.g. '10.0.0.0/8' or '2001:db8::/32')");
+                    return exec_err!(
+                        "cidr_match: {cidr:?} is not a CIDR block (e.g. '10.0.0.0/8' or '2001:db8::/32')"
+                    );
                 };
                 cached = Some((cidr.to_owned(), parsed));
             }

@@ -38,12 +38,18 @@ pub fn catalog() -> Vec<(&'static str, &'static str)> {
         ("from_iso8601_timestamp(text)", "Athena: ISO 8601 text (or a timestamp) to a UTC timestamp"),
         ("date_add(unit, n, timestamp)", "Trino: timestamp plus n units (second .. year)"),
         ("date_diff(unit, t1, t2)", "Trino: whole units from t1 to t2"),
-        ("cidr_match(ip, 'cidr')", "true if the IPv4/IPv6 address is inside the CIDR; false for non-IPs such as 'AWS Internal'"),
+        (
+            "cidr_match(ip, 'cidr')",
+            "true if the IPv4/IPv6 address is inside the CIDR; false for non-IPs such as 'AWS Internal'",
+        ),
         ("is_private_ip(ip)", "true for RFC 1918, loopback, link-local, CGNAT and IPv6 ULA addresses"),
         ("arn_account(arn)", "the account id field of an ARN"),
         ("arn_resource(arn)", "the resource part of an ARN (after the account field)"),
         ("principal(useridentity)", "one readable actor name for any identity type"),
-        ("json_get_str(json, 'a', 'b') / json ->> 'a'", "datafusion-functions-json: fast JSON access (also json_get_int, json_contains, json_length, ...)"),
+        (
+            "json_get_str(json, 'a', 'b') / json ->> 'a'",
+            "datafusion-functions-json: fast JSON access (also json_get_int, json_contains, json_length, ...)",
+        ),
     ]
 }
 

@@ -65,7 +65,10 @@ async fn from_iso8601_timestamp_parses_text_and_passes_timestamps_through() {
     assert_eq!(eval("from_iso8601_timestamp('2026-11-02')").await, "2026-11-02T00:00:00Z");
     assert_eq!(eval("from_iso8601_timestamp('yesterday')").await, "NULL");
     assert_eq!(
-        eval("from_iso8601_timestamp(from_iso8601_timestamp('2026-11-02T10:00:00Z')) = TIMESTAMP '2026-11-02T10:00:00Z'").await,
+        eval(
+            "from_iso8601_timestamp(from_iso8601_timestamp('2026-11-02T10:00:00Z')) = TIMESTAMP '2026-11-02T10:00:00Z'"
+        )
+        .await,
         "true"
     );
 }
@@ -88,7 +91,17 @@ async fn cidr_match_handles_v4_v6_and_service_names() {
 
 #[tokio::test]
 async fn is_private_ip_knows_the_private_ranges() {
-    for ip in ["10.0.0.1", "172.16.5.4", "192.168.0.10", "127.0.0.1", "169.254.169.254", "100.64.1.1", "fd00::1", "fe80::1", "::1"] {
+    for ip in [
+        "10.0.0.1",
+        "172.16.5.4",
+        "192.168.0.10",
+        "127.0.0.1",
+        "169.254.169.254",
+        "100.64.1.1",
+        "fd00::1",
+        "fe80::1",
+        "::1",
+    ] {
         assert_eq!(eval(&format!("is_private_ip('{ip}')")).await, "true", "{ip}");
     }
     for ip in ["8.8.8.8", "172.32.0.1", "203.0.113.5", "2001:db8::1", "AWS Internal", ""] {
@@ -100,7 +113,10 @@ async fn is_private_ip_knows_the_private_ranges() {
 async fn arn_helpers_split_account_and_resource() {
     assert_eq!(eval("arn_account('arn:aws:iam::123456789012:user/alice')").await, "123456789012");
     assert_eq!(eval("arn_resource('arn:aws:iam::123456789012:user/alice')").await, "user/alice");
-    assert_eq!(eval("arn_resource('arn:aws:logs:us-east-1:123456789012:log-group:/aws/x:*')").await, "log-group:/aws/x:*");
+    assert_eq!(
+        eval("arn_resource('arn:aws:logs:us-east-1:123456789012:log-group:/aws/x:*')").await,
+        "log-group:/aws/x:*"
+    );
     assert_eq!(eval("arn_account('arn:aws:s3:::my-bucket')").await, "NULL");
     assert_eq!(eval("arn_resource('arn:aws:s3:::my-bucket')").await, "my-bucket");
     assert_eq!(eval("arn_account('not an arn')").await, "NULL");
@@ -112,18 +128,28 @@ async fn principal_names_every_identity_type() {
         ("'type', 'Root', 'accountid', '111122223333'", "root@111122223333"),
         ("'type', 'IAMUser', 'username', 'alice', 'arn', 'arn:aws:iam::1:user/alice'", "alice"),
         ("'type', 'IAMUser', 'arn', 'arn:aws:iam::1:user/ops/bob'", "ops/bob"),
-        ("'type', 'AssumedRole', 'arn', 'arn:aws:sts::1:assumed-role/Admin/carol@example.com'", "Admin/carol@example.com"),
+        (
+            "'type', 'AssumedRole', 'arn', 'arn:aws:sts::1:assumed-role/Admin/carol@example.com'",
+            "Admin/carol@example.com",
+        ),
         ("'type', 'FederatedUser', 'arn', 'arn:aws:sts::1:federated-user/dave'", "federated:dave"),
         ("'type', 'AWSService', 'invokedby', 'ec2.amazonaws.com'", "ec2.amazonaws.com"),
         ("'type', 'AWSAccount', 'accountid', '444455556666'", "account:444455556666"),
-        ("'type', 'IdentityCenterUser', 'onbehalfof', named_struct('userid', 'u-123'), 'accountid', '1'", "identitycenter:u-123"),
+        (
+            "'type', 'IdentityCenterUser', 'onbehalfof', named_struct('userid', 'u-123'), 'accountid', '1'",
+            "identitycenter:u-123",
+        ),
         ("'type', 'SAMLUser', 'username', 'erin'", "saml:erin"),
         ("'type', 'WebIdentityUser', 'principalid', 'accounts.google.com:123'", "webidentity:accounts.google.com:123"),
         ("'invokedby', 'cloudtrail.amazonaws.com', 'accountid', '1'", "cloudtrail.amazonaws.com"),
         ("'type', 'Directory', 'username', 'frank'", "frank"),
     ];
     for (fields, want) in cases {
-        let fields = if fields.starts_with("'type'") { fields.to_string() } else { format!("'type', arrow_cast(NULL, 'Utf8'), {fields}") };
+        let fields = if fields.starts_with("'type'") {
+            fields.to_string()
+        } else {
+            format!("'type', arrow_cast(NULL, 'Utf8'), {fields}")
+        };
         assert_eq!(eval(&format!("principal(named_struct({fields}))")).await, want, "{fields}");
     }
     let err = try_eval("principal('alice')").await.unwrap_err();
@@ -133,9 +159,18 @@ async fn principal_names_every_identity_type() {
 #[tokio::test]
 async fn date_add_and_date_diff_follow_trino() {
     assert_eq!(eval("date_add('day', -1, TIMESTAMP '2026-11-02T10:00:00Z')").await, "2026-11-01T10:00:00Z");
-    assert_eq!(eval("date_add('hour', 3, from_iso8601_timestamp('2026-11-02T23:00:00Z'))").await, "2026-11-03T02:00:00Z");
+    assert_eq!(
+        eval("date_add('hour', 3, from_iso8601_timestamp('2026-11-02T23:00:00Z'))").await,
+        "2026-11-03T02:00:00Z"
+    );
     assert_eq!(eval("date_add('month', 1, TIMESTAMP '2026-01-31T00:00:00Z')").await, "2026-02-28T00:00:00Z");
-    assert_eq!(eval("date_diff('hour', TIMESTAMP '2026-11-02T00:00:00Z', TIMESTAMP '2026-11-03T01:30:00Z')").await, "25");
-    assert_eq!(eval("date_diff('month', TIMESTAMP '2026-01-15T00:00:00Z', TIMESTAMP '2026-11-02T00:00:00Z')").await, "10");
+    assert_eq!(
+        eval("date_diff('hour', TIMESTAMP '2026-11-02T00:00:00Z', TIMESTAMP '2026-11-03T01:30:00Z')").await,
+        "25"
+    );
+    assert_eq!(
+        eval("date_diff('month', TIMESTAMP '2026-01-15T00:00:00Z', TIMESTAMP '2026-11-02T00:00:00Z')").await,
+        "10"
+    );
     assert!(try_eval("date_add('fortnight', 1, now())").await.is_err());
 }

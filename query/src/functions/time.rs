@@ -9,12 +9,12 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
-use ingest::decode::time::{days_from_civil, parse_canonical, parse_lenient};
+use lake::time::{days_from_civil, parse_canonical, parse_lenient};
 
 use super::{Udf, strings};
 
 fn utc_micros() -> DataType {
-    ingest::schema::timestamp_type()
+    lake::schema::timestamp_type()
 }
 
 pub fn from_iso8601_timestamp() -> ScalarUDF {
@@ -106,7 +106,9 @@ fn unit_micros(unit: &str) -> Result<i64> {
         "hour" => 3_600_000_000,
         "day" => 86_400_000_000,
         "week" => 7 * 86_400_000_000,
-        other => return exec_err!("unknown unit {other:?}: use second, minute, hour, day, week, month, quarter or year"),
+        other => {
+            return exec_err!("unknown unit {other:?}: use second, minute, hour, day, week, month, quarter or year");
+        }
     })
 }
 

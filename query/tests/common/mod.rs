@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ingest::aws::AwsOptions;
-use ingest::backfill::{BackfillOptions, Progress, backfill};
-use ingest::generate::{GenerateOptions, generate};
-use ingest::lake::{Lake, LakeOptions};
+use ingest::backfill::{BackfillOptions, backfill};
 use ingest::source::Source;
+use lake::{Lake, LakeOptions};
+use sample_logs::{GenerateOptions, generate};
 use serde_json::Value;
 
 pub struct Fixture {
@@ -37,13 +37,14 @@ fn build() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let lake = dir.path().join("lake");
-    let opts = GenerateOptions { out: logs.clone(), events: 6_000, accounts: 3, days: 2, seed: 7, ..Default::default() };
+    let opts =
+        GenerateOptions { out: logs.clone(), events: 6_000, accounts: 3, days: 2, seed: 7, ..Default::default() };
     generate(&opts).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let l = Lake::open_or_create(&lake.display().to_string(), &LakeOptions::default()).await.unwrap();
         let src = Source::parse(&logs.display().to_string(), &AwsOptions::default()).await.unwrap();
-        let o = BackfillOptions { progress: Progress::Quiet, lanes: 2, batch_rows: 1000, ..Default::default() };
+        let o = BackfillOptions { lanes: 2, batch_rows: 1000, ..Default::default() };
         let s = backfill(&l, &src, &o).await.unwrap();
         assert!(s.quarantined.is_empty());
     });
@@ -62,12 +63,7 @@ pub fn independent_reader(lake: &Path, export: &Path) -> Value {
         "TRAILHOUSE_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs deltalake and duckdb",
     );
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/independent_reader.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(lake.join("cloudtrail"))
-        .arg(export)
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(python).arg(script).arg(lake.join("cloudtrail")).arg(export).output().unwrap();
     assert!(out.status.success(), "independent reader failed: {}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -1,17 +1,15 @@
-//! The interactive prompt: statements end with `;` and may span lines; history is kept
-//! across sessions; backslash commands describe the lake.
+//! The interactive prompt of `trailhouse sql`: statements end with `;` and may span
+//! lines; history is kept across sessions; backslash commands describe the lake. Terminal
+//! UI, so it lives in the binary; the statements run through `query::run`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use query::output::Format;
+use query::run::run_script;
+use query::{LakeSession, QueryError, Result, functions, views};
 use rustyline::error::ReadlineError;
-
-use crate::error::{QueryError, Result};
-use crate::output::Format;
-use crate::run::run_script;
-use crate::session::LakeSession;
-use crate::{functions, views};
 
 const HELP: &str = r"Statements end with ; and may span lines. Ctrl-C clears the statement, Ctrl-D or \q leaves.
   \d               list tables and views
@@ -141,7 +139,9 @@ async fn meta(session: &LakeSession, command: &str, options: &mut ReplOptions) -
             println!("Timing is {}.", if options.timing { "on" } else { "off" });
         }
         ("\\format", Some(f)) => match f.parse::<Format>() {
-            Ok(Format::Parquet) => eprintln!("error: parquet is binary; use `trailhouse sql --format parquet --output FILE` or COPY ... TO"),
+            Ok(Format::Parquet) => eprintln!(
+                "error: parquet is binary; use `trailhouse sql --format parquet --output FILE` or COPY ... TO"
+            ),
             Ok(fmt) => options.format = fmt,
             Err(e) => eprintln!("error: {e}"),
         },
@@ -151,7 +151,7 @@ async fn meta(session: &LakeSession, command: &str, options: &mut ReplOptions) -
 }
 
 /// The `\d` listing: tables with version and files, then views with what they answer.
-pub fn list_tables(session: &LakeSession) -> String {
+fn list_tables(session: &LakeSession) -> String {
     let mut text = String::from("Tables:\n");
     for t in session.tables() {
         text.push_str(&format!("  {:<16} Delta table, version {}, {} data files\n", t.name, t.version, t.files));
@@ -164,7 +164,7 @@ pub fn list_tables(session: &LakeSession) -> String {
 }
 
 /// The `\d NAME` listing.
-pub async fn describe(session: &LakeSession, table: &str) -> Result<String> {
+async fn describe(session: &LakeSession, table: &str) -> Result<String> {
     let columns = session.describe(table).await?;
     let width = columns.iter().map(|(c, _)| c.len()).max().unwrap_or(0);
     Ok(columns.iter().map(|(c, t)| format!("  {c:<width$}  {t}")).collect::<Vec<_>>().join("\n"))

@@ -1,5 +1,6 @@
-//! ISO 8601 timestamps as CloudTrail writes them (`2023-07-10T12:40:03Z`), to and from
-//! microseconds since the Unix epoch.
+//! Time, the workspace's one home for it: ISO 8601 timestamps as CloudTrail writes them
+//! (`2023-07-10T12:40:03Z`) to and from microseconds since the Unix epoch, calendar days,
+//! and the durations users type (`30s`, `15m`, `24h`, `7d`, `2w`).
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -50,13 +51,7 @@ pub fn now_micros() -> i64 {
 #[inline]
 pub fn parse_canonical(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-        || b[19] != b'Z'
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
     {
         return None;
     }
@@ -112,6 +107,23 @@ pub fn day_of(micros: i64) -> i32 {
     micros.div_euclid(86_400_000_000) as i32
 }
 
+/// A duration such as `30s`, `15m`, `24h`, `7d`, `2w`, in microseconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(secs)?.checked_mul(1_000_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,12 +142,21 @@ mod tests {
         for s in ["2023-07-10T12:40:03.123Z", "2023-07-10T12:40:03+02:00", "2023-02-30T00:00:00Z", "x"] {
             assert_eq!(parse_canonical(s), None, "{s}");
         }
-        assert_eq!(
-            parse_lenient("2023-07-10T14:40:03+02:00"),
-            parse_canonical("2023-07-10T12:40:03Z")
-        );
+        assert_eq!(parse_lenient("2023-07-10T14:40:03+02:00"), parse_canonical("2023-07-10T12:40:03Z"));
         assert_eq!(parse_lenient("2023-07-10T12:40:03.5Z").map(|t| t % 1_000_000), Some(500_000));
         assert_eq!(parse_lenient("yesterday"), None);
+    }
+
+    #[test]
+    fn durations_take_the_units_users_type() {
+        for (s, secs) in
+            [("30s", 30), ("15m", 900), ("15min", 900), ("24h", 86_400), ("7d", 604_800), ("2w", 1_209_600)]
+        {
+            assert_eq!(parse_duration(s), Some(secs * 1_000_000), "{s}");
+        }
+        for s in ["", "h", "10", "10y", "-5m", "99999999999999999999d"] {
+            assert_eq!(parse_duration(s), None, "{s}");
+        }
     }
 
     #[test]

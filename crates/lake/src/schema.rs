@@ -53,15 +53,11 @@ const SESSION_ISSUER: &[FieldSpec] = &[
 
 // Field order follows the order CloudTrail writes keys in (the decoder's lookup expects
 // it; any order still works).
-const SESSION_ATTRIBUTES: &[FieldSpec] = &[
-    f("creationDate", "creationdate", Kind::Time),
-    f("mfaAuthenticated", "mfaauthenticated", Kind::Str),
-];
+const SESSION_ATTRIBUTES: &[FieldSpec] =
+    &[f("creationDate", "creationdate", Kind::Time), f("mfaAuthenticated", "mfaauthenticated", Kind::Str)];
 
-const WEB_ID_FEDERATION: &[FieldSpec] = &[
-    f("federatedProvider", "federatedprovider", Kind::Str),
-    f("attributes", "attributes", Kind::Json),
-];
+const WEB_ID_FEDERATION: &[FieldSpec] =
+    &[f("federatedProvider", "federatedprovider", Kind::Str), f("attributes", "attributes", Kind::Json)];
 
 const SESSION_CONTEXT: &[FieldSpec] = &[
     f("sessionIssuer", "sessionissuer", Kind::Struct(SESSION_ISSUER)),
@@ -71,10 +67,8 @@ const SESSION_CONTEXT: &[FieldSpec] = &[
     f("ec2RoleDelivery", "ec2roledelivery", Kind::Str),
 ];
 
-const ON_BEHALF_OF: &[FieldSpec] = &[
-    f("userId", "userid", Kind::Str),
-    f("identityStoreArn", "identitystorearn", Kind::Str),
-];
+const ON_BEHALF_OF: &[FieldSpec] =
+    &[f("userId", "userid", Kind::Str), f("identityStoreArn", "identitystorearn", Kind::Str)];
 
 const USER_IDENTITY: &[FieldSpec] = &[
     f("type", "type", Kind::Str),
@@ -89,11 +83,8 @@ const USER_IDENTITY: &[FieldSpec] = &[
     f("sessionContext", "sessioncontext", Kind::Struct(SESSION_CONTEXT)),
 ];
 
-const RESOURCE: &[FieldSpec] = &[
-    f("ARN", "arn", Kind::Str),
-    f("accountId", "accountid", Kind::Str),
-    f("type", "type", Kind::Str),
-];
+const RESOURCE: &[FieldSpec] =
+    &[f("ARN", "arn", Kind::Str), f("accountId", "accountid", Kind::Str), f("type", "type", Kind::Str)];
 
 const TLS_DETAILS: &[FieldSpec] = &[
     f("tlsVersion", "tlsversion", Kind::Str),
@@ -150,6 +141,7 @@ pub const EVENT_ID: &str = "eventid";
 pub const EVENT_NAME: &str = "eventname";
 pub const RECIPIENT_ACCOUNT_ID: &str = "recipientaccountid";
 pub const AWS_REGION: &str = "awsregion";
+pub const SOURCE_IP_ADDRESS: &str = "sourceipaddress";
 pub const USER_IDENTITY_COL: &str = "useridentity";
 
 /// Parquet leaf paths (dotted; a list's elements are `name.list.element`) whose values
@@ -223,11 +215,9 @@ pub fn arrow_field(spec: &FieldSpec) -> Field {
         Kind::Bool => DataType::Boolean,
         Kind::Time => timestamp_type(),
         Kind::Struct(children) => DataType::Struct(struct_fields(children)),
-        Kind::ListOfStruct(children) => DataType::List(Arc::new(Field::new(
-            "element",
-            DataType::Struct(struct_fields(children)),
-            true,
-        ))),
+        Kind::ListOfStruct(children) => {
+            DataType::List(Arc::new(Field::new("element", DataType::Struct(struct_fields(children)), true)))
+        }
     };
     Field::new(spec.column, data_type, true)
 }
@@ -300,7 +290,12 @@ mod tests {
     #[test]
     fn json_column_paths_name_every_json_leaf_including_nested_ones() {
         let paths = json_column_paths();
-        for p in ["requestparameters", "additionaleventdata", "insightdetails", "useridentity.sessioncontext.webidfederationdata.attributes"] {
+        for p in [
+            "requestparameters",
+            "additionaleventdata",
+            "insightdetails",
+            "useridentity.sessioncontext.webidfederationdata.attributes",
+        ] {
             assert!(paths.contains(&p.to_string()), "{p} missing from {paths:?}");
         }
         assert!(!paths.contains(&"eventname".to_string()));

@@ -1,0 +1,40 @@
+//! Compaction: Delta OPTIMIZE of small files, then VACUUM of what nothing references.
+
+use crate::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeError, Result};
+
+/// What a compaction did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct CompactSummary {
+    /// Small files replaced by the compaction.
+    pub files_removed: u64,
+    /// Compacted files written.
+    pub files_added: u64,
+    /// Unreferenced files deleted by VACUUM.
+    pub files_vacuumed: u64,
+}
+
+impl Lake {
+    /// Delta OPTIMIZE (small files into ~`target_bytes` ones) then VACUUM of files
+    /// unreferenced for longer than `retention_hours`, on both tables. Safe while ingesters
+    /// run: their commits are appends, which do not conflict with a compaction, and files
+    /// they are still writing are younger than any sane retention.
+    pub async fn compact(&self, target_bytes: u64, retention_hours: i64) -> Result<CompactSummary> {
+        let err = LakeError::delta(&self.location);
+        let mut summary = CompactSummary::default();
+        for name in [CLOUDTRAIL_TABLE, LEDGER_TABLE] {
+            let table = self.table(name).await?;
+            let target = std::num::NonZeroU64::new(target_bytes.max(1 << 20)).unwrap_or(std::num::NonZeroU64::MIN);
+            let (table, m) = table.optimize().with_target_size(target).await.map_err(&err)?;
+            summary.files_removed += m.num_files_removed;
+            summary.files_added += m.num_files_added;
+            let (_, v) = table
+                .vacuum()
+                .with_retention_period(chrono::Duration::hours(retention_hours))
+                .with_enforce_retention_duration(false)
+                .await
+                .map_err(&err)?;
+            summary.files_vacuumed += v.files_deleted.len() as u64;
+        }
+        Ok(summary)
+    }
+}

@@ -1,0 +1,30 @@
+//! The lake's error type.
+
+use deltalake::DeltaTableError;
+
+/// Errors from the lake: each names the lake (or path) it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("lake at {location}: {source}")]
+    Delta { location: String, source: Box<DeltaTableError> },
+    #[error("lake at {location}: {message}")]
+    State { location: String, message: String },
+    #[error("invalid location {0:?}: expected a local folder or s3://bucket/prefix")]
+    Location(String),
+}
+
+pub type Result<T, E = LakeError> = std::result::Result<T, E>;
+
+impl LakeError {
+    /// A closure turning a delta-rs error into one that names the lake.
+    pub fn delta(location: &str) -> impl Fn(DeltaTableError) -> LakeError + '_ {
+        move |e| LakeError::Delta { location: location.to_string(), source: Box::new(e) }
+    }
+
+    /// A state error: the lake is not as this build expects.
+    pub fn state(location: &str, message: impl Into<String>) -> LakeError {
+        LakeError::State { location: location.to_string(), message: message.into() }
+    }
+}

@@ -1,0 +1,145 @@
+//! The [`Lake`] handle: where the lake is, its tables by name, opening and creating them.
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use url::Url;
+
+use crate::location::{create_local_dir, location_url, register_handlers};
+use crate::writer::LakeOptions;
+use crate::{LakeError, Result, ledger, schema};
+
+/// The events, partitioned by `eventdate`.
+pub const CLOUDTRAIL_TABLE: &str = "cloudtrail";
+/// The ledger: one row per source object ingested or quarantined.
+pub const LEDGER_TABLE: &str = "ingested_files";
+/// Files that could not be decoded, each beside a `.error.json` (a folder, not a table).
+pub const QUARANTINE_DIR: &str = "quarantine";
+/// Alerts raised by detection runs.
+pub const ALERTS_TABLE: &str = "alerts";
+/// One row per detection run; its `to_version` is the incremental watermark.
+pub const RUNS_TABLE: &str = "detection_runs";
+
+/// An opened lake.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    pub(crate) location: String,
+    root: Url,
+    pub(crate) options: LakeOptions,
+}
+
+impl Lake {
+    /// Opens the lake at `location`, creating its tables when missing, and upgrades a
+    /// `cloudtrail` table written by an older build to this build's schema
+    /// ([`crate::evolve`]).
+    pub async fn open_or_create(location: &str, options: &LakeOptions) -> Result<Lake> {
+        register_handlers();
+        let lake = Lake { location: location.to_string(), root: location_url(location)?, options: options.clone() };
+        let created =
+            lake.ensure_table(CLOUDTRAIL_TABLE, &schema::cloudtrail_schema(), schema::PARTITION_COLUMNS).await?;
+        if !created {
+            lake.evolve_cloudtrail().await?;
+        }
+        lake.ensure_table(LEDGER_TABLE, &ledger::ledger_schema(), &[]).await?;
+        Ok(lake)
+    }
+
+    /// Opens an existing lake without creating or changing anything.
+    pub async fn open_existing(location: &str, options: &LakeOptions) -> Result<Lake> {
+        register_handlers();
+        if !location.contains("://") {
+            let path = std::path::Path::new(location);
+            if !path.join(CLOUDTRAIL_TABLE).join("_delta_log").is_dir() {
+                return Err(LakeError::state(
+                    location,
+                    "no lake here; fill one with `trailhouse ingest --source DIR` or `trailhouse demo`",
+                ));
+            }
+        }
+        Ok(Lake { location: location.to_string(), root: location_url(location)?, options: options.clone() })
+    }
+
+    /// The location as the user gave it.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The URL of a table (or folder) inside the lake.
+    pub fn table_url(&self, name: &str) -> Result<Url> {
+        self.root.join(&format!("{name}/")).map_err(|_| LakeError::Location(format!("{}{name}", self.root)))
+    }
+
+    pub(crate) fn builder(&self, name: &str) -> Result<DeltaTableBuilder> {
+        DeltaTableBuilder::from_url(self.table_url(name)?)
+            .map(|b| b.with_storage_options(self.options.storage_options.clone()))
+            .map_err(LakeError::delta(&self.location))
+    }
+
+    /// Loads a table of the lake at its latest version.
+    pub async fn table(&self, name: &str) -> Result<DeltaTable> {
+        self.builder(name)?.load().await.map_err(LakeError::delta(&self.location))
+    }
+
+    /// Loads a table of the lake, or `None` if it was never written.
+    pub async fn try_table(&self, name: &str) -> Result<Option<DeltaTable>> {
+        // A local table folder that does not exist is a kernel error, not NotATable.
+        let url = self.table_url(name)?;
+        if url.scheme() == "file" && url.to_file_path().is_ok_and(|p| !p.join("_delta_log").is_dir()) {
+            return Ok(None);
+        }
+        match self.builder(name)?.load().await {
+            Ok(t) => Ok(Some(t)),
+            Err(DeltaTableError::NotATable(_)) => Ok(None),
+            Err(e) => Err(LakeError::delta(&self.location)(e)),
+        }
+    }
+
+    /// Appends `batches` to a small table of the lake (alerts, detection runs), creating
+    /// it with their schema on first use. One atomic commit; returns its version.
+    pub async fn append(&self, name: &str, batches: Vec<RecordBatch>) -> Result<u64> {
+        let err = LakeError::delta(&self.location);
+        let url = self.table_url(name)?;
+        create_local_dir(&url)?;
+        let table = match self.try_table(name).await? {
+            Some(t) => t,
+            None => self.builder(name)?.build().map_err(&err)?,
+        };
+        let table = table.write(batches).with_save_mode(SaveMode::Append).with_table_name(name).await.map_err(&err)?;
+        Ok(table.version().unwrap_or_default())
+    }
+
+    /// Creates a table when missing; returns whether this call created it.
+    async fn ensure_table(&self, name: &str, arrow_schema: &SchemaRef, partitions: &[&str]) -> Result<bool> {
+        let err = LakeError::delta(&self.location);
+        let url = self.table_url(name)?;
+        create_local_dir(&url)?;
+        let mut table = self.builder(name)?.build().map_err(&err)?;
+        match table.load().await {
+            Ok(()) => return Ok(false),
+            Err(DeltaTableError::NotATable(_)) => {}
+            Err(e) => return Err(err(e)),
+        }
+        let kernel: StructType = arrow_schema.as_ref().try_into_kernel().map_err(|e| err(e.into()))?;
+        let mut config: Vec<(String, Option<String>)> = vec![];
+        if name == CLOUDTRAIL_TABLE {
+            config.push(("delta.dataSkippingStatsColumns".into(), Some(schema::STATS_COLUMNS.join(","))));
+        }
+        let created = table
+            .create()
+            .with_table_name(name)
+            .with_columns(kernel.fields().cloned())
+            .with_partition_columns(partitions.iter().map(|s| s.to_string()))
+            .with_configuration(config)
+            .with_save_mode(SaveMode::Ignore)
+            .await;
+        match created {
+            Ok(_) => Ok(true),
+            // Another process created it first.
+            Err(DeltaTableError::VersionAlreadyExists(_)) => Ok(false),
+            Err(e) => Err(err(e)),
+        }
+    }
+}

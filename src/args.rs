@@ -1,0 +1,136 @@
+//! Argument groups shared by several commands (the lake, AWS, ingest tuning, the rule
+//! pack) and typed value parsers, so each flag is declared and checked in one place.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use detections::rule::Rule;
+use ingest::aws::AwsOptions;
+use lake::LakeOptions;
+
+// No doc comments on these structs: clap would take them as the help of the commands
+// that flatten them.
+
+#[derive(Debug, clap::Args)]
+pub struct LakeArgs {
+    /// The lake: a local folder or s3://bucket/prefix.
+    #[arg(long, env = "TRAILHOUSE_LAKE", default_value = "./lake")]
+    pub lake: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AwsArgs {
+    /// S3/SQS endpoint URL, for a local server (AWS_ENDPOINT_URL works too); implies
+    /// path-style S3 addressing.
+    #[arg(long, env = "TRAILHOUSE_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// AWS region (default: the SDK's chain, else us-east-1).
+    #[arg(long, env = "TRAILHOUSE_REGION")]
+    pub region: Option<String>,
+}
+
+impl AwsArgs {
+    pub fn options(&self) -> AwsOptions {
+        AwsOptions { endpoint_url: self.endpoint_url.clone(), region: self.region.clone() }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TuningArgs {
+    /// Decode/encode threads (default: the number of cores).
+    #[arg(long, env = "TRAILHOUSE_LANES")]
+    pub lanes: Option<usize>,
+    /// Objects downloaded at once.
+    #[arg(long, default_value_t = 32)]
+    pub fetch_concurrency: usize,
+    /// Largest accepted file after inflating, in MiB (bigger files are quarantined).
+    #[arg(long, default_value_t = 1024)]
+    pub max_inflated_mb: usize,
+    /// Target Parquet file size, in MiB.
+    #[arg(long, default_value_t = 128)]
+    pub target_file_mb: u64,
+    /// zstd compression level of the Parquet files (1-22).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
+    pub zstd_level: i32,
+    /// Events decoded into one Arrow batch before it is encoded (default: the library's).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_rows: Option<u64>,
+}
+
+/// The lake's options: storage settings from the AWS flags, file size and compression from
+/// the tuning flags (commands that only read the lake pass `None`).
+pub fn lake_options(tuning: Option<&TuningArgs>, aws: &AwsOptions) -> LakeOptions {
+    let mut o = LakeOptions { storage_options: aws.lake_storage_options(), ..Default::default() };
+    if let Some(t) = tuning {
+        o.target_file_bytes = t.target_file_mb << 20;
+        o.zstd_level = t.zstd_level;
+    }
+    o
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PackArgs {
+    /// A folder of rule files (*.toml) instead of the built-in pack.
+    #[arg(long, env = "TRAILHOUSE_RULES")]
+    pub rules: Option<PathBuf>,
+}
+
+impl PackArgs {
+    /// The rules whose id is in `ids` (all when empty), from `--rules` or the built-in pack.
+    pub fn load(&self, ids: &[String]) -> Result<Vec<Rule>> {
+        let rules = match &self.rules {
+            Some(dir) => detections::pack::load_dir(dir)?,
+            None => detections::pack::builtin()?,
+        };
+        Ok(detections::pack::select(rules, ids)?)
+    }
+}
+
+/// A duration as the user typed it (`30s`, `15m`, `24h`, `7d`, `2w`) and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurationArg {
+    pub text: String,
+    pub micros: i64,
+}
+
+impl std::fmt::Display for DurationArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.text)
+    }
+}
+
+/// Parses an age such as `30m`, `24h`, `7d` (value parser of `--since`).
+pub fn age(s: &str) -> Result<DurationArg, String> {
+    lake::time::parse_duration(s)
+        .map(|micros| DurationArg { text: s.to_string(), micros })
+        .ok_or_else(|| "not a duration: use e.g. 30m, 24h, 7d".to_string())
+}
+
+/// Parses the period of a repeated run such as `1m`, `5m`, `1h`, at least a second (value
+/// parser of `--every`).
+pub fn period(s: &str) -> Result<DurationArg, String> {
+    lake::time::parse_duration(s)
+        .filter(|m| *m >= 1_000_000)
+        .map(|micros| DurationArg { text: s.to_string(), micros })
+        .ok_or_else(|| "not a period: use e.g. 1m, 5m, 1h (at least 1s)".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_their_text_and_reject_what_is_not_one() {
+        for (text, micros) in
+            [("30s", 30_000_000), ("15m", 900_000_000), ("24h", 86_400_000_000), ("7d", 604_800_000_000)]
+        {
+            assert_eq!(age(text), Ok(DurationArg { text: text.into(), micros }), "{text}");
+        }
+        for bad in ["", "7", "7y", "-1h", "soon"] {
+            assert!(age(bad).unwrap_err().contains("e.g. 30m"), "{bad}");
+        }
+        assert_eq!(period("5m").map(|d| d.micros), Ok(300_000_000));
+        assert_eq!(period("5m").map(|d| d.to_string()), Ok("5m".to_string()));
+        assert!(period("0s").is_err() && period("1s").is_ok());
+    }
+}

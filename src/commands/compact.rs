@@ -1,0 +1,33 @@
+//! `trailhouse compact`: Delta OPTIMIZE (small files into large ones) and VACUUM.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use lake::Lake;
+
+use crate::args::{AwsArgs, LakeArgs, lake_options};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Target size of compacted files, in MiB.
+    #[arg(long, default_value_t = 256)]
+    pub target_file_mb: u64,
+    /// Keep unreferenced files younger than this many hours (time travel, running writers).
+    #[arg(long, default_value_t = 168)]
+    pub retention_hours: i64,
+}
+
+pub async fn run(a: Args) -> Result<ExitCode> {
+    let aws = a.aws.options();
+    let lake = Lake::open_existing(&a.lake.lake, &lake_options(None, &aws)).await?;
+    let s = lake.compact(a.target_file_mb << 20, a.retention_hours).await?;
+    println!(
+        "Compacted {}: {} small files into {}; {} unreferenced files vacuumed.",
+        a.lake.lake, s.files_removed, s.files_added, s.files_vacuumed
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,126 @@
+//! `trailhouse detect`: the detection pack over the lake, once or every period, alerts
+//! delivered to the configured sinks before the run is recorded.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use detections::rule::Rule;
+use detections::run::{RunSummary, Scope};
+use detections::sink::{PrintFormat, Printer, Sinks};
+use lake::Lake;
+
+use crate::args::{AwsArgs, DurationArg, LakeArgs, PackArgs, age, lake_options, period};
+use crate::signal::wait_for_signal;
+
+/// Exit status of `detect` when a run raised new alerts (0: none, 1: an error).
+pub const EXIT_ALERTS: u8 = 3;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub pack: PackArgs,
+    /// Only this rule (repeatable) [default: the whole pack].
+    #[arg(long = "rule", value_name = "ID")]
+    pub only: Vec<String>,
+    /// Look at events from this long ago until now (e.g. 24h, 7d) instead of what was
+    /// committed since the last run; does not move the watermark.
+    #[arg(long, conflicts_with = "all", value_parser = age)]
+    pub since: Option<DurationArg>,
+    /// Look at every event in the lake (moves the watermark to the latest version).
+    #[arg(long)]
+    pub all: bool,
+    /// Keep running, one incremental run every DURATION (e.g. 5m), until SIGTERM/SIGINT.
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["since", "all"], value_parser = period)]
+    pub every: Option<DurationArg>,
+    /// Alerts on stdout as a table or one JSON object per line
+    /// [default: table on a terminal, ndjson when piped].
+    #[arg(long, value_enum)]
+    pub format: Option<PrintFormat>,
+    /// Also append each alert as one JSON line to this file.
+    #[arg(long, value_name = "FILE")]
+    pub jsonl: Option<PathBuf>,
+    /// Also POST each alert to this webhook (Slack incoming webhook or any JSON receiver).
+    #[arg(long, env = "TRAILHOUSE_WEBHOOK_URL", hide_env_values = true, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Evaluate and print, but write nothing to the lake (no alerts table, no watermark).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub async fn run(a: Args) -> Result<ExitCode> {
+    let aws = a.aws.options();
+    let rules = a.pack.load(&a.only)?;
+    let lake = Lake::open_existing(&a.lake.lake, &lake_options(None, &aws))
+        .await
+        .with_context(|| format!("cannot open the lake at {} (fill it with `trailhouse ingest` first)", a.lake.lake))?;
+    let scope = match (&a.since, a.all) {
+        (Some(since), _) => Scope::Since(since.micros),
+        (None, true) => Scope::All,
+        (None, false) => Scope::Incremental,
+    };
+    let format = match a.format {
+        Some(f) => f,
+        None if std::io::stdout().is_terminal() => PrintFormat::Table,
+        None => PrintFormat::Ndjson,
+    };
+    let sinks = Sinks {
+        print: Some(Printer::stdout(format)),
+        jsonl: a.jsonl.clone(),
+        webhook: a.webhook.clone(),
+        dry_run: a.dry_run,
+    };
+    let Some(every) = &a.every else {
+        let summary = run_once(&lake, &rules, scope, &sinks).await?;
+        return Ok(if summary.alerts.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ALERTS) });
+    };
+    let mut ticks = tokio::time::interval(Duration::from_micros(every.micros as u64));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let stop = wait_for_signal();
+    tokio::pin!(stop);
+    tracing::info!(rules = rules.len(), every = %every, "Detections scheduled; incremental runs until SIGTERM/SIGINT.");
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = ticks.tick() => {}
+        }
+        // A failed run (lake unreachable, a webhook down) is logged and retried on the next
+        // tick: the watermark did not move, so nothing is skipped.
+        if let Err(e) = run_once(&lake, &rules, scope, &sinks).await {
+            tracing::error!(error = format!("{e:#}"), "Detection run failed; retrying on the next tick.");
+        }
+    }
+    tracing::info!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One run: evaluate, then deliver to every sink and record in the lake (in that order:
+/// [`Sinks::deliver_then_record`]), then log what it did.
+async fn run_once(lake: &Lake, rules: &[Rule], scope: Scope, sinks: &Sinks) -> Result<RunSummary> {
+    let summary = detections::run::run(lake, rules, scope).await?;
+    sinks.deliver_then_record(lake, &summary).await?;
+    let incremental = summary.scope == Scope::Incremental;
+    let versions = match summary.from_version {
+        Some(v) if incremental && v >= summary.to_version => format!("no commits since version {v}"),
+        Some(v) if incremental => format!("versions {}..={}", v + 1, summary.to_version),
+        _ => format!("up to version {}", summary.to_version),
+    };
+    tracing::info!(
+        "{} rules over {} data files ({}, {}): {} new alert(s), {} already known; {:.2}s{}.",
+        summary.rules,
+        summary.data_files,
+        summary.scope,
+        versions,
+        summary.alerts.len(),
+        summary.duplicates,
+        summary.seconds,
+        if sinks.dry_run { " (dry run: nothing recorded)" } else { "" }
+    );
+    Ok(summary)
+}

@@ -1,0 +1,62 @@
+//! `trailhouse export`: a slice of the lake as partitioned zstd Parquet.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::args::{AwsArgs, LakeArgs, lake_options};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Where to write: a local folder or s3://bucket/prefix.
+    #[arg(long)]
+    pub to: String,
+    /// A SQL condition over cloudtrail, e.g. "recipientaccountid = '111122223333'".
+    #[arg(long = "where")]
+    pub filter: Option<String>,
+    /// Start (inclusive): 2026-11-02, 2026-11-02T10:00:00Z, or an age like 24h, 7d.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// End (exclusive), same forms as --since.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Columns to export (SQL select list) [default: all].
+    #[arg(long)]
+    pub columns: Option<String>,
+    /// Hive-style partition columns, comma-separated; "none" for a flat folder.
+    #[arg(long, default_value = "eventdate")]
+    pub partition_by: String,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(a: Args) -> Result<ExitCode> {
+    let aws = a.aws.options();
+    let session = query::LakeSession::open(&a.lake.lake, &lake_options(None, &aws)).await?;
+    let partition_by = match a.partition_by.trim() {
+        "" | "none" => vec![],
+        list => list.split(',').map(|c| c.trim().to_string()).collect(),
+    };
+    let options = query::export::ExportOptions {
+        filter: a.filter.clone(),
+        since: a.since.clone(),
+        until: a.until.clone(),
+        columns: a.columns.clone(),
+        to: a.to.clone(),
+        partition_by,
+        storage_options: aws.lake_storage_options(),
+    };
+    let s = query::export::export(&session, &options).await?;
+    if a.json {
+        let v = serde_json::json!({"rows": s.rows, "seconds": s.seconds, "to": a.to, "sql": s.sql});
+        println!("{v}");
+    } else {
+        println!("Exported {} rows to {} in {:.2} s ({}).", s.rows, a.to, s.seconds, s.sql);
+    }
+    Ok(ExitCode::SUCCESS)
+}

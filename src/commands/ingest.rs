@@ -1,0 +1,172 @@
+//! `trailhouse ingest`: a backfill from a folder or an S3 prefix (`--source`), or the SQS
+//! service (`--queue-url`), into the lake.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use ingest::aws::AwsOptions;
+use ingest::backfill::{BackfillOptions, Summary, backfill};
+use ingest::source::Source;
+use lake::Lake;
+
+use crate::args::{AwsArgs, LakeArgs, TuningArgs, lake_options};
+use crate::progress::{self, Progress};
+use crate::signal::wait_for_signal;
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("from").required(true).args(["source", "queue_url"])))]
+pub struct Args {
+    /// Backfill: where the log files are, a local folder (or file) or s3://bucket/prefix.
+    #[arg(long, env = "TRAILHOUSE_SOURCE")]
+    pub source: Option<String>,
+    /// Service: the SQS queue announcing new log files (S3 notifications, direct, via SNS
+    /// or EventBridge, or CloudTrail's own SNS notification). Runs until SIGTERM/SIGINT.
+    #[arg(long, env = "TRAILHOUSE_QUEUE_URL")]
+    pub queue_url: Option<String>,
+    #[command(flatten)]
+    pub service: ServiceArgs,
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub tuning: TuningArgs,
+    /// Print the summary as one JSON object on stdout (for scripts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServiceArgs {
+    /// With --queue-url: drain the queue until it is empty, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Longest time between lake commits, in seconds.
+    #[arg(long, env = "TRAILHOUSE_FLUSH_SECS", default_value_t = 60)]
+    pub flush_secs: u64,
+    /// Inflated MiB buffered before a commit.
+    #[arg(long, env = "TRAILHOUSE_FLUSH_MB", default_value_t = 256)]
+    pub flush_mb: u64,
+    /// Concurrent SQS long-poll receivers.
+    #[arg(long, default_value_t = 2)]
+    pub receivers: usize,
+    /// Visibility timeout of messages being worked on, in seconds (renewed by a heartbeat).
+    #[arg(long, default_value_t = 300)]
+    pub visibility_secs: i32,
+    /// Serve Prometheus metrics at this address (e.g. 127.0.0.1:9898).
+    #[arg(long, env = "TRAILHOUSE_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Seconds between statistics log lines.
+    #[arg(long, default_value_t = 60)]
+    pub stats_secs: u64,
+}
+
+pub async fn run(a: Args) -> Result<ExitCode> {
+    let aws = a.aws.options();
+    let lake = Lake::open_or_create(&a.lake.lake, &lake_options(Some(&a.tuning), &aws))
+        .await
+        .with_context(|| format!("cannot open the lake at {}", a.lake.lake))?;
+    let Some(source) = &a.source else {
+        return cmd_service(&a, &lake, &aws).await;
+    };
+    let source = Source::parse(source, &aws).await?;
+    let opts = backfill_options(&a.tuning);
+    let shown = Progress::start(if a.json { progress::Mode::Log } else { progress::Mode::Auto }, opts.counters.clone());
+    let summary = backfill(&lake, &source, &opts).await;
+    shown.finish().await;
+    let summary = summary?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        print_summary(&summary)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A backfill's summary for people (`trailhouse demo` prints it too).
+pub fn print_summary(s: &Summary) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Ingested {} into {} (lake version {}):", s.source, s.lake, s.lake_version)?;
+    writeln!(
+        out,
+        "  files      {} ingested, {} already in the lake, {} not log files, {} quarantined",
+        s.files, s.files_already_ingested, s.files_not_logs, s.files_quarantined
+    )?;
+    writeln!(
+        out,
+        "  events     {} ({} without a parseable eventTime, {} records that were not objects)",
+        s.events, s.events_without_time, s.records_not_objects
+    )?;
+    writeln!(
+        out,
+        "  bytes      {:.1} MB read, {:.1} MB inflated; {} Parquet files written",
+        s.bytes as f64 / 1e6,
+        s.bytes_inflated as f64 / 1e6,
+        s.data_files_written
+    )?;
+    writeln!(out, "  time       {:.2}s, {:.0} events/s", s.seconds, s.events_per_second)?;
+    for q in &s.quarantined {
+        writeln!(out, "  quarantined {}: {} -> {}", q.source, q.error, q.quarantined_to)?;
+    }
+    Ok(())
+}
+
+/// Backfill options from the tuning flags (the service's lanes take theirs from here too).
+fn backfill_options(t: &TuningArgs) -> BackfillOptions {
+    let defaults = BackfillOptions::default();
+    BackfillOptions {
+        lanes: t.lanes.unwrap_or(defaults.lanes),
+        fetch_concurrency: t.fetch_concurrency,
+        batch_rows: t.batch_rows.map_or(defaults.batch_rows, |b| b as usize),
+        max_inflated: t.max_inflated_mb << 20,
+        ..defaults
+    }
+}
+
+async fn cmd_service(a: &Args, lake: &Lake, aws: &AwsOptions) -> Result<ExitCode> {
+    use ingest::sqs::service::{Metrics, Service, ServiceOptions, serve_metrics};
+    let queue_url = a.queue_url.clone().context("--queue-url is required without --source")?;
+    let opts = ServiceOptions {
+        queue_url,
+        receivers: a.service.receivers.max(1),
+        download_concurrency: a.tuning.fetch_concurrency.max(1),
+        flush_secs: a.service.flush_secs.max(1),
+        flush_mb: a.service.flush_mb.max(1),
+        visibility_secs: a.service.visibility_secs.clamp(1, 43_200),
+        once: a.service.once,
+        stats_secs: a.service.stats_secs,
+        lanes: backfill_options(&a.tuning).lane_options(),
+    };
+    let metrics = std::sync::Arc::new(Metrics::default());
+    if let Some(addr) = a.service.metrics_addr {
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_metrics(addr, m).await {
+                tracing::error!(error = %e, "Metrics endpoint failed.");
+            }
+        });
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let summary = Service::new(lake.clone(), aws, opts, metrics).await.run(stop_rx).await?;
+    if a.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!(
+            "Ingested {} events from {} files ({} quarantined) in {} commits; {} messages deleted, {} not understood, {} failed; {:.1}s.",
+            summary.events,
+            summary.files,
+            summary.files_quarantined,
+            summary.commits,
+            summary.messages_deleted,
+            summary.messages_unrecognised,
+            summary.messages_failed,
+            summary.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,80 @@
+//! The subcommands, one file each: its arguments (`Args`) and `run`.
+
+use std::process::ExitCode;
+
+pub mod compact;
+pub mod demo;
+pub mod detect;
+pub mod export;
+pub mod generate;
+pub mod ingest;
+pub mod rules;
+pub mod sql;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Generate realistic synthetic CloudTrail logs in the real S3 key layout.
+    Generate(generate::Args),
+    /// Ingest log files from a local folder or an S3 prefix into the lake.
+    Ingest(self::ingest::Args),
+    /// Generate sample logs, ingest them into ./lake, show what is in the lake and run the
+    /// detection pack over it.
+    Demo(demo::Args),
+    /// SQL over the lake: one statement, a file of them, or an interactive prompt.
+    ///
+    /// Tables: cloudtrail (one row per event, Athena's column names), ingested_files (the
+    /// ledger); views: actors, console_logins, source_ips, cloudtrail_logs. Functions:
+    /// Athena's json_extract_scalar / json_extract / json_array_length /
+    /// from_iso8601_timestamp, cidr_match, is_private_ip, arn_account, arn_resource,
+    /// principal, and datafusion-functions-json (json_get_str, ->>, ...).
+    ///
+    /// Examples:
+    ///   trailhouse sql "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1 ORDER BY 2 DESC"
+    ///   trailhouse sql -f hunt.sql --format csv --output hunt.csv
+    ///   trailhouse sql "COPY (SELECT * FROM cloudtrail WHERE errorcode IS NOT NULL) TO 'errors/' STORED AS PARQUET PARTITIONED BY (eventdate)"
+    ///   trailhouse sql            (the prompt; \? for help)
+    #[command(verbatim_doc_comment)]
+    Sql(sql::Args),
+    /// Export a slice of the lake as partitioned zstd Parquet (for BI tools, Spark, DuckDB).
+    ///
+    /// Example:
+    ///   trailhouse export --since 7d --where "eventsource = 'iam.amazonaws.com'" --to ./iam-week/
+    #[command(verbatim_doc_comment)]
+    Export(export::Args),
+    /// Compact small files (Delta OPTIMIZE) and delete unreferenced ones (VACUUM).
+    Compact(compact::Args),
+    /// The detection rules: list them, run their embedded tests.
+    Rules(rules::Args),
+    /// Run the detection pack over the lake; alerts to stdout, a JSONL file, a webhook and
+    /// the lake's `alerts` table.
+    ///
+    /// By default a run is incremental: it reads only data committed since the previous run
+    /// (the watermark is a Delta version kept in the lake's `detection_runs` table), plus
+    /// each rule's lookback for thresholds and baselines.
+    ///
+    /// Exit status: 0 no new alerts, 3 new alerts, 1 error.
+    ///
+    /// Examples:
+    ///   trailhouse detect                                  (new data since the last run)
+    ///   trailhouse detect --all --dry-run                  (everything, record nothing)
+    ///   trailhouse detect --since 24h --rule root-console-login
+    ///   trailhouse detect --every 5m --jsonl alerts.jsonl --webhook https://hooks.slack.com/...
+    #[command(verbatim_doc_comment)]
+    Detect(detect::Args),
+}
+
+impl Command {
+    /// Runs the command; the exit code is its verdict (errors are the caller's to print).
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self {
+            Command::Generate(a) => generate::run(a).await,
+            Command::Ingest(a) => self::ingest::run(a).await,
+            Command::Demo(a) => demo::run(a).await,
+            Command::Sql(a) => sql::run(a).await,
+            Command::Export(a) => export::run(a).await,
+            Command::Compact(a) => compact::run(a).await,
+            Command::Rules(a) => rules::run(a).await,
+            Command::Detect(a) => detect::run(a).await,
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Progress of a long backfill: a bar on a terminal, a log line every 10 s otherwise.
+//! The library only counts ([`ingest::lanes::Counters`]); showing is the binary's job.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ingest::lanes::Counters;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A bar on a terminal, periodic log lines otherwise.
+    Auto,
+    /// Periodic log lines only (e.g. with `--json`, whose stdout is the summary).
+    Log,
+}
+
+/// Shows `counters` until [`Progress::finish`].
+pub struct Progress {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    pub fn start(mode: Mode, counters: Arc<Counters>) -> Progress {
+        let tty = mode == Mode::Auto && std::io::stderr().is_terminal();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let bar = tty.then(|| {
+                let b = indicatif::ProgressBar::new(0);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} files  {msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b
+            });
+            let started = Instant::now();
+            let period = if tty { Duration::from_millis(200) } else { Duration::from_secs(10) };
+            let mut tick = tokio::time::interval(period);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    _ = tick.tick() => {}
+                }
+                let files = counters.files.load(Ordering::Relaxed);
+                let events = counters.events.load(Ordering::Relaxed);
+                let mb = counters.bytes.load(Ordering::Relaxed) as f64 / 1e6;
+                let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                match &bar {
+                    Some(b) => {
+                        b.set_length(counters.listed.load(Ordering::Relaxed));
+                        b.set_position(files);
+                        b.set_message(format!("{events} events, {mb:.0} MB, {rate:.0} events/s"));
+                    }
+                    None => tracing::info!(
+                        files,
+                        events,
+                        mb = mb as u64,
+                        events_per_sec = rate as u64,
+                        "Backfill progress."
+                    ),
+                }
+            }
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+        });
+        Progress { stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops showing progress (clears the bar).
+    pub async fn finish(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
