@@ -19,9 +19,13 @@ fn main() {
     for n in names {
         let path = dir.join(&n);
         println!("cargo:rerun-if-changed={}", path.display());
-        writeln!(out, "    ({n:?}, include_str!({:?})),", path.display().to_string()).unwrap();
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "    ({n:?}, include_str!({:?})),", path.display().to_string());
     }
     out.push_str("];\n");
-    let dest = std::path::Path::new(&std::env::var("OUT_DIR").unwrap()).join("builtin_rules.rs");
-    std::fs::write(dest, out).unwrap();
+    let out_dir = std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR");
+    let dest = std::path::Path::new(&out_dir).join("builtin_rules.rs");
+    if let Err(e) = std::fs::write(&dest, out) {
+        panic!("cannot write {}: {e}", dest.display());
+    }
 }

@@ -1,6 +1,9 @@
 //! `trailhouse rules` and `trailhouse detect` as a user (or cron) runs them: exit codes,
 //! every alert sink (stdout, JSONL, the lake's alerts table, a webhook on a local HTTP
 //! server), and no alert lost when a sink fails.
+// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
+// #[test] functions; the helpers beside them need it too).
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -1,5 +1,8 @@
 //! `trailhouse sql` and `trailhouse export` as a user runs them: formats, files, pipes,
 //! the prompt, and errors.
+// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
+// #[test] functions; the helpers beside them need it too).
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};

@@ -131,19 +131,19 @@ impl Rule {
             .into_iter()
             .chain(std::iter::once(("threshold.window", self.threshold.as_ref().map(|t| &t.window))))
         {
-            if let Some(d) = d {
-                if duration_micros(d).is_none_or(|m| m <= 0) {
-                    return Err(format!("{what} {d:?} is not a duration (e.g. 15m, 1h, 7d)"));
-                }
+            if let Some(d) = d
+                && duration_micros(d).is_none_or(|m| m <= 0)
+            {
+                return Err(format!("{what} {d:?} is not a duration (e.g. 15m, 1h, 7d)"));
             }
         }
         if self.dedup.key.is_empty() {
             return Err("dedup.key needs at least one column".into());
         }
-        if let Some(t) = &self.threshold {
-            if t.count < 2 {
-                return Err("threshold.count must be at least 2".into());
-            }
+        if let Some(t) = &self.threshold
+            && t.count < 2
+        {
+            return Err("threshold.count must be at least 2".into());
         }
         if !self.tests.iter().any(|t| t.expect == Expect::Match)
             || !self.tests.iter().any(|t| t.expect == Expect::NoMatch)

@@ -1,4 +1,7 @@
 //! The lake end to end on local folders: real datasets, lossless rows, idempotent re-runs.
+// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
+// #[test] functions; the helpers beside them need it too).
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

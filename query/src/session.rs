@@ -81,7 +81,7 @@ impl LakeSession {
 
     /// Splits `sql` into statements (`;`-separated); each is planned by [`Self::plan`].
     pub fn statements(&self, sql: &str) -> Result<Vec<Statement>> {
-        let parsed = DFParser::parse_sql(sql).map_err(|e| self.explain(e.into()))?;
+        let parsed = DFParser::parse_sql(sql).map_err(|e| self.explain(e))?;
         Ok(parsed.into_iter().collect())
     }
 

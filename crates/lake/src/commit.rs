@@ -70,10 +70,10 @@ impl Lake {
         let mut history = cloudtrail.history(Some(LEDGER_REPAIR_DEPTH));
         while let Some(info) = history.next().await {
             let info = info.map_err(&err)?;
-            if let Some(v) = info.info.get(META_LEDGER_ADD) {
-                if let Ok(adds) = serde_json::from_value::<Vec<Add>>(v.clone()) {
-                    wanted.extend(adds);
-                }
+            if let Some(v) = info.info.get(META_LEDGER_ADD)
+                && let Ok(adds) = serde_json::from_value::<Vec<Add>>(v.clone())
+            {
+                wanted.extend(adds);
             }
         }
         drop(history);

@@ -23,11 +23,10 @@ pub fn location_url(location: &str) -> Result<Url> {
 
 /// Creates the folder of a `file://` table URL (object stores need no folders).
 pub(crate) fn create_local_dir(url: &Url) -> Result<()> {
-    if url.scheme() == "file" {
-        if let Ok(path) = url.to_file_path() {
-            std::fs::create_dir_all(&path)
-                .map_err(|source| LakeError::Io { path: path.display().to_string(), source })?;
-        }
+    if url.scheme() == "file"
+        && let Ok(path) = url.to_file_path()
+    {
+        std::fs::create_dir_all(&path).map_err(|source| LakeError::Io { path: path.display().to_string(), source })?;
     }
     Ok(())
 }

@@ -104,10 +104,10 @@ impl FileDecoder {
             let isize = u32::from_le_bytes([raw[n - 4], raw[n - 3], raw[n - 2], raw[n - 1]]) as usize;
             if isize <= self.max_inflated {
                 self.grow_to(isize + pad);
-                if let Ok(len) = self.inflater.gzip_decompress(raw, &mut self.inflated[..isize]) {
-                    if len == isize {
-                        return Ok(len);
-                    }
+                if let Ok(len) = self.inflater.gzip_decompress(raw, &mut self.inflated[..isize])
+                    && len == isize
+                {
+                    return Ok(len);
                 }
             }
         }

@@ -82,10 +82,13 @@ fn event_date_is_the_utc_day_of_event_time() {
     use arrow::array::Array;
 }
 
+/// A broken input, and what its error must be.
+type BrokenCase = (&'static str, Vec<u8>, fn(&DecodeError) -> bool);
+
 #[test]
 fn broken_files_are_errors_that_append_nothing() {
     let good = gzip(br#"{"Records":[{"eventName":"A"}]}"#);
-    let cases: Vec<(&str, Vec<u8>, fn(&DecodeError) -> bool)> = vec![
+    let cases: Vec<BrokenCase> = vec![
         ("truncated gzip", good[..good.len() - 10].to_vec(), |e| matches!(e, DecodeError::Gzip(_))),
         ("empty", vec![], |e| matches!(e, DecodeError::Empty)),
         ("not json", b"hello world".to_vec(), |e| matches!(e, DecodeError::Json { .. })),

@@ -36,7 +36,7 @@ fn arn_field(arn: &str, n: usize) -> Option<&str> {
 }
 
 pub fn principal() -> ScalarUDF {
-    Udf::new("principal", Signature::any(1, Volatility::Immutable), DataType::Utf8, |args| {
+    Udf::udf("principal", Signature::any(1, Volatility::Immutable), DataType::Utf8, |args| {
         let DataType::Struct(_) = args[0].data_type() else {
             return exec_err!("principal() takes the useridentity column, got {}", args[0].data_type());
         };

@@ -82,13 +82,13 @@ struct Udf {
 }
 
 impl Udf {
-    fn new(name: &'static str, signature: Signature, returns: DataType, kernel: Kernel) -> ScalarUDF {
+    fn udf(name: &'static str, signature: Signature, returns: DataType, kernel: Kernel) -> ScalarUDF {
         ScalarUDF::new_from_impl(Udf { name, signature, returns, kernel })
     }
 
     /// A function of `n` string arguments.
     fn strings(name: &'static str, n: usize, returns: DataType, kernel: Kernel) -> ScalarUDF {
-        Self::new(name, Signature::string(n, Volatility::Immutable), returns, kernel)
+        Self::udf(name, Signature::string(n, Volatility::Immutable), returns, kernel)
     }
 }
 

@@ -18,7 +18,7 @@ fn utc_micros() -> DataType {
 }
 
 pub fn from_iso8601_timestamp() -> ScalarUDF {
-    Udf::new("from_iso8601_timestamp", Signature::any(1, Volatility::Immutable), utc_micros(), |args| {
+    Udf::udf("from_iso8601_timestamp", Signature::any(1, Volatility::Immutable), utc_micros(), |args| {
         let a = &args[0];
         if matches!(a.data_type(), DataType::Timestamp(..) | DataType::Date32 | DataType::Date64) {
             return Ok(cast(a, &utc_micros())?);
@@ -44,15 +44,15 @@ pub(crate) fn parse(s: &str) -> Option<i64> {
 
 /// Trino's `date_add(unit, n, timestamp)`.
 pub fn date_add() -> ScalarUDF {
-    Udf::new("date_add", Signature::any(3, Volatility::Immutable), utc_micros(), |args| {
+    Udf::udf("date_add", Signature::any(3, Volatility::Immutable), utc_micros(), |args| {
         let units: Vec<Option<String>> = strings(&args[0])?.map(|s| s.map(str::to_ascii_lowercase)).collect();
         let n = cast(&args[1], &DataType::Int64)?;
         let n = n.as_primitive::<Int64Type>();
         let t = cast(&args[2], &utc_micros())?;
         let t = t.as_primitive::<TimestampMicrosecondType>();
         let mut out = TimestampMicrosecondBuilder::with_capacity(t.len()).with_timezone("UTC");
-        for i in 0..t.len() {
-            let (Some(unit), false, false) = (&units[i], n.is_null(i), t.is_null(i)) else {
+        for (i, unit) in units.iter().enumerate().take(t.len()) {
+            let (Some(unit), false, false) = (unit, n.is_null(i), t.is_null(i)) else {
                 out.append_null();
                 continue;
             };
@@ -64,14 +64,14 @@ pub fn date_add() -> ScalarUDF {
 
 /// Trino's `date_diff(unit, t1, t2)`: whole units from `t1` to `t2`.
 pub fn date_diff() -> ScalarUDF {
-    Udf::new("date_diff", Signature::any(3, Volatility::Immutable), DataType::Int64, |args| {
+    Udf::udf("date_diff", Signature::any(3, Volatility::Immutable), DataType::Int64, |args| {
         let units: Vec<Option<String>> = strings(&args[0])?.map(|s| s.map(str::to_ascii_lowercase)).collect();
         let a = cast(&args[1], &utc_micros())?;
         let b = cast(&args[2], &utc_micros())?;
         let (a, b) = (a.as_primitive::<TimestampMicrosecondType>(), b.as_primitive::<TimestampMicrosecondType>());
         let mut out = Int64Builder::with_capacity(a.len());
-        for i in 0..a.len() {
-            let (Some(unit), false, false) = (&units[i], a.is_null(i), b.is_null(i)) else {
+        for (i, unit) in units.iter().enumerate().take(a.len()) {
+            let (Some(unit), false, false) = (unit, a.is_null(i), b.is_null(i)) else {
                 out.append_null();
                 continue;
             };
