@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod athena_types;
 mod error;
 pub mod export;
 pub mod functions;

@@ -167,7 +167,15 @@ pub fn new_context() -> Result<SessionContext> {
         .with_target_partitions(threads)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
         .set_bool("datafusion.optimizer.enable_leaf_expression_pushdown", false);
-    let mut ctx = SessionContext::new_with_config(config);
+    // Athena's text spellings of booleans are rewritten before type coercion sees them.
+    let mut rules = vec![crate::athena_types::AthenaBooleanText::rule()];
+    rules.extend(datafusion::optimizer::Analyzer::new().rules);
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_analyzer_rules(rules)
+        .build();
+    let mut ctx = SessionContext::new_with_state(state);
     functions::register(&mut ctx)?;
     Ok(ctx)
 }

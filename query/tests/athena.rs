@@ -404,3 +404,36 @@ fn an_independent_reader_sees_the_same_lake_and_export() {
     assert_eq!(lake_cols, want);
     assert_eq!(export_cols, want, "hive partition column included");
 }
+
+/// Athena declares `readonly` and `managementevent` as STRING: its users' spellings
+/// (`= 'false'`, `<> 'true'`, `IN ('true')`, any case) match what the booleans hold.
+#[tokio::test]
+async fn athena_string_spellings_of_boolean_columns_match_the_source() {
+    let f = fixture();
+    let session = session(f).await;
+    let read_only = raw_count(f, |e| e.pointer("/readOnly").and_then(Value::as_bool) == Some(true));
+    let writes = raw_count(f, |e| e.pointer("/readOnly").and_then(Value::as_bool) == Some(false));
+    let management = raw_count(f, |e| e.pointer("/managementEvent").and_then(Value::as_bool) == Some(true));
+    assert!(read_only > 0 && writes > 0 && management > 0, "the generator writes all three");
+    for (q, want) in [
+        ("SELECT count(*) FROM cloudtrail WHERE readonly = 'false'", writes),
+        ("SELECT count(*) FROM cloudtrail WHERE readonly = 'TRUE'", read_only),
+        ("SELECT count(*) FROM cloudtrail WHERE 'true' = readonly", read_only),
+        ("SELECT count(*) FROM cloudtrail WHERE readonly <> 'true'", writes),
+        ("SELECT count(*) FROM cloudtrail WHERE readonly IN ('false')", writes),
+        ("SELECT count(*) FROM cloudtrail_logs WHERE managementevent = 'true'", management),
+        (
+            "SELECT count(*) FROM cloudtrail WHERE readonly = 'false' AND eventname LIKE 'Delete%'",
+            raw_count(f, |e| {
+                e.pointer("/readOnly").and_then(Value::as_bool) == Some(false)
+                    && s(e, "/eventName").is_some_and(|n| n.starts_with("Delete"))
+            }),
+        ),
+    ] {
+        let got = session.sql(q).await.unwrap_or_else(|e| panic!("{q}: {e}"));
+        assert_eq!(single_i64(&got), want as i64, "{q}");
+    }
+    // Text that is not a boolean still fails, naming the types.
+    let err = session.sql("SELECT count(*) FROM cloudtrail WHERE readonly = 'maybe'").await.unwrap_err();
+    assert!(err.to_string().contains("Boolean"), "{err}");
+}
