@@ -18,6 +18,33 @@ pub struct LakeArgs {
     pub lake: String,
 }
 
+/// The lake and how to reach it: what every command that reads or writes a lake flattens.
+#[derive(Debug, clap::Args)]
+pub struct LakeAccess {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+impl LakeAccess {
+    /// The lake's location as the user gave it.
+    pub fn location(&self) -> &str {
+        &self.lake.lake
+    }
+
+    /// The AWS settings (for a lake or a source on S3).
+    pub fn aws(&self) -> AwsOptions {
+        self.aws.options()
+    }
+
+    /// The lake's options: storage from the AWS flags, and file size and compression from
+    /// `tuning` for the commands that write.
+    pub fn options(&self, tuning: Option<&TuningArgs>) -> LakeOptions {
+        lake_options(tuning, &self.aws())
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct AwsArgs {
     /// S3/SQS endpoint URL, for a local server (AWS_ENDPOINT_URL works too); implies

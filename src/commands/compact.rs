@@ -5,14 +5,12 @@ use std::process::ExitCode;
 use anyhow::Result;
 use lake::Lake;
 
-use crate::args::{AwsArgs, LakeArgs, lake_options};
+use crate::args::LakeAccess;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub lake: LakeArgs,
-    #[command(flatten)]
-    pub aws: AwsArgs,
+    pub lake: LakeAccess,
     /// Target size of compacted files, in MiB.
     #[arg(long, default_value_t = 256)]
     pub target_file_mb: u64,
@@ -22,12 +20,14 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let aws = a.aws.options();
-    let lake = Lake::open_existing(&a.lake.lake, &lake_options(None, &aws)).await?;
+    let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await?;
     let s = lake.compact(a.target_file_mb << 20, a.retention_hours).await?;
     println!(
         "Compacted {}: {} small files into {}; {} unreferenced files vacuumed.",
-        a.lake.lake, s.files_removed, s.files_added, s.files_vacuumed
+        a.lake.location(),
+        s.files_removed,
+        s.files_added,
+        s.files_vacuumed
     );
     Ok(ExitCode::SUCCESS)
 }

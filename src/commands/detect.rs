@@ -12,7 +12,7 @@ use detections::run::{RunSummary, Scope};
 use detections::sink::{PrintFormat, Printer, Sinks};
 use lake::Lake;
 
-use crate::args::{AwsArgs, DurationArg, LakeArgs, PackArgs, age, lake_options, period};
+use crate::args::{DurationArg, LakeAccess, PackArgs, age, period};
 use crate::signal::wait_for_signal;
 
 /// Exit status of `detect` when a run raised new alerts (0: none, 1: an error).
@@ -21,9 +21,7 @@ pub const EXIT_ALERTS: u8 = 3;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub lake: LakeArgs,
-    #[command(flatten)]
-    pub aws: AwsArgs,
+    pub lake: LakeAccess,
     #[command(flatten)]
     pub pack: PackArgs,
     /// Only this rule (repeatable) [default: the whole pack].
@@ -55,11 +53,10 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let aws = a.aws.options();
     let rules = a.pack.load(&a.only)?;
-    let lake = Lake::open_existing(&a.lake.lake, &lake_options(None, &aws))
-        .await
-        .with_context(|| format!("cannot open the lake at {} (fill it with `trailhouse ingest` first)", a.lake.lake))?;
+    let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await.with_context(|| {
+        format!("cannot open the lake at {} (fill it with `trailhouse ingest` first)", a.lake.location())
+    })?;
     let scope = match (&a.since, a.all) {
         (Some(since), _) => Scope::Since(since.micros),
         (None, true) => Scope::All,

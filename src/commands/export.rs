@@ -4,14 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::args::{AwsArgs, LakeArgs, lake_options};
+use crate::args::LakeAccess;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub lake: LakeArgs,
-    #[command(flatten)]
-    pub aws: AwsArgs,
+    pub lake: LakeAccess,
     /// Where to write: a local folder or s3://bucket/prefix.
     #[arg(long)]
     pub to: String,
@@ -36,8 +34,8 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let aws = a.aws.options();
-    let session = query::LakeSession::open(&a.lake.lake, &lake_options(None, &aws)).await?;
+    let aws = a.lake.aws();
+    let session = query::LakeSession::open(a.lake.location(), &a.lake.options(None)).await?;
     let partition_by = match a.partition_by.trim() {
         "" | "none" => vec![],
         list => list.split(',').map(|c| c.trim().to_string()).collect(),

@@ -10,7 +10,7 @@ use ingest::backfill::{BackfillOptions, Summary, backfill};
 use ingest::source::Source;
 use lake::Lake;
 
-use crate::args::{AwsArgs, LakeArgs, TuningArgs, lake_options};
+use crate::args::{LakeAccess, TuningArgs};
 use crate::progress::{self, Progress};
 use crate::signal::wait_for_signal;
 
@@ -27,9 +27,7 @@ pub struct Args {
     #[command(flatten)]
     pub service: ServiceArgs,
     #[command(flatten)]
-    pub lake: LakeArgs,
-    #[command(flatten)]
-    pub aws: AwsArgs,
+    pub lake: LakeAccess,
     #[command(flatten)]
     pub tuning: TuningArgs,
     /// Print the summary as one JSON object on stdout (for scripts).
@@ -63,10 +61,10 @@ pub struct ServiceArgs {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let aws = a.aws.options();
-    let lake = Lake::open_or_create(&a.lake.lake, &lake_options(Some(&a.tuning), &aws))
+    let aws = a.lake.aws();
+    let lake = Lake::open_or_create(a.lake.location(), &a.lake.options(Some(&a.tuning)))
         .await
-        .with_context(|| format!("cannot open the lake at {}", a.lake.lake))?;
+        .with_context(|| format!("cannot open the lake at {}", a.lake.location()))?;
     let Some(source) = &a.source else {
         return cmd_service(&a, &lake, &aws).await;
     };

@@ -7,15 +7,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use query::output::Format;
 
-use crate::args::{AwsArgs, LakeArgs, lake_options};
+use crate::args::LakeAccess;
 use crate::repl;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub lake: LakeArgs,
-    #[command(flatten)]
-    pub aws: AwsArgs,
+    pub lake: LakeAccess,
     /// The statement(s), e.g. "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1".
     /// Without a query or --file: the interactive prompt (or SQL read from a piped stdin).
     #[arg(conflicts_with = "file")]
@@ -35,8 +33,7 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let aws = a.aws.options();
-    let session = query::LakeSession::open(&a.lake.lake, &lake_options(None, &aws)).await?;
+    let session = query::LakeSession::open(a.lake.location(), &a.lake.options(None)).await?;
     let sql = match (&a.query, &a.file) {
         (Some(q), _) => q.clone(),
         (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
@@ -57,7 +54,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     if session.is_empty() {
         eprintln!(
             "note: the lake at {} holds no events yet; fill it with `trailhouse ingest --source DIR|s3://...` or `trailhouse demo`.",
-            a.lake.lake
+            a.lake.location()
         );
     }
     let to_terminal = a.output.is_none() && std::io::stdout().is_terminal();
