@@ -1,8 +1,17 @@
-"""Times trailhouse sql and DuckDB on the same queries over the same lake (see query.sh).
+"""Times trailhouse sql and DuckDB on the same analyst queries over the same lake (see
+query.sh), and reports the bytes each read.
 
-usage: query_bench.py TRAILHOUSE_BIN LAKE_DIR [extra .sql files: one query each]
+usage: query_bench.py TRAILHOUSE_BIN LAKE_DIR [extra .sql files: one query each, run as-is on both]
+
+trailhouse: the whole process (start, Delta log, plan, scan, CSV out), median of RUNS;
+bytes = the Parquet scan's `bytes_scanned` from one `EXPLAIN ANALYZE` run.
+DuckDB: in process (connect, view over the Delta log's files, query, fetch), the same
+thread count; bytes = the growth of this process's `rchar` (/proc/self/io) during the
+query, i.e. what it read through read(2)/pread(2), page cache included.
 """
 import json
+import os
+import re
 import statistics
 import subprocess
 import sys
@@ -11,13 +20,79 @@ import time
 import duckdb
 from deltalake import DeltaTable
 
-QUERIES = {
-    "full scan count": "SELECT count(*) FROM cloudtrail",
-    "full scan, one column filtered": "SELECT count(*) FROM cloudtrail WHERE errorcode IS NOT NULL",
-    "one day filtered": "SELECT eventname, count(*) AS n FROM cloudtrail WHERE eventdate = DATE '2026-11-04' GROUP BY eventname ORDER BY n DESC LIMIT 10",
-    "GROUP BY useridentity.arn": "SELECT useridentity.arn, count(*) AS n FROM cloudtrail GROUP BY useridentity.arn ORDER BY n DESC LIMIT 20",
-}
 RUNS = 3
+THREADS = os.cpu_count() or 2
+DAY = "2026-11-16"  # a day in the middle of the 30-day corpus (2026-11-02 .. 2026-12-01)
+
+# name -> (trailhouse SQL, DuckDB SQL or None when it is the same text). `{key}` is the
+# needle access key, picked from the lake at start.
+QUERIES = {
+    "count(*)": ("SELECT count(*) FROM cloudtrail", None),
+    "errors, count": ("SELECT count(*) FROM cloudtrail WHERE errorcode IS NOT NULL", None),
+    "useridentity.type filter, GROUP BY useragent": (
+        "SELECT useragent, count(*) AS n FROM cloudtrail WHERE useridentity.type = 'AssumedRole' "
+        "GROUP BY 1 ORDER BY n DESC, 1 LIMIT 20",
+        None,
+    ),
+    "errors GROUP BY useridentity.arn": (
+        "SELECT useridentity.arn, count(*) AS n FROM cloudtrail WHERE errorcode IS NOT NULL "
+        "GROUP BY 1 ORDER BY n DESC, 1 LIMIT 20",
+        None,
+    ),
+    "GROUP BY useridentity.arn": (
+        "SELECT useridentity.arn, count(*) AS n FROM cloudtrail GROUP BY 1 ORDER BY n DESC, 1 LIMIT 20",
+        None,
+    ),
+    "principalid, count(DISTINCT ip)": (
+        "SELECT useridentity.principalid, count(DISTINCT sourceipaddress) AS ips FROM cloudtrail "
+        "GROUP BY 1 ORDER BY ips DESC, 1 LIMIT 20",
+        None,
+    ),
+    "JSON: S3 buckets touched": (
+        "SELECT json_extract_scalar(requestparameters, '$.bucketName') AS bucket, count(*) AS n "
+        "FROM cloudtrail WHERE eventsource = 's3.amazonaws.com' GROUP BY 1 ORDER BY n DESC, 1 LIMIT 20",
+        "SELECT json_extract_string(requestparameters, '$.bucketName') AS bucket, count(*) AS n "
+        "FROM cloudtrail WHERE eventsource = 's3.amazonaws.com' GROUP BY 1 ORDER BY n DESC, 1 LIMIT 20",
+    ),
+    "needle: one access key, everything": (
+        "SELECT eventtime, eventname, sourceipaddress FROM cloudtrail "
+        "WHERE useridentity.accesskeyid = '{key}' ORDER BY eventtime, eventname",
+        None,
+    ),
+    "events per hour": (
+        "SELECT date_trunc('hour', eventtime) AS h, count(*) AS n FROM cloudtrail GROUP BY 1 ORDER BY 1",
+        None,
+    ),
+    "one day, top event names": (
+        f"SELECT eventname, count(*) AS n FROM cloudtrail WHERE eventdate = DATE '{DAY}' "
+        "GROUP BY eventname ORDER BY n DESC, 1 LIMIT 10",
+        None,
+    ),
+    "errors by service and code": (
+        "SELECT eventsource, errorcode, count(*) AS n FROM cloudtrail WHERE errorcode IS NOT NULL "
+        "GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT 20",
+        None,
+    ),
+    "console logins by ip and result": (
+        "SELECT sourceipaddress, json_extract_scalar(responseelements, '$.ConsoleLogin') AS result, count(*) AS n "
+        "FROM cloudtrail WHERE eventname = 'ConsoleLogin' GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT 20",
+        "SELECT sourceipaddress, json_extract_string(responseelements, '$.ConsoleLogin') AS result, count(*) AS n "
+        "FROM cloudtrail WHERE eventname = 'ConsoleLogin' GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT 20",
+    ),
+    "join: calls within an hour of a console login": (
+        "SELECT l.useridentity.arn AS arn, count(*) AS calls FROM cloudtrail l JOIN cloudtrail c "
+        "ON c.useridentity.arn = l.useridentity.arn "
+        "AND c.eventtime BETWEEN l.eventtime AND l.eventtime + INTERVAL '1' HOUR "
+        f"WHERE l.eventname = 'ConsoleLogin' AND l.eventdate = DATE '{DAY}' AND c.eventdate = DATE '{DAY}' "
+        "GROUP BY 1 ORDER BY calls DESC, 1 LIMIT 20",
+        None,
+    ),
+    "accounts x regions, read-only share": (
+        "SELECT recipientaccountid, awsregion, count(*) AS n, avg(CASE WHEN readonly THEN 1.0 ELSE 0.0 END) AS ro "
+        "FROM cloudtrail GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT 20",
+        None,
+    ),
+}
 
 
 def trailhouse(bin_, lake, sql):
@@ -26,32 +101,75 @@ def trailhouse(bin_, lake, sql):
     return time.perf_counter() - t, out.stdout.strip().splitlines()[1:]
 
 
+UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
+def trailhouse_bytes(bin_, lake, sql):
+    """Sum of the plan's bytes_scanned metrics (DataFusion prints them human-readable)."""
+    out = subprocess.run(
+        [bin_, "sql", "--lake", lake, "--format", "csv", "EXPLAIN ANALYZE " + sql], check=True, capture_output=True, text=True
+    ).stdout
+    return sum(float(v) * UNITS[u] for v, u in re.findall(r"bytes_scanned=([0-9.]+) (B|KB|MB|GB|TB)", out))
+
+
+def rchar():
+    with open("/proc/self/io") as f:
+        return int(next(line for line in f if line.startswith("rchar:")).split()[1])
+
+
 def duck(files, sql):
     t = time.perf_counter()
     con = duckdb.connect()
+    con.execute(f"SET threads = {THREADS}")
     con.execute(f"CREATE VIEW cloudtrail AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true)")
+    before = rchar()
     rows = con.execute(sql).fetchall()
-    return time.perf_counter() - t, rows
+    read = rchar() - before
+    return time.perf_counter() - t, rows, read
+
+
+def mb(n):
+    return f"{n / 1e6:.1f}"
 
 
 def main():
     bin_, lake = sys.argv[1], sys.argv[2]
-    queries = dict(QUERIES)
-    for path in sys.argv[3:]:
-        queries[path] = open(path).read().strip().rstrip(";")
     files = DeltaTable(f"{lake}/cloudtrail").file_uris()
-    print(f"lake: {lake} ({len(files)} data files); median of {RUNS} runs; duckdb {duckdb.__version__}")
-    print(f"{'query':34}{'trailhouse s':>14}{'duckdb s':>10}{'ratio':>8}  rows")
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW cloudtrail AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true)")
+    events = con.execute("SELECT count(*) FROM cloudtrail").fetchone()[0]
+    # The needle: the rarest access key (ties by key), one principal's few calls.
+    key = con.execute(
+        "SELECT useridentity.accesskeyid FROM cloudtrail WHERE useridentity.accesskeyid IS NOT NULL "
+        "GROUP BY 1 ORDER BY count(*), 1 LIMIT 1"
+    ).fetchone()[0]
+    con.close()
+    queries = {name: (th.format(key=key), (dk or th).format(key=key)) for name, (th, dk) in QUERIES.items()}
+    for path in sys.argv[3:]:
+        sql = open(path).read().strip().rstrip(";")
+        queries[path] = (sql, sql)
+    print(
+        f"lake: {lake} ({events:,} events, {len(files)} data files); median of {RUNS} runs; "
+        f"{THREADS} threads each; duckdb {duckdb.__version__}"
+    )
+    print(f"{'query':48}{'trailhouse s':>13}{'duckdb s':>10}{'speed-up':>9}{'th MB':>9}{'duck MB':>9}  rows")
     results = []
-    for name, sql in queries.items():
-        th = [trailhouse(bin_, lake, sql) for _ in range(RUNS)]
-        dk = [duck(files, sql) for _ in range(RUNS)]
+    for name, (th_sql, dk_sql) in queries.items():
+        th = [trailhouse(bin_, lake, th_sql) for _ in range(RUNS)]
+        dk = [duck(files, dk_sql) for _ in range(RUNS)]
         t_th = statistics.median(t for t, _ in th)
-        t_dk = statistics.median(t for t, _ in dk)
+        t_dk = statistics.median(t for t, _, _ in dk)
+        b_th = trailhouse_bytes(bin_, lake, th_sql)
+        b_dk = statistics.median(b for _, _, b in dk)
         n_th, n_dk = len(th[0][1]), len(dk[0][1])
         flag = "" if n_th == n_dk else f"  ROW COUNT DIFFERS: {n_th} vs {n_dk}"
-        print(f"{name:34}{t_th:>14.3f}{t_dk:>10.3f}{t_dk / t_th:>7.2f}x  {n_th}{flag}")
-        results.append({"query": name, "trailhouse_s": t_th, "duckdb_s": t_dk})
+        print(f"{name:48}{t_th:>13.3f}{t_dk:>10.3f}{t_dk / t_th:>8.2f}x{mb(b_th):>9}{mb(b_dk):>9}  {n_th}{flag}")
+        results.append(
+            {"query": name, "trailhouse_s": t_th, "duckdb_s": t_dk, "trailhouse_bytes": b_th, "duckdb_rchar": b_dk}
+        )
+    geo = statistics.geometric_mean(r["duckdb_s"] / r["trailhouse_s"] for r in results)
+    slower = [r["query"] for r in results if r["trailhouse_s"] > r["duckdb_s"]]
+    print(f"geometric mean speed-up over DuckDB: {geo:.2f}x; slower than DuckDB: {', '.join(slower) or 'none'}")
     json.dump(results, open("target/bench-query.json", "w"), indent=1)
 
 

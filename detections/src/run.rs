@@ -8,11 +8,10 @@ use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
-use deltalake::delta_datafusion::{FileSelection, MissingSelectedFilePolicy};
 use lake::schema::{EVENT_DATE, EVENT_TIME};
 use lake::time::{format_canonical, now_micros};
 pub use lake::{ALERTS_TABLE, RUNS_TABLE};
-use lake::{CLOUDTRAIL_TABLE, Lake, read_table};
+use lake::{CLOUDTRAIL_TABLE, Lake, LakeTable, read_table};
 
 use crate::alert::{Alert, to_batch};
 use crate::engine::evaluate;
@@ -93,18 +92,18 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
     let version = table.version().unwrap_or_default();
     let ctx = query::new_context()?;
     table.update_datafusion_session(&ctx.state())?;
-    ctx.register_table(CLOUDTRAIL_TABLE, table.table_provider().await?)?;
+    let cloudtrail = LakeTable::try_new(&table)?;
+    ctx.register_table(CLOUDTRAIL_TABLE, Arc::new(cloudtrail.clone()))?;
 
     let watermark = if scope == Scope::Incremental { watermark(lake).await? } else { None };
-    let mut data_files = table.get_file_uris()?.count();
+    let mut data_files = cloudtrail.file_count();
     match (scope, watermark) {
         (Scope::Incremental, Some(w)) => {
+            // The same native scan, over the files committed since the watermark.
             let files = added_files(&table, w, version).await?;
-            data_files = files.len();
-            let selection =
-                FileSelection::from_file_paths(files).with_missing_file_policy(MissingSelectedFilePolicy::Ignore);
-            let provider = table.table_provider().with_file_selection(selection).await?;
-            ctx.register_table("events", provider)?;
+            let events = cloudtrail.clone().with_selection(files);
+            data_files = events.file_count();
+            ctx.register_table("events", Arc::new(events))?;
         }
         (Scope::Since(age), _) => {
             let t = now - age;

@@ -1,8 +1,11 @@
 //! trailhouse-query: DataFusion SQL over the trailhouse lake.
 //!
 //! [`LakeSession`] registers the lake's Delta tables (`cloudtrail`, `ingested_files`, and
-//! `alerts` / `detection_runs` once detections have run) through delta-rs's table
-//! provider, so partition pruning and file statistics apply, plus the functions analysts
+//! `alerts` / `detection_runs` once detections have run) through the lake's native scan
+//! ([`lake::LakeTable`]: DataFusion's own Parquet scan of the Delta snapshot's files, so
+//! partition pruning, file statistics and leaf projection of struct fields apply), the
+//! rules that let Athena queries and struct-keyed joins plan ([`athena_types`],
+//! [`join_keys`]), plus the functions analysts
 //! expect ([`functions`]: Athena's JSON functions, IP, ARN and principal helpers) and a few
 //! views ([`views`]). [`run`] streams statements to any [`output::Format`], [`export`]
 //! writes slices of the lake as partitioned Parquet. Nothing here writes to the lake
@@ -21,6 +24,7 @@ pub mod athena_types;
 mod error;
 pub mod export;
 pub mod functions;
+pub mod join_keys;
 pub mod output;
 pub mod run;
 mod session;

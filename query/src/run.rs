@@ -4,9 +4,6 @@
 
 use std::io::Write;
 
-use arrow::array::{Array, RecordBatch};
-use arrow::util::display::ArrayFormatter;
-
 use crate::error::{QueryError, Result};
 use crate::output::{Format, write_batches, write_stream};
 use crate::session::LakeSession;
@@ -34,11 +31,14 @@ pub async fn run_script(
     for statement in statements {
         let explain_analyze = statement.to_string().to_ascii_uppercase().starts_with("EXPLAIN ANALYZE");
         let df = session.plan(statement).await?;
+        if explain_analyze {
+            session.pruning_note(); // forget scans planned by earlier statements
+        }
         let outcome = if explain_analyze {
             let schema = df.schema().inner().clone();
             let batches: Vec<_> = df.collect().await.map_err(|e| session.explain(e))?;
             let rows = write_batches(schema, &batches, format, &mut *out)?;
-            StatementOutcome { rows, note: session.pruning_note(&plan_text(&batches)) }
+            StatementOutcome { rows, note: session.pruning_note() }
         } else {
             let stream = df.execute_stream().await.map_err(|e| session.explain(e))?;
             let rows = write_stream(stream, format, &mut *out).await.map_err(|e| match e {
@@ -50,19 +50,4 @@ pub async fn run_script(
         outcomes.push(outcome);
     }
     Ok(outcomes)
-}
-
-/// All text of an EXPLAIN result.
-fn plan_text(batches: &[RecordBatch]) -> String {
-    let mut text = String::new();
-    for b in batches {
-        for col in b.columns() {
-            let Ok(f) = ArrayFormatter::try_new(col.as_ref(), &Default::default()) else { continue };
-            for i in 0..col.len() {
-                text.push_str(&f.value(i).to_string());
-                text.push('\n');
-            }
-        }
-    }
-    text
 }

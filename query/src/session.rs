@@ -9,7 +9,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use futures::TryStreamExt;
-use lake::{ALERTS_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions, RUNS_TABLE};
+use lake::{ALERTS_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions, LakeTable, RUNS_TABLE};
 
 use crate::error::{QueryError, Result, friendly};
 use crate::{functions, views};
@@ -29,6 +29,7 @@ pub struct LakeSession {
     ctx: SessionContext,
     lake: Lake,
     tables: Vec<TableInfo>,
+    cloudtrail: Option<Arc<LakeTable>>,
 }
 
 impl LakeSession {
@@ -37,6 +38,7 @@ impl LakeSession {
         let lake = Lake::open_existing(location, options).await?;
         let ctx = new_context()?;
         let mut tables = Vec::new();
+        let mut cloudtrail = None;
         for (name, required) in
             [(CLOUDTRAIL_TABLE, true), (LEDGER_TABLE, true), (ALERTS_TABLE, false), (RUNS_TABLE, false)]
         {
@@ -49,15 +51,15 @@ impl LakeSession {
             table
                 .update_datafusion_session(&ctx.state())
                 .map_err(|e| QueryError::Table { table: name, source: Box::new(e) })?;
-            let version = table.version().unwrap_or_default();
-            let files =
-                table.get_file_uris().map_err(|e| QueryError::Table { table: name, source: Box::new(e) })?.count();
-            let provider = table.table_provider().await?;
+            let provider = Arc::new(LakeTable::try_new(&table)?);
+            tables.push(TableInfo { name, version: provider.version(), files: provider.file_count() });
+            if name == CLOUDTRAIL_TABLE {
+                cloudtrail = Some(provider.clone());
+            }
             ctx.register_table(name, provider)?;
-            tables.push(TableInfo { name, version, files });
         }
         register_views(&ctx).await?;
-        Ok(LakeSession { ctx, lake, tables })
+        Ok(LakeSession { ctx, lake, tables, cloudtrail })
     }
 
     /// The DataFusion context, for callers that register more.
@@ -133,47 +135,59 @@ impl LakeSession {
         Ok(out)
     }
 
-    /// For an `EXPLAIN ANALYZE` result: how many of each table's files the scan read.
-    pub fn pruning_note(&self, plan_text: &str) -> Option<String> {
-        let scanned: Vec<usize> = plan_text
-            .match_indices("count_files_scanned=")
-            .filter_map(|(i, m)| {
-                let rest = &plan_text[i + m.len()..];
-                rest[..rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())].parse().ok()
+    /// After an `EXPLAIN ANALYZE`: how many of the `cloudtrail` table's files each scan
+    /// read. Forgets the scans it reports.
+    pub fn pruning_note(&self) -> Option<String> {
+        let scans = self.cloudtrail.as_ref()?.take_scans();
+        let lines: Vec<String> = scans
+            .iter()
+            .map(|s| {
+                format!(
+                    "cloudtrail: the scan read {} of {} data files ({:.1} MB); {} skipped by partition and file statistics.",
+                    s.files,
+                    s.candidates,
+                    s.bytes as f64 / 1e6,
+                    s.candidates.saturating_sub(s.files)
+                )
             })
             .collect();
-        let table = self.tables.iter().find(|t| t.name == CLOUDTRAIL_TABLE)?;
-        let first = *scanned.first()?;
-        Some(format!(
-            "cloudtrail: the scan read {first} of {} data files; {} skipped by partition and file statistics.",
-            table.files,
-            table.files.saturating_sub(first)
-        ))
+        (!lines.is_empty()).then(|| lines.join("\n"))
     }
 }
 
 /// A DataFusion context configured for the lake (all cores, information_schema, filter
-/// pushdown into Parquet) with trailhouse's functions registered; no tables yet.
+/// pushdown into Parquet, leaf expression pushdown so `useridentity.type` reads one leaf)
+/// with trailhouse's functions and rules registered; no tables yet.
 ///
-/// Leaf expression pushdown is off: in DataFusion 55 it fails to plan any join whose key
-/// applies a function to a struct field (`ON lower(a.useridentity.arn) = ...`,
-/// `ON coalesce(a.useridentity.accountid, ...) = ...`: "No field named
-/// __datafusion_extracted_1"), the everyday shape of a CloudTrail join, and its rules are
-/// the subject of open wrong-result reports upstream (apache/datafusion#25414, #25459).
+/// Two rules of ours join DataFusion's: [`crate::athena_types`] (Athena's text spellings
+/// of booleans, before type coercion) and [`crate::join_keys`] (join keys on struct
+/// fields computed below the join, just before leaf expression pushdown, which cannot
+/// plan them in DataFusion 55).
 pub fn new_context() -> Result<SessionContext> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let config = SessionConfig::new()
         .with_information_schema(true)
         .with_target_partitions(threads)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        .set_bool("datafusion.optimizer.enable_leaf_expression_pushdown", false);
+        .set_bool("datafusion.optimizer.enable_leaf_expression_pushdown", true);
     // Athena's text spellings of booleans are rewritten before type coercion sees them.
-    let mut rules = vec![crate::athena_types::AthenaBooleanText::rule()];
-    rules.extend(datafusion::optimizer::Analyzer::new().rules);
+    let mut analyzer = vec![crate::athena_types::AthenaBooleanText::rule()];
+    analyzer.extend(datafusion::optimizer::Analyzer::new().rules);
+    let mut optimizer: Vec<_> = datafusion::optimizer::Optimizer::new()
+        .rules
+        .into_iter()
+        .map(|r| match r.name() {
+            "extract_leaf_expressions" | "push_down_leaf_projections" => crate::join_keys::Guarded::rule(r),
+            _ => r,
+        })
+        .collect();
+    let at = optimizer.iter().position(|r| r.name() == "extract_leaf_expressions").unwrap_or(0);
+    optimizer.insert(at, crate::join_keys::ProjectJoinKeys::rule());
     let state = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_analyzer_rules(rules)
+        .with_analyzer_rules(analyzer)
+        .with_optimizer_rules(optimizer)
         .build();
     let mut ctx = SessionContext::new_with_state(state);
     functions::register(&mut ctx)?;

@@ -189,7 +189,7 @@ async fn principal_and_views_account_for_every_event() {
 
 #[tokio::test]
 async fn joins_on_functions_of_identity_fields_plan_and_match_the_source() {
-    // DataFusion 55's leaf expression pushdown could not plan these (see new_context).
+    // DataFusion 55 cannot plan these with leaf expression pushdown on (see query::join_keys).
     let f = fixture();
     let sess = session(f).await;
     let q = "SELECT count(*) FROM cloudtrail a

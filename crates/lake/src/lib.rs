@@ -42,6 +42,8 @@ pub mod location;
 #[cfg(feature = "delta")]
 pub mod quarantine;
 #[cfg(feature = "delta")]
+pub mod scan;
+#[cfg(feature = "delta")]
 pub mod snapshot;
 #[cfg(feature = "delta")]
 mod tables;
@@ -56,6 +58,8 @@ pub use deltalake;
 pub use error::{LakeError, Result};
 #[cfg(feature = "delta")]
 pub use ledger::{KnownSources, LedgerEntry};
+#[cfg(feature = "delta")]
+pub use scan::{DataFile, LakeTable, ScanFiles, ScanSummary};
 #[cfg(feature = "delta")]
 pub use snapshot::read_table;
 #[cfg(feature = "delta")]

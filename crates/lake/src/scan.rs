@@ -1,0 +1,343 @@
+//! DataFusion's own Parquet scan over one version of a Delta table.
+//!
+//! delta-rs's table provider wraps the Parquet scan in a node of its own that reads whole
+//! top-level columns: `WHERE useridentity.type = 'Root'` reads every field of
+//! `useridentity`. [`LakeTable`] instead resolves the Delta snapshot (version, files,
+//! partition values, per-file statistics) into a [`ScanFiles`] list and hands DataFusion a
+//! plain `DataSourceExec` over a `ParquetSource` with exactly those files, so the scan gets
+//! everything DataFusion does for Parquet: leaf projection of struct fields, row filters
+//! on nested fields, page-index and row-group pruning, cached footers, and `count(*)`
+//! from the files' row counts.
+//!
+//! Files are skipped before the scan is planned by the filters DataFusion pushes to the
+//! table: partition values (`eventdate`) and the Delta log's per-file min/max/null counts.
+//!
+//! [`ScanFiles`] is a plain, serialisable description of the files a query reads (no
+//! delta-rs type in it): what a distributed engine ships to its executors.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use arrow::datatypes::{Field, FieldRef, Schema, SchemaRef};
+use async_trait::async_trait;
+use deltalake::DeltaTable;
+use deltalake::datafusion::catalog::{Session, TableProvider};
+use deltalake::datafusion::common::stats::Precision;
+use deltalake::datafusion::common::{DFSchema, ScalarValue, Statistics};
+use deltalake::datafusion::datasource::TableType;
+use deltalake::datafusion::datasource::file_format::FileFormat;
+use deltalake::datafusion::datasource::file_format::parquet::ParquetFormat;
+use deltalake::datafusion::datasource::listing::PartitionedFile;
+use deltalake::datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use deltalake::datafusion::datasource::table_schema::TableSchema;
+use deltalake::datafusion::error::{DataFusionError, Result as DfResult};
+use deltalake::datafusion::execution::object_store::ObjectStoreUrl;
+use deltalake::datafusion::logical_expr::utils::conjunction;
+use deltalake::datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use deltalake::datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
+use deltalake::datafusion::physical_plan::ExecutionPlan;
+use deltalake::datafusion::physical_plan::empty::EmptyExec;
+use deltalake::table::state::DeltaTableState;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::{LakeError, Result};
+
+/// One Parquet data file of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFile {
+    /// Path relative to the table's root, as the Delta log names it (decoded).
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The file's partition values, by column, as the Delta log spells them (`None`: null).
+    pub partition_values: BTreeMap<String, Option<String>>,
+    /// Rows in the file, from the Delta log's statistics.
+    pub num_records: Option<u64>,
+}
+
+/// The data files one query reads from one version of a table: where the table is, which
+/// version, and the files that survived partition and statistics pruning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanFiles {
+    /// The table's root (`file:///...` or `s3://bucket/prefix/table`).
+    pub table_url: String,
+    /// The Delta version the files belong to.
+    pub version: u64,
+    /// Files in the version before pruning (after a file selection, if any).
+    pub candidates: usize,
+    pub files: Vec<DataFile>,
+}
+
+impl ScanFiles {
+    /// Total bytes of the files.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// A Delta table as a DataFusion table, read through DataFusion's Parquet scan.
+///
+/// Its schema is the table's columns followed by its partition columns (the order the
+/// lake's tables already have). The object store for the table's URL must be registered
+/// in the session (`DeltaTable::update_datafusion_session`).
+#[derive(Clone)]
+pub struct LakeTable {
+    state: DeltaTableState,
+    table_url: Url,
+    store_url: ObjectStoreUrl,
+    schema: SchemaRef,
+    file_schema: SchemaRef,
+    partition_fields: Vec<FieldRef>,
+    selection: Option<Arc<HashSet<String>>>,
+    scans: Arc<Mutex<Vec<ScanSummary>>>,
+}
+
+/// What one planned scan of a [`LakeTable`] reads, for `EXPLAIN ANALYZE` notes and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanSummary {
+    /// Files the scan reads.
+    pub files: usize,
+    /// Files it could have read (the version's, within the selection).
+    pub candidates: usize,
+    /// Bytes of the files it reads.
+    pub bytes: u64,
+}
+
+impl fmt::Debug for LakeTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LakeTable")
+            .field("table_url", &self.table_url.as_str())
+            .field("version", &self.state.version())
+            .field("selection", &self.selection.as_ref().map(|s| s.len()))
+            .finish()
+    }
+}
+
+impl LakeTable {
+    /// The loaded version of `table`.
+    pub fn try_new(table: &DeltaTable) -> Result<Self> {
+        let location = table.table_url().to_string();
+        let state =
+            table.snapshot().map_err(|e| LakeError::Delta { location: location.clone(), source: Box::new(e) })?.clone();
+        let table_url = table.log_store().root_url().clone();
+        let store_url = ObjectStoreUrl::parse(format!(
+            "{}://{}",
+            table_url.scheme(),
+            &table_url[url::Position::BeforeHost..url::Position::AfterPort]
+        ))
+        .map_err(|e| LakeError::state(&location, e.to_string()))?;
+        let logical = state.snapshot().arrow_schema();
+        let partition_columns = state.metadata().partition_columns().to_vec();
+        let (partition_fields, data_fields): (Vec<FieldRef>, Vec<FieldRef>) =
+            logical.fields().iter().cloned().partition(|f| partition_columns.contains(f.name()));
+        let file_schema = Arc::new(Schema::new(data_fields));
+        let mut all: Vec<FieldRef> = file_schema.fields().iter().cloned().collect();
+        // A partition column's value comes from the file's path, never null in this lake.
+        all.extend(partition_fields.iter().map(|f| Arc::new(Field::clone(f))));
+        let schema = Arc::new(Schema::new(all));
+        Ok(LakeTable {
+            state,
+            table_url,
+            store_url,
+            schema,
+            file_schema,
+            partition_fields,
+            selection: None,
+            scans: Arc::default(),
+        })
+    }
+
+    /// Reads only the files whose paths (relative to the table, as in the Delta log) are in
+    /// `paths`; paths the version does not hold (compacted away) are ignored.
+    pub fn with_selection(mut self, paths: impl IntoIterator<Item = String>) -> Self {
+        self.selection = Some(Arc::new(paths.into_iter().collect()));
+        self
+    }
+
+    /// The scans planned since the last call, oldest first.
+    pub fn take_scans(&self) -> Vec<ScanSummary> {
+        self.scans.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default()
+    }
+
+    /// The Delta version this table reads.
+    pub fn version(&self) -> u64 {
+        self.state.version()
+    }
+
+    /// Data files in the version (within the selection, if any).
+    pub fn file_count(&self) -> usize {
+        match &self.selection {
+            None => self.state.log_data().num_files(),
+            Some(s) => self.state.log_data().iter().filter(|f| s.contains(f.path().as_ref())).count(),
+        }
+    }
+
+    /// The files a scan with `filters` reads: partition values and the Delta statistics
+    /// skip the rest. A filter the statistics cannot decide keeps every file.
+    pub fn files(&self, session: &dyn Session, filters: &[Expr]) -> DfResult<ScanFiles> {
+        let log = self.state.log_data();
+        let keep = match conjunction(filters.iter().cloned()) {
+            Some(predicate) => {
+                let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+                let physical = session.create_physical_expr(predicate, &df_schema)?;
+                match PruningPredicateBuilder::new()
+                    .with_file_schema(self.schema.clone())
+                    .try_build(physical)
+                    .and_then(|p| p.prune(&log))
+                {
+                    Ok(keep) => Some(keep),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "no file skipping for this filter");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        let mut files = Vec::new();
+        let mut candidates = 0;
+        for (i, file) in log.iter().enumerate() {
+            let path = file.path();
+            if self.selection.as_ref().is_some_and(|s| !s.contains(path.as_ref())) {
+                continue;
+            }
+            candidates += 1;
+            if keep.as_ref().is_some_and(|k| !k.get(i).copied().unwrap_or(true)) {
+                continue;
+            }
+            files.push(DataFile {
+                path: path.into_owned(),
+                size: u64::try_from(file.size()).unwrap_or_default(),
+                partition_values: file.partition_values_map().into_iter().collect(),
+                num_records: file.num_records().map(|n| n as u64),
+            });
+        }
+        Ok(ScanFiles { table_url: self.table_url.to_string(), version: self.version(), candidates, files })
+    }
+
+    /// DataFusion's Parquet scan of `files`, split into `partitions` groups of about equal
+    /// bytes, projected to `projection` (indices into [`TableProvider::schema`]).
+    pub async fn plan(
+        &self,
+        session: &dyn Session,
+        files: &ScanFiles,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        if files.files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => self.schema.clone(),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let root = self.table_url.path().trim_end_matches('/').to_string();
+        let mut total_rows = Some(0usize);
+        let mut parts = Vec::with_capacity(files.files.len());
+        for f in &files.files {
+            let mut values = Vec::with_capacity(self.partition_fields.len());
+            for field in &self.partition_fields {
+                let raw = f.partition_values.get(field.name()).cloned().flatten();
+                values.push(match raw {
+                    Some(v) => ScalarValue::try_from_string(v, field.data_type())?,
+                    None => ScalarValue::try_from(field.data_type())?,
+                });
+            }
+            let mut stats = Statistics::new_unknown(&self.file_schema);
+            stats.total_byte_size = Precision::Inexact(f.size as usize);
+            match f.num_records {
+                Some(n) => {
+                    stats.num_rows = Precision::Exact(n as usize);
+                    total_rows = total_rows.map(|t| t + n as usize);
+                }
+                None => total_rows = None,
+            }
+            let location = format!("{}/{}", root.trim_start_matches('/'), f.path);
+            parts.push(
+                PartitionedFile::new(location, f.size).with_partition_values(values).with_statistics(Arc::new(stats)),
+            );
+        }
+        let groups = balanced_groups(parts, session.config().target_partitions());
+        let mut table_stats = Statistics::new_unknown(&self.schema);
+        table_stats.num_rows = total_rows.map_or(Precision::Absent, Precision::Exact);
+        table_stats.total_byte_size = Precision::Inexact(files.bytes() as usize);
+
+        let format = ParquetFormat::default().with_options(session.table_options().parquet.clone());
+        let table_schema = TableSchema::builder(self.file_schema.clone())
+            .with_table_partition_cols(self.partition_fields.clone())
+            .build();
+        let config = FileScanConfigBuilder::new(self.store_url.clone(), format.file_source(table_schema))
+            .with_file_groups(groups)
+            .with_statistics(table_stats)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        format.create_physical_plan(session, config).await
+    }
+}
+
+/// Spreads files over `n` groups, biggest first, each to the group with the fewest bytes.
+fn balanced_groups(mut files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> {
+    let n = n.clamp(1, files.len().max(1));
+    files.sort_by_key(|f| std::cmp::Reverse(f.object_meta.size));
+    let mut groups: Vec<(u64, Vec<PartitionedFile>)> = (0..n).map(|_| (0, Vec::new())).collect();
+    for f in files {
+        let Some(g) = groups.iter_mut().min_by_key(|g| g.0) else { break };
+        g.0 += f.object_meta.size;
+        g.1.push(f);
+    }
+    groups.into_iter().filter(|g| !g.1.is_empty()).map(|g| FileGroup::new(g.1)).collect()
+}
+
+#[async_trait]
+impl TableProvider for LakeTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        session: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let files = self.files(session, filters)?;
+        tracing::debug!(
+            table = %files.table_url,
+            version = files.version,
+            files = files.files.len(),
+            of = files.candidates,
+            bytes = files.bytes(),
+            "scan"
+        );
+        if let Ok(mut scans) = self.scans.lock() {
+            // Kept for the caller that asks (EXPLAIN ANALYZE); a long session keeps the last few.
+            if scans.len() >= 64 {
+                scans.remove(0);
+            }
+            scans.push(ScanSummary { files: files.files.len(), candidates: files.candidates, bytes: files.bytes() });
+        }
+        // A limit may stop early only when no filter has to run first.
+        let limit = if filters.is_empty() { limit } else { None };
+        self.plan(session, &files, projection, limit).await
+    }
+
+    /// Every filter is offered to file skipping and then to the Parquet scan (row groups,
+    /// pages, row filters); DataFusion still applies it above the scan.
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+}
+
+impl From<LakeError> for DataFusionError {
+    fn from(e: LakeError) -> Self {
+        DataFusionError::External(Box::new(e))
+    }
+}
