@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use query::output::Format;
 use query::run::run_script;
-use query::{LakeSession, QueryError, Result, functions, views};
+use query::{LakeSession, QueryError, Result, TableInfo, functions, views};
 use rustyline::error::ReadlineError;
 
 const HELP: &str = r"Statements end with ; and may span lines. Ctrl-C clears the statement, Ctrl-D or \q leaves.
@@ -46,8 +46,9 @@ pub async fn run(session: &LakeSession, mut options: ReplOptions) -> Result<()> 
         let _ = editor.load_history(h);
     }
     let mut out = std::io::stdout();
-    println!("trailhouse SQL over {} ({}). \\? for help, \\q to quit.", session.lake().location(), summary(session));
-    if session.is_empty() {
+    let tables = session.tables().await?;
+    println!("trailhouse SQL over {} ({}). \\? for help, \\q to quit.", session.lake().location(), summary(&tables));
+    if session.is_empty().await? {
         println!("The lake is empty: fill it with `trailhouse ingest --source DIR|s3://...` or `trailhouse demo`.");
     }
     let mut buffer = String::new();
@@ -103,13 +104,8 @@ pub async fn run(session: &LakeSession, mut options: ReplOptions) -> Result<()> 
     Ok(())
 }
 
-fn summary(session: &LakeSession) -> String {
-    session
-        .tables()
-        .iter()
-        .map(|t| format!("{} v{}, {} files", t.name, t.version, t.files))
-        .collect::<Vec<_>>()
-        .join("; ")
+fn summary(tables: &[TableInfo]) -> String {
+    tables.iter().map(|t| format!("{} v{}, {} files", t.name, t.version, t.files)).collect::<Vec<_>>().join("; ")
 }
 
 /// Handles a backslash command; false means quit.
@@ -120,7 +116,10 @@ async fn meta(session: &LakeSession, command: &str, options: &mut ReplOptions) -
     match (name, arg) {
         ("\\q", _) | ("\\quit", _) => return false,
         ("\\?", _) | ("\\h", _) | ("\\help", _) => println!("{HELP}"),
-        ("\\d", None) => println!("{}", list_tables(session)),
+        ("\\d", None) => match session.tables().await {
+            Ok(tables) => println!("{}", list_tables(&tables)),
+            Err(e) => eprintln!("error: {e}"),
+        },
         ("\\d", Some(table)) => match describe(session, table).await {
             Ok(text) => println!("{text}"),
             Err(e) => eprintln!("error: {e}"),
@@ -151,9 +150,9 @@ async fn meta(session: &LakeSession, command: &str, options: &mut ReplOptions) -
 }
 
 /// The `\d` listing: tables with version and files, then views with what they answer.
-fn list_tables(session: &LakeSession) -> String {
+fn list_tables(tables: &[TableInfo]) -> String {
     let mut text = String::from("Tables:\n");
-    for t in session.tables() {
+    for t in tables {
         text.push_str(&format!("  {:<16} Delta table, version {}, {} data files\n", t.name, t.version, t.files));
     }
     text.push_str("Views:\n");

@@ -151,7 +151,7 @@ fn a_killed_run_leaves_nothing_half_visible() {
 }
 
 #[test]
-fn compact_merges_small_files_and_keeps_every_row() {
+fn compact_merges_small_files_keeps_every_row_and_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     run_ok(trailhouse().args(["generate", "--events", "2000", "--accounts", "1", "--out"]).arg(&logs));
@@ -171,4 +171,32 @@ fn compact_merges_small_files_and_keeps_every_row() {
     let files_after = std::fs::read_dir(lake.join("cloudtrail/eventdate=2026-11-02")).unwrap().count();
     assert!(files_after < files_before, "{files_before} -> {files_after}");
     assert_eq!(count("SELECT count(*) AS n FROM cloudtrail"), before);
+    // Readers start from the checkpoint, not from a replay of every small file's actions.
+    for table in ["cloudtrail", "ingested_files"] {
+        let log = lake.join(table).join("_delta_log");
+        let checkpoints = std::fs::read_dir(&log)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".checkpoint.parquet"))
+            .count();
+        assert_eq!(checkpoints, 1, "{}", log.display());
+    }
+    // The compacted files carry a bloom filter on each needle column (an access key, an IP)
+    // in every row group, and none on the others.
+    let day = lake.join("cloudtrail/eventdate=2026-11-02");
+    for file in std::fs::read_dir(&day).unwrap() {
+        let file = std::fs::File::open(file.unwrap().path()).unwrap();
+        let meta = parquet::file::reader::FileReader::metadata(
+            &parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap(),
+        )
+        .clone();
+        for rg in meta.row_groups() {
+            for c in rg.columns() {
+                let path = c.column_path().string();
+                let needle = ["useridentity.accesskeyid", "sourceipaddress", "eventid"].contains(&path.as_str());
+                let plain = ["eventname", "useridentity.type", "requestparameters"].contains(&path.as_str());
+                assert!(!needle || c.bloom_filter_offset().is_some(), "{path} has no bloom filter");
+                assert!(!plain || c.bloom_filter_offset().is_none(), "{path} has a bloom filter");
+            }
+        }
+    }
 }

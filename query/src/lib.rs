@@ -1,7 +1,8 @@
 //! trailhouse-query: DataFusion SQL over the trailhouse lake.
 //!
-//! [`LakeSession`] registers the lake's Delta tables (`cloudtrail`, `ingested_files`, and
-//! `alerts` / `detection_runs` once detections have run) through the lake's native scan
+//! [`LakeSession`] serves the lake's Delta tables (`cloudtrail`, `ingested_files`, and
+//! `alerts` / `detection_runs` once detections have run; each opened when a statement
+//! first names it) through the lake's native scan
 //! ([`lake::LakeTable`]: DataFusion's own Parquet scan of the Delta snapshot's files, so
 //! partition pruning, file statistics and leaf projection of struct fields apply), the
 //! rules that let Athena queries and struct-keyed joins plan ([`athena_types`],
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod athena_types;
+mod catalog;
 mod error;
 pub mod export;
 pub mod functions;
@@ -31,7 +33,7 @@ mod session;
 pub mod views;
 
 pub use error::{QueryError, Result};
-pub use session::{LakeSession, TableInfo, new_context, register_views};
+pub use session::{LakeSession, TableInfo, new_context};
 
 use arrow::array::RecordBatch;
 

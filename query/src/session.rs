@@ -9,10 +9,15 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use futures::TryStreamExt;
-use lake::{ALERTS_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeOptions, LakeTable, RUNS_TABLE};
+use lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions};
 
+use crate::catalog::{LAKE_TABLES, LakeSchema, StateFn};
 use crate::error::{QueryError, Result, friendly};
 use crate::{functions, views};
+
+/// The catalog and schema unqualified names resolve in (DataFusion's defaults).
+const DEFAULT_CATALOG: &str = "datafusion";
+const DEFAULT_SCHEMA: &str = "public";
 
 /// One of the lake's tables as registered in the session.
 #[derive(Debug, Clone)]
@@ -24,42 +29,27 @@ pub struct TableInfo {
     pub files: usize,
 }
 
-/// A DataFusion session with the lake's tables, the functions and the views registered.
+/// A DataFusion session over the lake: its tables and views (opened the first time a
+/// statement names them: the `catalog` module), the functions and the plan rules.
 pub struct LakeSession {
     ctx: SessionContext,
-    lake: Lake,
-    tables: Vec<TableInfo>,
-    cloudtrail: Option<Arc<LakeTable>>,
+    schema: Arc<LakeSchema>,
 }
 
 impl LakeSession {
-    /// Opens the lake at `location` (it must exist) and registers its tables.
+    /// Opens the lake at `location` (it must exist). Its tables are read when a statement
+    /// first names them, at the Delta version current then.
     pub async fn open(location: &str, options: &LakeOptions) -> Result<Self> {
         let lake = Lake::open_existing(location, options).await?;
         let ctx = new_context()?;
-        let mut tables = Vec::new();
-        let mut cloudtrail = None;
-        for (name, required) in
-            [(CLOUDTRAIL_TABLE, true), (LEDGER_TABLE, true), (ALERTS_TABLE, false), (RUNS_TABLE, false)]
-        {
-            // The detection tables exist once `trailhouse detect` has run.
-            let table = match (required, lake.try_table(name).await?) {
-                (_, Some(t)) => t,
-                (true, None) => lake.table(name).await?,
-                (false, None) => continue,
-            };
-            table
-                .update_datafusion_session(&ctx.state())
-                .map_err(|e| QueryError::Table { table: name, source: Box::new(e) })?;
-            let provider = Arc::new(LakeTable::try_new(&table)?);
-            tables.push(TableInfo { name, version: provider.version(), files: provider.file_count() });
-            if name == CLOUDTRAIL_TABLE {
-                cloudtrail = Some(provider.clone());
-            }
-            ctx.register_table(name, provider)?;
-        }
-        register_views(&ctx).await?;
-        Ok(LakeSession { ctx, lake, tables, cloudtrail })
+        let weak = ctx.state_weak_ref();
+        let state: StateFn = Box::new(move || weak.upgrade().map(|s| s.read().clone()));
+        let schema = Arc::new(LakeSchema::new(lake, state));
+        let catalog = ctx
+            .catalog(DEFAULT_CATALOG)
+            .ok_or_else(|| QueryError::Sql(format!("the session has no catalog {DEFAULT_CATALOG}")))?;
+        catalog.register_schema(DEFAULT_SCHEMA, schema.clone())?;
+        Ok(LakeSession { ctx, schema })
     }
 
     /// The DataFusion context, for callers that register more.
@@ -68,17 +58,26 @@ impl LakeSession {
     }
 
     pub fn lake(&self) -> &Lake {
-        &self.lake
+        self.schema.lake()
     }
 
-    /// The lake's tables as this session sees them.
-    pub fn tables(&self) -> &[TableInfo] {
-        &self.tables
+    /// The lake's tables as this session sees them (opening those no statement has named).
+    pub async fn tables(&self) -> Result<Vec<TableInfo>> {
+        for (name, _) in LAKE_TABLES {
+            self.schema.lake_table(name).await.map_err(|e| self.explain(e))?;
+        }
+        Ok(self.schema.opened_tables())
+    }
+
+    /// The lake tables the statements so far have opened, at the version each read.
+    pub fn opened_tables(&self) -> Vec<TableInfo> {
+        self.schema.opened_tables()
     }
 
     /// True when the `cloudtrail` table holds no data file yet.
-    pub fn is_empty(&self) -> bool {
-        self.tables.iter().any(|t| t.name == CLOUDTRAIL_TABLE && t.files == 0)
+    pub async fn is_empty(&self) -> Result<bool> {
+        let table = self.schema.lake_table(CLOUDTRAIL_TABLE).await.map_err(|e| self.explain(e))?;
+        Ok(table.is_none_or(|t| t.file_count() == 0))
     }
 
     /// Splits `sql` into statements (`;`-separated); each is planned by [`Self::plan`].
@@ -118,7 +117,7 @@ impl LakeSession {
     /// Column paths (`useridentity.arn` too) and table names, for "did you mean".
     fn known_names(&self) -> Vec<String> {
         let mut names: Vec<String> = views::VIEWS.iter().map(|v| v.0.to_string()).collect();
-        names.extend(self.tables.iter().map(|t| t.name.to_string()));
+        names.extend(LAKE_TABLES.iter().map(|(name, _)| name.to_string()));
         for f in lake::schema::cloudtrail_schema().fields() {
             column_paths(f, "", &mut names);
         }
@@ -138,7 +137,7 @@ impl LakeSession {
     /// After an `EXPLAIN ANALYZE`: how many of the `cloudtrail` table's files each scan
     /// read. Forgets the scans it reports.
     pub fn pruning_note(&self) -> Option<String> {
-        let scans = self.cloudtrail.as_ref()?.take_scans();
+        let scans = self.schema.opened_cloudtrail()?.take_scans();
         let lines: Vec<String> = scans
             .iter()
             .map(|s| {
@@ -192,14 +191,6 @@ pub fn new_context() -> Result<SessionContext> {
     let mut ctx = SessionContext::new_with_state(state);
     functions::register(&mut ctx)?;
     Ok(ctx)
-}
-
-/// Creates the [`views`] in `ctx`, over its `cloudtrail` table (register that first).
-pub async fn register_views(ctx: &SessionContext) -> Result<()> {
-    for (name, _, sql) in views::VIEWS {
-        ctx.sql(&format!("CREATE OR REPLACE VIEW {name} AS {sql}")).await?;
-    }
-    Ok(())
 }
 
 fn column_paths(f: &Field, prefix: &str, out: &mut Vec<String>) {

@@ -234,7 +234,7 @@ async fn errors_name_the_closest_column_and_table() {
 async fn explain_analyze_says_how_many_files_a_day_filter_skipped() {
     let f = fixture();
     let sess = session(f).await;
-    let total = sess.tables().iter().find(|t| t.name == "cloudtrail").unwrap().files;
+    let total = sess.tables().await.unwrap().iter().find(|t| t.name == "cloudtrail").unwrap().files;
     assert!(total >= 2, "one file per day at least");
     let mut out = Vec::new();
     let outcomes = query::run::run_script(
@@ -436,4 +436,28 @@ async fn athena_string_spellings_of_boolean_columns_match_the_source() {
     // Text that is not a boolean still fails, naming the types.
     let err = session.sql("SELECT count(*) FROM cloudtrail WHERE readonly = 'maybe'").await.unwrap_err();
     assert!(err.to_string().contains("Boolean"), "{err}");
+}
+
+#[tokio::test]
+async fn a_statement_opens_only_the_tables_it_names() {
+    let f = fixture();
+    let sess = session(f).await;
+    sess.sql("SELECT 1").await.unwrap();
+    assert!(sess.opened_tables().is_empty(), "SELECT 1 opened {:?}", sess.opened_tables());
+    // A view over cloudtrail opens cloudtrail, and only that.
+    let via_view = single_i64(&sess.sql("SELECT sum(events) FROM actors").await.unwrap());
+    assert_eq!(via_view as usize, f.events.len());
+    let opened = |s: &query::LakeSession| s.opened_tables().iter().map(|t| t.name).collect::<Vec<_>>();
+    assert_eq!(opened(&sess), ["cloudtrail"]);
+    sess.sql("SELECT count(*) FROM ingested_files").await.unwrap();
+    assert_eq!(opened(&sess), ["cloudtrail", "ingested_files"]);
+    // What a statement creates is found by name beside the lake's tables and views.
+    sess.sql("CREATE VIEW mine AS SELECT eventname FROM cloudtrail").await.unwrap();
+    assert_eq!(count(&sess.sql("SELECT * FROM mine").await.unwrap()), f.events.len());
+    let listed =
+        sess.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'").await.unwrap();
+    let names = texts(&listed, 0);
+    for name in ["cloudtrail", "ingested_files", "actors", "cloudtrail_logs", "mine"] {
+        assert!(names.contains(&Some(name.to_string())), "{name} not in {names:?}");
+    }
 }

@@ -23,11 +23,12 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await?;
     let s = lake.compact(a.target_file_mb << 20, a.retention_hours).await?;
     println!(
-        "Compacted {}: {} small files into {}; {} unreferenced files vacuumed.",
+        "Compacted {}: {} small files into {}; {} unreferenced files vacuumed; {} checkpoints written.",
         a.lake.location(),
         s.files_removed,
         s.files_added,
-        s.files_vacuumed
+        s.files_vacuumed,
+        s.checkpoints
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -51,7 +51,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
             text
         }
     };
-    if session.is_empty() {
+    if session.is_empty().await? {
         eprintln!(
             "note: the lake at {} holds no events yet; fill it with `trailhouse ingest --source DIR|s3://...` or `trailhouse demo`.",
             a.lake.location()

@@ -1,4 +1,5 @@
-//! Compaction: Delta OPTIMIZE of small files, then VACUUM of what nothing references.
+//! Compaction: Delta OPTIMIZE of small files, VACUUM of what nothing references, and a
+//! checkpoint so readers load the compacted version without replaying its log.
 
 use crate::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeError, Result};
 
@@ -11,29 +12,42 @@ pub struct CompactSummary {
     pub files_added: u64,
     /// Unreferenced files deleted by VACUUM.
     pub files_vacuumed: u64,
+    /// Delta checkpoints written (one per table).
+    pub checkpoints: u64,
 }
 
 impl Lake {
-    /// Delta OPTIMIZE (small files into ~`target_bytes` ones) then VACUUM of files
-    /// unreferenced for longer than `retention_hours`, on both tables. Safe while ingesters
-    /// run: their commits are appends, which do not conflict with a compaction, and files
-    /// they are still writing are younger than any sane retention.
+    /// Delta OPTIMIZE (small files into ~`target_bytes` ones), VACUUM of files unreferenced
+    /// for longer than `retention_hours`, then a checkpoint, on both tables. Safe while
+    /// ingesters run: their commits are appends, which do not conflict with a compaction,
+    /// and files they are still writing are younger than any sane retention.
+    ///
+    /// The checkpoint matters to every reader: after a compaction the log holds an add and
+    /// a remove (with statistics) per small file; a 10M-event lake's 11 MB of JSON took
+    /// 90 ms to replay on every `trailhouse sql`, its checkpoint 20 ms (2026-12-01).
     pub async fn compact(&self, target_bytes: u64, retention_hours: i64) -> Result<CompactSummary> {
         let err = LakeError::delta(&self.location);
         let mut summary = CompactSummary::default();
         for name in [CLOUDTRAIL_TABLE, LEDGER_TABLE] {
             let table = self.table(name).await?;
             let target = std::num::NonZeroU64::new(target_bytes.max(1 << 20)).unwrap_or(std::num::NonZeroU64::MIN);
-            let (table, m) = table.optimize().with_target_size(target).await.map_err(&err)?;
+            let (table, m) = table
+                .optimize()
+                .with_target_size(target)
+                .with_writer_properties(self.options.compaction_properties())
+                .await
+                .map_err(&err)?;
             summary.files_removed += m.num_files_removed;
             summary.files_added += m.num_files_added;
-            let (_, v) = table
+            let (table, v) = table
                 .vacuum()
                 .with_retention_period(chrono::Duration::hours(retention_hours))
                 .with_enforce_retention_duration(false)
                 .await
                 .map_err(&err)?;
             summary.files_vacuumed += v.files_deleted.len() as u64;
+            deltalake::checkpoints::create_checkpoint(&table, None).await.map_err(&err)?;
+            summary.checkpoints += 1;
         }
         Ok(summary)
     }

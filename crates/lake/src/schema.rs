@@ -203,6 +203,18 @@ pub const STATS_COLUMNS: &[&str] = &[
     "eventid",
 ];
 
+/// Columns an investigation searches for one value of (an access key, a principal, an
+/// IP, one event or request). Compacted files carry a Parquet bloom filter for each, so a
+/// needle query skips the row groups that cannot hold the value.
+pub const NEEDLE_COLUMNS: &[&str] = &[
+    "useridentity.accesskeyid",
+    "useridentity.principalid",
+    "useridentity.arn",
+    "sourceipaddress",
+    "eventid",
+    "requestid",
+];
+
 /// The Arrow type of a timestamp column: microseconds, UTC.
 pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))

@@ -64,6 +64,24 @@ impl LakeOptions {
         }
         props.build()
     }
+
+    /// The settings `trailhouse compact` rewrites files with: the ingest's, plus a bloom
+    /// filter per row group on the [`schema::NEEDLE_COLUMNS`] at 1% false positives
+    /// (sized for a row group's rows, then folded by the writer down to the values it saw:
+    /// an access key column of a few hundred keys gets a filter of a few hundred bytes).
+    /// Ingest does not write them: they cost CPU on the hot path, and compaction rewrites
+    /// every file an analyst reads anyway.
+    pub fn compaction_properties(&self) -> WriterProperties {
+        let mut props = self.writer_properties().into_builder();
+        for c in schema::NEEDLE_COLUMNS {
+            let path = ColumnPath::new(c.split('.').map(str::to_string).collect());
+            props = props
+                .set_column_bloom_filter_enabled(path.clone(), true)
+                .set_column_bloom_filter_fpp(path.clone(), 0.01)
+                .set_column_bloom_filter_max_ndv(path, self.row_group_rows as u64);
+        }
+        props.build()
+    }
 }
 
 impl Lake {
