@@ -35,7 +35,7 @@ pub(crate) struct LakeSchema {
     /// Lake tables and views resolved so far; `None`: a detection table this lake lacks.
     opened: Mutex<HashMap<String, Option<Arc<dyn TableProvider>>>>,
     /// The lake tables opened so far, by name.
-    tables: Mutex<BTreeMap<&'static str, (TableInfo, Arc<LakeTable>)>>,
+    tables: Mutex<BTreeMap<&'static str, Arc<LakeTable>>>,
     created: MemorySchemaProvider,
 }
 
@@ -66,7 +66,7 @@ impl LakeSchema {
         let Some(&(name, required)) = LAKE_TABLES.iter().find(|(n, _)| *n == name) else {
             return Ok(None);
         };
-        if let Some((_, t)) = lock(&self.tables).get(name) {
+        if let Some(t) = lock(&self.tables).get(name) {
             return Ok(Some(t.clone()));
         }
         if lock(&self.opened).get(name).is_some_and(Option::is_none) {
@@ -83,20 +83,20 @@ impl LakeSchema {
         let state = self.state()?;
         table.update_datafusion_session(&state).map_err(|e| DataFusionError::External(Box::new(e)))?;
         let provider = Arc::new(LakeTable::try_new(&table)?);
-        let info = TableInfo { name, version: provider.version(), files: provider.file_count() };
-        let mut tables = lock(&self.tables);
-        let (_, provider) = tables.entry(name).or_insert((info, provider));
-        Ok(Some(provider.clone()))
+        Ok(Some(lock(&self.tables).entry(name).or_insert(provider).clone()))
     }
 
     /// The lake tables opened so far.
     pub(crate) fn opened_tables(&self) -> Vec<TableInfo> {
-        lock(&self.tables).values().map(|(info, _)| info.clone()).collect()
+        lock(&self.tables)
+            .iter()
+            .map(|(&name, t)| TableInfo { name, version: t.version(), files: t.file_count() })
+            .collect()
     }
 
     /// The `cloudtrail` table if a statement has opened it.
     pub(crate) fn opened_cloudtrail(&self) -> Option<Arc<LakeTable>> {
-        lock(&self.tables).get(CLOUDTRAIL_TABLE).map(|(_, t)| t.clone())
+        lock(&self.tables).get(CLOUDTRAIL_TABLE).cloned()
     }
 
     async fn view(&self, name: &str) -> DfResult<Option<Arc<dyn TableProvider>>> {

@@ -31,10 +31,8 @@ pub async fn run_script(
     for statement in statements {
         let explain_analyze = statement.to_string().to_ascii_uppercase().starts_with("EXPLAIN ANALYZE");
         let df = session.plan(statement).await?;
-        if explain_analyze {
-            session.pruning_note(); // forget scans planned by earlier statements
-        }
         let outcome = if explain_analyze {
+            session.pruning_note(); // forget scans planned by earlier statements
             let schema = df.schema().inner().clone();
             let batches: Vec<_> = df.collect().await.map_err(|e| session.explain(e))?;
             let rows = write_batches(schema, &batches, format, &mut *out)?;

@@ -233,7 +233,8 @@ impl LakeTable {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
-        let root = self.table_url.path().trim_end_matches('/').to_string();
+        // Object store paths are relative to the store's root: no leading or trailing '/'.
+        let root = self.table_url.path().trim_matches('/');
         let mut total_rows = Some(0usize);
         let mut parts = Vec::with_capacity(files.files.len());
         for f in &files.files {
@@ -254,7 +255,7 @@ impl LakeTable {
                 }
                 None => total_rows = None,
             }
-            let location = format!("{}/{}", root.trim_start_matches('/'), f.path);
+            let location = format!("{root}/{}", f.path);
             parts.push(
                 PartitionedFile::new(location, f.size).with_partition_values(values).with_statistics(Arc::new(stats)),
             );
