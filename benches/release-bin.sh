@@ -3,7 +3,7 @@
 # brought up to date) first.
 bin=${TRAILHOUSE_BIN:-}
 if [ -z "$bin" ]; then
-  echo "Building the release binary (first build: ~28 min on 2 cores, measured 2026-12-01) ..." >&2
+  echo "Building the release binary (first build: ~23 min on 2 cores, measured 2026-12-01) ..." >&2
   cargo build --release --quiet --bin trailhouse
   bin=target/release/trailhouse
 fi

@@ -137,20 +137,30 @@ impl LakeSession {
     /// After an `EXPLAIN ANALYZE`: how many of the `cloudtrail` table's files each scan
     /// read. Forgets the scans it reports.
     pub fn pruning_note(&self) -> Option<String> {
-        let scans = self.schema.opened_cloudtrail()?.take_scans();
-        let lines: Vec<String> = scans
+        let lines: Vec<String> = self
+            .take_scans()
             .iter()
             .map(|s| {
-                format!(
-                    "cloudtrail: the scan read {} of {} data files ({:.1} MB); {} skipped by partition and file statistics.",
+                let mut line = format!(
+                    "cloudtrail: the scan read {} of {} data files ({:.1} MB); {} skipped by partition values, file statistics or bloom filters",
                     s.files,
                     s.candidates,
                     s.bytes as f64 / 1e6,
                     s.candidates.saturating_sub(s.files)
-                )
+                );
+                if s.row_groups_skipped > 0 {
+                    line += &format!("; {} row groups ruled out by bloom filters on struct fields", s.row_groups_skipped);
+                }
+                line + "."
             })
             .collect();
         (!lines.is_empty()).then(|| lines.join("\n"))
+    }
+
+    /// The scans of the `cloudtrail` table planned since the last call (none if no
+    /// statement has named it), oldest first.
+    pub fn take_scans(&self) -> Vec<lake::ScanSummary> {
+        self.schema.opened_cloudtrail().map(|t| t.take_scans()).unwrap_or_default()
     }
 }
 

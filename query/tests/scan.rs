@@ -117,6 +117,73 @@ async fn the_scanned_files_are_a_plain_list_a_day_filter_narrows() {
     assert_eq!(serde_json::from_str::<ScanFiles>(&json).unwrap(), one_day);
 }
 
+/// A copy of the fixture lake compacted into 500-row row groups, each with its bloom
+/// filters on the needle leaves (what `trailhouse compact` writes).
+fn compacted_copy(f: &common::Fixture) -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            let dest = to.join(p.file_name().unwrap());
+            if p.is_dir() { copy(&p, &dest) } else { std::fs::copy(&p, &dest).map(|_| ()).unwrap() }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&f.lake, dir.path());
+    let opts = LakeOptions { row_group_rows: 500, ..LakeOptions::default() };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let lake = Lake::open_existing(&dir.path().display().to_string(), &opts).await.unwrap();
+                lake.compact(1 << 30, 0).await.unwrap();
+            })
+        });
+    });
+    dir
+}
+
+#[tokio::test]
+async fn a_needle_on_a_struct_leaf_skips_the_row_groups_its_bloom_filters_rule_out() {
+    let f = fixture();
+    // The access key with the fewest events: present in a few row groups, absent from most.
+    let mut counts = std::collections::HashMap::<&str, usize>::new();
+    for e in &f.events {
+        if let Some(k) = e.pointer("/userIdentity/accessKeyId").and_then(|v| v.as_str()).filter(|k| !k.is_empty()) {
+            *counts.entry(k).or_default() += 1;
+        }
+    }
+    let (key, want) = counts.iter().min_by_key(|(k, n)| (**n, **k)).map(|(k, n)| (k.to_string(), *n)).unwrap();
+    let dir = compacted_copy(f);
+    let sess = query::LakeSession::open(&dir.path().display().to_string(), &LakeOptions::default()).await.unwrap();
+    let leaf = leaf_bytes(dir.path(), &["useridentity.accesskeyid"]);
+
+    let sql = format!("SELECT count(*) AS n FROM cloudtrail WHERE useridentity.accesskeyid = '{key}'");
+    let (batches, scanned) = run_measured(&sess, &sql).await;
+    let text = pretty_format_batches(&batches).unwrap().to_string();
+    assert!(text.contains(&format!("| {want} ")), "{key}: want {want} rows\n{text}");
+    let scans = sess.take_scans();
+    assert_eq!(scans.len(), 1, "{scans:?}");
+    assert!(scans[0].row_groups_skipped > 0, "no row group skipped for a key in {want} events: {scans:?}");
+    assert!(scanned < leaf, "scanned {scanned} bytes, the whole leaf is {leaf}");
+
+    // An IN list keeps every row group that holds one of its values.
+    let sql = format!(
+        "SELECT count(*) AS n FROM cloudtrail WHERE useridentity.accesskeyid IN ('AKIANOSUCHKEY0000000', '{key}')"
+    );
+    let text = pretty_format_batches(&sess.sql(&sql).await.unwrap()).unwrap().to_string();
+    assert!(text.contains(&format!("| {want} ")), "{text}");
+
+    // A key no file holds: every row group is ruled out, no data page is read.
+    sess.take_scans();
+    let (batches, scanned) =
+        run_measured(&sess, "SELECT eventname FROM cloudtrail WHERE useridentity.accesskeyid = 'AKIANOSUCHKEY0000000'")
+            .await;
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 0);
+    let scans = sess.take_scans();
+    assert!(scans[0].files < scans[0].candidates, "no file dropped: {scans:?}");
+    assert!(scanned < leaf / 4, "scanned {scanned} bytes for a value no bloom filter holds (leaf {leaf})");
+}
+
 /// Rows of `sql` as sorted text lines.
 async fn rows(sess: &query::LakeSession, sql: &str) -> Vec<String> {
     let batches = sess.sql(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}"));

@@ -36,6 +36,8 @@ mod error;
 #[cfg(feature = "delta")]
 pub mod evolve;
 #[cfg(feature = "delta")]
+pub mod leaf_bloom;
+#[cfg(feature = "delta")]
 pub mod ledger;
 #[cfg(feature = "delta")]
 pub mod location;

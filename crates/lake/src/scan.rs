@@ -29,6 +29,7 @@ use deltalake::datafusion::datasource::TableType;
 use deltalake::datafusion::datasource::file_format::FileFormat;
 use deltalake::datafusion::datasource::file_format::parquet::ParquetFormat;
 use deltalake::datafusion::datasource::listing::PartitionedFile;
+use deltalake::datafusion::datasource::physical_plan::parquet::{ParquetAccessPlan, RowGroupAccess};
 use deltalake::datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use deltalake::datafusion::datasource::table_schema::TableSchema;
 use deltalake::datafusion::error::{DataFusionError, Result as DfResult};
@@ -39,9 +40,11 @@ use deltalake::datafusion::physical_optimizer::pruning::PruningPredicateBuilder;
 use deltalake::datafusion::physical_plan::ExecutionPlan;
 use deltalake::datafusion::physical_plan::empty::EmptyExec;
 use deltalake::table::state::DeltaTableState;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::leaf_bloom::{LeafValues, keep_row_groups, leaf_equalities};
 use crate::{LakeError, Result};
 
 /// One Parquet data file of a snapshot.
@@ -55,6 +58,10 @@ pub struct DataFile {
     pub partition_values: BTreeMap<String, Option<String>>,
     /// Rows in the file, from the Delta log's statistics.
     pub num_records: Option<u64>,
+    /// Which of the file's row groups to read, one flag each (`None`: all of them): set
+    /// when the files' bloom filters rule some out ([`crate::leaf_bloom`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_groups: Option<Vec<bool>>,
 }
 
 /// The data files one query reads from one version of a table: where the table is, which
@@ -103,6 +110,8 @@ pub struct ScanSummary {
     pub candidates: usize,
     /// Bytes of the files it reads.
     pub bytes: u64,
+    /// Row groups of those files (and files) a struct-leaf bloom filter ruled out.
+    pub row_groups_skipped: usize,
 }
 
 impl fmt::Debug for LakeTable {
@@ -212,6 +221,7 @@ impl LakeTable {
                 size: u64::try_from(file.size()).unwrap_or_default(),
                 partition_values: file.partition_values_map().into_iter().collect(),
                 num_records: file.num_records().map(|n| n as u64),
+                row_groups: None,
             });
         }
         Ok(ScanFiles { table_url: self.table_url.to_string(), version: self.version(), candidates, files })
@@ -248,17 +258,23 @@ impl LakeTable {
             }
             let mut stats = Statistics::new_unknown(&self.file_schema);
             stats.total_byte_size = Precision::Inexact(f.size as usize);
-            match f.num_records {
+            // Row groups left out make the file's row count an upper bound only.
+            match f.num_records.filter(|_| f.row_groups.is_none()) {
                 Some(n) => {
                     stats.num_rows = Precision::Exact(n as usize);
                     total_rows = total_rows.map(|t| t + n as usize);
                 }
                 None => total_rows = None,
             }
-            let location = format!("{root}/{}", f.path);
-            parts.push(
-                PartitionedFile::new(location, f.size).with_partition_values(values).with_statistics(Arc::new(stats)),
-            );
+            let mut part = PartitionedFile::new(format!("{root}/{}", f.path), f.size)
+                .with_partition_values(values)
+                .with_statistics(Arc::new(stats));
+            if let Some(keep) = &f.row_groups {
+                let access =
+                    keep.iter().map(|&k| if k { RowGroupAccess::Scan } else { RowGroupAccess::Skip }).collect();
+                part = part.with_extension(ParquetAccessPlan::new(access));
+            }
+            parts.push(part);
         }
         let groups = balanced_groups(parts, session.config().target_partitions());
         let mut table_stats = Statistics::new_unknown(&self.schema);
@@ -276,6 +292,45 @@ impl LakeTable {
             .with_limit(limit)
             .build();
         format.create_physical_plan(session, config).await
+    }
+}
+
+impl LakeTable {
+    /// Marks the row groups of `files` that the bloom filters on struct leaves rule out for
+    /// `leaves`, drops files left with none, and returns how many row groups were skipped.
+    /// Files are read concurrently; their footers stay in the session's metadata cache for
+    /// the scan.
+    async fn skip_row_groups(
+        &self,
+        session: &dyn Session,
+        files: &mut ScanFiles,
+        leaves: &[LeafValues],
+    ) -> DfResult<usize> {
+        let store = session.runtime_env().object_store(&self.store_url)?;
+        let cache = Some(session.runtime_env().cache_manager.get_file_metadata_cache());
+        let root = self.table_url.path().trim_matches('/');
+        let metas: Vec<_> = files
+            .files
+            .iter()
+            .map(|f| PartitionedFile::new(format!("{root}/{}", f.path), f.size).object_meta)
+            .collect();
+        let keeps: Vec<Option<Vec<bool>>> = futures::stream::iter(metas)
+            .map(|meta| {
+                let (store, cache) = (store.clone(), cache.clone());
+                async move { keep_row_groups(store.as_ref(), &meta, cache, leaves).await }
+            })
+            .buffered(16)
+            .collect()
+            .await;
+        let mut skipped = 0;
+        for (file, keep) in files.files.iter_mut().zip(keeps) {
+            if let Some(keep) = keep.filter(|k| k.contains(&false)) {
+                skipped += keep.iter().filter(|k| !**k).count();
+                file.row_groups = Some(keep);
+            }
+        }
+        files.files.retain(|f| f.row_groups.as_ref().is_none_or(|k| k.contains(&true)));
+        Ok(skipped)
     }
 }
 
@@ -309,7 +364,10 @@ impl TableProvider for LakeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let files = self.files(session, filters)?;
+        let mut files = self.files(session, filters)?;
+        let leaves = leaf_equalities(filters);
+        let row_groups_skipped =
+            if leaves.is_empty() { 0 } else { self.skip_row_groups(session, &mut files, &leaves).await? };
         tracing::debug!(
             table = %files.table_url,
             version = files.version,
@@ -323,7 +381,12 @@ impl TableProvider for LakeTable {
             if scans.len() >= 64 {
                 scans.remove(0);
             }
-            scans.push(ScanSummary { files: files.files.len(), candidates: files.candidates, bytes: files.bytes() });
+            scans.push(ScanSummary {
+                files: files.files.len(),
+                candidates: files.candidates,
+                bytes: files.bytes(),
+                row_groups_skipped,
+            });
         }
         // A limit may stop early only when no filter has to run first.
         let limit = if filters.is_empty() { limit } else { None };
