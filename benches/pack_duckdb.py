@@ -4,8 +4,8 @@ usage: pack_duckdb.py LAKE_DIR RULES_DIR
 
 Every rule's SQL runs as trailhouse runs it for `detect --all` (`events` and `history` are
 the whole table; the engine's wrapper adds `principal`), its result materialised in a DuckDB temp table. The
-functions trailhouse adds are DuckDB macros: datafusion-functions-json's json_get_* as
-json_extract*, principal() as a CASE over the identity type, cidr_match/is_private_ip as
+functions trailhouse adds are DuckDB macros: datafusion-functions-json's json_get_* (any number of
+keys) as json_extract*, date_bin as time_bucket, principal() as a CASE over the identity type, cidr_match/is_private_ip as
 regular expressions (DuckDB's inet extension is not in the wheel). Prints one JSON object.
 """
 import json
@@ -18,11 +18,22 @@ import duckdb
 from deltalake import DeltaTable
 
 MACROS = r"""
-CREATE MACRO json_get_str(j, k) AS json_extract_string(j, '$."' || k || '"');
-CREATE MACRO json_get_int(j, k) AS TRY_CAST(json_extract_string(j, '$."' || k || '"') AS BIGINT);
-CREATE MACRO json_get_bool(j, k) AS TRY_CAST(json_extract_string(j, '$."' || k || '"') AS BOOLEAN);
+CREATE MACRO jp(k) AS CASE WHEN typeof(k) IN ('TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'HUGEINT')
+  THEN '[' || CAST(k AS VARCHAR) || ']' ELSE '."' || CAST(k AS VARCHAR) || '"' END;
+CREATE MACRO json_get_str(j, a) AS json_extract_string(j, '$' || jp(a)),
+  (j, a, b) AS json_extract_string(j, '$' || jp(a) || jp(b)),
+  (j, a, b, c) AS json_extract_string(j, '$' || jp(a) || jp(b) || jp(c)),
+  (j, a, b, c, d) AS json_extract_string(j, '$' || jp(a) || jp(b) || jp(c) || jp(d));
+CREATE MACRO json_get_int(j, a) AS TRY_CAST(json_get_str(j, a) AS BIGINT),
+  (j, a, b) AS TRY_CAST(json_get_str(j, a, b) AS BIGINT),
+  (j, a, b, c) AS TRY_CAST(json_get_str(j, a, b, c) AS BIGINT);
+CREATE MACRO json_get_bool(j, a) AS TRY_CAST(json_get_str(j, a) AS BOOLEAN),
+  (j, a, b) AS TRY_CAST(json_get_str(j, a, b) AS BOOLEAN),
+  (j, a, b, c) AS TRY_CAST(json_get_str(j, a, b, c) AS BOOLEAN);
 CREATE MACRO json_extract_scalar(j, p) AS json_extract_string(j, p);
-CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p);
+CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p), (s, p, f) AS regexp_matches(s, p, f);
+CREATE MACRO date_bin(i, t) AS time_bucket(i, t), (i, t, o) AS time_bucket(i, t, o);
+CREATE MACRO arn_account(a) AS nullif(split_part(a, ':', 5), '');
 CREATE MACRO cidr_match(ip, c) AS CASE WHEN c LIKE '%:%' THEN ip LIKE '%:%' ELSE regexp_matches(ip, '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$') END;
 CREATE MACRO is_private_ip(ip) AS regexp_matches(ip, '^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|f[cd])');
 CREATE MACRO principal(u) AS CASE u.type

@@ -104,6 +104,12 @@ fn rules_list_shows_the_pack_and_rules_test_passes() {
     let json = stdout_of(trailhouse().args(["rules", "list", "--json"]));
     let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
     assert!(first["mitre"].is_array() && first["tests"].as_u64().unwrap() >= 2, "{first}");
+    assert!(first["tactics"].as_array().is_some_and(|t| !t.is_empty()), "{first}");
+
+    let md = stdout_of(trailhouse().args(["rules", "list", "--format", "markdown"]));
+    for tactic in ["| Persistence | TA0003 |", "### Defense Evasion (TA0005)", "`console-brute-force`"] {
+        assert!(md.contains(tactic), "{tactic} missing:\n{md}");
+    }
 
     let out = stdout_of(trailhouse().args(["rules", "test", "console-brute-force", "log-retention-shortened"]));
     assert!(out.contains("2 rules") && out.contains(", 0 failed"), "{out}");

@@ -3,6 +3,7 @@
 //! - [`rule`]: one TOML file per rule: metadata for the responder, the SQL over `events`
 //!   (and `history` for baselines), dedup key and window, an optional threshold, and
 //!   embedded test events.
+//! - [`coverage`]: the pack against the MITRE ATT&CK for IaaS tactics (a Markdown matrix).
 //! - [`pack`]: the built-in pack (`detections/rules/`) or a folder of rules.
 //! - [`testing`]: rule tests through the real decode -> Arrow -> DataFusion path.
 //! - [`engine`]: one rule over registered `events`/`history` into deduplicated alerts.
@@ -17,6 +18,7 @@
 //! the AWS SDK), so a rule's test events take the same path as real logs.
 
 pub mod alert;
+pub mod coverage;
 pub mod engine;
 mod error;
 pub mod pack;

@@ -35,6 +35,75 @@ impl std::fmt::Display for Severity {
     }
 }
 
+/// The MITRE ATT&CK for IaaS tactic a rule detects, in the matrix's order. Rule files
+/// spell it in snake_case (`tactics = ["defense_evasion"]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tactic {
+    InitialAccess,
+    Execution,
+    Persistence,
+    PrivilegeEscalation,
+    DefenseEvasion,
+    CredentialAccess,
+    Discovery,
+    LateralMovement,
+    Collection,
+    Exfiltration,
+    Impact,
+}
+
+impl Tactic {
+    /// Every tactic, in the matrix's order.
+    pub const ALL: [Tactic; 11] = [
+        Tactic::InitialAccess,
+        Tactic::Execution,
+        Tactic::Persistence,
+        Tactic::PrivilegeEscalation,
+        Tactic::DefenseEvasion,
+        Tactic::CredentialAccess,
+        Tactic::Discovery,
+        Tactic::LateralMovement,
+        Tactic::Collection,
+        Tactic::Exfiltration,
+        Tactic::Impact,
+    ];
+
+    /// The name ATT&CK gives it ("Defense Evasion").
+    pub fn title(self) -> &'static str {
+        match self {
+            Tactic::InitialAccess => "Initial Access",
+            Tactic::Execution => "Execution",
+            Tactic::Persistence => "Persistence",
+            Tactic::PrivilegeEscalation => "Privilege Escalation",
+            Tactic::DefenseEvasion => "Defense Evasion",
+            Tactic::CredentialAccess => "Credential Access",
+            Tactic::Discovery => "Discovery",
+            Tactic::LateralMovement => "Lateral Movement",
+            Tactic::Collection => "Collection",
+            Tactic::Exfiltration => "Exfiltration",
+            Tactic::Impact => "Impact",
+        }
+    }
+
+    /// ATT&CK's id for it (`TA0005`).
+    pub fn mitre_id(self) -> &'static str {
+        match self {
+            Tactic::InitialAccess => "TA0001",
+            Tactic::Execution => "TA0002",
+            Tactic::Persistence => "TA0003",
+            Tactic::PrivilegeEscalation => "TA0004",
+            Tactic::DefenseEvasion => "TA0005",
+            Tactic::CredentialAccess => "TA0006",
+            Tactic::Discovery => "TA0007",
+            Tactic::LateralMovement => "TA0008",
+            Tactic::Collection => "TA0009",
+            Tactic::Exfiltration => "TA0010",
+            Tactic::Impact => "TA0040",
+        }
+    }
+}
+
 /// Alerts with the same rule, dedup key values and window are one alert.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,6 +154,9 @@ pub struct Rule {
     pub description: String,
     /// What a responder should check first.
     pub triage: String,
+    /// The ATT&CK tactics it covers (at least one).
+    pub tactics: Vec<Tactic>,
+    /// ATT&CK technique ids (`T1098.001`).
     #[serde(default)]
     pub mitre: Vec<String>,
     /// CIS / Security Hub controls.
@@ -102,6 +174,15 @@ pub struct Rule {
     pub lookback: Option<String>,
     #[serde(rename = "test", default)]
     pub tests: Vec<RuleTest>,
+}
+
+/// `T1234` or `T1234.001`.
+fn is_technique_id(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('T') else { return false };
+    let (main, sub) = rest.split_once('.').map_or((rest, None), |(m, s)| (m, Some(s)));
+    main.len() == 4
+        && main.bytes().all(|b| b.is_ascii_digit())
+        && sub.is_none_or(|s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A duration such as `30s`, `15m`, `1h`, `7d`, in microseconds.
@@ -123,6 +204,14 @@ impl Rule {
             || !self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         {
             return Err(format!("id {:?}: use lowercase letters, digits, '-' and '.'", self.id));
+        }
+        if self.tactics.is_empty() {
+            return Err(
+                "tactics is empty: name the ATT&CK tactics the rule covers (e.g. tactics = [\"persistence\"])".into()
+            );
+        }
+        if let Some(bad) = self.mitre.iter().find(|m| !is_technique_id(m)) {
+            return Err(format!("mitre {bad:?} is not an ATT&CK technique id (T1098 or T1098.001)"));
         }
         if self.sql.trim().is_empty() {
             return Err("sql is empty".into());

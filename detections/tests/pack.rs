@@ -4,7 +4,7 @@
 #[tokio::test(flavor = "multi_thread")]
 async fn every_builtin_rule_passes_its_own_tests() {
     let rules = detections::pack::builtin().unwrap();
-    assert!(rules.len() >= 27, "{} rules", rules.len());
+    assert!(rules.len() >= 150, "{} rules", rules.len());
     let mut failures = Vec::new();
     let mut tests = 0;
     for rule in &rules {
@@ -19,6 +19,30 @@ async fn every_builtin_rule_passes_its_own_tests() {
 }
 
 #[test]
+fn the_readme_shows_the_packs_coverage_matrix() {
+    let rules = detections::pack::builtin().unwrap();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let readme = readme.replace(
+        "<details><summary>Every rule, by tactic (<code>trailhouse rules list --format markdown</code>)</summary>\n\n",
+        "",
+    );
+    let matrix = detections::coverage::markdown(&rules);
+    let (summary, by_tactic) = matrix.split_once("\n### ").unwrap();
+    assert!(
+        readme.contains(summary.trim()) && readme.contains(by_tactic.trim()),
+        "README.md's coverage matrix is stale: paste `trailhouse rules list --format markdown` into its Detections section"
+    );
+}
+
+#[test]
+fn every_tactic_has_rules() {
+    let rules = detections::pack::builtin().unwrap();
+    for (tactic, under) in detections::coverage::by_tactic(&rules) {
+        assert!(under.len() >= 5, "{} has {} rules", tactic.title(), under.len());
+    }
+}
+
+#[test]
 fn a_rule_without_a_near_miss_test_is_refused() {
     let text = r#"
 id = "x"
@@ -26,6 +50,7 @@ title = "x"
 severity = "low"
 description = "x"
 triage = "x"
+tactics = ["impact"]
 sql = "SELECT * FROM events"
 dedup = { key = ["principal"], window = "1h" }
 [[test]]
@@ -35,6 +60,41 @@ events = ['{}']
 "#;
     let e = detections::rule::Rule::parse(text, "x.toml").unwrap_err().to_string();
     assert!(e.contains("near-miss"), "{e}");
+}
+
+#[test]
+fn a_rule_must_name_its_tactics_and_real_technique_ids() {
+    let rule = |tactics: &str, mitre: &str| {
+        format!(
+            r#"
+id = "x"
+title = "x"
+severity = "low"
+description = "x"
+triage = "x"
+tactics = {tactics}
+mitre = {mitre}
+sql = "SELECT * FROM events"
+dedup = {{ key = ["principal"], window = "1h" }}
+[[test]]
+name = "m"
+expect = "match"
+events = ['{{}}']
+[[test]]
+name = "n"
+expect = "no_match"
+events = ['{{}}']
+"#
+        )
+    };
+    let parse = |t: &str, m: &str| detections::rule::Rule::parse(&rule(t, m), "x.toml");
+    assert!(parse(r#"["persistence", "privilege_escalation"]"#, r#"["T1098", "T1098.001"]"#).is_ok());
+    let e = parse("[]", r#"["T1098"]"#).unwrap_err().to_string();
+    assert!(e.contains("tactics is empty"), "{e}");
+    let e = parse(r#"["lateral"]"#, r#"["T1098"]"#).unwrap_err().to_string();
+    assert!(e.contains("lateral") && e.contains("lateral_movement"), "{e}");
+    let e = parse(r#"["impact"]"#, r#"["T1098.1"]"#).unwrap_err().to_string();
+    assert!(e.contains("T1098.1"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,12 +16,19 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum RulesCommand {
-    /// List the rules: id, severity, kind (match, threshold, stateful), title.
+    /// List the rules: id, severity, kind (match, threshold, stateful), tactics, title.
+    ///
+    /// `--format markdown` prints the coverage matrix (ATT&CK tactic x rule, with technique
+    /// ids) that the README shows.
     List {
         #[command(flatten)]
         pack: PackArgs,
-        /// One JSON object per rule (id, title, severity, mitre, controls, ...).
-        #[arg(long)]
+        /// text: one line per rule; json: one JSON object per rule (id, title, severity,
+        /// tactics, mitre, controls, ...); markdown: the ATT&CK coverage matrix.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+        /// Same as `--format json`.
+        #[arg(long, conflicts_with = "format")]
         json: bool,
     },
     /// Run the rules' embedded tests through the real decode -> Arrow -> DataFusion path.
@@ -36,26 +43,49 @@ pub enum RulesCommand {
     },
 }
 
+/// How `rules list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
 pub async fn run(a: Args) -> Result<ExitCode> {
     match a.command {
-        RulesCommand::List { pack, json } => {
+        RulesCommand::List { pack, format, json } => {
+            let format = if json { ListFormat::Json } else { format };
             let rules = pack.load(&[])?;
             let mut out = std::io::stdout().lock();
-            for r in &rules {
-                if json {
-                    let v = serde_json::json!({
-                        "id": r.id, "title": r.title, "severity": r.severity, "kind": kind(r),
-                        "description": r.description.trim(), "triage": r.triage.trim(), "mitre": r.mitre,
-                        "controls": r.controls, "references": r.references, "dedup_key": r.dedup.key,
-                        "dedup_window": r.dedup.window, "lookback": r.lookback, "tests": r.tests.len(),
-                    });
-                    writeln!(out, "{v}")?;
-                } else {
-                    writeln!(out, "{:<40} {:<8} {:<9} {}", r.id, r.severity.as_str(), kind(r), r.title)?;
+            match format {
+                ListFormat::Markdown => write!(out, "{}", detections::coverage::markdown(&rules))?,
+                ListFormat::Json => {
+                    for r in &rules {
+                        let v = serde_json::json!({
+                            "id": r.id, "title": r.title, "severity": r.severity, "kind": kind(r),
+                            "description": r.description.trim(), "triage": r.triage.trim(), "tactics": r.tactics,
+                            "mitre": r.mitre, "controls": r.controls, "references": r.references,
+                            "dedup_key": r.dedup.key, "dedup_window": r.dedup.window, "lookback": r.lookback,
+                            "tests": r.tests.len(),
+                        });
+                        writeln!(out, "{v}")?;
+                    }
                 }
-            }
-            if !json {
-                writeln!(out, "\n{} rules. `trailhouse rules test [ID...]` runs their tests.", rules.len())?;
+                ListFormat::Text => {
+                    for r in &rules {
+                        let tactics: Vec<&str> = r.tactics.iter().map(|t| t.title()).collect();
+                        writeln!(
+                            out,
+                            "{:<44} {:<8} {:<9} {:<40} {}",
+                            r.id,
+                            r.severity.as_str(),
+                            kind(r),
+                            tactics.join(", "),
+                            r.title
+                        )?;
+                    }
+                    writeln!(out, "\n{} rules. `trailhouse rules test [ID...]` runs their tests.", rules.len())?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
