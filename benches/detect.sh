@@ -2,7 +2,12 @@
 # Detection benchmark: the whole pack over the 1,000,000-event lake of `benches/e2e.sh large`,
 # then an incremental run after adding about five minutes of new data to it.
 #
-#   benches/detect.sh
+#   benches/detect.sh          # the 1M-event lake of `benches/e2e.sh large`
+#   benches/detect.sh 10m      # the 10M-event lake of `benches/query.sh` (30 days, 20 accounts)
+#
+# Both add the same ~5 minutes of new data (3,500 events, seed 2), so the incremental runs
+# compare like for like: what an incremental run costs should follow the new data, not the
+# lake's size.
 #
 # Works on a copy of the lake (target/bench-lake/detect) so the e2e lake stays untouched.
 # "Five minutes" is volume: 1,000,000 events a day is ~3,500 events per 5 minutes, as
@@ -10,13 +15,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/release-bin.sh
-if [ ! -d target/bench-lake/large/cloudtrail/_delta_log ]; then
-  benches/e2e.sh large >&2
-fi
+case "${1:-1m}" in
+  1m) source_lake=target/bench-lake/large
+    [ -d "$source_lake/cloudtrail/_delta_log" ] || benches/e2e.sh large >&2 ;;
+  10m) source_lake=target/bench-lake/query-10000000
+    [ -d "$source_lake/cloudtrail/_delta_log" ] || { echo "no $source_lake: run benches/query.sh first" >&2; exit 2; } ;;
+  *) echo "usage: $0 [1m|10m]" >&2; exit 2 ;;
+esac
 lake=target/bench-lake/detect
 new=target/bench-corpus/detect-5min
 rm -rf "$lake" "$new"
-cp -r target/bench-lake/large "$lake"
+cp -r "$source_lake" "$lake"
 "$bin" generate --out "$new" --events 3500 --accounts 4 --seed 2 >/dev/null
 
 timed() { # label, command...: prints the label, wall seconds and peak RSS
@@ -28,7 +37,8 @@ timed() { # label, command...: prints the label, wall seconds and peak RSS
 }
 set +e
 rules=$("$bin" rules list --json | wc -l)
-echo "lake: $(du -sh "$lake/cloudtrail" | cut -f1) of Parquet, 1,000,000 events; $rules rules; $(nproc) cores"
+events=$("$bin" sql --lake "$lake" --format csv "SELECT count(*) FROM cloudtrail" | tail -1)
+echo "lake: $(du -sh "$lake/cloudtrail" | cut -f1) of Parquet, $events events; $rules rules; $(nproc) cores"
 timed "full pack over the lake (--all, dry run)" "$bin" detect --lake "$lake" --all --dry-run --format ndjson -v
 echo "  alerts: $(wc -l < target/bench-out.txt)"
 timed "first incremental run (everything, recorded)" "$bin" detect --lake "$lake" --format ndjson -v
@@ -39,6 +49,6 @@ echo "  new alerts: $(wc -l < target/bench-out.txt)"
 
 # The same SQL in DuckDB over the same Parquet files (the pack as `detect --all` runs it).
 scripts/moto.sh install >/dev/null
-/usr/bin/time -f '%e %M' -o target/bench-time.txt .venv/bin/python benches/pack_duckdb.py target/bench-lake/large detections/rules > target/bench-out.txt
+/usr/bin/time -f '%e %M' -o target/bench-time.txt .venv/bin/python benches/pack_duckdb.py "$source_lake" detections/rules > target/bench-out.txt
 read -r s kb < <(tail -1 target/bench-time.txt)
 printf '%-44s %8.2f s %8.0f MB  %s\n' "DuckDB: the pack's SQL over the same files" "$s" "$((kb / 1024))" "$(cat target/bench-out.txt)"
