@@ -34,6 +34,17 @@ fn the_readme_shows_the_packs_coverage_matrix() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn the_readmes_example_rule_loads_and_passes_its_tests() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start =
+        readme.find("A rule:\n\n```toml\n").expect("README.md has the example rule") + "A rule:\n\n```toml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let rule = detections::rule::Rule::parse(&readme[start..end], "README.md").unwrap();
+    let outcomes = detections::testing::test_rule(&rule).await.unwrap();
+    assert!(outcomes.len() >= 2 && outcomes.iter().all(|o| o.passed), "{outcomes:?}");
+}
+
 #[test]
 fn every_tactic_has_rules() {
     let rules = detections::pack::builtin().unwrap();
