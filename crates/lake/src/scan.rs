@@ -243,8 +243,6 @@ impl LakeTable {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
-        // Object store paths are relative to the store's root: no leading or trailing '/'.
-        let root = self.table_url.path().trim_matches('/');
         let mut total_rows = Some(0usize);
         let mut parts = Vec::with_capacity(files.files.len());
         for f in &files.files {
@@ -266,9 +264,7 @@ impl LakeTable {
                 }
                 None => total_rows = None,
             }
-            let mut part = PartitionedFile::new(format!("{root}/{}", f.path), f.size)
-                .with_partition_values(values)
-                .with_statistics(Arc::new(stats));
+            let mut part = self.partitioned_file(f).with_partition_values(values).with_statistics(Arc::new(stats));
             if let Some(keep) = &f.row_groups {
                 let access =
                     keep.iter().map(|&k| if k { RowGroupAccess::Scan } else { RowGroupAccess::Skip }).collect();
@@ -293,9 +289,14 @@ impl LakeTable {
             .build();
         format.create_physical_plan(session, config).await
     }
-}
 
-impl LakeTable {
+    /// `f` as the object store sees it: its path relative to the store's root (no leading
+    /// or trailing '/'), its size.
+    fn partitioned_file(&self, f: &DataFile) -> PartitionedFile {
+        let root = self.table_url.path().trim_matches('/');
+        PartitionedFile::new(format!("{root}/{}", f.path), f.size)
+    }
+
     /// Marks the row groups of `files` that the bloom filters on struct leaves rule out for
     /// `leaves`, drops files left with none, and returns how many row groups were skipped.
     /// Files are read concurrently; their footers stay in the session's metadata cache for
@@ -308,12 +309,7 @@ impl LakeTable {
     ) -> DfResult<usize> {
         let store = session.runtime_env().object_store(&self.store_url)?;
         let cache = Some(session.runtime_env().cache_manager.get_file_metadata_cache());
-        let root = self.table_url.path().trim_matches('/');
-        let metas: Vec<_> = files
-            .files
-            .iter()
-            .map(|f| PartitionedFile::new(format!("{root}/{}", f.path), f.size).object_meta)
-            .collect();
+        let metas: Vec<_> = files.files.iter().map(|f| self.partitioned_file(f).object_meta).collect();
         let keeps: Vec<Option<Vec<bool>>> = futures::stream::iter(metas)
             .map(|meta| {
                 let (store, cache) = (store.clone(), cache.clone());
