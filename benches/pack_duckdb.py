@@ -64,6 +64,16 @@ def main():
         sql = r["sql"].strip().rstrip(";")
         t = time.perf_counter()
         try:
+            # A rule's baselines, as `detect --all` builds them: aggregated over `history`.
+            for b in r.get("baseline", []):
+                keys = sorted(b["keys"])
+                exprs = ", ".join(f"CAST({b['keys'][k]} AS VARCHAR) AS {k}" for k in keys)
+                where = f" WHERE {b['where']}" if "where" in b else ""
+                not_null = " AND ".join(f"{k} IS NOT NULL" for k in keys)
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {b['name']} AS SELECT {', '.join(keys)}, min(eventtime) AS first_seen, "
+                    f"max(eventtime) AS last_seen FROM (SELECT {exprs}, eventtime FROM history{where}) s "
+                    f"WHERE {not_null} GROUP BY ALL")
             # Materialised inside DuckDB (every column, as the engine needs them), not
             # converted to Python objects.
             con.execute(f"CREATE OR REPLACE TEMP TABLE matched_rows AS SELECT principal(useridentity) AS principal, matched.* FROM ({sql}) AS matched")

@@ -6,6 +6,8 @@
 //! - [`coverage`]: the pack against the MITRE ATT&CK for IaaS tactics (a Markdown matrix).
 //! - [`pack`]: the built-in pack (`detections/rules/`) or a folder of rules.
 //! - [`testing`]: rule tests through the real decode -> Arrow -> DataFusion path.
+//! - [`baseline`]: what the stateful rules have seen, kept in the lake's `baselines` table
+//!   and brought up to date from each run's new rows.
 //! - [`engine`]: one rule over registered `events`/`history` into deduplicated alerts.
 //! - [`run`]: a run over the lake: incremental by Delta version (the watermark lives in
 //!   the lake's `detection_runs` table), alerts appended to the lake's `alerts` table.
@@ -18,6 +20,7 @@
 //! the AWS SDK), so a rule's test events take the same path as real logs.
 
 pub mod alert;
+pub mod baseline;
 pub mod coverage;
 pub mod engine;
 mod error;

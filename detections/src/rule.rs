@@ -122,6 +122,67 @@ pub struct Threshold {
     pub window: String,
 }
 
+/// What a stateful rule has seen, kept as facts in the lake's `baselines` table instead of
+/// rescanning its lookback on every run: per key (up to four text columns), when it was
+/// first and last seen. The rule's SQL reads it as a table named `name` with the key
+/// columns, `first_seen` and `last_seen`, over everything up to and including the run's
+/// rows (within the rule's `lookback`).
+///
+/// ```toml
+/// [[baseline]]
+/// name = "known_ips"
+/// keys = { a = "recipientaccountid", p = "principal(useridentity)", ip = "sourceipaddress" }
+/// where = "errorcode IS NULL"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    /// The name the rule's SQL reads it by.
+    pub name: String,
+    /// Key column name -> SQL expression over the lake's columns (text after a cast).
+    pub keys: std::collections::BTreeMap<String, String>,
+    /// Only rows where this SQL condition holds.
+    #[serde(rename = "where", default)]
+    pub filter: Option<String>,
+}
+
+/// The most key columns a baseline has (`k0`..`k3` in the `baselines` table).
+pub const MAX_BASELINE_KEYS: usize = 4;
+
+impl Baseline {
+    /// The definition's identity: rules that keep the same baseline (keys and condition)
+    /// share its facts, and a changed definition starts afresh instead of reading facts
+    /// of another meaning.
+    pub fn id(&self) -> String {
+        let mut parts: Vec<&str> = Vec::new();
+        for (k, v) in &self.keys {
+            parts.extend([k.as_str(), v.as_str()]);
+        }
+        parts.push(self.filter.as_deref().unwrap_or(""));
+        crate::alert::stable_id(&parts)[..16].to_string()
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        let ident = |s: &str| {
+            s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        };
+        if !ident(&self.name) || ["events", "history", lake::CLOUDTRAIL_TABLE].contains(&self.name.as_str()) {
+            return Err(format!(
+                "baseline name {:?}: use lowercase letters, digits and '_', not a table's name",
+                self.name
+            ));
+        }
+        if self.keys.is_empty() || self.keys.len() > MAX_BASELINE_KEYS {
+            return Err(format!("baseline {}: give 1 to {MAX_BASELINE_KEYS} keys", self.name));
+        }
+        if let Some(bad) = self.keys.keys().find(|k| !ident(k) || *k == "first_seen" || *k == "last_seen") {
+            return Err(format!("baseline {}: key name {bad:?} (lowercase letters, digits, '_')", self.name));
+        }
+        Ok(())
+    }
+}
+
 /// What a test expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -170,8 +231,12 @@ pub struct Rule {
     pub sql: String,
     pub dedup: Dedup,
     pub threshold: Option<Threshold>,
-    /// How far back `history` reaches (stateful rules), e.g. `90d`.
+    /// How far back `history` reaches (stateful rules), e.g. `90d`; also how long a
+    /// baseline remembers a key it has not seen again.
     pub lookback: Option<String>,
+    /// Baselines kept in the lake (see [`Baseline`]); they need a `lookback`.
+    #[serde(rename = "baseline", default)]
+    pub baselines: Vec<Baseline>,
     #[serde(rename = "test", default)]
     pub tests: Vec<RuleTest>,
 }
@@ -225,6 +290,17 @@ impl Rule {
             {
                 return Err(format!("{what} {d:?} is not a duration (e.g. 15m, 1h, 7d)"));
             }
+        }
+        for b in &self.baselines {
+            b.validate()?;
+        }
+        if !self.baselines.is_empty() && self.lookback.is_none() {
+            return Err("a rule with a baseline needs a lookback (how long a key is remembered)".into());
+        }
+        if let Some(dup) =
+            self.baselines.iter().enumerate().find(|(i, b)| self.baselines[..*i].iter().any(|o| o.name == b.name))
+        {
+            return Err(format!("baseline {} is defined twice", dup.1.name));
         }
         if self.dedup.key.is_empty() {
             return Err("dedup.key needs at least one column".into());

@@ -8,15 +8,22 @@ use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, TimestampMicrosecondType};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
 use lake::schema::{EVENT_DATE, EVENT_TIME};
 use lake::time::{format_canonical, now_micros};
 pub use lake::{ALERTS_TABLE, RUNS_TABLE};
 use lake::{CLOUDTRAIL_TABLE, Lake, LakeTable, read_table};
 
 use crate::alert::{Alert, to_batch};
+use crate::baseline::{self, Keeper};
 use crate::engine::evaluate;
 use crate::error::Result;
 use crate::rule::Rule;
+
+/// New data up to this size (Parquet bytes, ~300,000 events) is read into memory once
+/// per run instead of once per rule (159 scans of the same file).
+const IN_MEMORY_BYTES: u64 = 32 << 20;
 
 /// Which rows a run looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +86,9 @@ pub struct RunSummary {
     /// When the run started (microseconds), recorded as the alerts' `detected_at`.
     #[serde(skip)]
     pub detected_at: i64,
+    /// What the run's baselines saw, appended to the `baselines` table by [`record`].
+    #[serde(skip)]
+    pub baseline_facts: Vec<RecordBatch>,
 }
 
 /// Runs `rules` once over the lake and returns the new alerts. Nothing is written: hand
@@ -103,36 +113,65 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
             let files = added_files(&table, w, version).await?;
             let events = cloudtrail.clone().with_selection(files);
             data_files = events.file_count();
-            ctx.register_table("events", Arc::new(events))?;
+            if events.bytes() <= IN_MEMORY_BYTES {
+                // A scheduled run's few minutes of data: read once, not once per rule.
+                let batches = ctx.read_table(Arc::new(events.clone()))?.collect().await?;
+                let schema = events.schema();
+                let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); 2];
+                for (i, b) in batches.into_iter().enumerate() {
+                    parts[i % 2].push(b);
+                }
+                ctx.register_table("events", Arc::new(MemTable::try_new(schema, parts)?))?;
+            } else {
+                ctx.register_table("events", Arc::new(events))?;
+            }
         }
         (Scope::Since(age), _) => {
             let t = now - age;
-            ctx.sql(&format!("CREATE VIEW events AS SELECT * FROM {CLOUDTRAIL_TABLE} WHERE {}", time_filter(t)))
-                .await?;
+            ctx.sql(&format!(
+                "CREATE VIEW events AS SELECT * FROM {CLOUDTRAIL_TABLE} WHERE {EVENT_TIME} >= TIMESTAMP '{}' \
+                 AND {EVENT_DATE} >= DATE '{}'",
+                format_canonical(t),
+                &format_canonical(t.div_euclid(86_400_000_000) * 86_400_000_000)[..10]
+            ))
+            .await?;
         }
         _ => {
             ctx.sql(&format!("CREATE VIEW events AS SELECT * FROM {CLOUDTRAIL_TABLE}")).await?;
         }
     }
-    let min_time = {
-        let batches = ctx.sql(&format!("SELECT min({EVENT_TIME}) FROM events")).await?.collect().await?;
+    let span = {
+        let batches =
+            ctx.sql(&format!("SELECT min({EVENT_TIME}), max({EVENT_TIME}) FROM events")).await?.collect().await?;
         batches.first().and_then(|b| {
-            let c = arrow::compute::cast(b.column(0), &lake::schema::timestamp_type()).ok()?;
-            let c = c.as_primitive::<TimestampMicrosecondType>();
-            (!c.is_empty() && c.is_valid(0)).then(|| c.value(0))
+            let micros = |i: usize| {
+                let c = arrow::compute::cast(b.column(i), &lake::schema::timestamp_type()).ok()?;
+                let c = c.as_primitive::<TimestampMicrosecondType>();
+                (!c.is_empty() && c.is_valid(0)).then(|| c.value(0))
+            };
+            Some((micros(0)?, micros(1)?))
         })
     };
 
+    let read_stored = scope == Scope::Incremental && watermark.is_some();
+    let mut baselines = Keeper::open(lake, &ctx, read_stored, scope.moves_watermark(), now).await?;
     let mut alerts = Vec::new();
-    if let Some(min_time) = min_time {
+    if let Some((min_time, max_time)) = span {
         for rule in rules {
             let lookback = rule.lookback_micros();
+            // The lookback on both sides of the run's rows: rows long after them do not
+            // matter to a rule about what came before (a backfill of an old day must not
+            // read every day since), while a late file still meets its neighbours.
             let history = if lookback > 0 {
-                format!("SELECT * FROM {CLOUDTRAIL_TABLE} WHERE {}", time_filter(min_time - lookback))
+                format!(
+                    "SELECT * FROM {CLOUDTRAIL_TABLE} WHERE {}",
+                    time_filter(min_time - lookback, max_time.saturating_add(lookback))
+                )
             } else {
                 "SELECT * FROM events".to_string()
             };
             ctx.sql(&format!("CREATE OR REPLACE VIEW history AS {history}")).await?;
+            baselines.register(&ctx, rule, min_time - lookback).await?;
             let found = evaluate(&ctx, rule).await?;
             alerts.extend(found);
         }
@@ -157,6 +196,7 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
         duplicates,
         seconds: started.elapsed().as_secs_f64(),
         detected_at: now,
+        baseline_facts: baselines.into_facts(),
     };
     Ok(summary)
 }
@@ -169,14 +209,23 @@ pub async fn record(lake: &Lake, summary: &RunSummary) -> Result<()> {
     if !summary.alerts.is_empty() {
         lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, summary.detected_at, &summary.run_id)?]).await?;
     }
+    // Facts before the watermark moves: a crash in between appends them again on the
+    // re-run, which the min/max readers take in their stride.
+    baseline::store(lake, summary.baseline_facts.clone()).await?;
     lake.append(RUNS_TABLE, vec![run_record(summary)?]).await?;
     Ok(())
 }
 
-/// `eventtime >= t`, with the matching `eventdate` bound so whole days are pruned.
-fn time_filter(t: i64) -> String {
-    let day = format_canonical(t.div_euclid(86_400_000_000) * 86_400_000_000);
-    format!("{EVENT_DATE} >= DATE '{}' AND {EVENT_TIME} >= TIMESTAMP '{}'", &day[..10], format_canonical(t))
+/// `from <= eventtime <= to`, with the matching `eventdate` bounds so whole days are pruned.
+fn time_filter(from: i64, to: i64) -> String {
+    let day = |t: i64| format_canonical(t.div_euclid(86_400_000_000) * 86_400_000_000)[..10].to_string();
+    format!(
+        "{EVENT_DATE} BETWEEN DATE '{}' AND DATE '{}' AND {EVENT_TIME} BETWEEN TIMESTAMP '{}' AND TIMESTAMP '{}'",
+        day(from),
+        day(to),
+        format_canonical(from),
+        format_canonical(to)
+    )
 }
 
 /// The last version covered by an incremental (or full) run.

@@ -8,6 +8,7 @@ use datafusion::datasource::MemTable;
 use ingest::decode::{EventBatchBuilder, FileDecoder};
 use serde_json::{Value, json};
 
+use crate::baseline::Keeper;
 use crate::engine::evaluate;
 use crate::error::{DetectError, Result};
 use crate::rule::{Expect, Rule};
@@ -101,6 +102,7 @@ pub async fn test_rule(rule: &Rule) -> Result<Vec<TestOutcome>> {
                 Arc::new(MemTable::try_new(schema, vec![vec![batch_all]]).map_err(|e| e.to_string())?),
             )
             .map_err(|e| e.to_string())?;
+            Keeper::from_history().register(&ctx, rule, i64::MIN).await.map_err(|e| e.to_string())?;
             let alerts = evaluate(&ctx, rule).await.map_err(|e| e.to_string())?;
             let matched = !alerts.is_empty();
             Ok::<_, String>((matched, alerts.len()))

@@ -207,3 +207,120 @@ async fn a_since_run_does_not_move_the_watermark() {
     assert_eq!(inc.from_version, None);
     assert_eq!((inc.alerts.len(), inc.duplicates), (0, 2));
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// One text value of the first row of a query over the lake.
+async fn sql_values(lake: &Lake, sql: &str) -> Vec<String> {
+    let session = query::LakeSession::open(lake.location(), &LakeOptions::default()).await.unwrap();
+    let batches = session.sql(sql).await.unwrap();
+    let b = &batches[0];
+    (0..b.num_columns())
+        .map(|c| {
+            let col = arrow::compute::cast(b.column(c), &arrow::datatypes::DataType::Utf8).unwrap();
+            col.as_any().downcast_ref::<arrow::array::StringArray>().unwrap().value(0).to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn baselines_kept_in_the_lake_raise_what_a_rescan_of_the_lookback_raises() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, _) = generated_lake(dir.path()).await;
+    let rules = detections::pack::builtin().unwrap();
+    let stateful: HashSet<String> = rules.iter().filter(|r| !r.baselines.is_empty()).map(|r| r.id.clone()).collect();
+    assert!(stateful.len() >= 10, "{stateful:?}");
+    let ids: HashSet<String> = rules.iter().flat_map(|r| r.baselines.iter().map(|b| b.id())).collect();
+
+    // The first run learns every baseline from the lake and stores it, with its marker.
+    let first = run(&lake, &rules, Scope::Incremental).await.unwrap();
+    record(&lake, &first).await.unwrap();
+    let stored = sql_values(
+        &lake,
+        "SELECT count(DISTINCT baseline) FILTER (WHERE k0 IS NULL), count(*) FILTER (WHERE k0 IS NOT NULL) FROM baselines",
+    )
+    .await;
+    assert_eq!(stored[0], ids.len().to_string(), "one marker per baseline definition");
+    assert!(stored[1].parse::<u64>().unwrap() > 100, "{stored:?}");
+
+    // An IAM user of the lake, its key used from an address it never used and in a region
+    // its account never used, and from an address it did use.
+    let who = sql_values(
+        &lake,
+        "SELECT useridentity.arn, useridentity.accountid, useridentity.principalid, useridentity.accesskeyid, \
+         useridentity.username, sourceipaddress FROM cloudtrail WHERE useridentity.type = 'IAMUser' \
+         AND useridentity.accesskeyid LIKE 'AKIA%' AND NOT is_private_ip(sourceipaddress) \
+         AND sourceipaddress LIKE '%.%' ORDER BY eventtime LIMIT 1",
+    )
+    .await;
+    let call = |id: &str, time: &str, ip: &str, region: &str| {
+        serde_json::json!({
+            "eventVersion": "1.09", "eventTime": time, "eventSource": "ec2.amazonaws.com", "eventName": "CreateTags",
+            "awsRegion": region, "sourceIPAddress": ip, "userAgent": "aws-cli/2.15.0",
+            "userIdentity": {"type": "IAMUser", "arn": who[0], "accountId": who[1], "principalId": who[2],
+                             "accessKeyId": who[3], "userName": who[4]},
+            "requestParameters": {"resourcesSet": {"items": [{"resourceId": format!("i-{id}")}]}}, "responseElements": null,
+            "eventID": id,
+            "readOnly": false, "eventType": "AwsApiCall", "managementEvent": true, "recipientAccountId": who[1],
+            "eventCategory": "Management"
+        })
+    };
+    let new_logs = dir.path().join("new");
+    let key = new_logs.join(format!(
+        "AWSLogs/{0}/CloudTrail/ap-south-1/2026/11/03/{0}_CloudTrail_ap-south-1_20261103T0015Z_new.json.gz",
+        who[1]
+    ));
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    let records = serde_json::json!({"Records": [
+        call("new-ip-new-region", "2026-11-03T00:10:00Z", "203.0.113.201", "ap-south-1"),
+        call("known-ip", "2026-11-03T00:11:00Z", &who[5], "us-east-1"),
+    ]});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(records.to_string().as_bytes()).unwrap();
+    std::fs::write(&key, gz.finish().unwrap()).unwrap();
+    ingest_dir(&lake, &new_logs).await;
+
+    // The same lake without its stored baselines rescans the lookback instead.
+    let rescan_root = dir.path().join("rescan");
+    copy_dir(&dir.path().join("lake"), &rescan_root);
+    std::fs::remove_dir_all(rescan_root.join(lake::BASELINES_TABLE)).unwrap();
+    let rescan_lake = Lake::open_existing(&rescan_root.display().to_string(), &LakeOptions::default()).await.unwrap();
+
+    let kept = run(&lake, &rules, Scope::Incremental).await.unwrap();
+    let rescanned = run(&rescan_lake, &rules, Scope::Incremental).await.unwrap();
+    let found = |s: &RunSummary| -> Vec<(String, Vec<String>)> {
+        let mut v: Vec<_> = s.alerts.iter().map(|a| (a.rule_id.clone(), a.event_ids.clone())).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(found(&kept), found(&rescanned));
+    let new_ip = ("api-call-from-new-ip".to_string(), vec!["new-ip-new-region".to_string()]);
+    let new_region = ("new-region-for-account".to_string(), vec!["new-ip-new-region".to_string()]);
+    assert!(found(&kept).contains(&new_ip) && found(&kept).contains(&new_region), "{:?}", found(&kept));
+    assert!(!found(&kept).iter().any(|(_, ids)| ids.contains(&"known-ip".to_string())), "{:?}", found(&kept));
+    // The kept run stored what it saw: only the new rows' keys, no second marker.
+    assert!(!kept.baseline_facts.is_empty());
+    assert!(kept.baseline_facts.iter().map(|b| b.num_rows()).sum::<usize>() < 20, "{:?}", kept.baseline_facts);
+    record(&lake, &kept).await.unwrap();
+
+    // Folding leaves one row per (baseline, key): what the readers' min/max made of them.
+    let distinct =
+        sql_values(&lake, "SELECT count(*) FROM (SELECT DISTINCT baseline, k0, k1, k2, k3 FROM baselines)").await;
+    let (before, after) = detections::baseline::fold(&lake, 1).await.unwrap().unwrap();
+    assert!(after < before, "{before} -> {after}");
+    assert_eq!(after.to_string(), distinct[0]);
+    let new_key =
+        sql_values(&lake, "SELECT count(*) FROM baselines WHERE name = 'known_ips' AND k1 = '203.0.113.201'").await;
+    assert_eq!(new_key, ["1"], "the new address is one fact after the fold");
+}

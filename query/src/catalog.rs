@@ -15,15 +15,20 @@ use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::SessionState;
-use lake::{ALERTS_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeTable, RUNS_TABLE};
+use lake::{ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeTable, RUNS_TABLE};
 
 use crate::session::TableInfo;
 use crate::views;
 
 /// The lake's tables, and whether every lake has it (the detection tables exist once
 /// `trailhouse detect` has run).
-pub(crate) const LAKE_TABLES: [(&str, bool); 4] =
-    [(CLOUDTRAIL_TABLE, true), (LEDGER_TABLE, true), (ALERTS_TABLE, false), (RUNS_TABLE, false)];
+pub(crate) const LAKE_TABLES: [(&str, bool); 5] = [
+    (CLOUDTRAIL_TABLE, true),
+    (LEDGER_TABLE, true),
+    (ALERTS_TABLE, false),
+    (RUNS_TABLE, false),
+    (BASELINES_TABLE, false),
+];
 
 /// A snapshot of the session's state, for planning a view (the schema cannot hold the
 /// state itself: the state holds the schema).

@@ -36,11 +36,18 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let org_level = opts.org_trail.then_some(org.as_str());
     let mut w = EventWriter::new(rng);
 
-    let start_secs = opts.start_day * 86_400;
-    let slots = u64::from(opts.days) * SLOTS_PER_DAY;
+    let day_start = opts.start_day * 86_400;
+    let start_secs = day_start + i64::from(opts.start_minute / 5) * SLOT_SECS;
+    let slots = match opts.minutes {
+        Some(m) => u64::from(m.div_ceil(5).max(1)),
+        None => u64::from(opts.days) * SLOTS_PER_DAY,
+    };
     let region_total: u32 = REGIONS.iter().map(|r| r.1).sum();
     let files_total = accounts_n as u64 * slots * REGIONS.len() as u64;
-    let plants = planted(start_secs, accounts_n);
+    // The scenarios keep their times of the first day; those outside the window are left out.
+    let end_secs = start_secs + slots as i64 * SLOT_SECS;
+    let plants: Vec<Plant> =
+        planted(day_start, accounts_n).into_iter().filter(|p| (start_secs..end_secs).contains(&p.at)).collect();
     let mut summary = GenerateSummary::default();
 
     // Events per file: the region's weight with jitter, scaled so the total is exact.
@@ -160,5 +167,40 @@ mod tests {
         assert_ne!(fa, fc);
         assert_eq!(a.events, 500 + a.planted);
         assert!(a.planted >= 14);
+    }
+
+    #[test]
+    fn minutes_give_only_the_deliveries_of_that_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("five");
+        let s = generate(&GenerateOptions {
+            out: out.clone(),
+            events: 300,
+            accounts: 2,
+            start_day: lake::time::days_from_civil(2026, 11, 9),
+            start_minute: 12 * 60,
+            minutes: Some(5),
+            ..Default::default()
+        })
+        .unwrap();
+        // One delivery per account and region, all in the 12:00 slot of 2026-11-09.
+        assert_eq!(s.files, 2 * REGIONS.len() as u64);
+        assert_eq!(s.events, 300 + s.planted);
+        let mut stack = vec![out.clone()];
+        let mut names = vec![];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p)
+                } else if p.extension().is_some_and(|x| x == "gz") {
+                    names.push(p.display().to_string());
+                }
+            }
+        }
+        assert!(names.iter().all(|n| n.contains("/2026/11/09/") && n.contains("_20261109T1205Z_")), "{names:?}");
+        // The scenarios keep their times of the first day, none of them in this window.
+        let planted = std::fs::read_to_string(out.join("planted.tsv")).unwrap();
+        assert_eq!((s.planted, planted.lines().count()), (0, 1), "{planted}");
     }
 }

@@ -21,6 +21,12 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// First day (UTC), as days since 1970-01-01.
     pub start_day: i64,
+    /// Minute of the first day the logs start at (rounded down to CloudTrail's 5-minute
+    /// delivery slots).
+    pub start_minute: u32,
+    /// Only this many minutes of logs (rounded up to 5-minute slots) instead of `days`:
+    /// the new data of one scheduled run. Planted scenarios outside them are left out.
+    pub minutes: Option<u32>,
     /// Organization trail layout (`AWSLogs/o-.../<account>/...`).
     pub org_trail: bool,
 }
@@ -34,6 +40,8 @@ impl Default for GenerateOptions {
             days: 1,
             seed: 1,
             start_day: days_from_civil(2026, 11, 2),
+            start_minute: 0,
+            minutes: None,
             org_trail: true,
         }
     }

@@ -1,4 +1,5 @@
-//! `trailhouse compact`: Delta OPTIMIZE (small files into large ones) and VACUUM.
+//! `trailhouse compact`: Delta OPTIMIZE (small files into large ones) and VACUUM, and the
+//! detection baselines folded to one row per key.
 
 use std::process::ExitCode;
 
@@ -21,6 +22,9 @@ pub struct Args {
 
 pub async fn run(a: Args) -> Result<ExitCode> {
     let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await?;
+    if let Some((before, after)) = detections::baseline::fold(&lake, 2).await? {
+        println!("Folded the detection baselines: {before} rows into {after}.");
+    }
     let s = lake.compact(a.target_file_mb << 20, a.retention_hours).await?;
     println!(
         "Compacted {}: {} small files into {}; {} unreferenced files vacuumed; {} checkpoints written.",

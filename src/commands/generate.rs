@@ -17,9 +17,17 @@ pub struct Args {
     /// Number of AWS accounts.
     #[arg(long, default_value_t = 2)]
     pub accounts: u32,
-    /// Number of days, starting 2026-11-02 (UTC).
-    #[arg(long, default_value_t = 1)]
+    /// Number of days, from --start.
+    #[arg(long, default_value_t = 1, conflicts_with = "minutes")]
     pub days: u32,
+    /// Only this many minutes of logs from --start (rounded up to CloudTrail's 5-minute
+    /// deliveries): the new data of one scheduled run.
+    #[arg(long)]
+    pub minutes: Option<u32>,
+    /// When the logs start (UTC): a day (2026-11-02) or a time on a 5-minute boundary
+    /// (2026-11-09T12:00:00Z).
+    #[arg(long, default_value = "2026-11-02", value_parser = parse_start)]
+    pub start: i64,
     /// Random seed: the same seed gives byte-identical files.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -37,9 +45,11 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         events: a.events,
         accounts: a.accounts,
         days: a.days,
+        minutes: a.minutes,
+        start_day: a.start.div_euclid(86_400),
+        start_minute: (a.start.rem_euclid(86_400) / 60) as u32,
         seed: a.seed,
         org_trail: !a.single_account_layout,
-        ..Default::default()
     };
     let started = std::time::Instant::now();
     let s = tokio::task::spawn_blocking(move || generate(&opts)).await??;
@@ -57,4 +67,17 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--start`: a day or a UTC time, as seconds since the epoch.
+fn parse_start(s: &str) -> std::result::Result<i64, String> {
+    let text = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.to_string() };
+    let micros = lake::time::parse_canonical(&text)
+        .or_else(|| lake::time::parse_lenient(&text))
+        .ok_or_else(|| format!("{s:?} is not a day (2026-11-02) or a UTC time (2026-11-09T12:00:00Z)"))?;
+    let secs = micros.div_euclid(1_000_000);
+    if secs.rem_euclid(300) != 0 {
+        return Err(format!("{s:?} is not on a 5-minute boundary (CloudTrail delivers every 5 minutes)"));
+    }
+    Ok(secs)
 }

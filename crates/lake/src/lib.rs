@@ -5,7 +5,8 @@
 //! - [`CLOUDTRAIL_TABLE`]: the events, zstd Parquet partitioned by `eventdate`, with the
 //!   columns of [`schema`] (the one owner of column names in the workspace);
 //! - [`LEDGER_TABLE`]: one row per source object ingested or quarantined ([`ledger`]);
-//! - [`ALERTS_TABLE`] and [`RUNS_TABLE`]: what detection runs raised and how far they read;
+//! - [`ALERTS_TABLE`], [`RUNS_TABLE`] and [`BASELINES_TABLE`]: what detection runs raised, how
+//!   far they read and what the stateful rules have seen;
 //! - [`QUARANTINE_DIR`]: files that could not be decoded, each beside its error.
 //!
 //! This crate writes ([`writer`], [`commit`]), remembers what is in ([`ledger`]), keeps
@@ -65,6 +66,6 @@ pub use scan::{DataFile, LakeTable, ScanFiles, ScanSummary};
 #[cfg(feature = "delta")]
 pub use snapshot::read_table;
 #[cfg(feature = "delta")]
-pub use tables::{ALERTS_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, QUARANTINE_DIR, RUNS_TABLE};
+pub use tables::{ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, QUARANTINE_DIR, RUNS_TABLE};
 #[cfg(feature = "delta")]
 pub use writer::LakeOptions;

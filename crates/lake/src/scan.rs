@@ -183,6 +183,17 @@ impl LakeTable {
         }
     }
 
+    /// The size of its data files (within the selection, if any), in bytes.
+    pub fn bytes(&self) -> u64 {
+        let selected = |p: &str| self.selection.as_ref().is_none_or(|s| s.contains(p));
+        self.state
+            .log_data()
+            .iter()
+            .filter(|f| selected(f.path().as_ref()))
+            .map(|f| u64::try_from(f.size()).unwrap_or_default())
+            .sum()
+    }
+
     /// The files a scan with `filters` reads: partition values and the Delta statistics
     /// skip the rest. A filter the statistics cannot decide keeps every file.
     pub fn files(&self, session: &dyn Session, filters: &[Expr]) -> DfResult<ScanFiles> {

@@ -22,6 +22,9 @@ pub const QUARANTINE_DIR: &str = "quarantine";
 pub const ALERTS_TABLE: &str = "alerts";
 /// One row per detection run; its `to_version` is the incremental watermark.
 pub const RUNS_TABLE: &str = "detection_runs";
+/// What the stateful detections have seen (key -> first and last seen), kept up to date
+/// from the new rows of each run instead of rescanning a lookback.
+pub const BASELINES_TABLE: &str = "baselines";
 
 /// An opened lake.
 #[derive(Debug, Clone)]
@@ -100,6 +103,16 @@ impl Lake {
     /// Appends `batches` to a small table of the lake (alerts, detection runs), creating
     /// it with their schema on first use. One atomic commit; returns its version.
     pub async fn append(&self, name: &str, batches: Vec<RecordBatch>) -> Result<u64> {
+        self.append_partitioned(name, &[], batches).await
+    }
+
+    /// [`Lake::append`] to a table partitioned by `partition_by` (given when it is created).
+    pub async fn append_partitioned(
+        &self,
+        name: &str,
+        partition_by: &[&str],
+        batches: Vec<RecordBatch>,
+    ) -> Result<u64> {
         let err = LakeError::delta(&self.location);
         let url = self.table_url(name)?;
         create_local_dir(&url)?;
@@ -107,8 +120,40 @@ impl Lake {
             Some(t) => t,
             None => self.builder(name)?.build().map_err(&err)?,
         };
-        let table = table.write(batches).with_save_mode(SaveMode::Append).with_table_name(name).await.map_err(&err)?;
+        let mut write = table.write(batches).with_save_mode(SaveMode::Append).with_table_name(name);
+        if !partition_by.is_empty() {
+            write = write.with_partition_columns(partition_by.iter().copied());
+        }
+        let table = write.await.map_err(&err)?;
         Ok(table.version().unwrap_or_default())
+    }
+
+    /// Replaces the rows of a small table of the lake that match `predicate` (SQL over its
+    /// columns, e.g. one partition) with `batches`: one atomic commit; readers of older
+    /// versions keep theirs until a VACUUM.
+    pub async fn replace_where(&self, name: &str, predicate: &str, batches: Vec<RecordBatch>) -> Result<u64> {
+        let err = LakeError::delta(&self.location);
+        let table = self.table(name).await?;
+        let table = table
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_replace_where(predicate.to_string())
+            .with_table_name(name)
+            .await
+            .map_err(&err)?;
+        Ok(table.version().unwrap_or_default())
+    }
+
+    /// How many data files each partition of a table has (keyed by the partition's folder,
+    /// `column=value`), or `None` when the lake lacks the table.
+    pub async fn files_per_partition(&self, name: &str) -> Result<Option<std::collections::BTreeMap<String, usize>>> {
+        let Some(table) = self.try_table(name).await? else { return Ok(None) };
+        let mut out = std::collections::BTreeMap::new();
+        for uri in table.get_file_uris().map_err(LakeError::delta(&self.location))? {
+            let folder = uri.rsplit('/').nth(1).unwrap_or_default().to_string();
+            *out.entry(folder).or_default() += 1;
+        }
+        Ok(Some(out))
     }
 
     /// Creates a table when missing; returns whether this call created it.
