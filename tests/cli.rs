@@ -29,7 +29,7 @@ fn ingest_json(source: &Path, lake: &Path) -> serde_json::Value {
 #[test]
 fn help_teaches_the_commands() {
     let out = run_ok(trailhouse().arg("--help"));
-    for cmd in ["generate", "ingest", "demo", "sql", "export", "compact", "rules", "detect"] {
+    for cmd in ["generate", "ingest", "demo", "sql", "export", "compact", "rules", "detect", "verify"] {
         assert!(out.contains(cmd), "--help lacks {cmd}:\n{out}");
     }
     let out = run_ok(trailhouse().args(["ingest", "--help"]));
@@ -199,4 +199,132 @@ fn compact_merges_small_files_keeps_every_row_and_checkpoints() {
             }
         }
     }
+}
+
+/// The files under `root`, as keys (`/`-separated, relative), sorted.
+fn keys_under(root: &Path) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                keys.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    keys.sort();
+    keys
+}
+
+/// Signs hourly digests, CloudTrail's way, over every generated log file under `root`
+/// (one chain per account and region), with `.signature` sidecars; returns the keys file.
+fn sign_digests(root: &Path, signer: &integrity::signer::Signer) -> std::path::PathBuf {
+    use std::collections::BTreeMap;
+    let files: Vec<String> = keys_under(root).into_iter().filter(|k| k.ends_with(".json.gz")).collect();
+    // (account, region) -> hour -> log files delivered in it (key, inflated bytes)
+    type Logs = Vec<(String, Vec<u8>)>;
+    let mut hours: BTreeMap<(String, String), BTreeMap<String, Logs>> = BTreeMap::new();
+    for key in files {
+        let (account, region, _) = integrity::folder::classify(&key).unwrap();
+        let (account, region) = (account.to_string(), region.to_string());
+        let stamp = key.rsplit('/').next().unwrap().split('_').nth(3).unwrap().to_string(); // 20261102T0105Z
+        let raw = integrity::gunzip(&std::fs::read(root.join(&key)).unwrap()).unwrap();
+        hours.entry((account, region)).or_default().entry(stamp[..11].to_string()).or_default().push((key, raw));
+    }
+    for ((account, region), by_hour) in hours {
+        let mut previous: Option<integrity::signer::SignedDigest> = None;
+        for (hour, logs) in by_hour {
+            // 20261102T01 -> the digest for the hour that ends at 02:00.
+            let (day, h) = (&hour[..8], hour[9..11].parse::<u32>().unwrap());
+            let date = format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..8]);
+            let (start, end) = (format!("{date}T{h:02}:00:00Z"), format!("{date}T{:02}:59:59Z", h));
+            let prefix = logs[0].0.split("/CloudTrail/").next().unwrap();
+            let key = format!(
+                "{prefix}/CloudTrail-Digest/{region}/{}/{}/{}/{account}_CloudTrail-Digest_{region}_org_us-east-1_{day}T{h:02}5959Z.json.gz",
+                &day[..4],
+                &day[4..6],
+                &day[6..8]
+            );
+            let d = signer
+                .digest(&integrity::signer::DigestSpec {
+                    bucket: "trail-bucket",
+                    key: &key,
+                    account: &account,
+                    start: &start,
+                    end: &end,
+                    previous: previous.as_ref(),
+                    logs: &logs,
+                })
+                .unwrap();
+            let path = root.join(&key);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &d.gz).unwrap();
+            std::fs::write(format!("{}.signature", path.display()), &d.signature).unwrap();
+            previous = Some(d);
+        }
+    }
+    let keys = root.join("public-keys.json");
+    let list = signer.public_key_list("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    std::fs::write(&keys, serde_json::to_string(&list).unwrap()).unwrap();
+    keys
+}
+
+#[test]
+fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("bucket");
+    run_ok(
+        trailhouse()
+            .args(["generate", "--events", "400", "--accounts", "1", "--seed", "5", "--minutes", "115", "--out"])
+            .arg(&logs),
+    );
+    let signer = integrity::signer::Signer::generate().unwrap();
+    let keys = sign_digests(&logs, &signer);
+    let verify = || {
+        let mut c = trailhouse();
+        c.args(["verify", "--json", "--public-keys"]).arg(&keys).arg("--source").arg(&logs);
+        c
+    };
+    let out = verify().output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let reports: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(reports.len(), 6, "one chain per region");
+    assert!(reports.iter().all(|r| r["findings"].as_array().unwrap().is_empty() && r["digests_valid"] == 2));
+
+    // Tamper: edit one log file, delete another, forge a third.
+    let log_keys: Vec<String> =
+        keys_under(&logs).into_iter().filter(|k| k.contains("/CloudTrail/us-east-1/")).collect();
+    let (edited, deleted) = (&log_keys[0], &log_keys[1]);
+    let edited_raw = integrity::gunzip(&std::fs::read(logs.join(edited)).unwrap()).unwrap();
+    let edited_raw = String::from_utf8(edited_raw).unwrap().replacen("\"eventName\":\"", "\"eventName\":\"X", 1);
+    std::fs::write(logs.join(edited), integrity::signer::gzip(edited_raw.as_bytes())).unwrap();
+    std::fs::remove_file(logs.join(deleted)).unwrap();
+    let forged = edited.replace(".json.gz", "-forged.json.gz");
+    std::fs::write(logs.join(&forged), integrity::signer::gzip(b"{\"Records\":[]}")).unwrap();
+
+    let out = verify().output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .flat_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["findings"].as_array().unwrap().clone())
+        .collect();
+    let of = |problem: &str| -> Vec<String> {
+        findings.iter().filter(|f| f["problem"] == problem).map(|f| f["key"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(of("log_altered"), vec![edited.clone()]);
+    assert_eq!(of("log_missing"), vec![deleted.clone()]);
+    assert_eq!(of("log_unlisted"), vec![forged]);
+    assert_eq!(findings.len(), 3, "{findings:?}");
+
+    // Text output names the problem and the file.
+    let mut text = trailhouse();
+    text.args(["verify", "--public-keys"]).arg(&keys).arg("--source").arg(&logs);
+    let out = text.output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains(&format!("log {edited}: ALTERED")) && stdout.contains("3 problems."), "{stdout}");
 }

@@ -10,6 +10,7 @@ pub mod generate;
 pub mod ingest;
 pub mod rules;
 pub mod sql;
+pub mod verify;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -61,6 +62,23 @@ pub enum Command {
     ///   trailhouse detect --every 5m --jsonl alerts.jsonl --webhook https://hooks.slack.com/...
     #[command(verbatim_doc_comment)]
     Detect(detect::Args),
+    /// Verify CloudTrail log file integrity: every digest chain, its signatures, and the
+    /// log files the digests list.
+    ///
+    /// Checks, per account and region, each hourly digest's signature (RSA/SHA-256 with
+    /// CloudTrail's public keys), that it is where it says it is, that each links to the
+    /// previous one with its real hash and signature, that no hour is missing, that every
+    /// listed log file is there with the listed SHA-256, and that no log file is there
+    /// unlisted. In a folder (an `aws s3 sync` copy of the bucket) a digest's signature
+    /// comes from a `<digest>.signature` sidecar; without one, the rest is still checked.
+    ///
+    /// Exit status: 0 all valid, 4 a problem found, 1 error.
+    ///
+    /// Examples:
+    ///   trailhouse verify --source ./evidence --public-keys keys.json
+    ///   trailhouse verify --source ./evidence --public-keys keys.json --account 111122223333 --json
+    #[command(verbatim_doc_comment)]
+    Verify(verify::Args),
 }
 
 impl Command {
@@ -75,6 +93,7 @@ impl Command {
             Command::Compact(a) => compact::run(a).await,
             Command::Rules(a) => rules::run(a).await,
             Command::Detect(a) => detect::run(a).await,
+            Command::Verify(a) => verify::run(a).await,
         }
     }
 }

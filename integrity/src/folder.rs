@@ -1,0 +1,85 @@
+//! A folder holding a copy of a trail's bucket (as `aws s3 sync` leaves it): every chain in
+//! it, checked. The digests' signatures are not in the files (S3 keeps them in object
+//! metadata); a `<digest>.signature` sidecar (hex) beside a digest supplies it, and a digest
+//! without one is checked for everything but its signature.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::chain::{ChainReport, DigestObject, check};
+use crate::keys::PublicKeys;
+
+/// Which chains to check.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+/// `(account, region, kind)` of a key laid out as CloudTrail writes it: `kind` is
+/// `CloudTrail` or `CloudTrail-Digest`.
+pub fn classify(key: &str) -> Option<(&str, &str, &str)> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let i = parts.iter().position(|p| *p == "CloudTrail" || *p == "CloudTrail-Digest")?;
+    if i == 0 || i + 1 >= parts.len() || !key.ends_with(".json.gz") {
+        return None;
+    }
+    Some((parts[i - 1], parts[i + 1], parts[i]))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            walk(&entry.path(), out)?;
+        } else {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Checks every chain under `root`. A file that cannot be read is reported as the finding
+/// it causes (a digest that cannot be read, a log file missing), not as an error.
+pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::Result<Vec<ChainReport>> {
+    let mut files = Vec::new();
+    walk(root, &mut files)?;
+    let key_of = |p: &Path| -> Option<String> {
+        let rel = p.strip_prefix(root).ok()?;
+        Some(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
+    };
+    // (account, region) -> (digest keys, log keys)
+    let mut chains: BTreeMap<(String, String), (Vec<String>, BTreeSet<String>)> = BTreeMap::new();
+    for p in &files {
+        let Some(key) = key_of(p) else { continue };
+        let Some((account, region, kind)) = classify(&key) else { continue };
+        if scope.account.as_deref().is_some_and(|a| a != account)
+            || scope.region.as_deref().is_some_and(|r| r != region)
+        {
+            continue;
+        }
+        let entry = chains.entry((account.to_string(), region.to_string())).or_default();
+        if kind == "CloudTrail-Digest" {
+            entry.0.push(key);
+        } else {
+            entry.1.insert(key);
+        }
+    }
+    let mut reports = Vec::new();
+    for ((account, region), (digest_keys, logs)) in chains {
+        let digests = digest_keys
+            .into_iter()
+            .map(|key| {
+                let path = root.join(&key);
+                let gz = std::fs::read(&path).unwrap_or_default();
+                let mut sidecar = path.into_os_string();
+                sidecar.push(".signature");
+                let signature = std::fs::read_to_string(&sidecar).ok().map(|s| s.trim().to_string());
+                DigestObject { key, gz, signature }
+            })
+            .collect();
+        let mut fetch = |key: &str| std::fs::read(root.join(key)).ok();
+        reports.push(check(&account, &region, digests, keys, &mut fetch, &logs));
+    }
+    Ok(reports)
+}
