@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 
+mod common;
+
 fn trailhouse() -> Command {
     let mut c = Command::cargo_bin("trailhouse").unwrap();
     c.env_remove("TRAILHOUSE_LAKE").env("NO_COLOR", "1");
@@ -272,17 +274,37 @@ fn sign_digests(root: &Path, signer: &integrity::signer::Signer) -> std::path::P
     keys
 }
 
-#[test]
-fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("bucket");
+/// Two hours of generated logs for one account (six regions) under `dir/bucket`, with
+/// digests signed by a new key: (the folder, the signer, its public-keys file).
+fn signed_trail(
+    dir: &Path,
+    events: &str,
+    seed: &str,
+) -> (std::path::PathBuf, integrity::signer::Signer, std::path::PathBuf) {
+    let logs = dir.join("bucket");
     run_ok(
         trailhouse()
-            .args(["generate", "--events", "400", "--accounts", "1", "--seed", "5", "--minutes", "115", "--out"])
+            .args(["generate", "--events", events, "--accounts", "1", "--seed", seed, "--minutes", "115", "--out"])
             .arg(&logs),
     );
     let signer = integrity::signer::Signer::generate().unwrap();
     let keys = sign_digests(&logs, &signer);
+    (logs, signer, keys)
+}
+
+/// The findings of `verify --json` output, all chains together.
+fn findings_of(stdout: Vec<u8>) -> Vec<serde_json::Value> {
+    String::from_utf8(stdout)
+        .unwrap()
+        .lines()
+        .flat_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["findings"].as_array().unwrap().clone())
+        .collect()
+}
+
+#[test]
+fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, _signer, keys) = signed_trail(dir.path(), "400", "5");
     let verify = || {
         let mut c = trailhouse();
         c.args(["verify", "--json", "--public-keys"]).arg(&keys).arg("--source").arg(&logs);
@@ -308,11 +330,7 @@ fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
 
     let out = verify().output().unwrap();
     assert_eq!(out.status.code(), Some(4));
-    let findings: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .flat_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["findings"].as_array().unwrap().clone())
-        .collect();
+    let findings = findings_of(out.stdout);
     let of = |problem: &str| -> Vec<String> {
         findings.iter().filter(|f| f["problem"] == problem).map(|f| f["key"].as_str().unwrap().to_string()).collect()
     };
@@ -327,4 +345,77 @@ fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
     let out = text.output().unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains(&format!("log {edited}: ALTERED")) && stdout.contains("3 problems."), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_reads_signatures_from_s3_metadata_and_saves_them_for_an_offline_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, signer, keys) = signed_trail(dir.path(), "200", "6");
+
+    // The bucket as CloudTrail leaves it: digests carry their signature as object metadata.
+    let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
+    let s3 = aws.s3_client().await;
+    let bucket = format!("trail-{}", uuid::Uuid::new_v4().simple());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let mut digests = 0;
+    for key in keys_under(&logs).into_iter().filter(|k| k.ends_with(".json.gz")) {
+        let body = std::fs::read(logs.join(&key)).unwrap();
+        let mut put = s3.put_object().bucket(&bucket).key(&key).body(body.into());
+        if key.contains("/CloudTrail-Digest/") {
+            let sig = std::fs::read_to_string(logs.join(format!("{key}.signature"))).unwrap();
+            put = put.metadata("signature", sig).metadata("signature-algorithm", "SHA256withRSA");
+            digests += 1;
+        }
+        put.send().await.unwrap();
+    }
+    let saved = dir.path().join("saved");
+    let source = format!("s3://{bucket}/AWSLogs/");
+    let verify = |extra: &[&str]| {
+        let mut c = trailhouse();
+        c.args(["verify", "--json", "--endpoint-url", &common::endpoint(), "--source", &source, "--public-keys"])
+            .arg(&keys)
+            .args(extra);
+        c.output().unwrap()
+    };
+    let out = verify(&["--save-signatures", saved.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let checked: u64 = reports.iter().map(|r| r["digests_valid"].as_u64().unwrap()).sum();
+    assert_eq!(checked, digests);
+    assert!(reports.iter().all(|r| r["signatures_unchecked"] == 0));
+    let sidecars = keys_under(&saved);
+    assert_eq!(sidecars.len() as u64, digests);
+    assert!(sidecars.iter().all(|k| k.ends_with(".json.gz.signature")));
+
+    // A log file replaced in the bucket and a digest's signature metadata forged.
+    let log = keys_under(&logs).into_iter().find(|k| k.contains("/CloudTrail/eu-west-1/")).unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&log)
+        .body(integrity::signer::gzip(b"{\"Records\":[]}").into())
+        .send()
+        .await
+        .unwrap();
+    let digest = keys_under(&logs)
+        .into_iter()
+        .find(|k| k.contains("/CloudTrail-Digest/us-west-2/") && k.ends_with(".json.gz"))
+        .unwrap();
+    let forged = signer.sign_hex(b"something else").unwrap();
+    let body = std::fs::read(logs.join(&digest)).unwrap();
+    s3.put_object().bucket(&bucket).key(&digest).body(body.into()).metadata("signature", forged).send().await.unwrap();
+    let out = verify(&[]);
+    assert_eq!(out.status.code(), Some(4));
+    let findings = findings_of(out.stdout);
+    assert!(findings.iter().any(|f| f["problem"] == "log_altered" && f["key"] == log.as_str()), "{findings:?}");
+    assert!(
+        findings.iter().any(|f| f["problem"] == "invalid_signature" && f["key"] == digest.as_str()),
+        "{findings:?}"
+    );
 }

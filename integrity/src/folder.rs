@@ -39,19 +39,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Checks every chain under `root`. A file that cannot be read is reported as the finding
-/// it causes (a digest that cannot be read, a log file missing), not as an error.
-pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::Result<Vec<ChainReport>> {
-    let mut files = Vec::new();
-    walk(root, &mut files)?;
-    let key_of = |p: &Path| -> Option<String> {
-        let rel = p.strip_prefix(root).ok()?;
-        Some(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
-    };
-    // (account, region) -> (digest keys, log keys)
-    let mut chains: BTreeMap<(String, String), (Vec<String>, BTreeSet<String>)> = BTreeMap::new();
-    for p in &files {
-        let Some(key) = key_of(p) else { continue };
+/// One chain's keys: its digests and the log files the store holds.
+pub type ChainKeys = (Vec<String>, BTreeSet<String>);
+
+/// Groups a store's keys into chains by (account, region), keeping those in `scope`.
+pub fn group(keys: impl IntoIterator<Item = String>, scope: &Scope) -> BTreeMap<(String, String), ChainKeys> {
+    let mut chains: BTreeMap<(String, String), ChainKeys> = BTreeMap::new();
+    for key in keys {
         let Some((account, region, kind)) = classify(&key) else { continue };
         if scope.account.as_deref().is_some_and(|a| a != account)
             || scope.region.as_deref().is_some_and(|r| r != region)
@@ -65,6 +59,19 @@ pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::
             entry.1.insert(key);
         }
     }
+    chains
+}
+
+/// Checks every chain under `root`. A file that cannot be read is reported as the finding
+/// it causes (a digest that cannot be read, a log file missing), not as an error.
+pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::Result<Vec<ChainReport>> {
+    let mut files = Vec::new();
+    walk(root, &mut files)?;
+    let key_of = |p: &Path| -> Option<String> {
+        let rel = p.strip_prefix(root).ok()?;
+        Some(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
+    };
+    let chains = group(files.iter().filter_map(|p| key_of(p)), scope);
     let mut reports = Vec::new();
     for ((account, region), (digest_keys, logs)) in chains {
         let digests = digest_keys

@@ -4,22 +4,31 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use integrity::chain::{Finding, totals};
-use integrity::folder::{Scope, verify_folder};
+use integrity::chain::{ChainReport, DigestObject, Finding, check, totals};
+use integrity::folder::{Scope, group, verify_folder};
 use integrity::keys::PublicKeys;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The folder holding a copy of the trail's bucket (`AWSLogs/...`).
+    /// The trail's bucket (`s3://bucket[/prefix]`, signatures from each digest's
+    /// `signature` metadata) or a folder holding a copy of it (`AWSLogs/...`).
     #[arg(long)]
     pub source: String,
+    /// While verifying an S3 source, write each digest's signature to
+    /// `DIR/<digest key>.signature`, so a copy of the bucket can be verified later, offline.
+    #[arg(long, value_name = "DIR")]
+    pub save_signatures: Option<PathBuf>,
+    /// S3 endpoint URL, for a local server (AWS_ENDPOINT_URL works too). The AWS region
+    /// comes from the SDK's chain (`AWS_REGION`); `--region` here chooses chains.
+    #[arg(long, env = "TRAILHOUSE_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
     /// CloudTrail's public keys as `aws cloudtrail list-public-keys` prints them.
     #[arg(long)]
     pub public_keys: Option<PathBuf>,
     /// Only this account's chains.
     #[arg(long)]
     pub account: Option<String>,
-    /// Only this region's chains.
+    /// Only this region's chains (the region in the keys, `.../CloudTrail-Digest/<region>/`).
     #[arg(long)]
     pub region: Option<String>,
     /// One JSON object per account and region (counts and findings) instead of text.
@@ -28,13 +37,6 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    if a.source.contains("://") {
-        bail!(
-            "{}: only folders can be verified so far; copy the bucket with `aws s3 sync` and write each \
-             digest's signature metadata beside it as <digest>.signature",
-            a.source
-        );
-    }
     let keys = match &a.public_keys {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -42,12 +44,19 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         }
         None => PublicKeys::default(),
     };
-    let root = PathBuf::from(&a.source);
-    if !root.is_dir() {
-        bail!("{}: not a folder", a.source);
-    }
     let scope = Scope { account: a.account.clone(), region: a.region.clone() };
-    let reports = tokio::task::spawn_blocking(move || verify_folder(&root, &keys, &scope)).await??;
+    let reports = if let Some(rest) = a.source.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        verify_s3(&a, bucket, prefix, keys, &scope).await?
+    } else if a.source.contains("://") {
+        bail!("{}: give s3://bucket[/prefix] or a folder", a.source);
+    } else {
+        let root = PathBuf::from(&a.source);
+        if !root.is_dir() {
+            bail!("{}: not a folder", a.source);
+        }
+        tokio::task::spawn_blocking(move || verify_folder(&root, &keys, &scope)).await??
+    };
     if reports.is_empty() {
         bail!("{}: no CloudTrail digest or log file found (expected AWSLogs/.../CloudTrail-Digest/...)", a.source);
     }
@@ -87,6 +96,63 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         println!("{}", if problems == 0 { "All valid.".to_string() } else { format!("{problems} problems.") });
     }
     Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(4) })
+}
+
+/// Every chain under an S3 prefix: digests with their `signature` metadata, log files
+/// fetched as the checker asks for them.
+async fn verify_s3(a: &Args, bucket: &str, prefix: &str, keys: PublicKeys, scope: &Scope) -> Result<Vec<ChainReport>> {
+    let s3 = ingest::aws::AwsOptions { endpoint_url: a.endpoint_url.clone(), region: None }.s3_client().await;
+    let mut listed = Vec::new();
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            anyhow::anyhow!("s3://{bucket}/{prefix}: ListObjectsV2: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+        })?;
+        listed.extend(page.contents().iter().filter_map(|o| o.key().map(String::from)));
+    }
+    let keys = std::sync::Arc::new(keys);
+    let mut reports = Vec::new();
+    for ((account, region), (digest_keys, logs)) in group(listed, scope) {
+        let mut digests = Vec::with_capacity(digest_keys.len());
+        for key in digest_keys {
+            let out = s3.get_object().bucket(bucket).key(&key).send().await.map_err(|e| {
+                anyhow::anyhow!("s3://{bucket}/{key}: GetObject: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+            })?;
+            let signature = out.metadata().and_then(|m| m.get("signature")).cloned();
+            let gz = out.body.collect().await.with_context(|| format!("s3://{bucket}/{key}"))?.into_bytes().to_vec();
+            if let (Some(dir), Some(sig)) = (&a.save_signatures, &signature) {
+                let path = dir.join(format!("{key}.signature"));
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                std::fs::write(&path, sig).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            digests.push(DigestObject { key, gz, signature });
+        }
+        let (client, bucket, keys) = (s3.clone(), bucket.to_string(), keys.clone());
+        let handle = tokio::runtime::Handle::current();
+        let report = tokio::task::spawn_blocking(move || {
+            let mut failures = Vec::new();
+            let mut fetch = |key: &str| -> Option<Vec<u8>> {
+                match handle.block_on(ingest::source::fetch_s3(&client, &bucket, key)) {
+                    Ok(b) => Some(b.to_vec()),
+                    Err(e) if e.to_string().contains("NoSuchKey") => None,
+                    Err(e) => {
+                        failures.push(e.to_string());
+                        None
+                    }
+                }
+            };
+            let report = check(&account, &region, digests, &keys, &mut fetch, &logs);
+            (report, failures)
+        })
+        .await?;
+        if let Some(first) = report.1.first() {
+            bail!("{first} ({} log files could not be read)", report.1.len());
+        }
+        reports.push(report.0);
+    }
+    Ok(reports)
 }
 
 fn describe(f: &Finding) -> String {
