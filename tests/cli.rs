@@ -419,3 +419,90 @@ async fn verify_reads_signatures_from_s3_metadata_and_saves_them_for_an_offline_
         "{findings:?}"
     );
 }
+
+/// `scripts/awscli_digests.py` with the test venv's Python (awscli's validator).
+fn awscli_digests(args: &[&std::ffi::OsStr]) -> String {
+    let python = std::env::var("TRAILHOUSE_TEST_PYTHON")
+        .expect("TRAILHOUSE_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs awscli");
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/awscli_digests.py"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The digests awscli's validator rejects, by key.
+fn awscli_rejects(root: &Path, keys: &Path) -> Vec<String> {
+    let out = awscli_digests(&["check".as_ref(), root.as_os_str(), keys.as_os_str()]);
+    let mut bad: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["valid"] == false)
+        .map(|v| v["key"].as_str().unwrap().to_string())
+        .collect();
+    bad.sort();
+    bad
+}
+
+/// The digests `trailhouse verify` finds a bad signature on, by key.
+fn trailhouse_rejects(root: &Path, keys: &Path) -> Vec<String> {
+    let out =
+        trailhouse().args(["verify", "--json", "--public-keys"]).arg(keys).arg("--source").arg(root).output().unwrap();
+    let mut bad: Vec<String> = findings_of(out.stdout)
+        .iter()
+        .filter(|f| f["problem"] == "invalid_signature")
+        .map(|f| f["key"].as_str().unwrap().to_string())
+        .collect();
+    bad.sort();
+    bad
+}
+
+/// Edits a digest's content (drops its last log file) and keeps its old signature.
+fn edit_digest(root: &Path, key: &str) {
+    let raw = integrity::gunzip(&std::fs::read(root.join(key)).unwrap()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    v["logFiles"].as_array_mut().unwrap().pop();
+    std::fs::write(root.join(key), integrity::signer::gzip(v.to_string().as_bytes())).unwrap();
+}
+
+#[test]
+fn our_digests_pass_the_aws_clis_validator_and_its_signatures_pass_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ours, checked by awscli: all valid; then an edited digest and a forged signature,
+    // rejected by both, and nothing else.
+    let (logs, _signer, keys) = signed_trail(dir.path(), "200", "7");
+    assert_eq!(awscli_rejects(&logs, &keys), Vec::<String>::new());
+    let digests: Vec<String> = keys_under(&logs)
+        .into_iter()
+        .filter(|k| k.contains("/CloudTrail-Digest/") && k.ends_with(".json.gz"))
+        .collect();
+    edit_digest(&logs, &digests[0]);
+    let forger = integrity::signer::Signer::generate().unwrap();
+    std::fs::write(logs.join(format!("{}.signature", digests[3])), forger.sign_hex(b"forged").unwrap()).unwrap();
+    let expected = vec![digests[0].clone(), digests[3].clone()];
+    assert_eq!(awscli_rejects(&logs, &keys), expected);
+    assert_eq!(trailhouse_rejects(&logs, &keys), expected);
+
+    // Signed the CLI's way (its string-to-sign, python-rsa), checked by us: valid; an edit
+    // is rejected by both.
+    let theirs = dir.path().join("theirs");
+    run_ok(
+        trailhouse()
+            .args(["generate", "--events", "200", "--accounts", "1", "--seed", "8", "--minutes", "115", "--out"])
+            .arg(&theirs),
+    );
+    awscli_digests(&["sign".as_ref(), theirs.as_os_str()]);
+    let their_keys = theirs.join("public-keys.json");
+    let out =
+        trailhouse().args(["verify", "--public-keys"]).arg(&their_keys).arg("--source").arg(&theirs).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let their_digests: Vec<String> = keys_under(&theirs)
+        .into_iter()
+        .filter(|k| k.contains("/CloudTrail-Digest/") && k.ends_with(".json.gz"))
+        .collect();
+    edit_digest(&theirs, &their_digests[1]);
+    assert_eq!(awscli_rejects(&theirs, &their_keys), vec![their_digests[1].clone()]);
+    assert_eq!(trailhouse_rejects(&theirs, &their_keys), vec![their_digests[1].clone()]);
+}
