@@ -226,15 +226,16 @@ fn keys_under(root: &Path) -> Vec<String> {
 fn sign_digests(root: &Path, signer: &integrity::signer::Signer) -> std::path::PathBuf {
     use std::collections::BTreeMap;
     let files: Vec<String> = keys_under(root).into_iter().filter(|k| k.ends_with(".json.gz")).collect();
-    // (account, region) -> hour -> log files delivered in it (key, inflated bytes)
-    type Logs = Vec<(String, Vec<u8>)>;
+    // (account, region) -> hour -> log files delivered in it (key, SHA-256 of the inflated file)
+    type Logs = Vec<(String, String)>;
     let mut hours: BTreeMap<(String, String), BTreeMap<String, Logs>> = BTreeMap::new();
     for key in files {
         let (account, region, _) = integrity::folder::classify(&key).unwrap();
         let (account, region) = (account.to_string(), region.to_string());
         let stamp = key.rsplit('/').next().unwrap().split('_').nth(3).unwrap().to_string(); // 20261102T0105Z
         let raw = integrity::gunzip(&std::fs::read(root.join(&key)).unwrap()).unwrap();
-        hours.entry((account, region)).or_default().entry(stamp[..11].to_string()).or_default().push((key, raw));
+        let hash = integrity::sha256_hex(&raw);
+        hours.entry((account, region)).or_default().entry(stamp[..11].to_string()).or_default().push((key, hash));
     }
     for ((account, region), by_hour) in hours {
         let mut previous: Option<integrity::signer::SignedDigest> = None;

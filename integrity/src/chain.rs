@@ -307,13 +307,11 @@ mod tests {
         let mut digests: Vec<SignedDigest> = Vec::new();
         let mut logs = BTreeMap::new();
         for hour in 1..=4u32 {
-            let files: Vec<(String, Vec<u8>)> = (10..12)
-                .map(|n| {
-                    (log_key(hour - 1, n), format!("{{\"Records\":[{{\"eventID\":\"{hour}-{n}\"}}]}}").into_bytes())
-                })
-                .collect();
-            for (k, raw) in &files {
-                logs.insert(k.clone(), gzip(raw));
+            let mut files: Vec<(String, String)> = Vec::new();
+            for n in 10..12 {
+                let raw = format!("{{\"Records\":[{{\"eventID\":\"{hour}-{n}\"}}]}}").into_bytes();
+                logs.insert(log_key(hour - 1, n), gzip(&raw));
+                files.push((log_key(hour - 1, n), crate::sha256_hex(&raw)));
             }
             let key = digest_key(hour);
             let start = format!("2026-11-02T{:02}:00:00Z", hour - 1);

@@ -81,8 +81,9 @@ pub struct DigestSpec<'a> {
     pub end: &'a str,
     /// The digest before it in the chain (`None`: the chain starts here).
     pub previous: Option<&'a SignedDigest>,
-    /// The log files delivered in the hour: key and uncompressed bytes.
-    pub logs: &'a [(String, Vec<u8>)],
+    /// The log files delivered in the hour: key and the SHA-256 (hex) of the uncompressed
+    /// file ([`crate::sha256_hex`]).
+    pub logs: &'a [(String, String)],
 }
 
 impl Signer {
@@ -107,10 +108,10 @@ impl Signer {
             log_files: spec
                 .logs
                 .iter()
-                .map(|(key, raw)| LogFileEntry {
+                .map(|(key, hash)| LogFileEntry {
                     s3_bucket: spec.bucket.to_string(),
                     s3_object: key.clone(),
-                    hash_value: crate::sha256_hex(raw),
+                    hash_value: hash.clone(),
                     hash_algorithm: Some("SHA-256".into()),
                     newest_event_time: None,
                     oldest_event_time: None,

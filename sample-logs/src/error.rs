@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 pub enum GenerateError {
     #[error("cannot write {}: {source}", .path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot sign the digest files: {0}")]
+    Digest(String),
 }
 
 impl GenerateError {

@@ -65,6 +65,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
         }
     }
 
+    // (account, region) -> (delivery time, key, SHA-256 of the file), for the digests.
+    let mut delivered: Delivered = Default::default();
     let mut out = String::with_capacity(1 << 20);
     let mut gz = Vec::with_capacity(1 << 18);
     let mut file_idx = 0usize;
@@ -119,12 +121,95 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let folder = log_folder(&opts.out, org_level, &acct.id, region, slot_start.div_euclid(86_400));
                 summary.bytes += write_log_file(&folder, &name, &out, &mut gz)?;
                 summary.files += 1;
+                if opts.digests {
+                    let key = key_of(&opts.out, &folder.join(&name));
+                    delivered.entry((ai, region)).or_default().push((
+                        slot_start + SLOT_SECS,
+                        key,
+                        integrity::sha256_hex(out.as_bytes()),
+                    ));
+                }
             }
         }
     }
     summary.events += summary.planted;
     write_planted(&opts.out, &plants, &accounts)?;
+    if opts.digests {
+        write_digests(opts, org_level, &accounts, &delivered)?;
+    }
     Ok(summary)
+}
+
+/// (account index, region) -> the files delivered: (delivery time, key, SHA-256 of the file).
+type Delivered<'a> = std::collections::BTreeMap<(usize, &'a str), Vec<(i64, String, String)>>;
+
+/// `path` relative to `root`, `/`-separated: its S3 key.
+fn key_of(root: &std::path::Path, path: &std::path::Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// One chain of hourly digests per account and region over the hours files were delivered
+/// in (an hour without a file still gets its digest, as CloudTrail writes them).
+fn write_digests(
+    opts: &GenerateOptions,
+    org: Option<&str>,
+    accounts: &[Account],
+    delivered: &Delivered,
+) -> Result<()> {
+    use crate::error::GenerateError;
+    let signer = integrity::signer::Signer::generate().map_err(|e| GenerateError::Digest(e.to_string()))?;
+    let stamp = |t: i64| {
+        let (y, m, d) = lake::time::civil_from_days(t.div_euclid(86_400));
+        let s = t.rem_euclid(86_400);
+        (format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s % 3600 / 60, s % 60), (y, m, d))
+    };
+    for ((ai, region), files) in delivered {
+        let account = &accounts[*ai].id;
+        let (first, last) =
+            (files.iter().map(|f| f.0).min().unwrap_or(0), files.iter().map(|f| f.0).max().unwrap_or(0));
+        let mut previous: Option<integrity::signer::SignedDigest> = None;
+        for hour in first.div_euclid(3600)..=last.div_euclid(3600) {
+            let (start, end) = (hour * 3600, hour * 3600 + 3600);
+            let logs: Vec<(String, String)> =
+                files.iter().filter(|f| (start..end).contains(&f.0)).map(|f| (f.1.clone(), f.2.clone())).collect();
+            let (start_text, _) = stamp(start);
+            let (end_text, (y, m, d)) = stamp(end);
+            let compact: String = end_text.chars().filter(|c| *c != '-' && *c != ':').collect();
+            let mut key = String::from("AWSLogs/");
+            if let Some(org) = org {
+                key.push_str(org);
+                key.push('/');
+            }
+            key.push_str(&format!(
+                "{account}/CloudTrail-Digest/{region}/{y:04}/{m:02}/{d:02}/{account}_CloudTrail-Digest_{region}_org-trail_us-east-1_{compact}.json.gz"
+            ));
+            let digest = signer
+                .digest(&integrity::signer::DigestSpec {
+                    bucket: "trailhouse-generated",
+                    key: &key,
+                    account,
+                    start: &start_text,
+                    end: &end_text,
+                    previous: previous.as_ref(),
+                    logs: &logs,
+                })
+                .map_err(|e| GenerateError::Digest(e.to_string()))?;
+            let path = opts.out.join(&key);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| GenerateError::io(dir, e))?;
+            }
+            std::fs::write(&path, &digest.gz).map_err(|e| GenerateError::io(&path, e))?;
+            let sidecar = opts.out.join(format!("{key}.signature"));
+            std::fs::write(&sidecar, &digest.signature).map_err(|e| GenerateError::io(&sidecar, e))?;
+            previous = Some(digest);
+        }
+    }
+    let keys = opts.out.join("public-keys.json");
+    let list = signer.public_key_list("2026-01-01T00:00:00Z", "2036-01-01T00:00:00Z");
+    let text = serde_json::to_string_pretty(&list).map_err(|e| GenerateError::Digest(e.to_string()))?;
+    std::fs::write(&keys, text).map_err(|e| GenerateError::io(&keys, e))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -202,5 +287,31 @@ mod tests {
         // The scenarios keep their times of the first day, none of them in this window.
         let planted = std::fs::read_to_string(out.join("planted.tsv")).unwrap();
         assert_eq!((s.planted, planted.lines().count()), (0, 1), "{planted}");
+    }
+
+    #[test]
+    fn digests_sign_every_hour_of_every_chain_and_verify_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("signed");
+        let s = generate(&GenerateOptions {
+            out: out.clone(),
+            events: 600,
+            accounts: 1,
+            minutes: Some(175),
+            digests: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(out.join("public-keys.json")).unwrap();
+        let keys = integrity::keys::PublicKeys::from_json(&text, "public-keys.json").unwrap();
+        let reports = integrity::folder::verify_folder(&out, &keys, &integrity::folder::Scope::default()).unwrap();
+        assert_eq!(reports.len(), REGIONS.len());
+        for r in &reports {
+            assert!(r.is_clean(), "{:?}", r.findings);
+            assert_eq!(r.signatures_unchecked, 0);
+            assert!(r.digests_valid >= 2, "{r:?}");
+        }
+        let logs: usize = reports.iter().map(|r| r.logs_valid).sum();
+        assert_eq!(logs as u64, s.files, "every log file is listed by a digest");
     }
 }

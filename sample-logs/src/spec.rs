@@ -29,6 +29,10 @@ pub struct GenerateOptions {
     pub minutes: Option<u32>,
     /// Organization trail layout (`AWSLogs/o-.../<account>/...`).
     pub org_trail: bool,
+    /// Also write CloudTrail's hourly digest files, signed with a key made for the run
+    /// (its public half in `public-keys.json`, each signature in a `.signature` sidecar).
+    /// The logs stay byte-identical for a seed; the digests do not (a new key each run).
+    pub digests: bool,
 }
 
 impl Default for GenerateOptions {
@@ -43,6 +47,7 @@ impl Default for GenerateOptions {
             start_minute: 0,
             minutes: None,
             org_trail: true,
+            digests: false,
         }
     }
 }

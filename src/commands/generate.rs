@@ -31,6 +31,12 @@ pub struct Args {
     /// Random seed: the same seed gives byte-identical files.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also write CloudTrail's hourly digest files (log file integrity), signed with a key
+    /// made for this run: its public half in OUT/public-keys.json (as `aws cloudtrail
+    /// list-public-keys` prints it), each signature in a `<digest>.signature` sidecar.
+    /// Check them with `trailhouse verify --source OUT --public-keys OUT/public-keys.json`.
+    #[arg(long)]
+    pub digests: bool,
     /// Single-account key layout instead of the organization-trail layout.
     #[arg(long)]
     pub single_account_layout: bool,
@@ -50,6 +56,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         start_minute: (a.start.rem_euclid(86_400) / 60) as u32,
         seed: a.seed,
         org_trail: !a.single_account_layout,
+        digests: a.digests,
     };
     let started = std::time::Instant::now();
     let s = tokio::task::spawn_blocking(move || generate(&opts)).await??;
