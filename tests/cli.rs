@@ -223,7 +223,7 @@ fn keys_under(root: &Path) -> Vec<String> {
 
 /// Signs hourly digests, CloudTrail's way, over every generated log file under `root`
 /// (one chain per account and region), with `.signature` sidecars; returns the keys file.
-fn sign_digests(root: &Path, signer: &integrity::signer::Signer) -> std::path::PathBuf {
+fn sign_digests(root: &Path, signer: &integrity::signer::Signer, bucket: &str) -> std::path::PathBuf {
     use std::collections::BTreeMap;
     let files: Vec<String> = keys_under(root).into_iter().filter(|k| k.ends_with(".json.gz")).collect();
     // (account, region) -> hour -> log files delivered in it (key, SHA-256 of the inflated file)
@@ -253,7 +253,7 @@ fn sign_digests(root: &Path, signer: &integrity::signer::Signer) -> std::path::P
             );
             let d = signer
                 .digest(&integrity::signer::DigestSpec {
-                    bucket: "trail-bucket",
+                    bucket,
                     key: &key,
                     account: &account,
                     start: &start,
@@ -276,11 +276,13 @@ fn sign_digests(root: &Path, signer: &integrity::signer::Signer) -> std::path::P
 }
 
 /// Two hours of generated logs for one account (six regions) under `dir/bucket`, with
-/// digests signed by a new key: (the folder, the signer, its public-keys file).
+/// digests signed by a new key as if in `bucket`: (the folder, the signer, its
+/// public-keys file).
 fn signed_trail(
     dir: &Path,
     events: &str,
     seed: &str,
+    bucket: &str,
 ) -> (std::path::PathBuf, integrity::signer::Signer, std::path::PathBuf) {
     let logs = dir.join("bucket");
     run_ok(
@@ -289,7 +291,7 @@ fn signed_trail(
             .arg(&logs),
     );
     let signer = integrity::signer::Signer::generate().unwrap();
-    let keys = sign_digests(&logs, &signer);
+    let keys = sign_digests(&logs, &signer, bucket);
     (logs, signer, keys)
 }
 
@@ -305,7 +307,7 @@ fn findings_of(stdout: Vec<u8>) -> Vec<serde_json::Value> {
 #[test]
 fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
     let dir = tempfile::tempdir().unwrap();
-    let (logs, _signer, keys) = signed_trail(dir.path(), "400", "5");
+    let (logs, _signer, keys) = signed_trail(dir.path(), "400", "5", "trail-bucket");
     let verify = || {
         let mut c = trailhouse();
         c.args(["verify", "--json", "--public-keys"]).arg(&keys).arg("--source").arg(&logs);
@@ -351,12 +353,12 @@ fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_reads_signatures_from_s3_metadata_and_saves_them_for_an_offline_copy() {
     let dir = tempfile::tempdir().unwrap();
-    let (logs, signer, keys) = signed_trail(dir.path(), "200", "6");
+    let bucket = format!("trail-{}", uuid::Uuid::new_v4().simple());
+    let (logs, signer, keys) = signed_trail(dir.path(), "200", "6", &bucket);
 
     // The bucket as CloudTrail leaves it: digests carry their signature as object metadata.
     let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
     let s3 = aws.s3_client().await;
-    let bucket = format!("trail-{}", uuid::Uuid::new_v4().simple());
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let mut digests = 0;
     for key in keys_under(&logs).into_iter().filter(|k| k.ends_with(".json.gz")) {
@@ -473,7 +475,7 @@ fn our_digests_pass_the_aws_clis_validator_and_its_signatures_pass_ours() {
     let dir = tempfile::tempdir().unwrap();
     // Ours, checked by awscli: all valid; then an edited digest and a forged signature,
     // rejected by both, and nothing else.
-    let (logs, _signer, keys) = signed_trail(dir.path(), "200", "7");
+    let (logs, _signer, keys) = signed_trail(dir.path(), "200", "7", "trail-bucket");
     assert_eq!(awscli_rejects(&logs, &keys), Vec::<String>::new());
     let digests: Vec<String> = keys_under(&logs)
         .into_iter()

@@ -15,6 +15,8 @@ use crate::keys::{PublicKeys, verify};
 /// one (S3 metadata `signature`, or a `.signature` sidecar in a folder).
 #[derive(Debug, Clone)]
 pub struct DigestObject {
+    /// The bucket it was found in, when known (a folder copy does not say).
+    pub bucket: Option<String>,
     pub key: String,
     pub gz: Vec<u8>,
     pub signature: Option<String>,
@@ -26,7 +28,7 @@ pub struct DigestObject {
 pub enum Finding {
     /// Not gzip, not JSON, or not a digest.
     DigestUnreadable { key: String, message: String },
-    /// The digest names another location than where it is (`digestS3Object`).
+    /// The digest names another location than where it is (`digestS3Bucket`/`digestS3Object`).
     DigestMoved { key: String, names: String },
     /// The signature does not verify: the digest (or its signature) was changed.
     InvalidSignature { key: String },
@@ -131,8 +133,12 @@ pub fn check(
         };
         let f = &digest.fields;
         let mut valid = true;
-        if f.digest_s3_object != object.key {
-            report.findings.push(Finding::DigestMoved { key: object.key.clone(), names: f.digest_s3_object.clone() });
+        let bucket_moved = object.bucket.as_deref().is_some_and(|b| b != f.digest_s3_bucket);
+        if f.digest_s3_object != object.key || bucket_moved {
+            report.findings.push(Finding::DigestMoved {
+                key: object.key.clone(),
+                names: format!("{}/{}", f.digest_s3_bucket, f.digest_s3_object),
+            });
             valid = false;
         }
         match object.signature.as_deref() {
@@ -342,7 +348,12 @@ mod tests {
     fn objects(f: &Fixture) -> Vec<DigestObject> {
         f.digests
             .iter()
-            .map(|d| DigestObject { key: d.key.clone(), gz: d.gz.clone(), signature: Some(d.signature.clone()) })
+            .map(|d| DigestObject {
+                bucket: Some("trail-bucket".into()),
+                key: d.key.clone(),
+                gz: d.gz.clone(),
+                signature: Some(d.signature.clone()),
+            })
             .collect()
     }
 
@@ -436,7 +447,9 @@ mod tests {
         assert!(r.findings.contains(&Finding::SignatureNotHex { key: digest_key(1) }), "{:?}", r.findings);
         assert!(r.findings.contains(&Finding::InvalidSignature { key: digest_key(2) }), "{:?}", r.findings);
         assert!(
-            r.findings.iter().any(|x| matches!(x, Finding::DigestMoved { names, .. } if *names == digest_key(4))),
+            r.findings
+                .iter()
+                .any(|x| matches!(x, Finding::DigestMoved { names, .. } if *names == format!("trail-bucket/{}", digest_key(4)))),
             "{:?}",
             r.findings
         );
@@ -453,7 +466,8 @@ mod tests {
                 logs: &[],
             })
             .unwrap();
-        unknown[0] = DigestObject { key: foreign.key.clone(), gz: foreign.gz, signature: Some(foreign.signature) };
+        unknown[0] =
+            DigestObject { bucket: None, key: foreign.key.clone(), gz: foreign.gz, signature: Some(foreign.signature) };
         let r = run(&f, unknown, &f.logs);
         assert!(
             r.findings.contains(&Finding::UnknownKey { key: digest_key(1), fingerprint: other.fingerprint() }),
@@ -480,7 +494,8 @@ mod tests {
             })
             .unwrap();
         digests.remove(2);
-        digests[2] = DigestObject { key: restart.key, gz: restart.gz, signature: Some(restart.signature) };
+        digests[2] =
+            DigestObject { bucket: None, key: restart.key, gz: restart.gz, signature: Some(restart.signature) };
         let mut logs = f.logs.clone();
         logs.retain(|k, _| !k.contains("T02") && !k.contains("T03"));
         let r = run(&f, digests, &logs);
@@ -509,5 +524,17 @@ mod tests {
         );
         assert_eq!(epoch("1970-01-02T00:00:01Z"), Some(86_401));
         assert_eq!(log_key_time(&log_key(5, 7)).as_deref(), Some("2026-11-02T05:07:00Z"));
+    }
+
+    #[test]
+    fn a_digest_that_names_another_bucket_is_reported_as_moved() {
+        let f = fixture();
+        let mut digests = objects(&f);
+        digests[1].bucket = Some("copy-bucket".into());
+        let r = run(&f, digests, &f.logs);
+        assert_eq!(
+            r.findings,
+            vec![Finding::DigestMoved { key: digest_key(2), names: format!("trail-bucket/{}", digest_key(2)) }]
+        );
     }
 }

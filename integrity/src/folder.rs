@@ -82,7 +82,7 @@ pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::
                 let mut sidecar = path.into_os_string();
                 sidecar.push(".signature");
                 let signature = std::fs::read_to_string(&sidecar).ok().map(|s| s.trim().to_string());
-                DigestObject { key, gz, signature }
+                DigestObject { bucket: None, key, gz, signature }
             })
             .collect();
         let mut fetch = |key: &str| std::fs::read(root.join(key)).ok();

@@ -151,12 +151,7 @@ fn key_of(root: &std::path::Path, path: &std::path::Path) -> String {
 
 /// One chain of hourly digests per account and region over the hours files were delivered
 /// in (an hour without a file still gets its digest, as CloudTrail writes them).
-fn write_digests(
-    opts: &GenerateOptions,
-    org: Option<&str>,
-    accounts: &[Account],
-    delivered: &Delivered,
-) -> Result<()> {
+fn write_digests(opts: &GenerateOptions, org: Option<&str>, accounts: &[Account], delivered: &Delivered) -> Result<()> {
     use crate::error::GenerateError;
     let signer = integrity::signer::Signer::generate().map_err(|e| GenerateError::Digest(e.to_string()))?;
     let stamp = |t: i64| {

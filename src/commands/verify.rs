@@ -127,7 +127,7 @@ async fn verify_s3(a: &Args, bucket: &str, prefix: &str, keys: PublicKeys, scope
                 }
                 std::fs::write(&path, sig).with_context(|| format!("cannot write {}", path.display()))?;
             }
-            digests.push(DigestObject { key, gz, signature });
+            digests.push(DigestObject { bucket: Some(bucket.to_string()), key, gz, signature });
         }
         let (client, bucket, keys) = (s3.clone(), bucket.to_string(), keys.clone());
         let handle = tokio::runtime::Handle::current();
