@@ -537,4 +537,41 @@ mod tests {
             vec![Finding::DigestMoved { key: digest_key(2), names: format!("trail-bucket/{}", digest_key(2)) }]
         );
     }
+
+    #[test]
+    fn bad_input_is_reported_with_its_key_and_the_walk_goes_on() {
+        let f = fixture();
+        let mut digests = objects(&f);
+        digests[0].gz = b"not gzip at all".to_vec();
+        digests[1].signature = Some("zz-not-hex".into());
+        digests[2].bucket = Some("another-bucket".into());
+        let r = run(&f, digests, &f.logs);
+        let keys: Vec<(&str, String)> = r
+            .findings
+            .iter()
+            .map(|x| match x {
+                Finding::DigestUnreadable { key, .. } => ("unreadable", key.clone()),
+                Finding::SignatureNotHex { key } => ("not hex", key.clone()),
+                Finding::DigestMoved { key, .. } => ("moved", key.clone()),
+                Finding::DigestAltered { key, .. } => ("altered", key.clone()),
+                Finding::LogUnlisted { key } => ("unlisted", key.clone()),
+                other => ("other", format!("{other:?}")),
+            })
+            .collect();
+        // The unreadable digest's two log files are listed by no digest now; everything
+        // else is checked as usual.
+        assert_eq!(
+            keys,
+            vec![
+                ("unreadable", digest_key(1)),
+                ("not hex", digest_key(2)),
+                ("moved", digest_key(3)),
+                // The next digest links the signature the bad one replaced.
+                ("altered", digest_key(2)),
+                ("unlisted", log_key(0, 10)),
+                ("unlisted", log_key(0, 11)),
+            ]
+        );
+        assert_eq!((r.digests_checked, r.logs_valid), (4, 6));
+    }
 }
