@@ -71,22 +71,43 @@ pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::
         let rel = p.strip_prefix(root).ok()?;
         Some(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
     };
-    let chains = group(files.iter().filter_map(|p| key_of(p)), scope);
-    let mut reports = Vec::new();
-    for ((account, region), (digest_keys, logs)) in chains {
+    let chains: Vec<((String, String), ChainKeys)> =
+        group(files.iter().filter_map(|p| key_of(p)), scope).into_iter().collect();
+    // Chains are independent: one per core at a time, reported in (account, region) order.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(chains.len().max(1));
+    let check_one = |((account, region), (digest_keys, logs)): &((String, String), ChainKeys)| {
         let digests = digest_keys
-            .into_iter()
+            .iter()
             .map(|key| {
-                let path = root.join(&key);
+                let path = root.join(key);
                 let gz = std::fs::read(&path).unwrap_or_default();
                 let mut sidecar = path.into_os_string();
                 sidecar.push(".signature");
                 let signature = std::fs::read_to_string(&sidecar).ok().map(|s| s.trim().to_string());
-                DigestObject { bucket: None, key, gz, signature }
+                DigestObject { bucket: None, key: key.clone(), gz, signature }
             })
             .collect();
         let mut fetch = |key: &str| std::fs::read(root.join(key)).ok();
-        reports.push(check(&account, &region, digests, keys, &mut fetch, &logs));
-    }
+        check(account, region, digests, keys, &mut fetch, logs)
+    };
+    let mut reports: Vec<(usize, ChainReport)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(chain) = chains.get(i) else { break };
+                        done.push((i, check_one(chain)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    reports.sort_by_key(|(i, _)| *i);
+    let reports = reports.into_iter().map(|(_, r)| r).collect();
     Ok(reports)
 }
