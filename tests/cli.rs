@@ -221,78 +221,18 @@ fn keys_under(root: &Path) -> Vec<String> {
     keys
 }
 
-/// Signs hourly digests, CloudTrail's way, over every generated log file under `root`
-/// (one chain per account and region), with `.signature` sidecars; returns the keys file.
-fn sign_digests(root: &Path, signer: &integrity::signer::Signer, bucket: &str) -> std::path::PathBuf {
-    use std::collections::BTreeMap;
-    let files: Vec<String> = keys_under(root).into_iter().filter(|k| k.ends_with(".json.gz")).collect();
-    // (account, region) -> hour -> log files delivered in it (key, SHA-256 of the inflated file)
-    type Logs = Vec<(String, String)>;
-    let mut hours: BTreeMap<(String, String), BTreeMap<String, Logs>> = BTreeMap::new();
-    for key in files {
-        let (account, region, _) = integrity::folder::classify(&key).unwrap();
-        let (account, region) = (account.to_string(), region.to_string());
-        let stamp = key.rsplit('/').next().unwrap().split('_').nth(3).unwrap().to_string(); // 20261102T0105Z
-        let raw = integrity::gunzip(&std::fs::read(root.join(&key)).unwrap()).unwrap();
-        let hash = integrity::sha256_hex(&raw);
-        hours.entry((account, region)).or_default().entry(stamp[..11].to_string()).or_default().push((key, hash));
-    }
-    for ((account, region), by_hour) in hours {
-        let mut previous: Option<integrity::signer::SignedDigest> = None;
-        for (hour, logs) in by_hour {
-            // 20261102T01 -> the digest for the hour that ends at 02:00.
-            let (day, h) = (&hour[..8], hour[9..11].parse::<u32>().unwrap());
-            let date = format!("{}-{}-{}", &day[..4], &day[4..6], &day[6..8]);
-            let (start, end) = (format!("{date}T{h:02}:00:00Z"), format!("{date}T{:02}:59:59Z", h));
-            let prefix = logs[0].0.split("/CloudTrail/").next().unwrap();
-            let key = format!(
-                "{prefix}/CloudTrail-Digest/{region}/{}/{}/{}/{account}_CloudTrail-Digest_{region}_org_us-east-1_{day}T{h:02}5959Z.json.gz",
-                &day[..4],
-                &day[4..6],
-                &day[6..8]
-            );
-            let d = signer
-                .digest(&integrity::signer::DigestSpec {
-                    bucket,
-                    key: &key,
-                    account: &account,
-                    start: &start,
-                    end: &end,
-                    previous: previous.as_ref(),
-                    logs: &logs,
-                })
-                .unwrap();
-            let path = root.join(&key);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &d.gz).unwrap();
-            std::fs::write(format!("{}.signature", path.display()), &d.signature).unwrap();
-            previous = Some(d);
-        }
-    }
-    let keys = root.join("public-keys.json");
-    let list = signer.public_key_list("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
-    std::fs::write(&keys, serde_json::to_string(&list).unwrap()).unwrap();
-    keys
-}
-
 /// Two hours of generated logs for one account (six regions) under `dir/bucket`, with
-/// digests signed by a new key as if in `bucket`: (the folder, the signer, its
-/// public-keys file).
-fn signed_trail(
-    dir: &Path,
-    events: &str,
-    seed: &str,
-    bucket: &str,
-) -> (std::path::PathBuf, integrity::signer::Signer, std::path::PathBuf) {
+/// signed digests naming `bucket` (`generate --digests`): (the folder, its public-keys file).
+fn signed_trail(dir: &Path, events: &str, seed: &str, bucket: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let logs = dir.join("bucket");
     run_ok(
         trailhouse()
-            .args(["generate", "--events", events, "--accounts", "1", "--seed", seed, "--minutes", "115", "--out"])
+            .args(["generate", "--digests", "--bucket", bucket, "--events", events, "--accounts", "1", "--seed", seed])
+            .args(["--minutes", "115", "--out"])
             .arg(&logs),
     );
-    let signer = integrity::signer::Signer::generate().unwrap();
-    let keys = sign_digests(&logs, &signer, bucket);
-    (logs, signer, keys)
+    let keys = logs.join("public-keys.json");
+    (logs, keys)
 }
 
 /// The findings of `verify --json` output, all chains together.
@@ -307,7 +247,7 @@ fn findings_of(stdout: Vec<u8>) -> Vec<serde_json::Value> {
 #[test]
 fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
     let dir = tempfile::tempdir().unwrap();
-    let (logs, _signer, keys) = signed_trail(dir.path(), "400", "5", "trail-bucket");
+    let (logs, keys) = signed_trail(dir.path(), "400", "5", "trail-bucket");
     let verify = || {
         let mut c = trailhouse();
         c.args(["verify", "--json", "--public-keys"]).arg(&keys).arg("--source").arg(&logs);
@@ -354,7 +294,7 @@ fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
 async fn verify_reads_signatures_from_s3_metadata_and_saves_them_for_an_offline_copy() {
     let dir = tempfile::tempdir().unwrap();
     let bucket = format!("trail-{}", uuid::Uuid::new_v4().simple());
-    let (logs, signer, keys) = signed_trail(dir.path(), "200", "6", &bucket);
+    let (logs, keys) = signed_trail(dir.path(), "200", "6", &bucket);
 
     // The bucket as CloudTrail leaves it: digests carry their signature as object metadata.
     let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
@@ -410,7 +350,7 @@ async fn verify_reads_signatures_from_s3_metadata_and_saves_them_for_an_offline_
         .into_iter()
         .find(|k| k.contains("/CloudTrail-Digest/us-west-2/") && k.ends_with(".json.gz"))
         .unwrap();
-    let forged = signer.sign_hex(b"something else").unwrap();
+    let forged = integrity::signer::Signer::generate().unwrap().sign_hex(b"something else").unwrap();
     let body = std::fs::read(logs.join(&digest)).unwrap();
     s3.put_object().bucket(&bucket).key(&digest).body(body.into()).metadata("signature", forged).send().await.unwrap();
     let out = verify(&[]);
@@ -475,7 +415,7 @@ fn our_digests_pass_the_aws_clis_validator_and_its_signatures_pass_ours() {
     let dir = tempfile::tempdir().unwrap();
     // Ours, checked by awscli: all valid; then an edited digest and a forged signature,
     // rejected by both, and nothing else.
-    let (logs, _signer, keys) = signed_trail(dir.path(), "200", "7", "trail-bucket");
+    let (logs, keys) = signed_trail(dir.path(), "200", "7", "trail-bucket");
     assert_eq!(awscli_rejects(&logs, &keys), Vec::<String>::new());
     let digests: Vec<String> = keys_under(&logs)
         .into_iter()

@@ -17,7 +17,7 @@
 //!   the aggregate over the rule's `history`, stored (with the marker) when the run moves
 //!   the watermark.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray, TimestampMicrosecondArray, new_null_array};
@@ -73,6 +73,8 @@ pub struct Keeper {
     fresh: HashSet<String>,
     /// Markers already queued this run (by id).
     marked: HashSet<String>,
+    /// Aggregates learned from `history` this run, by (id, start of the lookback).
+    learned: HashMap<(String, i64), (SchemaRef, Vec<RecordBatch>)>,
     store: bool,
     facts: Vec<RecordBatch>,
     now: i64,
@@ -133,13 +135,22 @@ impl Keeper {
                 );
                 ctx.sql(&view).await.map_err(sql_err)?;
             } else {
-                let (schema, batches) = aggregate(ctx, b, "history").await.map_err(sql_err)?;
-                if self.store {
-                    self.facts.extend(to_facts(b, &batches)?);
-                    if self.marked.insert(id.clone()) {
-                        self.facts.push(marker(b, self.now)?);
+                // Rules that keep the same baseline over the same lookback (the accounts
+                // seen, in four rules) learn it once per run, and store it once.
+                let (schema, batches) = match self.learned.get(&(id.clone(), since)) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let learned = aggregate(ctx, b, "history").await.map_err(sql_err)?;
+                        if self.store {
+                            self.facts.extend(to_facts(b, &learned.1)?);
+                            if self.marked.insert(id.clone()) {
+                                self.facts.push(marker(b, self.now)?);
+                            }
+                        }
+                        self.learned.insert((id.clone(), since), learned.clone());
+                        learned
                     }
-                }
+                };
                 register_batches(ctx, &b.name, schema, batches)?;
             }
         }
@@ -215,12 +226,13 @@ pub async fn fold(lake: &Lake, min_files: usize) -> Result<Option<(usize, usize)
     let Some(partitions) = lake.files_per_partition(BASELINES_TABLE).await? else { return Ok(None) };
     let keys: Vec<String> = (0..MAX_BASELINE_KEYS).map(|i| format!("k{i}")).collect();
     let (mut before, mut after) = (0, 0);
+    // One snapshot serves every partition: folding one does not change the others.
+    let Some(table) = lake.try_table(BASELINES_TABLE).await? else { return Ok(None) };
     for (folder, files) in partitions {
         let Some(id) = folder.strip_prefix("baseline=") else { continue };
         if files < min_files.max(1) || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             continue;
         }
-        let Some(table) = lake.try_table(BASELINES_TABLE).await? else { return Ok(None) };
         let sql = format!(
             "SELECT baseline, min(name) AS name, {keys}, min(first_seen) AS first_seen, max(last_seen) AS last_seen, \
              sum(rows) AS rows FROM (SELECT *, 1 AS rows FROM t WHERE baseline = '{id}') f GROUP BY baseline, {keys}",

@@ -181,7 +181,7 @@ fn write_digests(opts: &GenerateOptions, org: Option<&str>, accounts: &[Account]
             ));
             let digest = signer
                 .digest(&integrity::signer::DigestSpec {
-                    bucket: "trailhouse-generated",
+                    bucket: &opts.bucket,
                     key: &key,
                     account,
                     start: &start_text,

@@ -33,6 +33,8 @@ pub struct GenerateOptions {
     /// (its public half in `public-keys.json`, each signature in a `.signature` sidecar).
     /// The logs stay byte-identical for a seed; the digests do not (a new key each run).
     pub digests: bool,
+    /// The bucket the digests name as theirs and their log files' (`digestS3Bucket`).
+    pub bucket: String,
 }
 
 impl Default for GenerateOptions {
@@ -48,6 +50,7 @@ impl Default for GenerateOptions {
             minutes: None,
             org_trail: true,
             digests: false,
+            bucket: "trailhouse-generated".into(),
         }
     }
 }

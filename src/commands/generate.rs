@@ -37,6 +37,10 @@ pub struct Args {
     /// Check them with `trailhouse verify --source OUT --public-keys OUT/public-keys.json`.
     #[arg(long)]
     pub digests: bool,
+    /// The bucket the digests name as theirs (verify reports a digest found in another
+    /// bucket as moved): the bucket you will upload the corpus to.
+    #[arg(long, default_value = "trailhouse-generated")]
+    pub bucket: String,
     /// Single-account key layout instead of the organization-trail layout.
     #[arg(long)]
     pub single_account_layout: bool,
@@ -57,6 +61,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         seed: a.seed,
         org_trail: !a.single_account_layout,
         digests: a.digests,
+        bucket: a.bucket.clone(),
     };
     let started = std::time::Instant::now();
     let s = tokio::task::spawn_blocking(move || generate(&opts)).await??;
