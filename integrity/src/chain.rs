@@ -86,8 +86,17 @@ pub fn key_time(key: &str) -> Option<&str> {
     (t.len() == 16 && t.as_bytes()[8] == b'T').then_some(t)
 }
 
+/// Seconds since the epoch of the time a key carries: a digest's end time, a log file's
+/// delivery time (`None` for a key that carries neither).
+pub fn key_epoch(key: &str) -> Option<i64> {
+    if let Some(t) = key_time(key) {
+        return epoch(&format!("{}-{}-{}T{}:{}:{}Z", &t[0..4], &t[4..6], &t[6..8], &t[9..11], &t[11..13], &t[13..15]));
+    }
+    epoch(&log_key_time(key)?)
+}
+
 /// Seconds since the epoch of `YYYY-MM-DDTHH:MM:SSZ`.
-fn epoch(t: &str) -> Option<i64> {
+pub fn epoch(t: &str) -> Option<i64> {
     let b = t.as_bytes();
     if b.len() < 19 {
         return None;

@@ -9,11 +9,27 @@ use std::path::{Path, PathBuf};
 use crate::chain::{ChainReport, DigestObject, check};
 use crate::keys::PublicKeys;
 
-/// Which chains to check.
+/// Which chains, and which hours of them, to check.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     pub account: Option<String>,
     pub region: Option<String>,
+    /// Seconds since the epoch: digests covering an hour that ends after it, log files
+    /// delivered at or after it.
+    pub since: Option<i64>,
+    /// Seconds since the epoch: digests covering an hour that starts before it, log files
+    /// delivered before it.
+    pub until: Option<i64>,
+}
+
+impl Scope {
+    /// True when a key's time is in range (a key that carries no time always is).
+    fn in_range(&self, key: &str, digest: bool) -> bool {
+        let Some(t) = crate::chain::key_epoch(key) else { return true };
+        // A digest named for the end of its hour covers the hour before it.
+        let (from, to) = if digest { (t - 3600, t) } else { (t, t) };
+        self.since.is_none_or(|s| if digest { to > s } else { from >= s }) && self.until.is_none_or(|u| from < u)
+    }
 }
 
 /// `(account, region, kind)` of a key laid out as CloudTrail writes it: `kind` is
@@ -50,6 +66,9 @@ pub fn group(keys: impl IntoIterator<Item = String>, scope: &Scope) -> BTreeMap<
         if scope.account.as_deref().is_some_and(|a| a != account)
             || scope.region.as_deref().is_some_and(|r| r != region)
         {
+            continue;
+        }
+        if !scope.in_range(&key, kind == "CloudTrail-Digest") {
             continue;
         }
         let entry = chains.entry((account.to_string(), region.to_string())).or_default();
@@ -110,4 +129,30 @@ pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::
     reports.sort_by_key(|(i, _)| *i);
     let reports = reports.into_iter().map(|(_, r)| r).collect();
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_and_until_keep_the_digests_and_logs_of_those_hours() {
+        let digest = |h: u32| {
+            format!(
+                "AWSLogs/1/CloudTrail-Digest/us-east-1/2026/11/02/1_CloudTrail-Digest_us-east-1_t_us-east-1_20261102T{h:02}0000Z.json.gz"
+            )
+        };
+        let log = |h: u32, m: u32| {
+            format!("AWSLogs/1/CloudTrail/us-east-1/2026/11/02/1_CloudTrail_us-east-1_20261102T{h:02}{m:02}Z_a.json.gz")
+        };
+        let timeless = "AWSLogs/1/CloudTrail/us-east-1/x.json.gz".to_string();
+        let keys =
+            vec![digest(1), digest(2), digest(3), log(0, 55), log(1, 5), log(1, 55), log(2, 5), timeless.clone()];
+        let at = |h: i64| crate::chain::epoch("2026-11-02T00:00:00Z").unwrap() + h * 3600;
+        let scope = Scope { since: Some(at(1)), until: Some(at(2)), ..Default::default() };
+        let chains = group(keys, &scope);
+        let (digests, logs) = &chains[&("1".to_string(), "us-east-1".to_string())];
+        assert_eq!(digests, &vec![digest(2)], "the digest of 01:00-02:00 only");
+        assert_eq!(logs.iter().cloned().collect::<Vec<_>>(), vec![log(1, 5), log(1, 55), timeless]);
+    }
 }

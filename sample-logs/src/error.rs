@@ -9,6 +9,8 @@ pub enum GenerateError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("cannot sign the digest files: {0}")]
     Digest(String),
+    #[error("--tamper {0}")]
+    Tamper(String),
 }
 
 impl GenerateError {

@@ -7,6 +7,7 @@ use crate::events::{EventWriter, Login};
 use crate::rng::Rng;
 use crate::scenarios::{Plant, planted};
 use crate::spec::{Account, GenerateOptions, REGIONS, USERS, org_id};
+use crate::tamper::{WrittenChain, WrittenDigest};
 use crate::writer::{log_file_name, log_folder, write_log_file, write_planted};
 
 /// What was generated.
@@ -20,6 +21,8 @@ pub struct GenerateSummary {
     pub bytes: u64,
     /// Planted events (each login of a brute force counts).
     pub planted: u64,
+    /// Tamperings done after writing (`--tamper`), each a line of `planted.tsv`.
+    pub tampered: usize,
 }
 
 /// CloudTrail delivers a file per account and region about every five minutes.
@@ -121,7 +124,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                 let folder = log_folder(&opts.out, org_level, &acct.id, region, slot_start.div_euclid(86_400));
                 summary.bytes += write_log_file(&folder, &name, &out, &mut gz)?;
                 summary.files += 1;
-                if opts.digests {
+                if opts.digests || opts.tamper {
                     let key = key_of(&opts.out, &folder.join(&name));
                     delivered.entry((ai, region)).or_default().push((
                         slot_start + SLOT_SECS,
@@ -134,8 +137,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     }
     summary.events += summary.planted;
     write_planted(&opts.out, &plants, &accounts)?;
-    if opts.digests {
-        write_digests(opts, org_level, &accounts, &delivered)?;
+    if opts.digests || opts.tamper {
+        let chains = write_digests(opts, org_level, &accounts, &delivered)?;
+        if opts.tamper {
+            summary.tampered = crate::tamper::tamper(&opts.out, &chains)?;
+        }
     }
     Ok(summary)
 }
@@ -151,9 +157,15 @@ fn key_of(root: &std::path::Path, path: &std::path::Path) -> String {
 
 /// One chain of hourly digests per account and region over the hours files were delivered
 /// in (an hour without a file still gets its digest, as CloudTrail writes them).
-fn write_digests(opts: &GenerateOptions, org: Option<&str>, accounts: &[Account], delivered: &Delivered) -> Result<()> {
+fn write_digests(
+    opts: &GenerateOptions,
+    org: Option<&str>,
+    accounts: &[Account],
+    delivered: &Delivered,
+) -> Result<Vec<WrittenChain>> {
     use crate::error::GenerateError;
     let signer = integrity::signer::Signer::generate().map_err(|e| GenerateError::Digest(e.to_string()))?;
+    let mut chains = Vec::new();
     let stamp = |t: i64| {
         let (y, m, d) = lake::time::civil_from_days(t.div_euclid(86_400));
         let s = t.rem_euclid(86_400);
@@ -164,6 +176,7 @@ fn write_digests(opts: &GenerateOptions, org: Option<&str>, accounts: &[Account]
         let (first, last) =
             (files.iter().map(|f| f.0).min().unwrap_or(0), files.iter().map(|f| f.0).max().unwrap_or(0));
         let mut previous: Option<integrity::signer::SignedDigest> = None;
+        let mut chain = WrittenChain { account: account.clone(), region: region.to_string(), digests: Vec::new() };
         for hour in first.div_euclid(3600)..=last.div_euclid(3600) {
             let (start, end) = (hour * 3600, hour * 3600 + 3600);
             let logs: Vec<(String, String)> =
@@ -197,18 +210,26 @@ fn write_digests(opts: &GenerateOptions, org: Option<&str>, accounts: &[Account]
             std::fs::write(&path, &digest.gz).map_err(|e| GenerateError::io(&path, e))?;
             let sidecar = opts.out.join(format!("{key}.signature"));
             std::fs::write(&sidecar, &digest.signature).map_err(|e| GenerateError::io(&sidecar, e))?;
+            chain.digests.push(WrittenDigest {
+                key: key.clone(),
+                end,
+                logs: files.iter().filter(|f| (start..end).contains(&f.0)).map(|f| (f.0, f.1.clone())).collect(),
+            });
             previous = Some(digest);
         }
+        chains.push(chain);
     }
     let keys = opts.out.join("public-keys.json");
     let list = signer.public_key_list("2026-01-01T00:00:00Z", "2036-01-01T00:00:00Z");
     let text = serde_json::to_string_pretty(&list).map_err(|e| GenerateError::Digest(e.to_string()))?;
     std::fs::write(&keys, text).map_err(|e| GenerateError::io(&keys, e))?;
-    Ok(())
+    Ok(chains)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -308,5 +329,64 @@ mod tests {
         }
         let logs: usize = reports.iter().map(|r| r.logs_valid).sum();
         assert_eq!(logs as u64, s.files, "every log file is listed by a digest");
+    }
+
+    #[test]
+    fn tamper_edits_deletes_and_adds_a_log_and_breaks_a_chain_each_reported_with_its_key() {
+        use integrity::chain::Finding;
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("tampered");
+        let s = generate(&GenerateOptions {
+            out: out.clone(),
+            events: 3_000,
+            accounts: 1,
+            minutes: Some(240),
+            tamper: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(s.tampered, 4);
+        let planted = std::fs::read_to_string(out.join("planted.tsv")).unwrap();
+        let done: BTreeMap<String, String> = planted
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                f[3].starts_with("tamper-").then(|| (f[3].to_string(), f[4].to_string()))
+            })
+            .collect();
+        assert_eq!(done.keys().map(String::as_str).collect::<Vec<_>>(), {
+            let mut t = crate::TAMPERINGS.to_vec();
+            t.sort();
+            t
+        });
+        let text = std::fs::read_to_string(out.join("public-keys.json")).unwrap();
+        let keys = integrity::keys::PublicKeys::from_json(&text, "public-keys.json").unwrap();
+        let reports = integrity::folder::verify_folder(&out, &keys, &integrity::folder::Scope::default()).unwrap();
+        let findings: Vec<&Finding> = reports.iter().flat_map(|r| &r.findings).collect();
+        let about = |key: &str| findings.iter().filter(|f| format!("{f:?}").contains(&format!("\"{key}\""))).count();
+        for (what, key) in &done {
+            let expected = findings.iter().filter(|f| match (what.as_str(), f) {
+                ("tamper-log-altered", Finding::LogAltered { key: k, .. }) => k == key,
+                ("tamper-log-deleted", Finding::LogMissing { key: k, .. }) => k == key,
+                ("tamper-log-added", Finding::LogUnlisted { key: k }) => k == key,
+                ("tamper-digest-deleted", Finding::DigestMissing { key: k, .. }) => k == key,
+                _ => false,
+            });
+            assert_eq!(expected.count(), 1, "{what} {key}: {findings:#?}");
+            assert_eq!(about(key), 1, "{key} is reported once: {findings:#?}");
+        }
+        // The chain with the deleted digest: its hour is a gap and its logs are in no digest;
+        // every other chain is clean.
+        let broken: Vec<_> = reports.iter().filter(|r| !r.is_clean()).collect();
+        assert_eq!(broken.len(), 4, "{broken:#?}");
+        let chain =
+            broken.iter().find(|r| r.findings.iter().any(|f| matches!(f, Finding::DigestMissing { .. }))).unwrap();
+        assert_eq!(chain.gaps, 1, "{:?}", chain.findings);
+        assert!(chain.findings.iter().all(|f| matches!(
+            f,
+            Finding::DigestMissing { .. }
+                | Finding::ChainGap { hours: 1, restarted: false, .. }
+                | Finding::LogUnlisted { .. }
+        )));
     }
 }

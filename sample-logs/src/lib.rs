@@ -30,6 +30,7 @@ mod json;
 mod rng;
 mod scenarios;
 mod spec;
+mod tamper;
 mod writer;
 
 pub use error::{GenerateError, Result};
@@ -37,3 +38,4 @@ pub use generate::{GenerateSummary, generate};
 pub use rng::Rng;
 pub use scenarios::Scenario;
 pub use spec::GenerateOptions;
+pub use tamper::TAMPERINGS;

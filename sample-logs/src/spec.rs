@@ -35,6 +35,9 @@ pub struct GenerateOptions {
     pub digests: bool,
     /// The bucket the digests name as theirs and their log files' (`digestS3Bucket`).
     pub bucket: String,
+    /// With `digests`: then edit, delete and add a log file and delete a digest, each in its
+    /// own chain, listed in `planted.tsv` (scenario `tamper-*`, the key in `key`).
+    pub tamper: bool,
 }
 
 impl Default for GenerateOptions {
@@ -51,6 +54,7 @@ impl Default for GenerateOptions {
             org_trail: true,
             digests: false,
             bucket: "trailhouse-generated".into(),
+            tamper: false,
         }
     }
 }

@@ -57,11 +57,11 @@ pub(crate) fn write_log_file(folder: &Path, name: &str, json: &str, gz: &mut Vec
 }
 
 /// Writes `out/planted.tsv`: one line per planted scenario (`time`, `account`, `region`,
-/// `scenario`), under a header.
+/// `scenario`, and `key`: the object a tampering concerns, empty for events), under a header.
 pub(crate) fn write_planted(out: &Path, plants: &[Plant], accounts: &[Account]) -> Result<()> {
-    let mut tsv = String::from("time\taccount\tregion\tscenario\n");
+    let mut tsv = String::from("time\taccount\tregion\tscenario\tkey\n");
     for p in plants {
-        let _ = writeln!(tsv, "{}\t{}\t{}\t{}", timestamp(p.at), accounts[p.account].id, p.region, p.scenario.name());
+        let _ = writeln!(tsv, "{}\t{}\t{}\t{}\t", timestamp(p.at), accounts[p.account].id, p.region, p.scenario.name());
     }
     let path = out.join("planted.tsv");
     std::fs::create_dir_all(out).map_err(|e| GenerateError::io(out, e))?;

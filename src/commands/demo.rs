@@ -30,10 +30,17 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let marker = a.logs.join("planted.tsv");
+    // The digests' public keys are written last: a folder without them is (re)generated.
+    let marker = a.logs.join("public-keys.json");
     if !marker.exists() {
-        let opts =
-            GenerateOptions { out: a.logs.clone(), events: a.events, accounts: 3, days: 2, ..Default::default() };
+        let opts = GenerateOptions {
+            out: a.logs.clone(),
+            events: a.events,
+            accounts: 3,
+            days: 2,
+            digests: true,
+            ..Default::default()
+        };
         println!("Generating {} sample events under {} ...", a.events, a.logs.display());
         let s = tokio::task::spawn_blocking(move || generate(&opts)).await??;
         println!("  {} files, {} events ({} planted suspicious ones).", s.files, s.events, s.planted);
@@ -81,6 +88,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         }
     }
     detect(&a.lake.lake).await?;
+    integrity(&a.logs).await?;
     println!("\nQuery it yourself: trailhouse sql \"SELECT ...\" (see README).");
     Ok(ExitCode::SUCCESS)
 }
@@ -114,5 +122,41 @@ async fn detect(lake_location: &str) -> Result<()> {
         Ok(_) => println!("No alerts in the lake."),
         Err(e) => bail!("cannot read the alerts table: {e}"),
     }
+    Ok(())
+}
+
+/// The demo's integrity step: `verify` over the sample logs (clean), then over a copy an
+/// attacker has been at (`generate --tamper`), each tampering reported with its key.
+async fn integrity(logs: &std::path::Path) -> Result<()> {
+    use crate::commands::verify::{Shown, print_reports};
+    let check = |root: PathBuf| async move {
+        let text = std::fs::read_to_string(root.join("public-keys.json"))?;
+        let keys = integrity::keys::PublicKeys::from_json(&text, "public-keys.json")?;
+        let scope = integrity::folder::Scope::default();
+        anyhow::Ok(tokio::task::spawn_blocking(move || integrity::folder::verify_folder(&root, &keys, &scope)).await??)
+    };
+    println!("\nLog file integrity: trailhouse verify --source {0} --public-keys {0}/public-keys.json", logs.display());
+    let reports = check(logs.to_path_buf()).await?;
+    print_reports(&reports, Shown::Problems)?;
+    let tampered = logs
+        .with_file_name(format!("{}-tampered", logs.file_name().map_or("generated".into(), |n| n.to_string_lossy())));
+    if !tampered.join("public-keys.json").exists() {
+        let opts = GenerateOptions {
+            out: tampered.clone(),
+            events: 5_000,
+            accounts: 2,
+            days: 1,
+            tamper: true,
+            digests: true,
+            ..Default::default()
+        };
+        tokio::task::spawn_blocking(move || generate(&opts)).await??;
+    }
+    println!(
+        "\nThe same check over a copy an attacker has been at (generate --tamper; {}/planted.tsv lists what was done):",
+        tampered.display()
+    );
+    let reports = check(tampered).await?;
+    print_reports(&reports, Shown::Problems)?;
     Ok(())
 }

@@ -37,6 +37,12 @@ pub struct Args {
     /// Check them with `trailhouse verify --source OUT --public-keys OUT/public-keys.json`.
     #[arg(long)]
     pub digests: bool,
+    /// Also tamper with the result, as an attacker who reached the bucket would (implies
+    /// --digests): one log file edited, one deleted, one added, one digest deleted (a broken
+    /// chain), each in its own account/region chain and listed in planted.tsv (scenario
+    /// `tamper-*`, the key in the `key` column). `trailhouse verify` reports each.
+    #[arg(long)]
+    pub tamper: bool,
     /// The bucket the digests name as theirs (verify reports a digest found in another
     /// bucket as moved): the bucket you will upload the corpus to.
     #[arg(long, default_value = "trailhouse-generated")]
@@ -60,7 +66,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         start_minute: (a.start.rem_euclid(86_400) / 60) as u32,
         seed: a.seed,
         org_trail: !a.single_account_layout,
-        digests: a.digests,
+        digests: a.digests || a.tamper,
+        tamper: a.tamper,
         bucket: a.bucket.clone(),
     };
     let started = std::time::Instant::now();
@@ -77,6 +84,9 @@ pub async fn run(a: Args) -> Result<ExitCode> {
             a.out.display(),
             started.elapsed().as_secs_f64()
         );
+        if s.tampered > 0 {
+            println!("Tampered with {} objects (planted.tsv lists them).", s.tampered);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -31,6 +31,14 @@ pub struct Args {
     /// Only this region's chains (the region in the keys, `.../CloudTrail-Digest/<region>/`).
     #[arg(long)]
     pub region: Option<String>,
+    /// Only the hours from this time on (UTC: 2026-11-02 or 2026-11-02T13:00:00Z): digests
+    /// of hours ending after it, log files delivered at or after it. A chain's first digest
+    /// in range may link to one before it; that is not a gap.
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<i64>,
+    /// Only the hours before this time (UTC), as --since.
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<i64>,
     /// One JSON object per account and region (counts and findings) instead of text.
     #[arg(long)]
     pub json: bool,
@@ -44,7 +52,12 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         }
         None => PublicKeys::default(),
     };
-    let scope = Scope { account: a.account.clone(), region: a.region.clone() };
+    let scope = Scope { account: a.account.clone(), region: a.region.clone(), since: a.since, until: a.until };
+    if let (Some(s), Some(u)) = (a.since, a.until)
+        && s >= u
+    {
+        bail!("--since must be before --until");
+    }
     let reports = if let Some(rest) = a.source.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         verify_s3(&a, bucket, prefix, keys, &scope).await?
@@ -60,9 +73,29 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     if reports.is_empty() {
         bail!("{}: no CloudTrail digest or log file found (expected AWSLogs/.../CloudTrail-Digest/...)", a.source);
     }
-    for r in &reports {
-        if a.json {
+    let problems = print_reports(&reports, if a.json { Shown::Json } else { Shown::Every })?;
+    Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(4) })
+}
+
+/// How [`print_reports`] shows reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// A line per account and region, its findings under it, a summary.
+    Every,
+    /// Only the chains with findings, and the summary.
+    Problems,
+    /// One JSON object per account and region.
+    Json,
+}
+
+/// Prints reports to stdout; returns the number of problems found.
+pub fn print_reports(reports: &[ChainReport], shown: Shown) -> Result<usize> {
+    for r in reports {
+        if shown == Shown::Json {
             println!("{}", serde_json::to_string(r)?);
+            continue;
+        }
+        if shown == Shown::Problems && r.is_clean() {
             continue;
         }
         println!(
@@ -86,16 +119,24 @@ pub async fn run(a: Args) -> Result<ExitCode> {
             println!("  {}", describe(f));
         }
     }
-    let t = totals(&reports);
+    let t = totals(reports);
     let problems = t.get("problems").copied().unwrap_or(0);
-    if !a.json {
+    if shown != Shown::Json {
         let unchecked = t.get("signatures_unchecked").copied().unwrap_or(0);
         if unchecked > 0 {
             println!("Signatures not checked for {unchecked} digests (no .signature sidecar).");
         }
-        println!("{}", if problems == 0 { "All valid.".to_string() } else { format!("{problems} problems.") });
+        let count = |k: &str| t.get(k).copied().unwrap_or(0);
+        println!(
+            "{} chains, {} digests ({} valid), {} log files valid: {}",
+            reports.len(),
+            count("digests_checked"),
+            count("digests_valid"),
+            count("logs_valid"),
+            if problems == 0 { "all valid.".to_string() } else { format!("{problems} problems.") }
+        );
     }
-    Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(4) })
+    Ok(problems)
 }
 
 /// Every chain under an S3 prefix: digests with their `signature` metadata, log files
@@ -179,4 +220,13 @@ fn describe(f: &Finding) -> String {
         }
         Finding::LogUnlisted { key } => format!("log {key}: in no digest"),
     }
+}
+
+/// `--since` / `--until`: a day or a UTC time, as seconds since the epoch.
+fn parse_time(s: &str) -> std::result::Result<i64, String> {
+    let text = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.to_string() };
+    lake::time::parse_canonical(&text)
+        .or_else(|| lake::time::parse_lenient(&text))
+        .map(|micros| micros.div_euclid(1_000_000))
+        .ok_or_else(|| format!("{s:?} is not a day (2026-11-02) or a UTC time (2026-11-02T13:00:00Z)"))
 }
