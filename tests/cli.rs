@@ -299,18 +299,7 @@ async fn verify_reads_signatures_from_s3_metadata_and_saves_them_for_an_offline_
     // The bucket as CloudTrail leaves it: digests carry their signature as object metadata.
     let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
     let s3 = aws.s3_client().await;
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let mut digests = 0;
-    for key in keys_under(&logs).into_iter().filter(|k| k.ends_with(".json.gz")) {
-        let body = std::fs::read(logs.join(&key)).unwrap();
-        let mut put = s3.put_object().bucket(&bucket).key(&key).body(body.into());
-        if key.contains("/CloudTrail-Digest/") {
-            let sig = std::fs::read_to_string(logs.join(format!("{key}.signature"))).unwrap();
-            put = put.metadata("signature", sig).metadata("signature-algorithm", "SHA256withRSA");
-            digests += 1;
-        }
-        put.send().await.unwrap();
-    }
+    let digests = upload_trail(&s3, &bucket, &logs).await;
     let saved = dir.path().join("saved");
     let source = format!("s3://{bucket}/AWSLogs/");
     let verify = |extra: &[&str]| {
@@ -361,6 +350,115 @@ async fn verify_reads_signatures_from_s3_metadata_and_saves_them_for_an_offline_
         findings.iter().any(|f| f["problem"] == "invalid_signature" && f["key"] == digest.as_str()),
         "{findings:?}"
     );
+}
+
+/// Puts a local trail folder into `bucket` as CloudTrail leaves it: each digest's signature
+/// in its object metadata. Returns the number of digests.
+async fn upload_trail(s3: &aws_sdk_s3::Client, bucket: &str, logs: &Path) -> u64 {
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let mut digests = 0;
+    for key in keys_under(logs).into_iter().filter(|k| k.ends_with(".json.gz")) {
+        let body = std::fs::read(logs.join(&key)).unwrap();
+        let mut put = s3.put_object().bucket(bucket).key(&key).body(body.into());
+        if key.contains("/CloudTrail-Digest/") {
+            let sig = std::fs::read_to_string(logs.join(format!("{key}.signature"))).unwrap();
+            put = put.metadata("signature", sig).metadata("signature-algorithm", "SHA256withRSA");
+            digests += 1;
+        }
+        put.send().await.unwrap();
+    }
+    digests
+}
+
+/// Gives the local server's CloudTrail `region` these public keys (`list-public-keys`
+/// output): no AWS API creates them, so scripts/moto_server.py takes them like moto's own
+/// `/moto-api/static/` results.
+fn seed_public_keys(region: &str, keys: &Path) {
+    use std::io::{Read, Write};
+    let mut body: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(keys).unwrap()).unwrap();
+    body["region"] = region.into();
+    let body = body.to_string();
+    let endpoint = common::endpoint();
+    let addr = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /moto-api/static/cloudtrail/public-keys HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_over_s3_with_keys_from_list_public_keys_reports_each_tampering_once_with_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = format!("trail-{}", uuid::Uuid::new_v4().simple());
+    let logs = dir.path().join("bucket");
+    // An organization trail of two accounts in every generated region, tampered with.
+    run_ok(
+        trailhouse()
+            .args(["generate", "--tamper", "--bucket", &bucket, "--events", "3000", "--accounts", "2"])
+            .args(["--minutes", "240", "--out"])
+            .arg(&logs),
+    );
+    let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
+    let digests = upload_trail(&aws.s3_client().await, &bucket, &logs).await;
+    let regions: std::collections::BTreeSet<String> = keys_under(&logs)
+        .iter()
+        .filter_map(|k| integrity::folder::classify(k).map(|(_, region, _)| region.to_string()))
+        .collect();
+    assert!(regions.len() >= 4, "{regions:?}");
+    for region in &regions {
+        seed_public_keys(region, &logs.join("public-keys.json"));
+    }
+    let planted: Vec<(String, String)> = std::fs::read_to_string(logs.join("planted.tsv"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            f[3].starts_with("tamper-").then(|| (f[3].to_string(), f[4].to_string()))
+        })
+        .collect();
+    assert_eq!(planted.len(), 4);
+    // No --public-keys: each region's keys come from ListPublicKeys in that region.
+    let verify = |extra: &[&str]| {
+        let mut c = trailhouse();
+        c.args(["verify", "--json", "--endpoint-url", &common::endpoint(), "--source", &format!("s3://{bucket}")])
+            .args(extra);
+        c.output().unwrap()
+    };
+    let out = verify(&[]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = out.stdout.clone();
+    let reports: Vec<serde_json::Value> =
+        String::from_utf8(stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let valid: u64 = reports.iter().map(|r| r["digests_valid"].as_u64().unwrap()).sum();
+    assert_eq!(valid, digests, "each digest in the bucket is signed by a key ListPublicKeys gives");
+    let findings = findings_of(out.stdout);
+    for (what, key) in &planted {
+        let problem = match what.as_str() {
+            "tamper-log-altered" => "log_altered",
+            "tamper-log-deleted" => "log_missing",
+            "tamper-log-added" => "log_unlisted",
+            "tamper-digest-deleted" => "digest_missing",
+            other => panic!("{other}"),
+        };
+        let about: Vec<_> = findings.iter().filter(|f| f["key"] == key.as_str()).collect();
+        assert_eq!(about.len(), 1, "{what} {key}: {findings:#?}");
+        assert_eq!(about[0]["problem"], problem, "{about:?}");
+    }
+    // Besides those: the deleted digest's hour is a gap and its log files are in no digest.
+    assert!(findings.iter().all(|f| planted.iter().any(|(_, k)| f["key"] == k.as_str())
+        || f["problem"] == "chain_gap"
+        || f["problem"] == "log_unlisted"));
+    // The hours after the tampering verify clean.
+    let out = verify(&["--since", "2026-11-02T03:00:00Z", "--until", "2026-11-02T04:00:00Z"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(findings_of(out.stdout).is_empty());
 }
 
 /// `scripts/awscli_digests.py` with the test venv's Python (awscli's validator).

@@ -46,6 +46,56 @@ impl AwsOptions {
         aws_sdk_s3::Client::from_conf(s3)
     }
 
+    /// A CloudTrail client for `region` (public keys are per region).
+    pub async fn cloudtrail_client(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        let conf = self.sdk_config().await;
+        let ct = aws_sdk_cloudtrail::config::Builder::from(&conf)
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        aws_sdk_cloudtrail::Client::from_conf(ct)
+    }
+
+    /// CloudTrail's public keys for `region` valid at some time in `[start, end]` (seconds
+    /// since the epoch), from `ListPublicKeys` (every page), as `list-public-keys` prints them.
+    pub async fn list_public_keys(
+        &self,
+        region: &str,
+        start: i64,
+        end: i64,
+    ) -> Result<integrity::keys::PublicKeyList, String> {
+        use aws_sdk_cloudtrail::primitives::DateTime;
+        let client = self.cloudtrail_client(region).await;
+        let mut out = integrity::keys::PublicKeyList::default();
+        let mut token: Option<String> = None;
+        loop {
+            let page = client
+                .list_public_keys()
+                .start_time(DateTime::from_secs(start))
+                .end_time(DateTime::from_secs(end))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    format!("ListPublicKeys in {region}: {}", aws_sdk_cloudtrail::error::DisplayErrorContext(&e))
+                })?;
+            let time = |t: Option<&DateTime>| {
+                t.and_then(|t| t.fmt(aws_sdk_cloudtrail::primitives::DateTimeFormat::DateTime).ok())
+            };
+            for k in page.public_key_list() {
+                out.public_key_list.push(integrity::keys::PublicKeyEntry::from_der(
+                    k.value().map(|b| b.as_ref()).unwrap_or_default(),
+                    time(k.validity_start_time()),
+                    time(k.validity_end_time()),
+                    k.fingerprint(),
+                ));
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     /// Storage options for delta-rs (an `s3://` lake) matching these settings.
     pub fn lake_storage_options(&self) -> std::collections::HashMap<String, String> {
         let mut o = std::collections::HashMap::new();

@@ -83,7 +83,9 @@ pub fn key_time(key: &str) -> Option<&str> {
     let stem = name.strip_suffix(".json.gz")?;
     let stem = stem.strip_suffix("_backfill").unwrap_or(stem);
     let t = stem.rsplit('_').next()?;
-    (t.len() == 16 && t.as_bytes()[8] == b'T').then_some(t)
+    let b = t.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    (b.len() == 16 && b[8] == b'T' && b[15] == b'Z' && digits(0..8) && digits(9..15)).then_some(t)
 }
 
 /// Seconds since the epoch of the time a key carries: a digest's end time, a log file's
@@ -266,7 +268,10 @@ fn gap(report: &mut ChainReport, after: &str, prev_end: &str, before: &str, star
 /// `YYYY-MM-DDTHH:MM:00Z`.
 fn log_key_time(key: &str) -> Option<String> {
     let name = key.rsplit('/').next()?;
-    let t = name.split('_').find(|p| p.len() == 14 && p.as_bytes()[8] == b'T' && p.ends_with('Z'))?;
+    let t = name.split('_').find(|p| {
+        let b = p.as_bytes();
+        b.len() == 14 && b[8] == b'T' && b[13] == b'Z' && b[..8].iter().chain(&b[9..13]).all(u8::is_ascii_digit)
+    })?;
     Some(format!("{}-{}-{}T{}:{}:00Z", &t[0..4], &t[4..6], &t[6..8], &t[9..11], &t[11..13]))
 }
 
@@ -297,6 +302,16 @@ mod tests {
     use crate::signer::{DigestSpec, SignedDigest, Signer, gzip};
 
     const ACCOUNT: &str = "111122223333";
+
+    #[test]
+    fn a_log_file_suffix_that_looks_like_a_time_is_not_taken_for_one() {
+        // The 16 random characters of a log file's name can have a `T` where a digest's
+        // time has it.
+        let log = "AWSLogs/1/CloudTrail/ap-northeast-1/2026/11/02/1_CloudTrail_ap-northeast-1_20261102T0155Z_cj2bcxdRTsVhBi4U.json.gz";
+        assert_eq!(key_time(log), None);
+        assert_eq!(key_epoch(log), epoch("2026-11-02T01:55:00Z"));
+        assert_eq!(key_time(&digest_key(3)), Some("20261102T030000Z"));
+    }
 
     fn log_key(hour: u32, n: u32) -> String {
         format!(

@@ -81,17 +81,34 @@ pub fn group(keys: impl IntoIterator<Item = String>, scope: &Scope) -> BTreeMap<
     chains
 }
 
+/// Every file under `root`, as keys (relative, `/`-separated): log files, digests, sidecars.
+pub fn keys_under(root: &Path) -> std::io::Result<Vec<String>> {
+    let mut files = Vec::new();
+    walk(root, &mut files)?;
+    Ok(files
+        .iter()
+        .filter_map(|p| {
+            let rel = p.strip_prefix(root).ok()?;
+            Some(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
+        })
+        .collect())
+}
+
 /// Checks every chain under `root`. A file that cannot be read is reported as the finding
 /// it causes (a digest that cannot be read, a log file missing), not as an error.
 pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::Result<Vec<ChainReport>> {
-    let mut files = Vec::new();
-    walk(root, &mut files)?;
-    let key_of = |p: &Path| -> Option<String> {
-        let rel = p.strip_prefix(root).ok()?;
-        Some(rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/"))
-    };
-    let chains: Vec<((String, String), ChainKeys)> =
-        group(files.iter().filter_map(|p| key_of(p)), scope).into_iter().collect();
+    let chains = group(keys_under(root)?, scope);
+    Ok(verify_chains(root, chains, keys))
+}
+
+/// Checks chains grouped from a folder's keys ([`group`] over [`keys_under`]), one per core
+/// at a time, reported in (account, region) order.
+pub fn verify_chains(
+    root: &Path,
+    chains: BTreeMap<(String, String), ChainKeys>,
+    keys: &PublicKeys,
+) -> Vec<ChainReport> {
+    let chains: Vec<((String, String), ChainKeys)> = chains.into_iter().collect();
     // Chains are independent: one per core at a time, reported in (account, region) order.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(chains.len().max(1));
@@ -127,8 +144,7 @@ pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::
         handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     });
     reports.sort_by_key(|(i, _)| *i);
-    let reports = reports.into_iter().map(|(_, r)| r).collect();
-    Ok(reports)
+    reports.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]

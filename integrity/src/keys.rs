@@ -23,6 +23,19 @@ pub struct PublicKeyEntry {
     pub fingerprint: String,
 }
 
+impl PublicKeyEntry {
+    /// An entry for DER key bytes (as `ListPublicKeys` returns them), its validity window
+    /// as text; the fingerprint computed when the service did not give one.
+    pub fn from_der(der: &[u8], start: Option<String>, end: Option<String>, given: Option<&str>) -> PublicKeyEntry {
+        PublicKeyEntry {
+            value: base64::engine::general_purpose::STANDARD.encode(der),
+            validity_start_time: start,
+            validity_end_time: end,
+            fingerprint: given.filter(|f| !f.is_empty()).map_or_else(|| fingerprint(der), str::to_string),
+        }
+    }
+}
+
 /// The document `list-public-keys` prints.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -65,6 +78,11 @@ impl PublicKeys {
     /// Adds a DER key under its fingerprint.
     pub fn insert(&mut self, der: Vec<u8>) {
         self.by_fingerprint.insert(fingerprint(&der), der);
+    }
+
+    /// Adds every key of `other`.
+    pub fn merge(&mut self, other: PublicKeys) {
+        self.by_fingerprint.extend(other.by_fingerprint);
     }
 
     /// The key with this fingerprint.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use integrity::chain::{ChainReport, DigestObject, Finding, check, totals};
-use integrity::folder::{Scope, group, verify_folder};
+use integrity::folder::{Scope, group};
 use integrity::keys::PublicKeys;
 
 #[derive(Debug, clap::Args)]
@@ -18,11 +18,14 @@ pub struct Args {
     /// `DIR/<digest key>.signature`, so a copy of the bucket can be verified later, offline.
     #[arg(long, value_name = "DIR")]
     pub save_signatures: Option<PathBuf>,
-    /// S3 endpoint URL, for a local server (AWS_ENDPOINT_URL works too). The AWS region
-    /// comes from the SDK's chain (`AWS_REGION`); `--region` here chooses chains.
+    /// Endpoint URL for S3 and CloudTrail, for a local server (AWS_ENDPOINT_URL works too).
+    /// Public keys are asked for in each chain's own region; `--region` here chooses chains.
     #[arg(long, env = "TRAILHOUSE_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
-    /// CloudTrail's public keys as `aws cloudtrail list-public-keys` prints them.
+    /// CloudTrail's public keys as `aws cloudtrail list-public-keys` prints them, to verify
+    /// offline. Without it they come from CloudTrail's ListPublicKeys in each chain's
+    /// region, for the hours its digests cover (a folder without `.signature` sidecars
+    /// needs no keys: its signatures cannot be checked).
     #[arg(long)]
     pub public_keys: Option<PathBuf>,
     /// Only this account's chains.
@@ -45,22 +48,17 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let keys = match &a.public_keys {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            PublicKeys::from_json(&text, &path.display().to_string())?
-        }
-        None => PublicKeys::default(),
-    };
     let scope = Scope { account: a.account.clone(), region: a.region.clone(), since: a.since, until: a.until };
     if let (Some(s), Some(u)) = (a.since, a.until)
         && s >= u
     {
         bail!("--since must be before --until");
     }
-    let reports = if let Some(rest) = a.source.strip_prefix("s3://") {
+    let aws = ingest::aws::AwsOptions { endpoint_url: a.endpoint_url.clone(), region: None };
+    let (listed, s3) = if let Some(rest) = a.source.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        verify_s3(&a, bucket, prefix, keys, &scope).await?
+        let client = aws.s3_client().await;
+        (list_s3(&client, bucket, prefix).await?, Some((client, bucket.to_string())))
     } else if a.source.contains("://") {
         bail!("{}: give s3://bucket[/prefix] or a folder", a.source);
     } else {
@@ -68,13 +66,71 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         if !root.is_dir() {
             bail!("{}: not a folder", a.source);
         }
-        tokio::task::spawn_blocking(move || verify_folder(&root, &keys, &scope)).await??
+        (integrity::folder::keys_under(&root).with_context(|| format!("cannot read {}", root.display()))?, None)
     };
-    if reports.is_empty() {
+    // A folder copy has signatures only where sidecars were kept.
+    let signed = s3.is_some() || listed.iter().any(|k| k.ends_with(".json.gz.signature"));
+    let chains = group(listed, &scope);
+    if chains.is_empty() {
         bail!("{}: no CloudTrail digest or log file found (expected AWSLogs/.../CloudTrail-Digest/...)", a.source);
     }
+    let keys = match &a.public_keys {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            PublicKeys::from_json(&text, &path.display().to_string())?
+        }
+        None if signed => fetch_public_keys(&aws, &chains).await?,
+        None => PublicKeys::default(),
+    };
+    let reports = match s3 {
+        Some((client, bucket)) => verify_s3(&a, &client, &bucket, chains, keys).await?,
+        None => {
+            let root = PathBuf::from(&a.source);
+            tokio::task::spawn_blocking(move || integrity::folder::verify_chains(&root, chains, &keys)).await?
+        }
+    };
     let problems = print_reports(&reports, if a.json { Shown::Json } else { Shown::Every })?;
     Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(4) })
+}
+
+/// CloudTrail's public keys from `ListPublicKeys` in each chain's region, over the hours
+/// its digests cover.
+async fn fetch_public_keys(
+    aws: &ingest::aws::AwsOptions,
+    chains: &std::collections::BTreeMap<(String, String), integrity::folder::ChainKeys>,
+) -> Result<PublicKeys> {
+    let mut span: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
+    for ((_, region), (digests, _)) in chains {
+        for t in digests.iter().filter_map(|k| integrity::chain::key_epoch(k)) {
+            let e = span.entry(region.as_str()).or_insert((t - 3600, t));
+            *e = (e.0.min(t - 3600), e.1.max(t));
+        }
+    }
+    let mut keys = PublicKeys::default();
+    for (region, (start, end)) in span {
+        let list = aws.list_public_keys(region, start, end).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot fetch CloudTrail's public keys: {e}. Allow cloudtrail:ListPublicKeys, or give --public-keys FILE \
+                 (what `aws cloudtrail list-public-keys --region {region}` prints) to verify offline"
+            )
+        })?;
+        tracing::info!(region, keys = list.public_key_list.len(), "public keys from ListPublicKeys");
+        keys.merge(PublicKeys::from_list(&list, &format!("ListPublicKeys in {region}"))?);
+    }
+    Ok(keys)
+}
+
+/// Every key under an S3 prefix.
+async fn list_s3(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+    let mut listed = Vec::new();
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            anyhow::anyhow!("s3://{bucket}/{prefix}: ListObjectsV2: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
+        })?;
+        listed.extend(page.contents().iter().filter_map(|o| o.key().map(String::from)));
+    }
+    Ok(listed)
 }
 
 /// How [`print_reports`] shows reports.
@@ -141,19 +197,16 @@ pub fn print_reports(reports: &[ChainReport], shown: Shown) -> Result<usize> {
 
 /// Every chain under an S3 prefix: digests with their `signature` metadata, log files
 /// fetched as the checker asks for them.
-async fn verify_s3(a: &Args, bucket: &str, prefix: &str, keys: PublicKeys, scope: &Scope) -> Result<Vec<ChainReport>> {
-    let s3 = ingest::aws::AwsOptions { endpoint_url: a.endpoint_url.clone(), region: None }.s3_client().await;
-    let mut listed = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            anyhow::anyhow!("s3://{bucket}/{prefix}: ListObjectsV2: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
-        })?;
-        listed.extend(page.contents().iter().filter_map(|o| o.key().map(String::from)));
-    }
+async fn verify_s3(
+    a: &Args,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    chains: std::collections::BTreeMap<(String, String), integrity::folder::ChainKeys>,
+    keys: PublicKeys,
+) -> Result<Vec<ChainReport>> {
     let keys = std::sync::Arc::new(keys);
     let mut reports = Vec::new();
-    for ((account, region), (digest_keys, logs)) in group(listed, scope) {
+    for ((account, region), (digest_keys, logs)) in chains {
         let mut digests = Vec::with_capacity(digest_keys.len());
         for key in digest_keys {
             let out = s3.get_object().bucket(bucket).key(&key).send().await.map_err(|e| {
