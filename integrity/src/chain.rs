@@ -132,6 +132,7 @@ pub fn check(
     let mut listed: BTreeSet<String> = BTreeSet::new();
     // The previous hourly digest: (key, hash, signature, end time).
     let mut previous: Option<(String, String, Option<String>, String)> = None;
+    let mut previous_backfill: Option<(String, String, Option<String>, String)> = None;
     let mut newest_end: Option<String> = None;
     for object in &digests {
         report.digests_checked += 1;
@@ -174,37 +175,42 @@ pub fn check(
                 }
             },
         }
+        // Backfill digests (late files) chain among themselves, as the AWS CLI walks them:
+        // links are checked, hours are not (they are written when late files arrive).
         let backfill = Digest::is_backfill_key(&object.key);
-        if !backfill {
-            match (&previous, &f.previous_digest_s3_object) {
-                (Some((pkey, phash, psig, pend)), Some(link)) if link == pkey => {
-                    let hash_ok = f.previous_digest_hash_value.as_deref() == Some(phash.as_str());
-                    let sig_ok = psig.is_none() || f.previous_digest_signature.as_deref() == psig.as_deref();
-                    if !hash_ok || !sig_ok {
-                        report.findings.push(Finding::DigestAltered { key: pkey.clone(), next: object.key.clone() });
-                        valid = false;
-                    }
+        let previous = if backfill { &mut previous_backfill } else { &mut previous };
+        match (&*previous, &f.previous_digest_s3_object) {
+            (Some((pkey, phash, psig, pend)), Some(link)) if link == pkey => {
+                let hash_ok = f.previous_digest_hash_value.as_deref() == Some(phash.as_str());
+                let sig_ok = psig.is_none() || f.previous_digest_signature.as_deref() == psig.as_deref();
+                if !hash_ok || !sig_ok {
+                    report.findings.push(Finding::DigestAltered { key: pkey.clone(), next: object.key.clone() });
+                    valid = false;
+                }
+                if !backfill {
                     gap(&mut report, pkey, pend, &object.key, &f.digest_start_time, false);
                 }
-                (_, Some(link)) if !keys_present.contains(link.as_str()) => {
-                    // The chain points at a digest that is not there (deleted), or before
-                    // the range: only the first is a finding.
-                    if let Some((pkey, _, _, pend)) = &previous {
-                        report
-                            .findings
-                            .push(Finding::DigestMissing { key: link.clone(), referenced_by: object.key.clone() });
+            }
+            (_, Some(link)) if !keys_present.contains(link.as_str()) => {
+                // The chain points at a digest that is not there (deleted), or before
+                // the range: only the first is a finding.
+                if let Some((pkey, _, _, pend)) = &*previous {
+                    report
+                        .findings
+                        .push(Finding::DigestMissing { key: link.clone(), referenced_by: object.key.clone() });
+                    if !backfill {
                         gap(&mut report, pkey, pend, &object.key, &f.digest_start_time, false);
                     }
                 }
-                (Some((pkey, _, _, pend)), None) => {
-                    gap(&mut report, pkey, pend, &object.key, &f.digest_start_time, true);
-                }
-                _ => {}
             }
-            previous = Some((object.key.clone(), digest.hash(), object.signature.clone(), f.digest_end_time.clone()));
-            if newest_end.as_deref() < Some(f.digest_end_time.as_str()) {
-                newest_end = Some(f.digest_end_time.clone());
+            (Some((pkey, _, _, pend)), None) if !backfill => {
+                gap(&mut report, pkey, pend, &object.key, &f.digest_start_time, true);
             }
+            _ => {}
+        }
+        *previous = Some((object.key.clone(), digest.hash(), object.signature.clone(), f.digest_end_time.clone()));
+        if !backfill && newest_end.as_deref() < Some(f.digest_end_time.as_str()) {
+            newest_end = Some(f.digest_end_time.clone());
         }
         for entry in &f.log_files {
             listed.insert(entry.s3_object.clone());
@@ -379,6 +385,62 @@ mod tests {
                 signature: Some(d.signature.clone()),
             })
             .collect()
+    }
+
+    /// Three backfill digests for late files of hour 01-02, each linking to the one before.
+    fn backfills(f: &Fixture, logs: &mut BTreeMap<String, Vec<u8>>) -> Vec<SignedDigest> {
+        let mut out: Vec<SignedDigest> = Vec::new();
+        for n in 0..3u32 {
+            let raw = format!("{{\"Records\":[{{\"eventID\":\"late-{n}\"}}]}}").into_bytes();
+            let log = log_key(1, 40 + n);
+            logs.insert(log.clone(), gzip(&raw));
+            let key = digest_key(2).replace("020000Z.json.gz", &format!("02000{n}Z_backfill.json.gz"));
+            let d = f
+                .signer
+                .digest(&DigestSpec {
+                    bucket: "trail-bucket",
+                    key: &key,
+                    account: ACCOUNT,
+                    start: "2026-11-02T01:00:00Z",
+                    end: "2026-11-02T02:00:00Z",
+                    previous: out.last(),
+                    logs: &[(log, crate::sha256_hex(&raw))],
+                })
+                .unwrap();
+            out.push(d);
+        }
+        out
+    }
+
+    #[test]
+    fn backfill_digests_are_their_own_chain_beside_the_hourly_one() {
+        let f = fixture();
+        let mut logs = f.logs.clone();
+        let late = backfills(&f, &mut logs);
+        let as_object = |d: &SignedDigest| DigestObject {
+            bucket: Some("trail-bucket".into()),
+            key: d.key.clone(),
+            gz: d.gz.clone(),
+            signature: Some(d.signature.clone()),
+        };
+        let mut all = objects(&f);
+        all.extend(late.iter().map(as_object));
+        let r = run(&f, all, &logs);
+        assert!(r.is_clean(), "{:?}", r.findings);
+        assert_eq!((r.digests_checked, r.digests_valid, r.logs_valid), (7, 7, 11));
+        // The middle backfill digest deleted: the third one's link is missing, the hourly
+        // chain is untouched (no gap), and the late file it listed is in no digest.
+        let mut all = objects(&f);
+        all.extend([as_object(&late[0]), as_object(&late[2])]);
+        let r = run(&f, all, &logs);
+        assert_eq!(
+            r.findings,
+            vec![
+                Finding::DigestMissing { key: late[1].key.clone(), referenced_by: late[2].key.clone() },
+                Finding::LogUnlisted { key: log_key(1, 41) }
+            ]
+        );
+        assert_eq!(r.gaps, 0);
     }
 
     #[test]

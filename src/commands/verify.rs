@@ -93,8 +93,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(4) })
 }
 
-/// CloudTrail's public keys from `ListPublicKeys` in each chain's region, over the hours
-/// its digests cover.
+/// CloudTrail's public keys from `ListPublicKeys` in each chain's region, valid at some
+/// time from its oldest digest's hour until now.
 async fn fetch_public_keys(
     aws: &ingest::aws::AwsOptions,
     chains: &std::collections::BTreeMap<(String, String), integrity::folder::ChainKeys>,
@@ -106,8 +106,12 @@ async fn fetch_public_keys(
             *e = (e.0.min(t - 3600), e.1.max(t));
         }
     }
+    // Until now, not the newest digest's hour: a backfill digest is signed with the key valid
+    // when it was written, which can be long after the hour it covers.
+    let now = lake::time::now_micros() / 1_000_000;
     let mut keys = PublicKeys::default();
-    for (region, (start, end)) in span {
+    for (region, (start, _)) in span {
+        let end = now;
         let list = aws.list_public_keys(region, start, end).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot fetch CloudTrail's public keys: {e}. Allow cloudtrail:ListPublicKeys, or give --public-keys FILE \
