@@ -155,6 +155,8 @@ fn stages(c: &mut Criterion) {
                 etag: None,
                 events: 145,
                 error: None,
+                sha256: None,
+                kind: Default::default(),
             })
             .collect();
         (adds, ledger)

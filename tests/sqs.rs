@@ -113,13 +113,18 @@ async fn every_message_shape_is_ingested_and_deleted() {
     e.send(ct).await;
     e.send(serde_json::json!({"Type":"Notification","Message": serde_json::json!({"s3Bucket": e.bucket, "s3ObjectKey": [k5]}).to_string()}).to_string()).await;
     e.send(serde_json::json!({"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":e.bucket}).to_string()).await;
-    e.send(e.s3_note("AWSLogs/1/CloudTrail-Digest/us-east-1/2023/07/10/d.json.gz")).await;
+    // A digest file that is not gzip: checked, recorded as unreadable with its key, deleted.
+    let digest = "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2023/07/10/d.json.gz";
+    e.put(digest, b"not a digest".to_vec()).await;
+    e.send(e.s3_note(digest)).await;
     let s = e.once();
     let want: u64 = files[..6].iter().map(|f| f.2).sum();
     assert_eq!(s["events"], want, "{s}");
     assert_eq!(s["files"], 6);
-    assert_eq!(s["files_not_logs"], 1);
+    assert_eq!((s["digests_checked"].as_u64(), s["digests_with_problems"].as_u64()), (Some(1), Some(1)), "{s}");
     assert_eq!(s["messages_deleted"], 7);
+    let row = e.sql("SELECT digest, status, message FROM integrity");
+    assert!(row.contains(digest) && row.contains("\"status\":\"unreadable\"") && row.contains("not gzip"), "{row}");
     assert_eq!(e.counts(), (want, want));
     assert_eq!(e.queue_depth().await, 0);
 }

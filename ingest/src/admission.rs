@@ -47,6 +47,18 @@ impl Admission {
         Verdict::Admit
     }
 
+    /// Judges a digest file (log file integrity): admitted when not yet checked.
+    pub fn digest_verdict(&self, key: &str, size: Option<i64>) -> Verdict {
+        if !matches!(layout::classify(key), layout::KeyKind::Digest) || !key.ends_with(".json.gz") {
+            return Verdict::NotALog;
+        }
+        let name = layout::canonical_name(key);
+        if self.pending.contains(name) || size.is_some_and(|s| self.known.contains(name, s)) {
+            return Verdict::AlreadyIngested;
+        }
+        Verdict::Admit
+    }
+
     /// Notes that `key` was handed to the lanes: a second announcement of it before the
     /// commit is a duplicate.
     pub fn take(&mut self, key: &str) {
@@ -124,6 +136,8 @@ mod tests {
             etag: None,
             events: 1,
             error: None,
+            sha256: None,
+            kind: Default::default(),
         };
         a.committed(std::slice::from_ref(&entry));
         assert_eq!(a.verdict(LOG, Some(7)), Verdict::AlreadyIngested);

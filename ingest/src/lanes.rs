@@ -45,6 +45,9 @@ pub struct LaneOptions {
     /// date is an open file holding a row group and a page per column (up to ~20 MB), so
     /// a run over a year of one prefix, in key order, would otherwise hold 365 of them.
     pub max_open_dates: usize,
+    /// Keep each log file's SHA-256 (of its inflated bytes) in the ledger, for log file
+    /// integrity validation against CloudTrail's digests.
+    pub hash_files: bool,
 }
 
 /// Default for [`LaneOptions::max_open_dates`]: more than a week of dates per lane.
@@ -145,7 +148,7 @@ impl Lanes {
                 lake: lake.clone(),
                 handle: handle.clone(),
                 counters: counters.clone(),
-                decoder: FileDecoder::new(opts.max_inflated),
+                decoder: FileDecoder::new(opts.max_inflated).with_hashing(opts.hash_files),
                 builder: EventBatchBuilder::new(opts.batch_rows),
                 batch_rows: opts.batch_rows,
                 max_open_dates: opts.max_open_dates.max(1),
@@ -346,9 +349,19 @@ impl Lane {
         let size = data.len() as u64;
         self.out.bytes += size;
         self.counters.bytes.fetch_add(size, Ordering::Relaxed);
-        let mut entry =
-            LedgerEntry { name, uri: obj.uri.clone(), size: obj.size, etag: obj.etag.clone(), events: 0, error: None };
-        match self.decoder.decode(data, &obj.uri, &mut self.builder) {
+        let mut entry = LedgerEntry {
+            name,
+            uri: obj.uri.clone(),
+            size: obj.size,
+            etag: obj.etag.clone(),
+            events: 0,
+            error: None,
+            sha256: None,
+            kind: Default::default(),
+        };
+        let decoded = self.decoder.decode(data, &obj.uri, &mut self.builder);
+        entry.sha256 = self.decoder.last_sha256().map(|h| integrity::hex(&h));
+        match decoded {
             Ok(decoded) => {
                 let c = decoded.counts;
                 self.out.files += 1;

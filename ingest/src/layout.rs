@@ -62,6 +62,11 @@ pub fn classify(key: &str) -> KeyKind<'_> {
 
 /// Whether a file with this key should be ingested, judged by its name alone.
 pub fn is_ingestible(key: &str) -> bool {
+    // What `aws cloudtrail list-public-keys` prints, kept beside a copy of a trail for
+    // `trailhouse verify` (and written by `trailhouse generate --digests`): not a log file.
+    if key.rsplit('/').next() == Some("public-keys.json") {
+        return false;
+    }
     let named_json = key.ends_with(".json.gz") || key.ends_with(".json") || key.ends_with(".gz");
     match classify(key) {
         KeyKind::LogFile(_) => named_json,

@@ -26,6 +26,8 @@ pub mod admission;
 pub mod aws;
 #[cfg(feature = "pipeline")]
 pub mod backfill;
+#[cfg(feature = "pipeline")]
+pub mod continuous;
 pub mod decode;
 pub mod error;
 #[cfg(feature = "pipeline")]

@@ -98,6 +98,59 @@ impl Source {
     }
 }
 
+impl Source {
+    /// A digest file with its signature: the object's `signature` metadata (S3), or a
+    /// `<file>.signature` sidecar beside it (a local copy; none: `None`).
+    pub async fn digest(&self, obj: &SourceObject) -> Result<crate::continuous::ArrivedDigest> {
+        match self {
+            Source::Local { .. } => {
+                let io = |source| IngestError::Io { path: obj.uri.clone(), source };
+                let gz = tokio::fs::read(&obj.uri).await.map_err(io)?;
+                let signature = tokio::fs::read_to_string(format!("{}.signature", obj.uri))
+                    .await
+                    .ok()
+                    .map(|s| s.trim().to_string());
+                Ok(crate::continuous::ArrivedDigest { object: obj.clone(), bucket: None, gz: gz.into(), signature })
+            }
+            Source::S3 { client, bucket, .. } => fetch_digest_s3(client, bucket, obj.clone()).await,
+        }
+    }
+
+    /// Where a digest's listed log files are looked for when the lake lacks them.
+    pub fn store(&self) -> crate::continuous::Store {
+        match self {
+            Source::Local { root } => crate::continuous::Store::Local { root: root.clone() },
+            Source::S3 { client, .. } => crate::continuous::Store::S3(client.clone()),
+        }
+    }
+}
+
+/// GETs a digest file with its `signature` metadata.
+pub async fn fetch_digest_s3(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    obj: SourceObject,
+) -> Result<crate::continuous::ArrivedDigest> {
+    let err = |message: String| IngestError::S3 {
+        op: "GetObject",
+        bucket: bucket.to_string(),
+        key: obj.key.clone(),
+        message,
+    };
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(&obj.key)
+        .send()
+        .await
+        .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+    let signature = out.metadata().and_then(|m| m.get("signature")).map(|s| s.trim().to_string());
+    let gz = out.body.collect().await.map_err(|e| err(e.to_string()))?.into_bytes();
+    let mut obj = obj;
+    obj.size = gz.len() as i64;
+    Ok(crate::continuous::ArrivedDigest { object: obj, bucket: Some(bucket.to_string()), gz, signature })
+}
+
 /// GETs one S3 object whole.
 pub async fn fetch_s3(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Bytes> {
     let err = |message: String| IngestError::S3 {

@@ -29,7 +29,8 @@ async fn s3_prefix_backfill_ingests_everything_once() {
     client.create_bucket().bucket(&bucket).send().await.unwrap();
     let uploaded = upload_dir(&client, &bucket, "central/", &datasets()).await;
     assert_eq!(uploaded, DATASET_FILES);
-    // A digest and a non-CloudTrail object beside the logs are skipped, not ingested.
+    // A non-CloudTrail object beside the logs is skipped; a digest (here not even gzip) is
+    // checked and recorded with its problem, not ingested as events.
     for key in [
         "central/AWSLogs/218007301253/CloudTrail-Digest/us-east-1/2023/07/10/218007301253_CloudTrail-Digest_us-east-1_t_us-east-1_20230710T124000Z.json.gz",
         "central/AWSLogs/218007301253/Config/us-east-1/2023/07/10/config.json.gz",
@@ -41,10 +42,12 @@ async fn s3_prefix_backfill_ingests_everything_once() {
     let lake = Lake::open_or_create(dir.path().join("lake").to_str().unwrap(), &LakeOptions::default()).await.unwrap();
     let source = Source::parse(&format!("s3://{bucket}/central/"), &aws).await.unwrap();
     let s = backfill(&lake, &source, &quiet()).await.unwrap();
-    assert_eq!((s.files, s.events, s.files_not_logs, s.files_quarantined), (DATASET_FILES, DATASET_EVENTS, 2, 0));
+    assert_eq!((s.files, s.events, s.files_not_logs, s.files_quarantined), (DATASET_FILES, DATASET_EVENTS, 1, 0));
+    assert_eq!((s.digests_checked, s.digests_with_problems), (1, 1));
 
     let again = backfill(&lake, &source, &quiet()).await.unwrap();
-    assert_eq!((again.files, again.events, again.files_already_ingested), (0, 0, DATASET_FILES));
+    assert_eq!((again.files, again.events, again.files_already_ingested), (0, 0, DATASET_FILES + 1));
+    assert_eq!(again.digests_checked, 0, "a digest is checked once");
 
     // The lineage column names the S3 objects.
     let t = lake.table("cloudtrail").await.unwrap();

@@ -15,16 +15,19 @@ use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::SessionState;
-use lake::{ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeTable, RUNS_TABLE};
+use lake::{
+    ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, INTEGRITY_TABLE, LEDGER_TABLE, Lake, LakeTable, RUNS_TABLE,
+};
 
 use crate::session::TableInfo;
 use crate::views;
 
 /// The lake's tables, and whether every lake has it (the detection tables exist once
-/// `trailhouse detect` has run).
-pub(crate) const LAKE_TABLES: [(&str, bool); 5] = [
+/// `trailhouse detect` has run, `integrity` once a digest file was ingested).
+pub(crate) const LAKE_TABLES: [(&str, bool); 6] = [
     (CLOUDTRAIL_TABLE, true),
     (LEDGER_TABLE, true),
+    (INTEGRITY_TABLE, false),
     (ALERTS_TABLE, false),
     (RUNS_TABLE, false),
     (BASELINES_TABLE, false),

@@ -50,7 +50,14 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     let aws = AwsOptions::default();
     let lake = Lake::open_or_create(&a.lake.lake, &lake_options(None, &aws)).await?;
     let source = Source::parse(&a.logs.display().to_string(), &aws).await?;
-    let opts = BackfillOptions::default();
+    // The digests are signed with the generator's key, not CloudTrail's: check them with it.
+    let text = std::fs::read_to_string(&marker)?;
+    let keys = integrity::keys::PublicKeys::from_json(&text, &marker.display().to_string())?;
+    let checks = ingest::continuous::IntegrityOptions {
+        keys: ingest::continuous::KeySource::File(std::sync::Arc::new(keys)),
+        ..Default::default()
+    };
+    let opts = BackfillOptions { integrity: checks, ..Default::default() };
     let shown = Progress::start(progress::Mode::Auto, opts.counters.clone());
     let summary = backfill(&lake, &source, &opts).await;
     shown.finish().await;

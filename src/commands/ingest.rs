@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use ingest::aws::AwsOptions;
 use ingest::backfill::{BackfillOptions, Summary, backfill};
+use ingest::continuous::{IntegrityOptions, KeySource};
 use ingest::source::Source;
 use lake::Lake;
 
@@ -30,9 +31,40 @@ pub struct Args {
     pub lake: LakeAccess,
     #[command(flatten)]
     pub tuning: TuningArgs,
+    #[command(flatten)]
+    pub integrity: IntegrityArgs,
     /// Print the summary as one JSON object on stdout (for scripts).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Log file integrity while ingesting.
+#[derive(Debug, clap::Args)]
+pub struct IntegrityArgs {
+    /// CloudTrail's public keys as `aws cloudtrail list-public-keys` prints them. Without
+    /// it, digests' signatures are checked with keys from CloudTrail's ListPublicKeys in
+    /// each digest's region (cloudtrail:ListPublicKeys).
+    #[arg(long, env = "TRAILHOUSE_PUBLIC_KEYS")]
+    pub public_keys: Option<std::path::PathBuf>,
+    /// Do not check digest files nor hash log files (log file integrity validation is on by
+    /// default: each digest is checked as it arrives, see the `integrity` table).
+    #[arg(long)]
+    pub no_integrity: bool,
+}
+
+impl IntegrityArgs {
+    /// The ingest options these flags give.
+    pub fn options(&self, aws: &AwsOptions) -> Result<IntegrityOptions> {
+        let keys = match &self.public_keys {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                let keys = integrity::keys::PublicKeys::from_json(&text, &path.display().to_string())?;
+                KeySource::File(std::sync::Arc::new(keys))
+            }
+            None => KeySource::ListPublicKeys,
+        };
+        Ok(IntegrityOptions { enabled: !self.no_integrity, keys, aws: aws.clone() })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -69,7 +101,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         return cmd_service(&a, &lake, &aws).await;
     };
     let source = Source::parse(source, &aws).await?;
-    let opts = backfill_options(&a.tuning);
+    let opts = BackfillOptions { integrity: a.integrity.options(&aws)?, ..backfill_options(&a.tuning) };
     let shown = Progress::start(if a.json { progress::Mode::Log } else { progress::Mode::Auto }, opts.counters.clone());
     let summary = backfill(&lake, &source, &opts).await;
     shown.finish().await;
@@ -103,6 +135,13 @@ pub fn print_summary(s: &Summary) -> Result<()> {
         s.bytes_inflated as f64 / 1e6,
         s.data_files_written
     )?;
+    if s.digests_checked > 0 {
+        writeln!(
+            out,
+            "  integrity  {} digests checked ({} with a problem); log files: {} valid, {} altered, {} missing, {} still to arrive",
+            s.digests_checked, s.digests_with_problems, s.logs_verified, s.logs_altered, s.logs_missing, s.logs_pending
+        )?;
+    }
     writeln!(out, "  time       {:.2}s, {:.0} events/s", s.seconds, s.events_per_second)?;
     for q in &s.quarantined {
         writeln!(out, "  quarantined {}: {} -> {}", q.source, q.error, q.quarantined_to)?;
@@ -134,7 +173,8 @@ async fn cmd_service(a: &Args, lake: &Lake, aws: &AwsOptions) -> Result<ExitCode
         visibility_secs: a.service.visibility_secs.clamp(1, 43_200),
         once: a.service.once,
         stats_secs: a.service.stats_secs,
-        lanes: backfill_options(&a.tuning).lane_options(),
+        lanes: BackfillOptions { integrity: a.integrity.options(aws)?, ..backfill_options(&a.tuning) }.lane_options(),
+        integrity: a.integrity.options(aws)?,
     };
     let metrics = std::sync::Arc::new(Metrics::default());
     if let Some(addr) = a.service.metrics_addr {

@@ -1,5 +1,8 @@
 //! The ledger (`ingested_files`): one row per source object a run ingested or
-//! quarantined, so that a re-run, or another ingester, skips what is already in.
+//! quarantined, so that a re-run, or another ingester, skips what is already in; one per
+//! digest file checked; and one per log file each time a digest vouches for it (or not):
+//! `status` is then `valid`, `altered`, `missing` or `pending`, `verified_by` the digest
+//! and `sha256` the hash the digest lists (on an `ingested` row it is the file's own).
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -22,7 +25,78 @@ pub struct LedgerEntry {
     pub events: i64,
     /// `None` when ingested; the decode error when quarantined.
     pub error: Option<String>,
+    /// SHA-256 (hex) of the inflated bytes: the file's own for a log file, the one the
+    /// digest lists for an integrity row.
+    pub sha256: Option<String>,
+    pub kind: EntryKind,
 }
+
+/// What a ledger row is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A log file: `ingested`, or `quarantined` when `error` is set.
+    #[default]
+    LogFile,
+    /// A digest file, checked (its outcome is a row of the `integrity` table).
+    Digest,
+    /// A log file's integrity as a digest vouches for it.
+    Integrity { digest: String, outcome: LogIntegrity },
+}
+
+/// A log file against the hash a digest lists for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogIntegrity {
+    /// The lake's copy has the listed hash.
+    Valid,
+    /// It does not (or the file was not gzip): the log was changed after delivery.
+    Altered,
+    /// Listed, but neither in the lake nor in the bucket: it was deleted.
+    Missing,
+    /// Listed, not in the lake yet, still in the bucket: checked when it arrives.
+    Pending,
+}
+
+impl LogIntegrity {
+    /// The ledger's `status` for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogIntegrity::Valid => "valid",
+            LogIntegrity::Altered => "altered",
+            LogIntegrity::Missing => "missing",
+            LogIntegrity::Pending => "pending",
+        }
+    }
+}
+
+impl LedgerEntry {
+    /// The ledger's `status` column.
+    pub fn status(&self) -> &'static str {
+        match &self.kind {
+            EntryKind::LogFile if self.error.is_some() => "quarantined",
+            EntryKind::LogFile => "ingested",
+            EntryKind::Digest => "digest",
+            EntryKind::Integrity { outcome, .. } => outcome.name(),
+        }
+    }
+
+    /// An integrity row: `name`'s outcome against `digest`, which lists `sha256` for it.
+    pub fn integrity(name: &str, digest: &str, sha256: &str, outcome: LogIntegrity) -> LedgerEntry {
+        LedgerEntry {
+            name: name.to_string(),
+            uri: String::new(),
+            size: -1,
+            etag: None,
+            events: 0,
+            error: None,
+            sha256: Some(sha256.to_string()),
+            kind: EntryKind::Integrity { digest: digest.to_string(), outcome },
+        }
+    }
+}
+
+/// The `status` values of rows about an object's own ingestion (what [`KnownSources`]
+/// reads): a log file ingested or quarantined, a digest checked.
+const SOURCE_STATUSES: &str = "'ingested', 'quarantined', 'digest'";
 
 /// The set of source objects already in the lake, by name and size.
 #[derive(Debug, Default)]
@@ -67,6 +141,9 @@ static LEDGER_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("error", DataType::Utf8, true),
         Field::new("run_id", DataType::Utf8, false),
         Field::new("ingested_at", schema::timestamp_type(), false),
+        Field::new("sha256", DataType::Utf8, true),
+        Field::new("verified_by", DataType::Utf8, true),
+        Field::new("verified_at", schema::timestamp_type(), true),
     ]))
 });
 
@@ -85,12 +162,21 @@ pub(crate) fn ledger_batch(entries: &[LedgerEntry], run_id: &str) -> RecordBatch
         Arc::new(Int64Array::from_iter_values(entries.iter().map(|e| e.size))),
         Arc::new(StringArray::from_iter(entries.iter().map(|e| e.etag.as_deref()))),
         Arc::new(Int64Array::from_iter_values(entries.iter().map(|e| e.events))),
-        Arc::new(StringArray::from_iter_values(
-            entries.iter().map(|e| if e.error.is_some() { "quarantined" } else { "ingested" }),
-        )),
+        Arc::new(StringArray::from_iter_values(entries.iter().map(LedgerEntry::status))),
         Arc::new(StringArray::from_iter(entries.iter().map(|e| e.error.as_deref()))),
         Arc::new(StringArray::from_iter_values(std::iter::repeat_n(run_id, n))),
         Arc::new(TimestampMicrosecondArray::from(vec![now; n]).with_timezone("UTC")),
+        Arc::new(StringArray::from_iter(entries.iter().map(|e| e.sha256.as_deref()))),
+        Arc::new(StringArray::from_iter(entries.iter().map(|e| match &e.kind {
+            EntryKind::Integrity { digest, .. } => Some(digest.as_str()),
+            _ => None,
+        }))),
+        Arc::new(
+            TimestampMicrosecondArray::from_iter(
+                entries.iter().map(|e| matches!(e.kind, EntryKind::Integrity { .. }).then_some(now)),
+            )
+            .with_timezone("UTC"),
+        ),
     ];
     RecordBatch::try_new(LEDGER_SCHEMA.clone(), columns).expect("ledger columns follow the ledger schema")
 }
@@ -102,7 +188,9 @@ impl Lake {
         self.repair_ledger().await?;
         let table = self.table(LEDGER_TABLE).await?;
         let mut known = KnownSources::default();
-        for batch in read_table(&table, "SELECT name, size FROM t").await? {
+        for batch in
+            read_table(&table, &format!("SELECT name, size FROM t WHERE status IN ({SOURCE_STATUSES})")).await?
+        {
             let names = arrow::compute::cast(batch.column(0), &DataType::Utf8)
                 .map_err(|e| LakeError::state(&self.location, format!("ledger column name: {e}")))?;
             let names = names.as_string::<i32>();
@@ -113,6 +201,87 @@ impl Lake {
             }
         }
         Ok(known)
+    }
+}
+
+/// A log file a digest listed before the lake had it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLog {
+    pub name: String,
+    /// The hash the digest lists.
+    pub sha256: String,
+    pub digest: String,
+    /// Where the digest says it is (`s3://bucket/key`).
+    pub location: String,
+}
+
+impl Lake {
+    /// The SHA-256 the ledger holds for each of `names` that was ingested or quarantined
+    /// (`None` for a file ingested before hashes were kept, or not inflatable). Looks at
+    /// rows written since `since` (microseconds; prunes by file statistics) first, then, for
+    /// names not found there, at the whole ledger.
+    pub async fn ledger_hashes(
+        &self,
+        names: &HashSet<String>,
+        since: Option<i64>,
+    ) -> Result<std::collections::HashMap<String, Option<String>>> {
+        let mut found = std::collections::HashMap::new();
+        if names.is_empty() {
+            return Ok(found);
+        }
+        let table = self.table(LEDGER_TABLE).await?;
+        let base = "SELECT name, sha256 FROM t WHERE status IN ('ingested', 'quarantined')";
+        let mut passes = vec![];
+        if let Some(t) = since {
+            passes.push(format!("{base} AND ingested_at >= TIMESTAMP '{}'", crate::time::format_canonical(t)));
+        }
+        passes.push(base.to_string());
+        for sql in passes {
+            for batch in read_table(&table, &sql).await? {
+                let cast = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Utf8);
+                let (n, h) = (cast(0), cast(1));
+                let (Ok(n), Ok(h)) = (n, h) else { continue };
+                let (n, h) = (n.as_string::<i32>(), h.as_string::<i32>());
+                for i in 0..batch.num_rows() {
+                    if names.contains(n.value(i)) {
+                        found.insert(n.value(i).to_string(), h.is_valid(i).then(|| h.value(i).to_string()));
+                    }
+                }
+            }
+            if found.len() == names.len() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Log files digests listed before the lake had them, not yet resolved (no later
+    /// `valid`, `altered` or `missing` row for the same name).
+    pub async fn pending_logs(&self) -> Result<Vec<PendingLog>> {
+        let table = self.table(LEDGER_TABLE).await?;
+        let sql = "SELECT name, sha256, verified_by, uri FROM t WHERE status = 'pending' AND name NOT IN \
+                   (SELECT name FROM t WHERE status IN ('valid', 'altered', 'missing'))";
+        let mut out = vec![];
+        for batch in read_table(&table, sql).await? {
+            let cols: Vec<_> =
+                (0..4).filter_map(|i| arrow::compute::cast(batch.column(i), &DataType::Utf8).ok()).collect();
+            if cols.len() < 4 {
+                continue;
+            }
+            let (n, h, d) = (cols[0].as_string::<i32>(), cols[1].as_string::<i32>(), cols[2].as_string::<i32>());
+            let u = cols[3].as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                out.push(PendingLog {
+                    name: n.value(i).to_string(),
+                    sha256: h.value(i).to_string(),
+                    digest: d.value(i).to_string(),
+                    location: u.value(i).to_string(),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out.dedup_by(|a, b| a.name == b.name);
+        Ok(out)
     }
 }
 

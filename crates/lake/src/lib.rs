@@ -5,6 +5,7 @@
 //! - [`CLOUDTRAIL_TABLE`]: the events, zstd Parquet partitioned by `eventdate`, with the
 //!   columns of [`schema`] (the one owner of column names in the workspace);
 //! - [`LEDGER_TABLE`]: one row per source object ingested or quarantined ([`ledger`]);
+//! - [`INTEGRITY_TABLE`]: one row per CloudTrail digest file checked while ingesting;
 //! - [`ALERTS_TABLE`], [`RUNS_TABLE`] and [`BASELINES_TABLE`]: what detection runs raised, how
 //!   far they read and what the stateful rules have seen;
 //! - [`QUARANTINE_DIR`]: files that could not be decoded, each beside its error.
@@ -37,6 +38,8 @@ mod error;
 #[cfg(feature = "delta")]
 pub mod evolve;
 #[cfg(feature = "delta")]
+pub mod integrity;
+#[cfg(feature = "delta")]
 pub mod leaf_bloom;
 #[cfg(feature = "delta")]
 pub mod ledger;
@@ -60,7 +63,9 @@ pub use deltalake;
 #[cfg(feature = "delta")]
 pub use error::{LakeError, Result};
 #[cfg(feature = "delta")]
-pub use ledger::{KnownSources, LedgerEntry};
+pub use integrity::{DigestCheck, INTEGRITY_TABLE, KnownDigest};
+#[cfg(feature = "delta")]
+pub use ledger::{EntryKind, KnownSources, LedgerEntry, LogIntegrity, PendingLog};
 #[cfg(feature = "delta")]
 pub use scan::{DataFile, LakeTable, ScanFiles, ScanSummary};
 #[cfg(feature = "delta")]

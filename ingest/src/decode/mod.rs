@@ -52,6 +52,9 @@ pub struct FileDecoder {
     tape: Option<Tape<'static>>,
     inflater: libdeflater::Decompressor,
     max_inflated: usize,
+    /// Keep the SHA-256 of each file's inflated bytes (what CloudTrail's digests list).
+    hash: bool,
+    last_sha256: Option<[u8; 32]>,
 }
 
 impl Default for FileDecoder {
@@ -69,7 +72,22 @@ impl FileDecoder {
             tape: Some(Tape::null()),
             inflater: libdeflater::Decompressor::new(),
             max_inflated,
+            hash: false,
+            last_sha256: None,
         }
+    }
+
+    /// Also hashes each file's inflated bytes (SHA-256), for log file integrity
+    /// validation: see [`FileDecoder::last_sha256`].
+    pub fn with_hashing(mut self, on: bool) -> Self {
+        self.hash = on;
+        self
+    }
+
+    /// The SHA-256 of the inflated bytes of the file last given to [`FileDecoder::decode`],
+    /// when hashing is on and the file inflated (whether or not it parsed).
+    pub fn last_sha256(&self) -> Option<[u8; 32]> {
+        self.last_sha256
     }
 
     /// Makes the buffer at least `n` bytes long. It never shrinks, so the bytes are zeroed
@@ -133,7 +151,13 @@ impl FileDecoder {
         source: &str,
         out: &mut EventBatchBuilder,
     ) -> Result<FileDecoded, DecodeError> {
+        self.last_sha256 = None;
         let mut len = self.inflate(raw)?;
+        if self.hash {
+            // Before parsing: simd-json parses in place, over these bytes.
+            use sha2::Digest as _;
+            self.last_sha256 = Some(sha2::Sha256::digest(&self.inflated[..len]).into());
+        }
         // A UTF-8 byte order mark is not JSON; CloudTrail never writes one, editors do.
         let mut start = 0;
         if self.inflated[..len].starts_with(&[0xEF, 0xBB, 0xBF]) {

@@ -30,9 +30,10 @@ use tokio::sync::{mpsc, watch};
 use super::message::{Announcement, ObjectRef, parse_body};
 use crate::admission::{Admission, Verdict};
 use crate::aws::AwsOptions;
+use crate::continuous::{ArrivedDigest, IntegrityOptions, Store, Verifier};
 use crate::lanes::{Counters, LaneOptions, Lanes};
 use crate::object::{Payload, SourceObject};
-use crate::source::fetch_s3;
+use crate::source::{fetch_digest_s3, fetch_s3};
 use crate::{IngestError, Result};
 
 /// Service settings.
@@ -54,6 +55,8 @@ pub struct ServiceOptions {
     /// Seconds between periodic statistics log lines.
     pub stats_secs: u64,
     pub lanes: LaneOptions,
+    /// Log file integrity: digest files checked as they arrive.
+    pub integrity: IntegrityOptions,
 }
 
 /// Counters, shared with the metrics endpoint. The file counters have the names of
@@ -74,6 +77,9 @@ pub struct Metrics {
     pub commits: AtomicU64,
     pub errors: AtomicU64,
     pub queue_lag_messages: AtomicU64,
+    /// Digest files checked, and those with a problem (see the `integrity` table).
+    pub digests_checked: AtomicU64,
+    pub digests_with_problems: AtomicU64,
 }
 
 impl Metrics {
@@ -108,6 +114,8 @@ pub struct ServiceSummary {
     pub files_already_ingested: u64,
     pub files_not_logs: u64,
     pub commits: u64,
+    pub digests_checked: u64,
+    pub digests_with_problems: u64,
     pub seconds: f64,
     pub events_per_second: f64,
 }
@@ -157,6 +165,10 @@ impl Service {
         let cloudtrail = self.lake.table(CLOUDTRAIL_TABLE).await?;
         let admission = Admission::new(self.lake.known_sources().await?);
         let lanes = Lanes::start(&self.lake, &cloudtrail, &opts.lanes, Arc::new(Counters::default()))?;
+        let verifier = match opts.integrity.enabled {
+            true => Some(Verifier::new(&self.lake, opts.integrity.clone()).await?),
+            false => None,
+        };
         tracing::info!(
             queue = %opts.queue_url,
             lake = self.lake.location(),
@@ -172,7 +184,7 @@ impl Service {
         let heartbeat = tokio::spawn(self.clone().heartbeat_loop(stop_rx.clone()));
         let stats = tokio::spawn(self.clone().stats_loop(stop_rx.clone()));
 
-        let mut run = Ingestor { svc: self, cloudtrail, lanes, admission, window: Window::default() };
+        let mut run = Ingestor { svc: self, cloudtrail, lanes, admission, verifier, window: Window::default() };
         let mut fetches = FuturesUnordered::new();
         let flush_every = Duration::from_secs(opts.flush_secs.max(1));
         let mut flush_at = tokio::time::Instant::now() + flush_every;
@@ -257,6 +269,8 @@ impl Service {
             files_already_ingested: load(&m.files_already_ingested),
             files_not_logs: load(&m.files_not_logs),
             commits: load(&m.commits),
+            digests_checked: load(&m.digests_checked),
+            digests_with_problems: load(&m.digests_with_problems),
             seconds,
             events_per_second: load(&m.events) as f64 / seconds.max(1e-9),
         }
@@ -442,7 +456,13 @@ impl Service {
     }
 }
 
-type FetchResult = (Received, Vec<(ObjectRef, Result<Bytes>)>);
+/// An announced object, fetched: a log file's bytes, or a digest with its signature.
+enum Fetched {
+    Log(Bytes),
+    Digest(ArrivedDigest),
+}
+
+type FetchResult = (Received, Vec<(ObjectRef, Result<Fetched>)>);
 type FetchFuture = std::pin::Pin<Box<dyn std::future::Future<Output = FetchResult> + Send>>;
 
 /// The messages since the last commit.
@@ -453,6 +473,8 @@ struct Window {
     /// The ledger version our admission reflects; `None` makes the first commit re-check
     /// the ledger, covering commits made between our load of it and now.
     ledger_seen: Option<u64>,
+    /// Digest files fetched in this window: checked at its commit.
+    digests: Vec<ArrivedDigest>,
 }
 
 /// One run of the service: the table it commits to, its lanes, what it admits, and the
@@ -462,6 +484,7 @@ struct Ingestor<'a> {
     cloudtrail: DeltaTable,
     lanes: Lanes,
     admission: Admission,
+    verifier: Option<Verifier>,
     window: Window,
 }
 
@@ -495,6 +518,10 @@ impl Ingestor<'_> {
             Ok(Announcement::Objects(objects)) => {
                 let mut wanted = vec![];
                 for o in objects {
+                    if self.verifier.is_some() && self.admission.digest_verdict(&o.key, o.size) == Verdict::Admit {
+                        wanted.push(o);
+                        continue;
+                    }
                     match self.admission.verdict(&o.key, o.size) {
                         Verdict::Admit => wanted.push(o),
                         Verdict::NotALog => Metrics::add(&metrics.files_not_logs, 1),
@@ -510,7 +537,17 @@ impl Ingestor<'_> {
                     let fetched = futures::future::join_all(wanted.into_iter().map(|o| {
                         let s3 = s3.clone();
                         async move {
-                            let data = fetch_s3(&s3, &o.bucket, &o.key).await;
+                            let data = if matches!(crate::layout::classify(&o.key), crate::layout::KeyKind::Digest) {
+                                let obj = SourceObject {
+                                    uri: format!("s3://{}/{}", o.bucket, o.key),
+                                    key: o.key.clone(),
+                                    size: o.size.unwrap_or(0),
+                                    etag: None,
+                                };
+                                fetch_digest_s3(&s3, &o.bucket, obj).await.map(Fetched::Digest)
+                            } else {
+                                fetch_s3(&s3, &o.bucket, &o.key).await.map(Fetched::Log)
+                            };
                             (o, data)
                         }
                     }))
@@ -527,7 +564,15 @@ impl Ingestor<'_> {
         let mut ok = true;
         for (o, data) in objects {
             match data {
-                Ok(data) => {
+                Ok(Fetched::Digest(d)) => {
+                    if self.admission.digest_verdict(&o.key, Some(d.gz.len() as i64)) != Verdict::Admit {
+                        Metrics::add(&metrics.files_already_ingested, 1);
+                        continue;
+                    }
+                    self.admission.take(&o.key);
+                    self.window.digests.push(d);
+                }
+                Ok(Fetched::Log(data)) => {
                     // The notification's size may be absent (CloudTrail's SNS) or stale.
                     if self.admission.verdict(&o.key, Some(data.len() as i64)) != Verdict::Admit {
                         Metrics::add(&metrics.files_already_ingested, 1);
@@ -561,7 +606,17 @@ impl Ingestor<'_> {
     /// Flushes the lanes, commits, then deletes the window's messages.
     async fn commit(&mut self) -> Result<()> {
         let (lake, metrics) = (&self.svc.lake, &self.svc.metrics);
-        let flushed = self.lanes.flush().await?;
+        let mut flushed = self.lanes.flush().await?;
+        let digests = std::mem::take(&mut self.window.digests);
+        // Digests are committed as ledger rows too: a window of digests alone commits.
+        let mut checked = crate::continuous::Checked::default();
+        if let Some(v) = self.verifier.as_mut()
+            && v.has_work(&flushed.ledger, &digests)
+        {
+            checked = v.check(lake, digests, &flushed.ledger, &Store::S3(self.svc.s3.clone())).await?;
+        }
+        let checked_digests = std::mem::take(&mut checked.digests);
+        flushed.ledger.extend(checked.ledger);
         // Another ingester may have committed some of these objects since our ledger was
         // loaded (a duplicate notification delivered to both): reload, and on a clash
         // commit nothing and leave the window's messages to reappear; their objects are
@@ -579,11 +634,23 @@ impl Ingestor<'_> {
                     self.svc.forget(&id);
                 }
                 self.admission.abandon_pending();
+                // What this window's check expected to be pending is not committed.
+                if let Some(v) = self.verifier.as_mut() {
+                    v.reload(lake).await?;
+                }
                 return Ok(());
             }
         }
         if !flushed.ledger.is_empty() {
             let run_id = uuid::Uuid::new_v4().to_string();
+            // The integrity rows first: a crash before the ledger commit checks the digests
+            // again (a second row for the same digest; readers take the newest).
+            lake.record_digests(&checked_digests, &run_id).await?;
+            Metrics::add(&metrics.digests_checked, checked_digests.len() as u64);
+            Metrics::add(
+                &metrics.digests_with_problems,
+                checked_digests.iter().filter(|d| d.has_problem()).count() as u64,
+            );
             let version = lake.commit_run(&mut self.cloudtrail, flushed.adds, &flushed.ledger, &run_id).await?;
             Metrics::add(&metrics.commits, 1);
             Metrics::add(&metrics.files, flushed.files);
