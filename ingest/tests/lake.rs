@@ -313,3 +313,72 @@ async fn a_lake_written_with_one_column_fewer_is_upgraded_and_keeps_its_rows() {
     assert_eq!(n(1), old_rows);
     assert_eq!(n(2), old_rows, "old rows read back with their values and a null new column");
 }
+
+/// A ledger written before log file integrity validation (no `sha256`, `verified_by`,
+/// `verified_at`) gains the columns on open, still skips what it lists, and the files
+/// ingested after carry their SHA-256.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ledger_without_the_integrity_columns_is_upgraded_and_still_skips_what_it_lists() {
+    use std::sync::Arc;
+
+    use arrow::array::{RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::Schema;
+    use lake::deltalake::{DeltaTableBuilder, protocol::SaveMode};
+
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("lake");
+    let ledger_dir = location.join(LEDGER_TABLE);
+    std::fs::create_dir_all(&ledger_dir).unwrap();
+    let source_dir = datasets().join("invictus-aws-stratus");
+    let files = log_files(&source_dir);
+    let first = &files[0];
+    let name = ingest::layout::canonical_name(first.to_str().unwrap()).to_string();
+    let size = std::fs::metadata(first).unwrap().len() as i64;
+
+    let full = lake::ledger::ledger_schema();
+    let new = ["sha256", "verified_by", "verified_at"];
+    let old_schema = Arc::new(Schema::new(
+        full.fields().iter().filter(|f| !new.contains(&f.name().as_str())).cloned().collect::<Vec<_>>(),
+    ));
+    let text = |v: &str| Arc::new(StringArray::from(vec![v])) as arrow::array::ArrayRef;
+    let old_row = RecordBatch::try_new(
+        old_schema,
+        vec![
+            text(&name),
+            text("old-build"),
+            Arc::new(Int64Array::from(vec![size])),
+            Arc::new(StringArray::from(vec![None::<&str>])),
+            Arc::new(Int64Array::from(vec![1])),
+            text("ingested"),
+            Arc::new(StringArray::from(vec![None::<&str>])),
+            text("old-run"),
+            Arc::new(TimestampMicrosecondArray::from(vec![0]).with_timezone("UTC")),
+        ],
+    )
+    .unwrap();
+    DeltaTableBuilder::from_url(url::Url::from_directory_path(&ledger_dir).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .write(vec![old_row])
+        .with_save_mode(SaveMode::Append)
+        .await
+        .unwrap();
+
+    let l = Lake::open_or_create(location.to_str().unwrap(), &LakeOptions::default()).await.unwrap();
+    let t = l.table(LEDGER_TABLE).await.unwrap();
+    let schema = t.snapshot().unwrap().snapshot().arrow_schema();
+    assert!(new.iter().all(|c| schema.field_with_name(c).is_ok()), "{schema:?}");
+    let source = Source::parse(source_dir.to_str().unwrap(), &Default::default()).await.unwrap();
+    let s = backfill(&l, &source, &quiet()).await.unwrap();
+    assert_eq!((s.files, s.files_already_ingested), (files.len() as u64 - 1, 1));
+    let t = l.table(LEDGER_TABLE).await.unwrap();
+    let b = read_table(
+        &t,
+        "SELECT sum(CASE WHEN sha256 IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN length(sha256) = 64 THEN 1 ELSE 0 END) FROM t",
+    )
+    .await
+    .unwrap();
+    let n = |c: usize| b[0].column(c).as_primitive::<arrow::datatypes::Int64Type>().value(0);
+    assert_eq!((n(0), n(1)), (1, files.len() as i64 - 1), "the old row keeps a null hash; new rows have theirs");
+}

@@ -75,15 +75,20 @@ impl Lake {
     /// Brings the `cloudtrail` table's schema up to this build's (see the module docs).
     /// Returns the paths it added; empty when the lake was already current.
     pub async fn evolve_cloudtrail(&self) -> Result<Vec<String>> {
+        self.evolve_table(CLOUDTRAIL_TABLE, &schema::cloudtrail_schema()).await
+    }
+
+    /// Brings a table's schema up to `ours`: new (nullable) columns are added in one
+    /// commit; a changed or unknown column is an error naming it.
+    pub async fn evolve_table(&self, name: &str, ours: &Schema) -> Result<Vec<String>> {
         let err = LakeError::delta(&self.location);
-        let table = self.table(CLOUDTRAIL_TABLE).await?;
+        let table = self.table(name).await?;
         let current = table.snapshot().map_err(&err)?.snapshot().arrow_schema();
-        let ours = schema::cloudtrail_schema();
-        let d = diff(&current, &ours);
+        let d = diff(&current, ours);
         if !d.conflicts.is_empty() {
             return Err(LakeError::state(
                 &self.location,
-                format!("the cloudtrail table's schema does not match this build: {}", d.conflicts.join("; ")),
+                format!("the {name} table's schema does not match this build: {}", d.conflicts.join("; ")),
             ));
         }
         if d.added.is_empty() {
@@ -95,11 +100,11 @@ impl Lake {
             .fields()
             .iter()
             .filter(|f| d.added.iter().any(|p| top_of(p) == f.name()))
-            .map(|f| f.as_ref().clone())
+            .map(|f| f.as_ref().clone().with_nullable(true))
             .collect();
         let tops = Schema::new(tops);
         let kernel: StructType = (&tops).try_into_kernel().map_err(|e| err(e.into()))?;
-        tracing::info!(lake = %self.location, columns = ?d.added, "Adding this build's new columns to the lake.");
+        tracing::info!(lake = %self.location, table = name, columns = ?d.added, "Adding this build's new columns to the lake.");
         table.add_columns().with_fields(kernel.fields().cloned().collect::<Vec<_>>()).await.map_err(&err)?;
         Ok(d.added)
     }

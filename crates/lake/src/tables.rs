@@ -46,7 +46,10 @@ impl Lake {
         if !created {
             lake.evolve_cloudtrail().await?;
         }
-        lake.ensure_table(LEDGER_TABLE, &ledger::ledger_schema(), &[]).await?;
+        if !lake.ensure_table(LEDGER_TABLE, &ledger::ledger_schema(), &[]).await? {
+            // A ledger written before integrity validation lacks its columns.
+            lake.evolve_table(LEDGER_TABLE, &ledger::ledger_schema()).await?;
+        }
         Ok(lake)
     }
 
