@@ -515,3 +515,131 @@ async fn malicious_keys_never_escape_the_quarantine_prefix() {
     assert_eq!(outside, vec![std::ffi::OsString::from("lake")]);
     assert!(!Path::new("/abs").exists());
 }
+
+/// Keys of every file under `root` (relative, `/`-separated), sorted.
+fn files_under(root: &Path) -> Vec<String> {
+    let mut out = vec![];
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap();
+                out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_are_checked_as_they_arrive_late_files_too_and_each_tampering_raises_an_alert() {
+    let e = env().await;
+    let corpus = e.dir.path().join("corpus");
+    let out = Command::cargo_bin("trailhouse")
+        .unwrap()
+        .args([
+            "generate",
+            "--tamper",
+            "--bucket",
+            &e.bucket,
+            "--events",
+            "2000",
+            "--accounts",
+            "1",
+            "--minutes",
+            "240",
+        ])
+        .arg("--out")
+        .arg(&corpus)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let planted: Vec<(String, String)> = std::fs::read_to_string(corpus.join("planted.tsv"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            f[3].starts_with("tamper-").then(|| (f[3].to_string(), f[4].to_string()))
+        })
+        .collect();
+    let tampered = |what: &str| planted.iter().find(|(w, _)| w == what).unwrap().1.clone();
+    let objects: Vec<String> = files_under(&corpus).into_iter().filter(|k| k.ends_with(".json.gz")).collect();
+    let digests = objects.iter().filter(|k| k.contains("/CloudTrail-Digest/")).count() as u64;
+    // A log file its digest lists whose notification reaches the queue only after the
+    // digest's: pending (it is in the bucket), then checked when it arrives.
+    let late = objects.iter().find(|k| k.contains("/CloudTrail/us-east-1/") && k.contains("T02")).unwrap().clone();
+
+    // The bucket as CloudTrail fills it (signatures in the digests' metadata), announced by
+    // S3 notifications of 25 objects each.
+    let announce = |keys: &[String]| {
+        let records: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put",
+                "s3":{"bucket":{"name":e.bucket},"object":{"key":k}}})
+            })
+            .collect();
+        serde_json::json!({ "Records": records }).to_string()
+    };
+    let mut first = vec![];
+    for key in &objects {
+        let body = std::fs::read(corpus.join(key)).unwrap();
+        let mut put = e.s3.put_object().bucket(&e.bucket).key(key).body(body.into());
+        if key.contains("/CloudTrail-Digest/") {
+            let sig = std::fs::read_to_string(corpus.join(format!("{key}.signature"))).unwrap();
+            put = put.metadata("signature", sig).metadata("signature-algorithm", "SHA256withRSA");
+        }
+        put.send().await.unwrap();
+        if *key != late {
+            first.push(key.clone());
+        }
+    }
+    for chunk in first.chunks(25) {
+        e.send(announce(chunk)).await;
+    }
+    let keys = corpus.join("public-keys.json");
+    let s = e.once_with(&["--public-keys", keys.to_str().unwrap()]);
+    assert_eq!(s["digests_checked"].as_u64(), Some(digests), "{s}");
+    // The edited file, the deleted one, and the digest after the deleted digest.
+    let problems = e.sql("SELECT digest, status, chain, gap_hours, logs_altered, logs_missing, logs_pending FROM integrity WHERE status <> 'valid' OR chain NOT IN ('linked', 'first') OR gap_hours > 0 OR logs_altered + logs_missing > 0");
+    assert_eq!(s["digests_with_problems"].as_u64(), Some(3), "{s}\n{problems}");
+    // A file's ledger rows, by status (one commit can hold both its ingestion and its check).
+    let status_of = |name: &str| -> Vec<String> {
+        e.sql(&format!("SELECT status FROM ingested_files WHERE name = '{name}' ORDER BY status"))
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(status_of(&tampered("tamper-log-altered")), ["altered", "ingested"]);
+    assert_eq!(status_of(&tampered("tamper-log-deleted")), ["missing"]);
+    assert_eq!(status_of(&late), ["pending"]);
+    let chain = e.sql("SELECT chain, gap_hours FROM integrity WHERE chain <> 'linked' AND chain <> 'first'");
+    assert_eq!(chain.trim(), r#"{"chain":"previous_missing","gap_hours":1}"#);
+
+    // The late file's notification arrives: checked against the digest that listed it.
+    e.send(announce(std::slice::from_ref(&late))).await;
+    let s = e.once_with(&["--public-keys", keys.to_str().unwrap()]);
+    assert_eq!((s["files"].as_u64(), s["digests_checked"].as_u64()), (Some(1), Some(0)), "{s}");
+    assert_eq!(status_of(&late), ["ingested", "pending", "valid"]);
+
+    // The built-in rule raises each: the altered file, the deleted one, the broken chain.
+    let out = Command::cargo_bin("trailhouse")
+        .unwrap()
+        .args(["detect", "--format", "ndjson", "--rule", "log-file-integrity-violation", "--lake"])
+        .arg(e.lake())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let alerts: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let keys_alerted: Vec<String> = alerts.iter().map(|a| a["dedup_key"].to_string()).collect();
+    assert_eq!(alerts.len(), 3, "{alerts:#?}");
+    for key in [tampered("tamper-log-altered"), tampered("tamper-log-deleted")] {
+        assert!(keys_alerted.iter().any(|k| k.contains(&format!("log:{key}"))), "{key}: {keys_alerted:?}");
+    }
+    assert!(keys_alerted.iter().any(|k| k.contains("digest:")), "{keys_alerted:?}");
+}

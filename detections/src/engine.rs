@@ -41,10 +41,13 @@ struct Hit {
 pub async fn evaluate(ctx: &SessionContext, rule: &Rule) -> Result<Vec<Alert>> {
     let sql_err =
         |e: datafusion::error::DataFusionError| DetectError::Sql { rule: rule.id.clone(), message: e.to_string() };
-    let wrapped = format!(
-        "SELECT principal({USER_IDENTITY_COL}) AS {PRINCIPAL}, matched.* FROM ({}) AS matched",
-        rule.sql.trim().trim_end_matches(';')
-    );
+    let sql = rule.sql.trim().trim_end_matches(';');
+    // A rule over events names the actor; one over the lake's own records (`integrity`,
+    // the ledger) has no `useridentity`.
+    let about_events =
+        ctx.sql(sql).await.map_err(sql_err)?.schema().has_column_with_unqualified_name(USER_IDENTITY_COL);
+    let actor = if about_events { format!("principal({USER_IDENTITY_COL})") } else { "CAST(NULL AS VARCHAR)".into() };
+    let wrapped = format!("SELECT {actor} AS {PRINCIPAL}, matched.* FROM ({sql}) AS matched");
     // Streamed: only the hits' few fields are kept, not the matched rows' every column.
     let started = std::time::Instant::now();
     let mut stream = ctx.sql(&wrapped).await.map_err(sql_err)?.execute_stream().await.map_err(sql_err)?;

@@ -203,6 +203,13 @@ pub struct RuleTest {
     /// Earlier events in the lake, for baselines (stateful rules).
     #[serde(default)]
     pub history: Vec<String>,
+    /// Rows of the lake's `integrity` table (digests checked), each merged over a valid,
+    /// linked digest ([`crate::testing::base_digest_check`]), for integrity rules.
+    #[serde(default)]
+    pub integrity: Vec<String>,
+    /// Rows of the ledger (`ingested_files`), each merged over an ingested log file.
+    #[serde(default)]
+    pub ledger: Vec<String>,
 }
 
 /// A detection rule as written in its file.
@@ -226,7 +233,8 @@ pub struct Rule {
     #[serde(default)]
     pub references: Vec<String>,
     /// SQL over `events` (the rows under evaluation) and `history` (the lake's rows in the
-    /// lookback window before them), returning matched events (at least `eventid`,
+    /// lookback window before them), or over `integrity` and `ingested_files` (log file
+    /// integrity: their rows of the last two days), returning matched events (at least `eventid`,
     /// `eventtime` and `useridentity`; extra columns become alert details).
     pub sql: String,
     pub dedup: Dedup,

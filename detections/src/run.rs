@@ -25,6 +25,31 @@ use crate::rule::Rule;
 /// per run instead of once per rule (159 scans of the same file).
 const IN_MEMORY_BYTES: u64 = 32 << 20;
 
+/// How far back integrity rules look at the lake's `integrity` table and ledger.
+const RECORDS_WINDOW_MICROS: i64 = 2 * 86_400_000_000;
+
+/// Registers a table of the lake's own records as `name`: its rows with `time_column` at or
+/// after `since` (all with `None`), or no rows when the lake lacks the table.
+async fn register_records(
+    lake: &Lake,
+    ctx: &datafusion::prelude::SessionContext,
+    name: &str,
+    schema: &arrow::datatypes::SchemaRef,
+    time_column: &str,
+    since: Option<i64>,
+) -> Result<()> {
+    let Some(table) = lake.try_table(name).await? else {
+        ctx.register_table(name, Arc::new(MemTable::try_new(schema.clone(), vec![vec![]])?))?;
+        return Ok(());
+    };
+    let stored = format!("{name}_stored");
+    ctx.register_table(stored.as_str(), Arc::new(LakeTable::try_new(&table)?))?;
+    let filter =
+        since.map_or(String::new(), |t| format!(" WHERE {time_column} >= TIMESTAMP '{}'", format_canonical(t)));
+    ctx.sql(&format!("CREATE VIEW {name} AS SELECT * FROM {stored}{filter}")).await?;
+    Ok(())
+}
+
 /// Which rows a run looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -152,6 +177,13 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
             Some((micros(0)?, micros(1)?))
         })
     };
+
+    // The lake's own records, for integrity rules: their rows of the last two days (all of
+    // them for --all); what was alerted on before is deduplicated like any alert.
+    let recent = if scope == Scope::All { None } else { Some(now - RECORDS_WINDOW_MICROS) };
+    register_records(lake, &ctx, lake::INTEGRITY_TABLE, &lake::integrity::integrity_schema(), "checked_at", recent)
+        .await?;
+    register_records(lake, &ctx, lake::LEDGER_TABLE, &lake::ledger::ledger_schema(), "verified_at", recent).await?;
 
     let read_stored = scope == Scope::Incremental && watermark.is_some();
     let mut baselines = Keeper::open(lake, &ctx, read_stored, scope.moves_watermark(), now).await?;

@@ -70,6 +70,52 @@ pub fn expand(events: &[String], prefix: &str) -> std::result::Result<Vec<Value>
         .collect()
 }
 
+/// The `integrity` row every test row is merged over: a valid digest, linked to the one
+/// before it, that vouched for one log file.
+pub fn base_digest_check() -> Value {
+    json!({
+        "digest": "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/02/111122223333_CloudTrail-Digest_us-east-1_trail_us-east-1_20261102T100000Z.json.gz",
+        "account": "111122223333", "region": "us-east-1",
+        "digest_start_time": "2026-11-02T09:00:00Z", "digest_end_time": "2026-11-02T10:00:00Z",
+        "backfill": false, "status": "valid", "chain": "linked", "gap_hours": 0,
+        "logs_listed": 1, "logs_valid": 1, "logs_altered": 0, "logs_missing": 0, "logs_pending": 0,
+        "checked_at": "2026-11-02T10:15:00Z", "run_id": "rule-test"
+    })
+}
+
+/// The ledger row every test row is merged over: a log file ingested.
+pub fn base_ledger_row() -> Value {
+    json!({
+        "name": "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02/111122223333_CloudTrail_us-east-1_20261102T0905Z_a.json.gz",
+        "uri": "rule-test://a.json.gz", "size": 1000, "events": 10, "status": "ingested",
+        "run_id": "rule-test", "ingested_at": "2026-11-02T09:10:00Z"
+    })
+}
+
+/// `rows` (JSON objects as text, each merged over `base`) as a table of `schema`.
+fn rows_table(
+    rows: &[String],
+    base: &Value,
+    schema: arrow::datatypes::SchemaRef,
+) -> std::result::Result<MemTable, String> {
+    let mut text = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let over: Value = serde_json::from_str(row).map_err(|e| format!("row {i} is not JSON: {e}"))?;
+        let mut r = base.clone();
+        merge(&mut r, &over);
+        text.push_str(&r.to_string());
+        text.push('\n');
+    }
+    let mut reader = arrow::json::ReaderBuilder::new(schema.clone())
+        .build(std::io::Cursor::new(text.into_bytes()))
+        .map_err(|e| e.to_string())?;
+    let mut batches = vec![];
+    for b in reader.by_ref() {
+        batches.push(b.map_err(|e| e.to_string())?);
+    }
+    MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())
+}
+
 /// The outcome of one rule test.
 #[derive(Debug, Clone)]
 pub struct TestOutcome {
@@ -102,6 +148,10 @@ pub async fn test_rule(rule: &Rule) -> Result<Vec<TestOutcome>> {
                 Arc::new(MemTable::try_new(schema, vec![vec![batch_all]]).map_err(|e| e.to_string())?),
             )
             .map_err(|e| e.to_string())?;
+            let integrity = rows_table(&t.integrity, &base_digest_check(), lake::integrity::integrity_schema())?;
+            ctx.register_table(lake::INTEGRITY_TABLE, Arc::new(integrity)).map_err(|e| e.to_string())?;
+            let ledger = rows_table(&t.ledger, &base_ledger_row(), lake::ledger::ledger_schema())?;
+            ctx.register_table(lake::LEDGER_TABLE, Arc::new(ledger)).map_err(|e| e.to_string())?;
             Keeper::from_history().register(&ctx, rule, i64::MIN).await.map_err(|e| e.to_string())?;
             let alerts = evaluate(&ctx, rule).await.map_err(|e| e.to_string())?;
             let matched = !alerts.is_empty();
