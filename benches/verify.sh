@@ -10,11 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/release-bin.sh
-corpus=target/bench-corpus/verify-large
-if [ ! -f "$corpus/public-keys.json" ]; then
-  rm -rf "$corpus"
-  "$bin" generate --out "$corpus" --events 1000000 --days 1 --accounts 4 --seed 1 --digests >&2
-fi
+source benches/digest-corpus.sh
 scripts/moto.sh install >/dev/null
 files=$(find "$corpus" -path '*/CloudTrail/*' -name '*.json.gz' | wc -l)
 digests=$(find "$corpus" -path '*/CloudTrail-Digest/*' -name '*.json.gz' | wc -l)

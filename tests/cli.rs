@@ -221,13 +221,14 @@ fn keys_under(root: &Path) -> Vec<String> {
     keys
 }
 
-/// Two hours of generated logs for one account (six regions) under `dir/bucket`, with
-/// signed digests naming `bucket` (`generate --digests`): (the folder, its public-keys file).
+/// Two hours of an organization trail's generated logs, two accounts in six regions, under
+/// `dir/bucket`, with signed digests naming `bucket` (`generate --digests`): (the folder,
+/// its public-keys file).
 fn signed_trail(dir: &Path, events: &str, seed: &str, bucket: &str) -> (std::path::PathBuf, std::path::PathBuf) {
     let logs = dir.join("bucket");
     run_ok(
         trailhouse()
-            .args(["generate", "--digests", "--bucket", bucket, "--events", events, "--accounts", "1", "--seed", seed])
+            .args(["generate", "--digests", "--bucket", bucket, "--events", events, "--accounts", "2", "--seed", seed])
             .args(["--minutes", "115", "--out"])
             .arg(&logs),
     );
@@ -257,7 +258,7 @@ fn verify_passes_an_untouched_trail_and_reports_each_tampering_with_its_key() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     let reports: Vec<serde_json::Value> =
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert_eq!(reports.len(), 6, "one chain per region");
+    assert_eq!(reports.len(), 12, "one chain per account and region");
     assert!(reports.iter().all(|r| r["findings"].as_array().unwrap().is_empty() && r["digests_valid"] == 2));
 
     // Tamper: edit one log file, delete another, forge a third.

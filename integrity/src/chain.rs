@@ -631,6 +631,7 @@ mod tests {
         digests[0].gz = b"not gzip at all".to_vec();
         digests[1].signature = Some("zz-not-hex".into());
         digests[2].bucket = Some("another-bucket".into());
+        digests[3].gz = gzip(b"{ not JSON");
         let r = run(&f, digests, &f.logs);
         let keys: Vec<(&str, String)> = r
             .findings
@@ -654,10 +655,12 @@ mod tests {
                 ("moved", digest_key(3)),
                 // The next digest links the signature the bad one replaced.
                 ("altered", digest_key(2)),
+                ("unreadable", digest_key(4)),
                 ("unlisted", log_key(0, 10)),
                 ("unlisted", log_key(0, 11)),
             ]
         );
-        assert_eq!((r.digests_checked, r.logs_valid), (4, 6));
+        assert!(format!("{:?}", r.findings[4]).contains("not a digest"), "{:?}", r.findings[4]);
+        assert_eq!((r.digests_checked, r.logs_valid), (4, 4));
     }
 }
