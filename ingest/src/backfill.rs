@@ -199,7 +199,14 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
             .await
             .into_iter()
             .collect::<Result<_>>()?;
+        let started = Instant::now();
         checked = verifier.check(lake, digests, &flushed.ledger, &source.store()).await?;
+        tracing::info!(
+            digests = checked.digests.len(),
+            pending = verifier.pending(),
+            seconds = started.elapsed().as_secs_f64(),
+            "Digests checked."
+        );
     }
 
     let mut summary = Summary {
