@@ -97,18 +97,43 @@ pub fn lake_options(tuning: Option<&TuningArgs>, aws: &AwsOptions) -> LakeOption
 
 #[derive(Debug, clap::Args)]
 pub struct PackArgs {
-    /// A folder of rule files (*.toml) instead of the built-in pack.
+    /// A folder of rule files instead of the built-in packs: `*.toml` rules, and `*.yml`
+    /// Sigma rules (CloudTrail) with their tests in `<rule>.tests.toml`.
     #[arg(long, env = "TRAILHOUSE_RULES")]
     pub rules: Option<PathBuf>,
+    /// Which built-in pack: trailhouse's own rules (default), SigmaHQ's 57 CloudTrail rules
+    /// (`sigma`, DRL 1.1), or both (`all`). The Sigma pack is not on by default: a third of
+    /// its rules overlap the trailhouse pack's and would raise the same finding twice.
+    #[arg(long, value_enum, default_value_t = Pack::Trailhouse, env = "TRAILHOUSE_PACK")]
+    pub pack: Pack,
+}
+
+/// The built-in packs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pack {
+    Trailhouse,
+    Sigma,
+    All,
 }
 
 impl PackArgs {
-    /// The rules whose id is in `ids` (all when empty), from `--rules` or the built-in pack.
+    /// The rules whose id is in `ids` (all when empty), from `--rules` or the built-in packs.
+    /// A Sigma rule that does not compile is reported on stderr and the others load.
     pub fn load(&self, ids: &[String]) -> Result<Vec<Rule>> {
-        let rules = match &self.rules {
-            Some(dir) => detections::pack::load_dir(dir)?,
-            None => detections::pack::builtin()?,
+        let (rules, problems) = match (&self.rules, self.pack) {
+            (Some(dir), _) => detections::pack::load_dir_reporting(dir)?,
+            (None, Pack::Trailhouse) => (detections::pack::builtin()?, vec![]),
+            (None, Pack::Sigma) => detections::pack::builtin_sigma()?,
+            (None, Pack::All) => {
+                let (mut rules, problems) = detections::pack::builtin_sigma()?;
+                rules.extend(detections::pack::builtin()?);
+                rules.sort_by(|a, b| a.id.cmp(&b.id));
+                (rules, problems)
+            }
         };
+        for p in &problems {
+            eprintln!("warning: rule not loaded: {p}");
+        }
         Ok(detections::pack::select(rules, ids)?)
     }
 }

@@ -27,6 +27,7 @@ mod error;
 pub mod pack;
 pub mod rule;
 pub mod run;
+pub mod sigma;
 pub mod sink;
 pub mod testing;
 

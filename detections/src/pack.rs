@@ -16,18 +16,111 @@ pub fn builtin() -> Result<Vec<Rule>> {
     finish(rules)
 }
 
-/// Every `*.toml` rule in `dir`, sorted by id.
+/// A Sigma rule file: (file name, text, and its tests file's name and text when it has one).
+type SigmaFile<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+
+/// SigmaHQ's CloudTrail rules built into the binary (`detections/sigma/`, DRL 1.1), with
+/// their tests; and, for each that does not compile, its file and why.
+pub fn builtin_sigma() -> Result<(Vec<Rule>, Vec<String>)> {
+    let tests: std::collections::HashMap<&str, &str> =
+        BUILTIN_SIGMA.iter().filter(|(n, _)| n.ends_with(".tests.toml")).map(|(n, t)| (*n, *t)).collect();
+    let files: Vec<SigmaFile> = BUILTIN_SIGMA
+        .iter()
+        .filter(|(n, _)| n.ends_with(".yml"))
+        .map(|(n, t)| {
+            let tests_name = format!("{}.tests.toml", stem(n));
+            let found = tests.get_key_value(tests_name.as_str()).map(|(k, v)| (*k, *v));
+            (*n, *t, found)
+        })
+        .collect();
+    let (rules, problems) = sigma_rules(files.into_iter(), crate::sigma::SIGMAHQ_LICENSE)?;
+    Ok((finish(rules)?, problems))
+}
+
+/// Every rule in `dir`, sorted by id: `*.toml` rules, and `*.yml` Sigma rules with their
+/// tests from `<rule>.tests.toml`. A Sigma rule that does not compile is logged with its
+/// file and what it uses, and the others load (see [`load_dir_reporting`]).
 pub fn load_dir(dir: &Path) -> Result<Vec<Rule>> {
+    let (rules, problems) = load_dir_reporting(dir)?;
+    for p in &problems {
+        tracing::warn!("{p}");
+    }
+    Ok(rules)
+}
+
+/// [`load_dir`], with the Sigma rules that did not load (each: file and why) returned.
+pub fn load_dir_reporting(dir: &Path) -> Result<(Vec<Rule>, Vec<String>)> {
     let io = |source| DetectError::Io { context: format!("reading rules from {}", dir.display()), source };
     let mut rules = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|e| e == "toml") {
+    let mut sigma_files = Vec::new();
+    let mut names: Vec<std::path::PathBuf> =
+        std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>().map_err(io)?;
+    names.sort();
+    for path in names {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.ends_with(".tests.toml") {
+            continue;
+        }
+        if name.ends_with(".toml") {
             let text = std::fs::read_to_string(&path).map_err(io)?;
             rules.push(Rule::parse(&text, &path.display().to_string())?);
+        } else if name.ends_with(".yml") || name.ends_with(".yaml") {
+            let text = std::fs::read_to_string(&path).map_err(io)?;
+            let tests_path = path.with_file_name(format!("{}.tests.toml", stem(&name)));
+            let tests = std::fs::read_to_string(&tests_path).ok();
+            sigma_files.push((path.display().to_string(), text, tests.map(|t| (tests_path.display().to_string(), t))));
         }
     }
-    finish(rules)
+    let (sigma, problems) = sigma_rules(
+        sigma_files
+            .iter()
+            .map(|(f, t, tests)| (f.as_str(), t.as_str(), tests.as_ref().map(|(p, t)| (p.as_str(), t.as_str())))),
+        "see the rule's license field",
+    )?;
+    rules.extend(sigma);
+    Ok((finish(rules)?, problems))
+}
+
+/// A rule file's name without `.yml`/`.yaml`.
+fn stem(name: &str) -> &str {
+    name.strip_suffix(".yml").or_else(|| name.strip_suffix(".yaml")).unwrap_or(name)
+}
+
+/// The `[[test]]` tables of a Sigma rule's `<rule>.tests.toml`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SigmaTests {
+    #[serde(rename = "test", default)]
+    tests: Vec<crate::rule::RuleTest>,
+}
+
+/// Sigma rules from (file, text, tests file and text): those that compile, and for each
+/// that does not, `file: why`. A tests file that is not valid TOML is an error.
+pub(crate) fn sigma_rules<'a>(
+    files: impl Iterator<Item = SigmaFile<'a>>,
+    license: &str,
+) -> Result<(Vec<Rule>, Vec<String>)> {
+    let mut rules = Vec::new();
+    let mut problems = Vec::new();
+    for (file, text, tests) in files {
+        let tests = match tests {
+            Some((tests_file, t)) => {
+                toml::from_str::<SigmaTests>(t)
+                    .map_err(|e| DetectError::Rule { origin: tests_file.to_string(), message: e.to_string() })?
+                    .tests
+            }
+            None => vec![],
+        };
+        let license = crate::sigma::license_of(text).unwrap_or_else(|| license.to_string());
+        match crate::sigma::parse(text, file, tests, &license) {
+            Ok(rule) => match rule.validate() {
+                Ok(()) => rules.push(rule),
+                Err(message) => problems.push(format!("{file}: {message}")),
+            },
+            Err(message) => problems.push(format!("{file}: {message}")),
+        }
+    }
+    Ok((rules, problems))
 }
 
 fn finish(mut rules: Vec<Rule>) -> Result<Vec<Rule>> {

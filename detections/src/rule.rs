@@ -162,7 +162,7 @@ impl Baseline {
         crate::alert::stable_id(&parts)[..16].to_string()
     }
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         let ident = |s: &str| {
             s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
                 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
@@ -247,6 +247,9 @@ pub struct Rule {
     pub baselines: Vec<Baseline>,
     #[serde(rename = "test", default)]
     pub tests: Vec<RuleTest>,
+    /// Set for a rule compiled from Sigma (its id, level, status, author, license).
+    #[serde(skip)]
+    pub sigma: Option<crate::sigma::SigmaMeta>,
 }
 
 /// `T1234` or `T1234.001`.
@@ -272,7 +275,7 @@ impl Rule {
         Ok(rule)
     }
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    pub(crate) fn validate(&self) -> std::result::Result<(), String> {
         if self.id.is_empty()
             || !self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         {
@@ -318,8 +321,11 @@ impl Rule {
         {
             return Err("threshold.count must be at least 2".into());
         }
-        if !self.tests.iter().any(|t| t.expect == Expect::Match)
-            || !self.tests.iter().any(|t| t.expect == Expect::NoMatch)
+        // A Sigma rule's tests live beside it (`<rule>.tests.toml`); one without them loads.
+        let untested_sigma = self.sigma.is_some() && self.tests.is_empty();
+        if !untested_sigma
+            && (!self.tests.iter().any(|t| t.expect == Expect::Match)
+                || !self.tests.iter().any(|t| t.expect == Expect::NoMatch))
         {
             return Err(
                 "needs at least one `expect = \"match\"` test and one near-miss `expect = \"no_match\"` test".into()

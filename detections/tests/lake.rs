@@ -324,3 +324,52 @@ async fn baselines_kept_in_the_lake_raise_what_a_rescan_of_the_lookback_raises()
         sql_values(&lake, "SELECT count(*) FROM baselines WHERE name = 'known_ips' AND k1 = '203.0.113.201'").await;
     assert_eq!(new_key, ["1"], "the new address is one fact after the fold");
 }
+
+/// A Sigma rule and a hand-written rule with the same logic raise the same alerts over the
+/// same lake.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigma_rule_and_the_same_logic_in_sql_raise_the_same_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, _) = generated_lake(dir.path()).await;
+    let (sigma, problems) = detections::pack::builtin_sigma().unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let sigma = sigma.into_iter().find(|r| r.id == "sigma-aws-cloudtrail-disable-logging").unwrap();
+    let by_hand = detections::rule::Rule::parse(
+        r#"
+id = "trail-stopped-changed-or-deleted"
+title = "CloudTrail trail stopped, changed or deleted"
+severity = "medium"
+description = "The Sigma rule's logic, written by hand."
+triage = "-"
+tactics = ["defense_evasion"]
+dedup = { key = ["recipientaccountid", "principal", "eventname"], window = "1h" }
+sql = """
+SELECT * FROM events
+WHERE eventsource = 'cloudtrail.amazonaws.com' AND eventname IN ('StopLogging', 'UpdateTrail', 'DeleteTrail')
+"""
+[[test]]
+name = "StopLogging"
+expect = "match"
+events = ['''{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging"}''']
+[[test]]
+name = "near miss"
+expect = "no_match"
+events = ['''{"eventSource":"cloudtrail.amazonaws.com","eventName":"DescribeTrails"}''']
+"#,
+        "by-hand.toml",
+    )
+    .unwrap();
+    let alerts = |s: &RunSummary| -> Vec<(String, Option<String>, String, Vec<String>)> {
+        let mut v: Vec<_> = s
+            .alerts
+            .iter()
+            .map(|a| (a.dedup_key.clone(), a.principal.clone(), a.first_seen.clone(), a.event_ids.clone()))
+            .collect();
+        v.sort();
+        v
+    };
+    let from_sigma = run(&lake, &[sigma], Scope::All).await.unwrap();
+    let from_sql = run(&lake, &[by_hand], Scope::All).await.unwrap();
+    assert!(!from_sigma.alerts.is_empty(), "the planted StopLogging and DeleteTrail are found");
+    assert_eq!(alerts(&from_sigma), alerts(&from_sql));
+}

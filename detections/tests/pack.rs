@@ -121,3 +121,54 @@ async fn a_broken_test_expectation_is_reported_not_hidden() {
     let outcomes = detections::testing::test_rule(&rule).await.unwrap();
     assert!(outcomes.iter().all(|o| !o.passed), "{outcomes:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_sigmahq_rule_loads_compiles_and_passes_its_tests() {
+    let (rules, problems) = detections::pack::builtin_sigma().unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(rules.len(), 57);
+    let mut failures = Vec::new();
+    for r in &rules {
+        let sigma = r.sigma.as_ref().unwrap();
+        assert!(sigma.license.contains("DRL-1.1") && !sigma.author.is_empty(), "{}: {sigma:?}", r.id);
+        let expects: Vec<_> = r.tests.iter().map(|t| t.expect).collect();
+        assert!(
+            expects.contains(&detections::rule::Expect::Match) && expects.contains(&detections::rule::Expect::NoMatch),
+            "{}: needs a match and a near miss in its .tests.toml",
+            r.id
+        );
+        for o in detections::testing::test_rule(r).await.unwrap() {
+            if !o.passed {
+                failures.push(format!("{} / {}: {}", o.rule, o.test, o.message));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn a_sigma_rule_the_compiler_cannot_take_is_named_and_the_others_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = include_str!("../sigma/aws_enum_buckets.yml");
+    std::fs::write(dir.path().join("good.yml"), good).unwrap();
+    std::fs::write(dir.path().join("good.tests.toml"), include_str!("../sigma/aws_enum_buckets.tests.toml")).unwrap();
+    let bad = good.replace("eventName: 'ListBuckets'", "eventName|base64offset: 'ListBuckets'");
+    assert_ne!(bad, good);
+    std::fs::write(dir.path().join("bad.yml"), bad).unwrap();
+    std::fs::write(
+        dir.path().join("keywords.yml"),
+        good.replace("    filter:\n", "    keywords:\n        - evil\n    filter:\n"),
+    )
+    .unwrap();
+    let (rules, problems) = detections::pack::load_dir_reporting(dir.path()).unwrap();
+    assert_eq!(rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["sigma-good"]);
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+    let bad = problems.iter().find(|p| p.contains("bad.yml")).unwrap();
+    assert!(
+        bad.contains("|base64offset")
+            && bad.contains("detection.selection.eventName|base64offset")
+            && bad.contains("line "),
+        "{bad}"
+    );
+    assert!(problems.iter().any(|p| p.contains("keywords.yml") && p.contains("keyword search")), "{problems:#?}");
+}

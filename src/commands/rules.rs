@@ -31,6 +31,13 @@ pub enum RulesCommand {
         #[arg(long, conflicts_with = "format")]
         json: bool,
     },
+    /// Print the SQL a rule runs (for a Sigma rule: what its detection compiled to).
+    Sql {
+        #[command(flatten)]
+        pack: PackArgs,
+        /// The rule's id (`trailhouse rules list`).
+        id: String,
+    },
     /// Run the rules' embedded tests through the real decode -> Arrow -> DataFusion path.
     ///
     /// Exits 1 if any test fails. Example: trailhouse rules test root-console-login
@@ -67,6 +74,10 @@ pub async fn run(a: Args) -> Result<ExitCode> {
                             "mitre": r.mitre, "controls": r.controls, "references": r.references,
                             "dedup_key": r.dedup.key, "dedup_window": r.dedup.window, "lookback": r.lookback,
                             "tests": r.tests.len(),
+                            "sigma": r.sigma.as_ref().map(|s| serde_json::json!({
+                                "id": s.id, "level": s.level, "status": s.status, "author": s.author,
+                                "license": s.license, "file": s.file,
+                            })),
                         });
                         writeln!(out, "{v}")?;
                     }
@@ -83,9 +94,23 @@ pub async fn run(a: Args) -> Result<ExitCode> {
                             tactics.join(", "),
                             r.title
                         )?;
+                        if let Some(s) = &r.sigma {
+                            writeln!(
+                                out,
+                                "{:<44} sigma {} level {} status {} by {}",
+                                "", s.id, s.level, s.status, s.author
+                            )?;
+                        }
                     }
                     writeln!(out, "\n{} rules. `trailhouse rules test [ID...]` runs their tests.", rules.len())?;
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RulesCommand::Sql { pack, id } => {
+            let rules = pack.load(std::slice::from_ref(&id))?;
+            for r in &rules {
+                println!("{}", r.sql.trim());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -95,6 +120,10 @@ pub async fn run(a: Args) -> Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             for r in &rules {
                 let outcomes = detections::testing::test_rule(r).await?;
+                if outcomes.is_empty() {
+                    writeln!(out, "none  {:<40} no tests (a Sigma rule's are in <rule>.tests.toml)", r.id)?;
+                    continue;
+                }
                 let bad: Vec<_> = outcomes.iter().filter(|o| !o.passed).collect();
                 passed += outcomes.len() - bad.len();
                 failed += bad.len();

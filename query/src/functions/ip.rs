@@ -46,7 +46,7 @@ pub fn is_private_ip() -> ScalarUDF {
     })
 }
 
-fn parse_ip(s: &str) -> Option<IpAddr> {
+pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     let s = s.trim();
     // Bracketed IPv6 ("[::1]") shows up in some logs.
     let s = s.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(s);

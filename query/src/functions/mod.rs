@@ -8,6 +8,7 @@
 mod arn;
 mod ip;
 mod json_path;
+mod sigma;
 mod time;
 
 pub(crate) use time::parse as parse_time;
@@ -47,6 +48,12 @@ pub fn catalog() -> Vec<(&'static str, &'static str)> {
         ("arn_resource(arn)", "the resource part of an ARN (after the account field)"),
         ("principal(useridentity)", "one readable actor name for any identity type"),
         (
+            "sigma_match(json, 'a.b', op, arg)",
+            "Sigma's matching inside a JSON column: any value at the path (through arrays) matches; op eq|cased|re|cidr|exists|null",
+        ),
+        ("sigma_value(json, 'a.b')", "the first scalar at a dotted path, as text"),
+        ("sigma_like(text, pattern)", "a Sigma pattern (* ? wildcards, \\ escapes) against text, case-insensitive"),
+        (
             "json_get_str(json, 'a', 'b') / json ->> 'a'",
             "datafusion-functions-json: fast JSON access (also json_get_int, json_contains, json_length, ...)",
         ),
@@ -66,6 +73,9 @@ fn all() -> Vec<ScalarUDF> {
         arn::arn_account(),
         arn::arn_resource(),
         arn::principal(),
+        sigma::sigma_match(),
+        sigma::sigma_value(),
+        sigma::sigma_like(),
     ]
 }
 
