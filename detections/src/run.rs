@@ -43,10 +43,26 @@ async fn register_records(
         return Ok(());
     };
     let stored = format!("{name}_stored");
-    ctx.register_table(stored.as_str(), Arc::new(LakeTable::try_new(&table)?))?;
-    let filter =
-        since.map_or(String::new(), |t| format!(" WHERE {time_column} >= TIMESTAMP '{}'", format_canonical(t)));
-    ctx.sql(&format!("CREATE VIEW {name} AS SELECT * FROM {stored}{filter}")).await?;
+    let provider = LakeTable::try_new(&table)?;
+    // A table written by an older build may lack columns (a ledger from before integrity
+    // validation): they read as nulls, so the rules over it still plan.
+    let have = provider.schema();
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| match have.field_with_name(f.name()) {
+            Ok(_) => format!("\"{}\"", f.name()),
+            Err(_) => format!("arrow_cast(NULL, '{}') AS \"{}\"", f.data_type(), f.name()),
+        })
+        .collect();
+    ctx.register_table(stored.as_str(), Arc::new(provider))?;
+    let filter = if have.field_with_name(time_column).is_err() {
+        // Nothing written by this build yet: no rows in the window.
+        " WHERE false".to_string()
+    } else {
+        since.map_or(String::new(), |t| format!(" WHERE {time_column} >= TIMESTAMP '{}'", format_canonical(t)))
+    };
+    ctx.sql(&format!("CREATE VIEW {name} AS SELECT {} FROM {stored}{filter}", columns.join(", "))).await?;
     Ok(())
 }
 
