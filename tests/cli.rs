@@ -11,6 +11,8 @@ use assert_cmd::cargo::CommandCargoExt;
 
 mod common;
 
+use common::{keys_under, upload_trail};
+
 fn trailhouse() -> Command {
     let mut c = Command::cargo_bin("trailhouse").unwrap();
     c.env_remove("TRAILHOUSE_LAKE").env("NO_COLOR", "1");
@@ -203,24 +205,6 @@ fn compact_merges_small_files_keeps_every_row_and_checkpoints() {
     }
 }
 
-/// The files under `root`, as keys (`/`-separated, relative), sorted.
-fn keys_under(root: &Path) -> Vec<String> {
-    let mut keys = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                keys.push(p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
-            }
-        }
-    }
-    keys.sort();
-    keys
-}
-
 /// Two hours of an organization trail's generated logs, two accounts in six regions, under
 /// `dir/bucket`, with signed digests naming `bucket` (`generate --digests`): (the folder,
 /// its public-keys file).
@@ -300,6 +284,7 @@ async fn verify_reads_signatures_from_s3_metadata_and_saves_them_for_an_offline_
     // The bucket as CloudTrail leaves it: digests carry their signature as object metadata.
     let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
     let s3 = aws.s3_client().await;
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let digests = upload_trail(&s3, &bucket, &logs).await;
     let saved = dir.path().join("saved");
     let source = format!("s3://{bucket}/AWSLogs/");
@@ -353,24 +338,6 @@ async fn verify_reads_signatures_from_s3_metadata_and_saves_them_for_an_offline_
     );
 }
 
-/// Puts a local trail folder into `bucket` as CloudTrail leaves it: each digest's signature
-/// in its object metadata. Returns the number of digests.
-async fn upload_trail(s3: &aws_sdk_s3::Client, bucket: &str, logs: &Path) -> u64 {
-    s3.create_bucket().bucket(bucket).send().await.unwrap();
-    let mut digests = 0;
-    for key in keys_under(logs).into_iter().filter(|k| k.ends_with(".json.gz")) {
-        let body = std::fs::read(logs.join(&key)).unwrap();
-        let mut put = s3.put_object().bucket(bucket).key(&key).body(body.into());
-        if key.contains("/CloudTrail-Digest/") {
-            let sig = std::fs::read_to_string(logs.join(format!("{key}.signature"))).unwrap();
-            put = put.metadata("signature", sig).metadata("signature-algorithm", "SHA256withRSA");
-            digests += 1;
-        }
-        put.send().await.unwrap();
-    }
-    digests
-}
-
 /// Gives the local server's CloudTrail `region` these public keys (`list-public-keys`
 /// output): no AWS API creates them, so scripts/moto_server.py takes them like moto's own
 /// `/moto-api/static/` results.
@@ -407,7 +374,9 @@ async fn verify_over_s3_with_keys_from_list_public_keys_reports_each_tampering_o
             .arg(&logs),
     );
     let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
-    let digests = upload_trail(&aws.s3_client().await, &bucket, &logs).await;
+    let s3 = aws.s3_client().await;
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let digests = upload_trail(&s3, &bucket, &logs).await;
     let regions: std::collections::BTreeSet<String> = keys_under(&logs)
         .iter()
         .filter_map(|k| integrity::folder::classify(k).map(|(_, region, _)| region.to_string()))

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{dataset_files, endpoint};
+use common::{dataset_files, endpoint, keys_under, upload_trail};
 
 struct Env {
     s3: aws_sdk_s3::Client,
@@ -516,25 +516,6 @@ async fn malicious_keys_never_escape_the_quarantine_prefix() {
     assert!(!Path::new("/abs").exists());
 }
 
-/// Keys of every file under `root` (relative, `/`-separated), sorted.
-fn files_under(root: &Path) -> Vec<String> {
-    let mut out = vec![];
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(root).unwrap();
-                out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn digests_are_checked_as_they_arrive_late_files_too_and_each_tampering_raises_an_alert() {
     let e = env().await;
@@ -567,7 +548,7 @@ async fn digests_are_checked_as_they_arrive_late_files_too_and_each_tampering_ra
         })
         .collect();
     let tampered = |what: &str| planted.iter().find(|(w, _)| w == what).unwrap().1.clone();
-    let objects: Vec<String> = files_under(&corpus).into_iter().filter(|k| k.ends_with(".json.gz")).collect();
+    let objects: Vec<String> = keys_under(&corpus).into_iter().filter(|k| k.ends_with(".json.gz")).collect();
     let digests = objects.iter().filter(|k| k.contains("/CloudTrail-Digest/")).count() as u64;
     // A log file its digest lists whose notification reaches the queue only after the
     // digest's: pending (it is in the bucket), then checked when it arrives.
@@ -585,19 +566,8 @@ async fn digests_are_checked_as_they_arrive_late_files_too_and_each_tampering_ra
             .collect();
         serde_json::json!({ "Records": records }).to_string()
     };
-    let mut first = vec![];
-    for key in &objects {
-        let body = std::fs::read(corpus.join(key)).unwrap();
-        let mut put = e.s3.put_object().bucket(&e.bucket).key(key).body(body.into());
-        if key.contains("/CloudTrail-Digest/") {
-            let sig = std::fs::read_to_string(corpus.join(format!("{key}.signature"))).unwrap();
-            put = put.metadata("signature", sig).metadata("signature-algorithm", "SHA256withRSA");
-        }
-        put.send().await.unwrap();
-        if *key != late {
-            first.push(key.clone());
-        }
-    }
+    upload_trail(&e.s3, &e.bucket, &corpus).await;
+    let first: Vec<String> = objects.iter().filter(|k| **k != late).cloned().collect();
     for chunk in first.chunks(25) {
         e.send(announce(chunk)).await;
     }

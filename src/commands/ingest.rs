@@ -164,6 +164,7 @@ fn backfill_options(t: &TuningArgs) -> BackfillOptions {
 async fn cmd_service(a: &Args, lake: &Lake, aws: &AwsOptions) -> Result<ExitCode> {
     use ingest::sqs::service::{Metrics, Service, ServiceOptions, serve_metrics};
     let queue_url = a.queue_url.clone().context("--queue-url is required without --source")?;
+    let integrity = a.integrity.options(aws)?;
     let opts = ServiceOptions {
         queue_url,
         receivers: a.service.receivers.max(1),
@@ -173,8 +174,8 @@ async fn cmd_service(a: &Args, lake: &Lake, aws: &AwsOptions) -> Result<ExitCode
         visibility_secs: a.service.visibility_secs.clamp(1, 43_200),
         once: a.service.once,
         stats_secs: a.service.stats_secs,
-        lanes: BackfillOptions { integrity: a.integrity.options(aws)?, ..backfill_options(&a.tuning) }.lane_options(),
-        integrity: a.integrity.options(aws)?,
+        lanes: BackfillOptions { integrity: integrity.clone(), ..backfill_options(&a.tuning) }.lane_options(),
+        integrity,
     };
     let metrics = std::sync::Arc::new(Metrics::default());
     if let Some(addr) = a.service.metrics_addr {

@@ -99,19 +99,18 @@ async fn fetch_public_keys(
     aws: &ingest::aws::AwsOptions,
     chains: &std::collections::BTreeMap<(String, String), integrity::folder::ChainKeys>,
 ) -> Result<PublicKeys> {
-    let mut span: std::collections::BTreeMap<&str, (i64, i64)> = Default::default();
+    // Each region's oldest digest hour, until now (not the newest digest's hour: a backfill
+    // digest is signed with the key valid when it was written, long after its hour).
+    let mut oldest: std::collections::BTreeMap<&str, i64> = Default::default();
     for ((_, region), (digests, _)) in chains {
         for t in digests.iter().filter_map(|k| integrity::chain::key_epoch(k)) {
-            let e = span.entry(region.as_str()).or_insert((t - 3600, t));
-            *e = (e.0.min(t - 3600), e.1.max(t));
+            let e = oldest.entry(region.as_str()).or_insert(t - 3600);
+            *e = (*e).min(t - 3600);
         }
     }
-    // Until now, not the newest digest's hour: a backfill digest is signed with the key valid
-    // when it was written, which can be long after the hour it covers.
-    let now = lake::time::now_micros() / 1_000_000;
+    let end = lake::time::now_micros() / 1_000_000;
     let mut keys = PublicKeys::default();
-    for (region, (start, _)) in span {
-        let end = now;
+    for (region, start) in oldest {
         let list = aws.list_public_keys(region, start, end).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot fetch CloudTrail's public keys: {e}. Allow cloudtrail:ListPublicKeys, or give --public-keys FILE \
