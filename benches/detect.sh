@@ -43,6 +43,12 @@ events=$("$bin" sql --lake "$lake" --format csv "SELECT count(*) FROM cloudtrail
 echo "lake: $(du -sh "$lake/cloudtrail" | cut -f1) of Parquet, $events events; $rules rules; $(nproc) cores"
 timed "full pack over the lake (--all, dry run)" "$bin" detect --lake "$lake" --all --dry-run --format ndjson -v
 echo "  alerts: $(wc -l < target/bench-out.txt)"
+own=$(tail -1 target/bench-time.txt | cut -d' ' -f1)
+# Issue 19's budget: SigmaHQ's 57 rules add at most 30% to the pack's run time.
+timed "the same with SigmaHQ's rules (--pack all)" "$bin" detect --lake "$lake" --all --dry-run --format ndjson -v --pack all
+echo "  alerts: $(wc -l < target/bench-out.txt) ($(grep -c '"rule_id":"sigma-' target/bench-out.txt) from Sigma rules)"
+with=$(tail -1 target/bench-time.txt | cut -d' ' -f1)
+echo "  the Sigma rules add $(awk -v a="$own" -v b="$with" 'BEGIN { printf "%+.1f%%", (b / a - 1) * 100 }') to the pack's run time"
 timed "first incremental run (everything, recorded)" "$bin" detect --lake "$lake" --format ndjson -v
 timed "incremental run, nothing new" "$bin" detect --lake "$lake" --format ndjson -v
 "$bin" ingest --source "$new" --lake "$lake" --json > /dev/null

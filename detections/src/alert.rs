@@ -42,6 +42,13 @@ pub struct Alert {
     pub mitre: Vec<String>,
     pub controls: Vec<String>,
     pub triage: String,
+    /// The rule's references (articles, documentation).
+    pub references: Vec<String>,
+    /// Who wrote the rule and under which license (Sigma rules; empty for the built-in pack).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
 }
 
 pub const MAX_EVENT_IDS: usize = 20;
@@ -98,12 +105,16 @@ pub static ALERT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("accounts", list.clone(), true),
         Field::new("regions", list.clone(), true),
         Field::new("event_names", list.clone(), true),
-        Field::new("event_ids", list, true),
+        Field::new("event_ids", list.clone(), true),
         s("dedup_key"),
         s("details"),
         s("mitre"),
         s("controls"),
         s("run_id"),
+        // Added after the first release: older lakes gain them when an alert is recorded.
+        Field::new("references", list, true),
+        s("author"),
+        s("license"),
     ]))
 });
 
@@ -158,6 +169,9 @@ pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<Reco
         strings(&|a| Some(a.mitre.join(","))),
         strings(&|a| Some(a.controls.join(","))),
         strings(&|_| Some(run_id.to_string())),
+        lists(&|a| &a.references),
+        strings(&|a| a.author.clone()),
+        strings(&|a| a.license.clone()),
     ];
     Ok(RecordBatch::try_new(ALERT_SCHEMA.clone(), columns)?)
 }

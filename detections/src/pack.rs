@@ -95,12 +95,13 @@ struct SigmaTests {
 }
 
 /// Sigma rules from (file, text, tests file and text): those that compile, and for each
-/// that does not, `file: why`. A tests file that is not valid TOML is an error.
+/// that does not, `file: why`. Correlations find the rules they name in any of the files.
+/// A tests file that is not valid TOML is an error.
 pub(crate) fn sigma_rules<'a>(
     files: impl Iterator<Item = SigmaFile<'a>>,
     license: &str,
 ) -> Result<(Vec<Rule>, Vec<String>)> {
-    let mut rules = Vec::new();
+    let mut parsed = Vec::new();
     let mut problems = Vec::new();
     for (file, text, tests) in files {
         let tests = match tests {
@@ -111,15 +112,13 @@ pub(crate) fn sigma_rules<'a>(
             }
             None => vec![],
         };
-        let license = crate::sigma::license_of(text).unwrap_or_else(|| license.to_string());
-        match crate::sigma::parse(text, file, tests, &license) {
-            Ok(rule) => match rule.validate() {
-                Ok(()) => rules.push(rule),
-                Err(message) => problems.push(format!("{file}: {message}")),
-            },
+        match crate::sigma::parse_file(text, file, tests, license) {
+            Ok(f) => parsed.push(f),
             Err(message) => problems.push(format!("{file}: {message}")),
         }
     }
+    let (rules, more) = crate::sigma::link(parsed);
+    problems.extend(more);
     Ok((rules, problems))
 }
 

@@ -114,12 +114,18 @@ pub struct Dedup {
     pub window: String,
 }
 
-/// Fire only when at least `count` matching events fall within `window` for one key.
+/// Fire only when at least `count` matching events fall within `window` for one key, or,
+/// with `distinct`, at least `count` different values of that column (`distinct =
+/// "eventsource"`: five services within ten minutes).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Threshold {
     pub count: usize,
     pub window: String,
+    /// A column of the rule's result whose distinct values are counted instead of events
+    /// (nulls are not values).
+    #[serde(default)]
+    pub distinct: Option<String>,
 }
 
 /// What a stateful rule has seen, kept as facts in the lake's `baselines` table instead of
@@ -281,7 +287,8 @@ impl Rule {
         {
             return Err(format!("id {:?}: use lowercase letters, digits, '-' and '.'", self.id));
         }
-        if self.tactics.is_empty() {
+        // A Sigma rule need not carry ATT&CK tags.
+        if self.tactics.is_empty() && self.sigma.is_none() {
             return Err(
                 "tactics is empty: name the ATT&CK tactics the rule covers (e.g. tactics = [\"persistence\"])".into()
             );

@@ -17,7 +17,7 @@ use lake::{CLOUDTRAIL_TABLE, Lake, LakeTable, read_table};
 
 use crate::alert::{Alert, to_batch};
 use crate::baseline::{self, Keeper};
-use crate::engine::evaluate;
+use crate::engine::{evaluate, evaluate_filters};
 use crate::error::Result;
 use crate::rule::Rule;
 
@@ -205,7 +205,16 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
     let mut baselines = Keeper::open(lake, &ctx, read_stored, scope.moves_watermark(), now).await?;
     let mut alerts = Vec::new();
     if let Some((min_time, max_time)) = span {
-        for rule in rules {
+        // Rules that are a bare condition over `events` (compiled Sigma detections) share
+        // one scan; the others run one by one.
+        let (together, alone): (Vec<&Rule>, Vec<&Rule>) = rules.iter().partition(|r| {
+            r.sigma.as_ref().is_some_and(|s| s.filter.is_some()) && r.threshold.is_none() && !r.is_stateful()
+        });
+        if !together.is_empty() {
+            ctx.sql("CREATE OR REPLACE VIEW history AS SELECT * FROM events").await?;
+            alerts.extend(evaluate_filters(&ctx, &together).await?);
+        }
+        for rule in alone {
             let lookback = rule.lookback_micros();
             // The lookback on both sides of the run's rows: rows long after them do not
             // matter to a rule about what came before (a backfill of an old day must not
@@ -255,6 +264,10 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
 /// [`crate::sink::Sinks::deliver_then_record`] does), never before.
 pub async fn record(lake: &Lake, summary: &RunSummary) -> Result<()> {
     if !summary.alerts.is_empty() {
+        // An alerts table written before `references`, `author` and `license` gains them.
+        if lake.try_table(ALERTS_TABLE).await?.is_some() {
+            lake.evolve_table(ALERTS_TABLE, &crate::alert::ALERT_SCHEMA).await?;
+        }
         lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, summary.detected_at, &summary.run_id)?]).await?;
     }
     // Facts before the watermark moves: a crash in between appends them again on the

@@ -253,6 +253,9 @@ mod tests {
             mitre: vec![],
             controls: vec![],
             triage: "Check who.".into(),
+            references: vec![],
+            author: None,
+            license: None,
         }
     }
 

@@ -9,7 +9,7 @@ use ingest::decode::{EventBatchBuilder, FileDecoder};
 use serde_json::{Value, json};
 
 use crate::baseline::Keeper;
-use crate::engine::evaluate;
+use crate::engine::{evaluate, evaluate_filters};
 use crate::error::{DetectError, Result};
 use crate::rule::{Expect, Rule};
 
@@ -153,7 +153,13 @@ pub async fn test_rule(rule: &Rule) -> Result<Vec<TestOutcome>> {
             let ledger = rows_table(&t.ledger, &base_ledger_row(), lake::ledger::ledger_schema())?;
             ctx.register_table(lake::LEDGER_TABLE, Arc::new(ledger)).map_err(|e| e.to_string())?;
             Keeper::from_history().register(&ctx, rule, i64::MIN).await.map_err(|e| e.to_string())?;
-            let alerts = evaluate(&ctx, rule).await.map_err(|e| e.to_string())?;
+            // A compiled Sigma detection runs as `detect` runs it: in the shared scan.
+            let alerts = if rule.sigma.as_ref().is_some_and(|s| s.filter.is_some()) {
+                evaluate_filters(&ctx, &[rule]).await
+            } else {
+                evaluate(&ctx, rule).await
+            }
+            .map_err(|e| e.to_string())?;
             let matched = !alerts.is_empty();
             Ok::<_, String>((matched, alerts.len()))
         }

@@ -342,9 +342,9 @@ severity = "medium"
 description = "The Sigma rule's logic, written by hand."
 triage = "-"
 tactics = ["defense_evasion"]
-dedup = { key = ["recipientaccountid", "principal", "eventname"], window = "1h" }
+dedup = { key = ["recipientaccountid", "identity"], window = "1d" }
 sql = """
-SELECT * FROM events
+SELECT *, coalesce(useridentity.sessioncontext.sessionissuer.arn, principal(useridentity)) AS identity FROM events
 WHERE eventsource = 'cloudtrail.amazonaws.com' AND eventname IN ('StopLogging', 'UpdateTrail', 'DeleteTrail')
 """
 [[test]]
@@ -371,6 +371,11 @@ events = ['''{"eventSource":"cloudtrail.amazonaws.com","eventName":"DescribeTrai
     let from_sigma = run(&lake, &[sigma], Scope::All).await.unwrap();
     let from_sql = run(&lake, &[by_hand], Scope::All).await.unwrap();
     assert!(!from_sigma.alerts.is_empty(), "the planted StopLogging and DeleteTrail are found");
+    // The Sigma rule's author, license and references are on its alerts.
+    let a = &from_sigma.alerts[0];
+    assert_eq!(a.author.as_deref(), Some("vitaliy0x1"));
+    assert!(a.license.as_deref().is_some_and(|l| l.contains("DRL-1.1")) && !a.references.is_empty(), "{a:?}");
+    assert!(from_sql.alerts.iter().all(|a| a.author.is_none() && a.license.is_none()));
     assert_eq!(alerts(&from_sigma), alerts(&from_sql));
 }
 
@@ -382,7 +387,6 @@ async fn a_ledger_from_before_integrity_validation_does_not_break_a_run() {
 
     use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
     use arrow::datatypes::Schema;
-    use lake::deltalake::{DeltaTableBuilder, protocol::SaveMode};
 
     let dir = tempfile::tempdir().unwrap();
     generated_lake(dir.path()).await;
@@ -411,18 +415,97 @@ async fn a_ledger_from_before_integrity_validation_does_not_break_a_run() {
         ],
     )
     .unwrap();
-    DeltaTableBuilder::from_url(url::Url::from_directory_path(&ledger_dir).unwrap())
-        .unwrap()
-        .build()
-        .unwrap()
-        .write(vec![row])
-        .with_save_mode(SaveMode::Append)
-        .await
-        .unwrap();
+    write_as_an_older_build(&ledger_dir, row).await;
     let lake =
         Lake::open_existing(&dir.path().join("lake").display().to_string(), &LakeOptions::default()).await.unwrap();
     let rules = detections::pack::builtin().unwrap();
     let s = run(&lake, &rules, Scope::All).await.unwrap();
     assert!(!s.alerts.is_empty());
     assert!(s.alerts.iter().all(|a| a.rule_id != "log-file-integrity-violation"));
+}
+
+/// Sigma detections share one scan of the run's rows (a flag per rule): their alerts are
+/// exactly those each raises evaluated alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigma_rules_evaluated_in_one_scan_raise_what_each_raises_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, _) = generated_lake(dir.path()).await;
+    let (sigma, problems) = detections::pack::builtin_sigma().unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    let alone: Vec<detections::rule::Rule> = sigma
+        .iter()
+        .cloned()
+        .map(|mut r| {
+            r.sigma.as_mut().unwrap().filter = None;
+            r
+        })
+        .collect();
+    let as_json = |s: &RunSummary| -> Vec<String> {
+        let mut v: Vec<String> = s.alerts.iter().map(|a| serde_json::to_string(a).unwrap()).collect();
+        v.sort();
+        v
+    };
+    let together = run(&lake, &sigma, Scope::All).await.unwrap();
+    let apart = run(&lake, &alone, Scope::All).await.unwrap();
+    let rules: std::collections::BTreeSet<&str> = together.alerts.iter().map(|a| a.rule_id.as_str()).collect();
+    assert!(rules.len() >= 3, "the generated lake trips several Sigma rules: {rules:?}");
+    assert_eq!(as_json(&together), as_json(&apart));
+}
+
+/// An `alerts` table written before alerts carried `references`, `author` and `license`
+/// gains the columns when the next run records: old rows read them as nulls, new rows
+/// carry a Sigma rule's author and licence.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alerts_table_from_before_author_and_license_gains_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, _) = generated_lake(dir.path()).await;
+    let (sigma, _) = detections::pack::builtin_sigma().unwrap();
+    let rule = sigma.into_iter().find(|r| r.id == "sigma-aws-cloudtrail-disable-logging").unwrap();
+    let s = run(&lake, std::slice::from_ref(&rule), Scope::All).await.unwrap();
+    assert!(!s.alerts.is_empty());
+    // An alert as an older build recorded it: without the three columns.
+    let mut earlier = s.alerts[0].clone();
+    earlier.alert_id = "an-earlier-alert".into();
+    let old = detections::alert::to_batch(&[earlier], s.detected_at, "old-run").unwrap();
+    let keep: Vec<usize> = (0..old.num_columns())
+        .filter(|&i| !["references", "author", "license"].contains(&old.schema().field(i).name().as_str()))
+        .collect();
+    let old = old.project(&keep).unwrap();
+    let alerts_dir = dir.path().join("lake").join(detections::run::ALERTS_TABLE);
+    std::fs::create_dir_all(&alerts_dir).unwrap();
+    write_as_an_older_build(&alerts_dir, old).await;
+    record(&lake, &s).await.unwrap();
+    let table = lake.table(detections::run::ALERTS_TABLE).await.unwrap();
+    let rows = lake::read_table(&table, "SELECT run_id, author, license FROM t ORDER BY run_id").await.unwrap();
+    let mut seen: Vec<(String, Option<String>, bool)> = Vec::new();
+    for b in &rows {
+        let col = |i: usize| arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8).unwrap();
+        let (run_ids, authors, licenses) = (col(0), col(1), col(2));
+        use arrow::array::{Array, AsArray};
+        for i in 0..b.num_rows() {
+            let license = licenses.as_string::<i32>();
+            seen.push((
+                run_ids.as_string::<i32>().value(i).to_string(),
+                authors.as_string::<i32>().is_valid(i).then(|| authors.as_string::<i32>().value(i).to_string()),
+                license.is_valid(i) && license.value(i).contains("DRL-1.1"),
+            ));
+        }
+    }
+    let old: Vec<_> = seen.iter().filter(|r| r.0 == "old-run").collect();
+    assert_eq!(old, [&("old-run".to_string(), None, false)], "{seen:?}");
+    assert!(seen.iter().filter(|r| r.0 != "old-run").all(|r| r.1.as_deref() == Some("vitaliy0x1") && r.2), "{seen:?}");
+    assert!(seen.len() >= 2);
+}
+
+/// Writes `batch` as a new Delta table at `dir`, with the batch's (older) schema.
+async fn write_as_an_older_build(dir: &Path, batch: arrow::array::RecordBatch) {
+    use lake::deltalake::{DeltaTableBuilder, protocol::SaveMode};
+    DeltaTableBuilder::from_url(url::Url::from_directory_path(dir).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .write(vec![batch])
+        .with_save_mode(SaveMode::Append)
+        .await
+        .unwrap();
 }

@@ -127,7 +127,6 @@ async fn every_sigmahq_rule_loads_compiles_and_passes_its_tests() {
     let (rules, problems) = detections::pack::builtin_sigma().unwrap();
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(rules.len(), 57);
-    let mut failures = Vec::new();
     for r in &rules {
         let sigma = r.sigma.as_ref().unwrap();
         assert!(sigma.license.contains("DRL-1.1") && !sigma.author.is_empty(), "{}: {sigma:?}", r.id);
@@ -137,12 +136,8 @@ async fn every_sigmahq_rule_loads_compiles_and_passes_its_tests() {
             "{}: needs a match and a near miss in its .tests.toml",
             r.id
         );
-        for o in detections::testing::test_rule(r).await.unwrap() {
-            if !o.passed {
-                failures.push(format!("{} / {}: {}", o.rule, o.test, o.message));
-            }
-        }
     }
+    let failures = failing_tests(&rules).await;
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
@@ -171,4 +166,76 @@ fn a_sigma_rule_the_compiler_cannot_take_is_named_and_the_others_load() {
         "{bad}"
     );
     assert!(problems.iter().any(|p| p.contains("keywords.yml") && p.contains("keyword search")), "{problems:#?}");
+}
+
+fn examples() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sigma-examples")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigma_correlations_count_events_values_and_rules_within_their_timespan() {
+    let (rules, problems) = detections::pack::load_dir_reporting(&examples()).unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    // The correlated rules do not alert on their own (no `generate: true`).
+    let thresholds: Vec<String> = rules
+        .iter()
+        .map(|r| {
+            let t = r.threshold.as_ref().expect("a correlation is a threshold rule");
+            format!("{} {} {} {:?} {:?}", r.id, t.count, t.window, t.distinct, r.dedup.key)
+        })
+        .collect();
+    assert_eq!(
+        thresholds,
+        [
+            r#"sigma-mr-console-login-failures 5 10m None ["group_sourceipaddress"]"#,
+            r#"sigma-mr-new-key-then-logging-stopped 2 1h Some("sigma_rule") ["group_user"]"#,
+            r#"sigma-mr-region-sweep 4 1h Some("value_awsregion") ["group_useridentity_arn"]"#,
+        ]
+    );
+    for r in &rules {
+        assert!(r.tests.iter().filter(|t| t.expect == detections::rule::Expect::NoMatch).count() >= 2, "{}", r.id);
+    }
+    let failures = failing_tests(&rules).await;
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn a_correlation_the_engine_cannot_run_is_named_and_the_others_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let read = |name: &str| std::fs::read_to_string(examples().join(name)).unwrap();
+    let temporal = read("mr_new_key_then_logging_stopped.yml");
+    let counting = read("mr_console_login_failures.yml");
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("ordered.yml", &temporal.replace("type: temporal", "type: temporal_ordered"));
+    write("bounded.yml", &counting.replace("gte: 5", "lte: 5"));
+    write("unknown.yml", &counting.replace("        - failed_console_login", "        - no_such_rule"));
+    // `generate: true`: the correlated rules alert on their own too.
+    write("generating.yml", &temporal.replace("correlation:\n", "generate: true\ncorrelation:\n"));
+    let (rules, problems) = detections::pack::load_dir_reporting(dir.path()).unwrap();
+    let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["sigma-generating", "sigma-generating-access-key-created", "sigma-generating-logging-stopped"],
+        "{problems:#?}"
+    );
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    let about = |file: &str| problems.iter().find(|p| p.contains(file)).unwrap().clone();
+    let ordered = about("ordered.yml");
+    assert!(ordered.contains("temporal_ordered") && ordered.contains("correlation.type") && ordered.contains("line "));
+    let bounded = about("bounded.yml");
+    assert!(bounded.contains("condition lte") && bounded.contains("correlation.condition.lte"), "{bounded}");
+    assert!(about("unknown.yml").contains("no_such_rule"));
+}
+
+/// `rule / test: why` for each of the rules' tests that fails.
+async fn failing_tests(rules: &[detections::rule::Rule]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for r in rules {
+        for o in detections::testing::test_rule(r).await.expect("the rule's tests run") {
+            if !o.passed {
+                failures.push(format!("{} / {}: {}", o.rule, o.test, o.message));
+            }
+        }
+    }
+    failures
 }

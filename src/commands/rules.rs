@@ -111,6 +111,10 @@ pub async fn run(a: Args) -> Result<ExitCode> {
             let rules = pack.load(std::slice::from_ref(&id))?;
             for r in &rules {
                 println!("{}", r.sql.trim());
+                if let Some(p) = r.sigma.as_ref().and_then(|s| s.prefilter.as_deref()) {
+                    // What `detect`'s shared scan of the Sigma rules checks before reading JSON.
+                    println!("-- shared scan: rows where {p}");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -289,6 +289,14 @@ fn leaf(target: &Target, m: &Mods, value: Option<&str>, at: &str) -> Result<Stri
             let col = if m.cased { text.clone() } else { format!("lower({text})") };
             // The common shapes in native SQL (vectorised); the rest through sigma_like.
             if let Some(lit) = literal(value) {
+                // ASCII text without LIKE's own wildcards: ILIKE, which compares ignoring
+                // ASCII case without lowering every row first (the lowering allocated a copy of
+                // the column per comparison, a second of the Sigma pack's shared scan).
+                if !m.cased && !m.contains && lit.is_ascii() && !lit.contains(['%', '_', '\\']) {
+                    let like =
+                        format!("{}{lit}{}", if m.endswith { "%" } else { "" }, if m.startswith { "%" } else { "" });
+                    return Ok(format!("coalesce({text} ILIKE {}, false)", quote(&like)));
+                }
                 let lit = quote(&fold(&lit));
                 match (m.contains, m.startswith, m.endswith) {
                     (true, _, _) => format!("coalesce(strpos({col}, {lit}) > 0, false)"),
@@ -302,6 +310,15 @@ fn leaf(target: &Target, m: &Mods, value: Option<&str>, at: &str) -> Result<Stri
                 format!("sigma_like({text}, {})", quote(&pattern))
             }
         }
+    })
+}
+
+/// A field's value as text (a correlation's `group-by` or `value_count` field): the typed
+/// column cast to text, or the first value its JSON path reaches.
+pub fn value(path: &str, at: &str) -> Result<String, Unsupported> {
+    Ok(match resolve(path, at)? {
+        Target::Column { sql, ty } => as_text(&sql, &ty),
+        Target::Json { column, path } => format!("sigma_value({column}, {})", quote(&path)),
     })
 }
 
@@ -355,6 +372,77 @@ pub fn selection(name: &str, y: &Yaml) -> Result<String, Unsupported> {
     }
 }
 
+/// What a selection implies about typed columns alone (`eventsource`, `eventname`,
+/// `useridentity.type`, ...; no search inside JSON text): a cheap test a scan can make
+/// before the JSON columns are read. `true` when it implies nothing of them.
+pub fn prefilter(name: &str, y: &Yaml) -> Result<String, Unsupported> {
+    let at = format!("detection.{name}");
+    match y {
+        Yaml::Hash(map) => {
+            let mut terms = Vec::new();
+            for (k, v) in map {
+                let Yaml::String(k) = k else { continue };
+                let field = k.split('|').next().unwrap_or_default();
+                let fieldref = k.split('|').any(|m| m == "fieldref");
+                if !field.is_empty() && !fieldref && matches!(resolve(field, &at), Ok(Target::Column { .. })) {
+                    terms.push(entry(k, v, &format!("{at}.{k}"))?);
+                }
+            }
+            Ok(join_implied(terms, " AND "))
+        }
+        Yaml::Array(items) if items.iter().all(|i| matches!(i, Yaml::Hash(_))) && !items.is_empty() => {
+            let maps: Vec<String> = items.iter().map(|i| prefilter(name, i)).collect::<Result<_, _>>()?;
+            Ok(join_implied(maps, " OR "))
+        }
+        _ => Ok("true".into()),
+    }
+}
+
+/// The event names (lowercase) a selection can match: `eventName` compared with plain
+/// values (no wildcards or modifiers), or any.
+pub fn names(y: &Yaml) -> super::condition::Names {
+    use super::condition::{Logic, Names};
+    match y {
+        Yaml::Hash(map) => {
+            let mut parts = Vec::new();
+            for (k, v) in map {
+                let Yaml::String(k) = k else { continue };
+                if !k.eq_ignore_ascii_case("eventName") {
+                    continue;
+                }
+                let values: Vec<&Yaml> = match v {
+                    Yaml::Array(items) => items.iter().collect(),
+                    v => vec![v],
+                };
+                let plain: Option<std::collections::BTreeSet<String>> = values
+                    .iter()
+                    .map(|v| match v {
+                        Yaml::String(s) => literal(s).map(|l| l.to_lowercase()),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(set) = plain.filter(|s| !s.is_empty()) {
+                    parts.push(Names::OneOf(set));
+                }
+            }
+            Names::all(parts)
+        }
+        Yaml::Array(items) if items.iter().all(|i| matches!(i, Yaml::Hash(_))) && !items.is_empty() => {
+            Names::any(items.iter().map(names).collect())
+        }
+        _ => Names::Any,
+    }
+}
+
+/// Joins conditions that are each implied (`true`: nothing known) with AND or OR.
+pub(crate) fn join_implied(parts: Vec<String>, join: &str) -> String {
+    let known: Vec<String> = parts.iter().filter(|p| p.as_str() != "true").cloned().collect();
+    if known.is_empty() || (join == " OR " && known.len() < parts.len()) {
+        return "true".into();
+    }
+    if known.len() == 1 { known.into_iter().next().unwrap_or_default() } else { format!("({})", known.join(join)) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,10 +473,12 @@ mod tests {
     fn values_become_two_valued_sql() {
         let t = resolve("eventName", "x").unwrap();
         let m = Mods::default();
-        assert_eq!(
-            leaf(&t, &m, Some("ListBuckets"), "x").unwrap(),
-            "coalesce(lower(eventname) = 'listbuckets', false)"
-        );
+        assert_eq!(leaf(&t, &m, Some("ListBuckets"), "x").unwrap(), "coalesce(eventname ILIKE 'ListBuckets', false)");
+        let starts = Mods { startswith: true, ..Mods::default() };
+        assert_eq!(leaf(&t, &starts, Some("Get"), "x").unwrap(), "coalesce(eventname ILIKE 'Get%', false)");
+        // LIKE's own wildcards and non-ASCII text: lowered and compared.
+        assert_eq!(leaf(&t, &m, Some("a_b"), "x").unwrap(), "coalesce(lower(eventname) = 'a_b', false)");
+        assert_eq!(leaf(&t, &m, Some("Ärger"), "x").unwrap(), "coalesce(lower(eventname) = 'ärger', false)");
         assert_eq!(leaf(&t, &m, Some("Get*"), "x").unwrap(), "sigma_like(eventname, 'Get*')");
         assert_eq!(leaf(&t, &m, None, "x").unwrap(), "(eventname IS NULL)");
         let contains = Mods { contains: true, ..Mods::default() };

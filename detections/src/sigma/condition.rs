@@ -38,8 +38,74 @@ fn tokens(text: &str) -> Vec<Token> {
     out
 }
 
-/// Compiles `condition` over `selections` (name -> SQL). `at` names where it is, for errors.
-pub fn compile(condition: &str, selections: &BTreeMap<String, String>, at: &str) -> Result<String, Unsupported> {
+/// What a condition is built from: SQL text ([`String`]), what it implies of typed columns
+/// ([`Implied`]) or of the event's name ([`Names`]).
+pub trait Logic: Clone {
+    fn all(parts: Vec<Self>) -> Self;
+    fn any(parts: Vec<Self>) -> Self;
+    fn negate(self) -> Self;
+}
+
+impl Logic for String {
+    fn all(mut parts: Vec<Self>) -> Self {
+        if parts.len() == 1 { parts.remove(0) } else { format!("({})", parts.join(" AND ")) }
+    }
+    fn any(mut parts: Vec<Self>) -> Self {
+        if parts.len() == 1 { parts.remove(0) } else { format!("({})", parts.join(" OR ")) }
+    }
+    fn negate(self) -> Self {
+        format!("(NOT {self})")
+    }
+}
+
+/// A condition that a rule's condition implies, over typed columns only (`true`: nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Implied(pub String);
+
+impl Logic for Implied {
+    fn all(parts: Vec<Self>) -> Self {
+        Implied(super::compile::join_implied(parts.into_iter().map(|p| p.0).collect(), " AND "))
+    }
+    fn any(parts: Vec<Self>) -> Self {
+        Implied(super::compile::join_implied(parts.into_iter().map(|p| p.0).collect(), " OR "))
+    }
+    fn negate(self) -> Self {
+        Implied("true".into())
+    }
+}
+
+/// The event names (lowercase) a condition can match, or any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Names {
+    Any,
+    OneOf(std::collections::BTreeSet<String>),
+}
+
+impl Logic for Names {
+    fn all(parts: Vec<Self>) -> Self {
+        parts.into_iter().fold(Names::Any, |acc, p| match (acc, p) {
+            (Names::Any, x) | (x, Names::Any) => x,
+            (Names::OneOf(a), Names::OneOf(b)) => Names::OneOf(a.intersection(&b).cloned().collect()),
+        })
+    }
+    fn any(parts: Vec<Self>) -> Self {
+        let mut out = std::collections::BTreeSet::new();
+        for p in parts {
+            match p {
+                Names::Any => return Names::Any,
+                Names::OneOf(s) => out.extend(s),
+            }
+        }
+        Names::OneOf(out)
+    }
+    fn negate(self) -> Self {
+        Names::Any
+    }
+}
+
+/// Compiles `condition` over `selections` (name -> SQL, or what each implies). `at` names
+/// where it is, for errors.
+pub fn compile<T: Logic>(condition: &str, selections: &BTreeMap<String, T>, at: &str) -> Result<T, Unsupported> {
     if condition.contains('|') {
         return Err(Unsupported::new(
             "an aggregation in the condition (`| count() ...`, Sigma 1; use a correlation rule)",
@@ -48,52 +114,52 @@ pub fn compile(condition: &str, selections: &BTreeMap<String, String>, at: &str)
     }
     let toks = tokens(condition);
     let mut p = Parser { toks: &toks, pos: 0, selections, at };
-    let sql = p.or()?;
+    let out = p.or()?;
     if p.pos != toks.len() {
         return Err(Unsupported::new(&format!("unexpected {:?} in the condition {condition:?}", toks[p.pos]), at));
     }
-    Ok(sql)
+    Ok(out)
 }
 
-struct Parser<'a> {
+struct Parser<'a, T> {
     toks: &'a [Token],
     pos: usize,
-    selections: &'a BTreeMap<String, String>,
+    selections: &'a BTreeMap<String, T>,
     at: &'a str,
 }
 
-impl Parser<'_> {
+impl<T: Logic> Parser<'_, T> {
     fn peek_word(&self, w: &str) -> bool {
         matches!(self.toks.get(self.pos), Some(Token::Word(x)) if x.eq_ignore_ascii_case(w))
     }
 
-    fn or(&mut self) -> Result<String, Unsupported> {
+    fn or(&mut self) -> Result<T, Unsupported> {
         let mut parts = vec![self.and()?];
         while self.peek_word("or") {
             self.pos += 1;
             parts.push(self.and()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { format!("({})", parts.join(" OR ")) })
+        Ok(T::any(parts))
     }
 
-    fn and(&mut self) -> Result<String, Unsupported> {
+    fn and(&mut self) -> Result<T, Unsupported> {
         let mut parts = vec![self.not()?];
         while self.peek_word("and") {
             self.pos += 1;
             parts.push(self.not()?);
         }
-        Ok(if parts.len() == 1 { parts.remove(0) } else { format!("({})", parts.join(" AND ")) })
+        Ok(T::all(parts))
     }
 
-    fn not(&mut self) -> Result<String, Unsupported> {
+    fn not(&mut self) -> Result<T, Unsupported> {
         if self.peek_word("not") {
             self.pos += 1;
-            return Ok(format!("(NOT {})", self.not()?));
+            return Ok(self.not()?.negate());
         }
         self.primary()
     }
 
-    fn primary(&mut self) -> Result<String, Unsupported> {
+    fn primary(&mut self) -> Result<T, Unsupported> {
         let at = self.at;
         match self.toks.get(self.pos).cloned() {
             Some(Token::Open) => {
@@ -108,11 +174,11 @@ impl Parser<'_> {
             Some(Token::Word(w)) => {
                 self.pos += 1;
                 let quantifier = match w.to_ascii_lowercase().as_str() {
-                    "1" | "any" => Some(" OR "),
-                    "all" => Some(" AND "),
+                    "1" | "any" => Some(false),
+                    "all" => Some(true),
                     _ => None,
                 };
-                if let Some(join) = quantifier
+                if let Some(all) = quantifier
                     && self.peek_word("of")
                 {
                     self.pos += 1;
@@ -128,14 +194,14 @@ impl Parser<'_> {
                     if names.is_empty() {
                         return Err(Unsupported::new(&format!("`{w} of {target}` names no selection"), at));
                     }
-                    let parts: Vec<&str> = names.iter().map(|n| self.selections[*n].as_str()).collect();
-                    return Ok(format!("({})", parts.join(join)));
+                    let parts: Vec<T> = names.iter().map(|n| self.selections[*n].clone()).collect();
+                    return Ok(if all { T::all(parts) } else { T::any(parts) });
                 }
                 if w.chars().next().is_some_and(|c| c.is_ascii_digit()) {
                     return Err(Unsupported::new(&format!("`{w} of` (only `1 of` and `all of` exist)"), at));
                 }
                 match self.selections.get(&w) {
-                    Some(sql) => Ok(sql.clone()),
+                    Some(v) => Ok(v.clone()),
                     None => Err(Unsupported::new(&format!("the condition names {w:?}, which is not a selection"), at)),
                 }
             }
@@ -145,7 +211,6 @@ impl Parser<'_> {
     }
 }
 
-/// `selection_*` style name patterns (`*` any run of characters).
 fn glob(pattern: &str, name: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == name,
