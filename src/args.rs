@@ -106,6 +106,11 @@ pub struct PackArgs {
     /// its rules overlap the trailhouse pack's and would raise the same finding twice.
     #[arg(long, value_enum, default_value_t = Pack::Trailhouse, env = "TRAILHOUSE_PACK")]
     pub pack: Pack,
+    /// A settings file (TOML). Today it holds `sigma_dirs = ["dir", ...]`: folders of Sigma
+    /// rules (`*.yml`, tests in `<rule>.tests.toml`) added to the pack chosen above;
+    /// relative folders are relative to the file.
+    #[arg(long, env = "TRAILHOUSE_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// The built-in packs.
@@ -129,6 +134,13 @@ impl PackArgs {
                 rules.extend(detections::pack::builtin()?);
                 rules.sort_by(|a, b| a.id.cmp(&b.id));
                 (rules, problems)
+            }
+        };
+        let (rules, problems) = match &self.config {
+            None => (rules, problems),
+            Some(path) => {
+                let (more, more_problems) = detections::pack::PackConfig::read(path)?.sigma_rules()?;
+                (detections::pack::merge(rules, more)?, problems.into_iter().chain(more_problems).collect())
             }
         };
         for p in &problems {

@@ -119,6 +119,39 @@ fn rules_list_shows_the_pack_and_rules_test_passes() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("rules list"), "{bad:?}");
 }
 
+/// `sigma_dirs` in the settings file adds a folder of Sigma rules to the chosen pack;
+/// a setting the file cannot have is refused with the file's name.
+#[test]
+fn a_settings_files_sigma_dirs_add_their_rules_to_the_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/sigma-examples");
+    let config = dir.path().join("trailhouse.toml");
+    std::fs::write(&config, format!("sigma_dirs = [{:?}]\n", examples.display().to_string())).unwrap();
+    let ids = |extra: &[&str]| -> Vec<String> {
+        let json = stdout_of(trailhouse().args(["rules", "list", "--json"]).args(extra));
+        json.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let pack = ids(&[]);
+    let with = ids(&["--config", config.to_str().unwrap()]);
+    let added: Vec<&String> = with.iter().filter(|id| !pack.contains(id)).collect();
+    assert_eq!(
+        added,
+        ["sigma-mr-console-login-failures", "sigma-mr-new-key-then-logging-stopped", "sigma-mr-region-sweep"]
+    );
+    assert_eq!(with.len(), pack.len() + 3);
+    let out =
+        stdout_of(trailhouse().args(["rules", "test", "--config", config.to_str().unwrap(), "sigma-mr-region-sweep"]));
+    assert!(out.contains(", 0 failed"), "{out}");
+
+    std::fs::write(&config, "sigma_directories = [\"x\"]\n").unwrap();
+    let bad = output(trailhouse().args(["rules", "list", "--config", config.to_str().unwrap()]));
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("trailhouse.toml") && err.contains("sigma_directories"), "{err}");
+}
+
 #[test]
 fn detect_delivers_to_every_sink_and_exit_status_tells_cron() {
     let dir = tempfile::tempdir().unwrap();

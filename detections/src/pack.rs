@@ -50,27 +50,97 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Rule>> {
 
 /// [`load_dir`], with the Sigma rules that did not load (each: file and why) returned.
 pub fn load_dir_reporting(dir: &Path) -> Result<(Vec<Rule>, Vec<String>)> {
-    let io = |source| DetectError::Io { context: format!("reading rules from {}", dir.display()), source };
-    let mut rules = Vec::new();
-    let mut sigma_files = Vec::new();
+    read_dir(dir)
+}
+
+/// The settings file's part about rules (`--config`, `TRAILHOUSE_CONFIG`):
+///
+/// ```toml
+/// # Folders of Sigma rules (`*.yml`, their tests in `<rule>.tests.toml`) added to the pack.
+/// sigma_dirs = ["sigma", "/etc/trailhouse/sigma"]
+/// ```
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackConfig {
+    /// Relative folders are relative to the settings file.
+    #[serde(default)]
+    pub sigma_dirs: Vec<std::path::PathBuf>,
+}
+
+impl PackConfig {
+    /// Reads a settings file.
+    pub fn read(path: &Path) -> Result<PackConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| DetectError::Io { context: format!("reading {}", path.display()), source })?;
+        let mut config: PackConfig = toml::from_str(&text)
+            .map_err(|e| DetectError::Rule { origin: path.display().to_string(), message: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for d in &mut config.sigma_dirs {
+            if d.is_relative() {
+                *d = base.join(&*d);
+            }
+        }
+        Ok(config)
+    }
+
+    /// The Sigma rules of every `sigma_dirs` folder, and those that did not load (`file: why`).
+    pub fn sigma_rules(&self) -> Result<(Vec<Rule>, Vec<String>)> {
+        let mut files = Vec::new();
+        for dir in &self.sigma_dirs {
+            files.extend(sigma_files(dir)?);
+        }
+        let (rules, problems) = sigma_rules(
+            files
+                .iter()
+                .map(|(f, t, tests)| (f.as_str(), t.as_str(), tests.as_ref().map(|(p, t)| (p.as_str(), t.as_str())))),
+            "see the rule's license field",
+        )?;
+        Ok((finish(rules)?, problems))
+    }
+}
+
+/// Rules of two packs together, sorted by id; an id in both is an error.
+pub fn merge(mut a: Vec<Rule>, b: Vec<Rule>) -> Result<Vec<Rule>> {
+    a.extend(b);
+    finish(a)
+}
+
+/// (file, text, tests file and text) of a folder's Sigma rules.
+type OwnedSigmaFile = (String, String, Option<(String, String)>);
+
+fn sigma_files(dir: &Path) -> Result<Vec<OwnedSigmaFile>> {
+    let io = |source| DetectError::Io { context: format!("reading Sigma rules from {}", dir.display()), source };
     let mut names: Vec<std::path::PathBuf> =
         std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>().map_err(io)?;
     names.sort();
+    let mut out = Vec::new();
     for path in names {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.ends_with(".tests.toml") {
-            continue;
-        }
-        if name.ends_with(".toml") {
-            let text = std::fs::read_to_string(&path).map_err(io)?;
-            rules.push(Rule::parse(&text, &path.display().to_string())?);
-        } else if name.ends_with(".yml") || name.ends_with(".yaml") {
+        if name.ends_with(".yml") || name.ends_with(".yaml") {
             let text = std::fs::read_to_string(&path).map_err(io)?;
             let tests_path = path.with_file_name(format!("{}.tests.toml", stem(&name)));
             let tests = std::fs::read_to_string(&tests_path).ok();
-            sigma_files.push((path.display().to_string(), text, tests.map(|t| (tests_path.display().to_string(), t))));
+            out.push((path.display().to_string(), text, tests.map(|t| (tests_path.display().to_string(), t))));
         }
     }
+    Ok(out)
+}
+
+/// `*.toml` rules and Sigma rules of a folder.
+fn read_dir(dir: &Path) -> Result<(Vec<Rule>, Vec<String>)> {
+    let io = |source| DetectError::Io { context: format!("reading rules from {}", dir.display()), source };
+    let mut rules = Vec::new();
+    let mut names: Vec<std::path::PathBuf> =
+        std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>().map_err(io)?;
+    names.sort();
+    for path in &names {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.ends_with(".toml") && !name.ends_with(".tests.toml") {
+            let text = std::fs::read_to_string(path).map_err(io)?;
+            rules.push(Rule::parse(&text, &path.display().to_string())?);
+        }
+    }
+    let sigma_files = sigma_files(dir)?;
     let (sigma, problems) = sigma_rules(
         sigma_files
             .iter()
