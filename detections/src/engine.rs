@@ -126,6 +126,10 @@ pub async fn evaluate_filters(ctx: &SessionContext, rules: &[&Rule]) -> Result<V
     if any.iter().any(|p| p == "(true)") {
         any = vec!["true".into()];
     }
+    if any.is_empty() {
+        // Every rule names events no event can have (`eventName: A` and `eventName: B`).
+        any.push("false".into());
+    }
     let columns = ALERT_COLUMNS.join(", ");
     let sql = format!(
         "SELECT {PRINCIPAL_SQL} AS {PRINCIPAL}, {columns}, \

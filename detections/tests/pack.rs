@@ -239,3 +239,26 @@ async fn failing_tests(rules: &[detections::rule::Rule]) -> Vec<String> {
     }
     failures
 }
+
+/// A Sigma condition that no event can meet (two different event names at once) still
+/// runs in the shared scan: it matches nothing, and is not an SQL error.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigma_condition_no_event_can_meet_runs_and_matches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = "title: Impossible\nlogsource:\n    product: aws\n    service: cloudtrail\ndetection:\n    a:\n        eventName: StopLogging\n    b:\n        eventName: DeleteTrail\n    condition: a and b\nlevel: low\n";
+    std::fs::write(dir.path().join("impossible.yml"), rule).unwrap();
+    let event = r#"'''{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging"}'''"#;
+    std::fs::write(
+        dir.path().join("impossible.tests.toml"),
+        format!(
+            "[[test]]\nname = \"m\"\nexpect = \"match\"\nevents = [{event}]\n[[test]]\nname = \"n\"\nexpect = \"no_match\"\nevents = [{event}]\n"
+        ),
+    )
+    .unwrap();
+    let (rules, problems) = detections::pack::load_dir_reporting(dir.path()).unwrap();
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert_eq!(rules[0].sigma.as_ref().unwrap().event_names, Some(Default::default()));
+    let outcomes = detections::testing::test_rule(&rules[0]).await.unwrap();
+    let messages: Vec<(bool, &str)> = outcomes.iter().map(|o| (o.passed, o.message.as_str())).collect();
+    assert_eq!(messages, [(false, "expected a match, got none"), (true, "0 alert(s)")]);
+}
