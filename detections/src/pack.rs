@@ -87,14 +87,9 @@ impl PackConfig {
     pub fn sigma_rules(&self) -> Result<(Vec<Rule>, Vec<String>)> {
         let mut files = Vec::new();
         for dir in &self.sigma_dirs {
-            files.extend(sigma_files(dir)?);
+            files.extend(sigma_files(dir, &sorted_paths(dir)?)?);
         }
-        let (rules, problems) = sigma_rules(
-            files
-                .iter()
-                .map(|(f, t, tests)| (f.as_str(), t.as_str(), tests.as_ref().map(|(p, t)| (p.as_str(), t.as_str())))),
-            "see the rule's license field",
-        )?;
+        let (rules, problems) = owned_sigma_rules(&files)?;
         Ok((finish(rules)?, problems))
     }
 }
@@ -108,16 +103,23 @@ pub fn merge(mut a: Vec<Rule>, b: Vec<Rule>) -> Result<Vec<Rule>> {
 /// (file, text, tests file and text) of a folder's Sigma rules.
 type OwnedSigmaFile = (String, String, Option<(String, String)>);
 
-fn sigma_files(dir: &Path) -> Result<Vec<OwnedSigmaFile>> {
-    let io = |source| DetectError::Io { context: format!("reading Sigma rules from {}", dir.display()), source };
-    let mut names: Vec<std::path::PathBuf> =
+/// A folder's entries, sorted.
+fn sorted_paths(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let io = |source| DetectError::Io { context: format!("reading rules from {}", dir.display()), source };
+    let mut paths: Vec<std::path::PathBuf> =
         std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>().map_err(io)?;
-    names.sort();
+    paths.sort();
+    Ok(paths)
+}
+
+/// The Sigma rule files among `paths` (a folder's), each with its tests file if it has one.
+fn sigma_files(dir: &Path, paths: &[std::path::PathBuf]) -> Result<Vec<OwnedSigmaFile>> {
+    let io = |source| DetectError::Io { context: format!("reading Sigma rules from {}", dir.display()), source };
     let mut out = Vec::new();
-    for path in names {
+    for path in paths {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if name.ends_with(".yml") || name.ends_with(".yaml") {
-            let text = std::fs::read_to_string(&path).map_err(io)?;
+            let text = std::fs::read_to_string(path).map_err(io)?;
             let tests_path = path.with_file_name(format!("{}.tests.toml", stem(&name)));
             let tests = std::fs::read_to_string(&tests_path).ok();
             out.push((path.display().to_string(), text, tests.map(|t| (tests_path.display().to_string(), t))));
@@ -126,27 +128,29 @@ fn sigma_files(dir: &Path) -> Result<Vec<OwnedSigmaFile>> {
     Ok(out)
 }
 
+/// [`sigma_rules`] over files read from disk.
+fn owned_sigma_rules(files: &[OwnedSigmaFile]) -> Result<(Vec<Rule>, Vec<String>)> {
+    sigma_rules(
+        files
+            .iter()
+            .map(|(f, t, tests)| (f.as_str(), t.as_str(), tests.as_ref().map(|(p, t)| (p.as_str(), t.as_str())))),
+        "see the rule's license field",
+    )
+}
+
 /// `*.toml` rules and Sigma rules of a folder.
 fn read_dir(dir: &Path) -> Result<(Vec<Rule>, Vec<String>)> {
     let io = |source| DetectError::Io { context: format!("reading rules from {}", dir.display()), source };
+    let paths = sorted_paths(dir)?;
     let mut rules = Vec::new();
-    let mut names: Vec<std::path::PathBuf> =
-        std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>().map_err(io)?;
-    names.sort();
-    for path in &names {
+    for path in &paths {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if name.ends_with(".toml") && !name.ends_with(".tests.toml") {
             let text = std::fs::read_to_string(path).map_err(io)?;
             rules.push(Rule::parse(&text, &path.display().to_string())?);
         }
     }
-    let sigma_files = sigma_files(dir)?;
-    let (sigma, problems) = sigma_rules(
-        sigma_files
-            .iter()
-            .map(|(f, t, tests)| (f.as_str(), t.as_str(), tests.as_ref().map(|(p, t)| (p.as_str(), t.as_str())))),
-        "see the rule's license field",
-    )?;
+    let (sigma, problems) = owned_sigma_rules(&sigma_files(dir, &paths)?)?;
     rules.extend(sigma);
     Ok((finish(rules)?, problems))
 }
