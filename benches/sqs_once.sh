@@ -11,47 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 which=${1:-large}
-corpus="target/bench-corpus/$which"
-[ -f "$corpus/planted.tsv" ] || { echo "run benches/e2e.sh $which first (it generates the corpus)" >&2; exit 2; }
-source benches/release-bin.sh
-pidfile="$PWD/target/moto-bench.pid"
-endpoint=$(scripts/moto.sh start "$pidfile")
-trap 'scripts/moto.sh stop "$pidfile"' EXIT
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-per_message=${KEYS_PER_MESSAGE:-10}
+source benches/moto-corpus.sh
 echo "Uploading $corpus to moto and queueing its keys ($per_message per message) ..." >&2
-queue=$(.venv/bin/python - "$endpoint" "$corpus" "$per_message" <<'PY'
-import sys, os, json, boto3, concurrent.futures as cf
-ep, corpus, per_message = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s3 = boto3.client("s3", endpoint_url=ep, region_name="us-east-1")
-sqs = boto3.client("sqs", endpoint_url=ep, region_name="us-east-1")
-s3.create_bucket(Bucket="central")
-q = sqs.create_queue(QueueName="bench")["QueueUrl"]
-keys = []
-for root, _, files in os.walk(corpus):
-    for f in files:
-        if f.endswith(".json.gz"):
-            p = os.path.join(root, f)
-            keys.append((os.path.relpath(p, corpus), p))
-def put(kp):
-    k, p = kp
-    with open(p, "rb") as fh:
-        s3.put_object(Bucket="central", Key=k, Body=fh.read())
-    return k
-with cf.ThreadPoolExecutor(16) as ex:
-    done = list(ex.map(put, keys))
-def body(keys):
-    if per_message == 1:
-        return json.dumps({"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "central"}, "object": {"key": keys[0]}}}]})
-    return json.dumps({"s3Bucket": "central", "s3ObjectKey": keys})
-bodies = [body(done[i:i + per_message]) for i in range(0, len(done), per_message)]
-for i in range(0, len(bodies), 10):
-    entries = [{"Id": str(j), "MessageBody": b} for j, b in enumerate(bodies[i:i + 10])]
-    sqs.send_message_batch(QueueUrl=q, Entries=entries)
-print(f"{len(done)} files in {len(bodies)} messages", file=sys.stderr)
-print(q)
-PY
-)
+queue=$(.venv/bin/python benches/queue_corpus.py "$endpoint" "$corpus" "$per_message" bench)
 measure() {
   /usr/bin/time -f '%e %M' -o target/bench-time.txt "$@" > target/bench-out.txt 2> target/bench-err.txt || { cat target/bench-err.txt >&2; exit 1; }
   cat target/bench-time.txt

@@ -51,17 +51,25 @@ impl Progress {
                 let events = counters.events.load(Ordering::Relaxed);
                 let mb = counters.bytes.load(Ordering::Relaxed) as f64 / 1e6;
                 let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                let commits = counters.commits.load(Ordering::Relaxed);
+                let committed_files = counters.committed_files.load(Ordering::Relaxed);
+                let committed_events = counters.committed_events.load(Ordering::Relaxed);
                 match &bar {
                     Some(b) => {
                         b.set_length(counters.listed.load(Ordering::Relaxed));
                         b.set_position(files);
-                        b.set_message(format!("{events} events, {mb:.0} MB, {rate:.0} events/s"));
+                        b.set_message(format!(
+                            "{events} events, {mb:.0} MB, {rate:.0} events/s; committed {committed_files} files, {committed_events} events"
+                        ));
                     }
                     None => tracing::info!(
                         files,
                         events,
                         mb = mb as u64,
                         events_per_sec = rate as u64,
+                        commits,
+                        committed_files,
+                        committed_events,
                         "Backfill progress."
                     ),
                 }

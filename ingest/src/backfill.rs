@@ -1,15 +1,21 @@
-//! Backfill: every log file under a source into the lake, in one atomic commit.
+//! Backfill: every log file under a source into the lake, committed as it goes.
 //!
 //! ```text
 //! list ──> admission (log files the lake lacks) ──> fetch (async, N at once) ──> lanes (one per core):
 //!          inflate + parse into Arrow + Parquet encode, streaming files to the lake
-//!      ──> one commit of all data files + the ledger
+//!      ──> every --commit-every (minutes of work or GB read): a commit of the data files
+//!          written so far + their ledger rows; the last commit also holds the digests' checks
 //! ```
 //! Channels are bounded, so memory stays flat whatever the size of the source.
+//!
+//! Each commit is the unit of resumption: a backfill killed at any moment leaves the lake
+//! with whole commits only (the data files of an unfinished one are never referenced), and a
+//! rerun skips every log file the ledger holds without reading it, so it carries on where the
+//! last commit ended.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use lake::{CLOUDTRAIL_TABLE, Lake};
@@ -19,7 +25,7 @@ use tokio::sync::mpsc;
 use crate::admission::{Admission, Verdict};
 use crate::continuous::{IntegrityOptions, Verifier};
 use crate::decode::DEFAULT_MAX_INFLATED;
-use crate::lanes::{Counters, LaneOptions, Lanes};
+use crate::lanes::{Counters, Flushed, LaneOptions, Lanes};
 use crate::source::{Source, SourceObject};
 use crate::{IngestError, Result};
 
@@ -40,6 +46,87 @@ pub struct BackfillOptions {
     pub counters: Arc<Counters>,
     /// Log file integrity: digest files checked as they are met (on by default).
     pub integrity: IntegrityOptions,
+    /// When to commit what has been read so far.
+    pub commit_every: CommitEvery,
+}
+
+/// When a backfill commits the log files it has read so far, so that a killed backfill
+/// resumes from its last commit instead of starting over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitEvery {
+    /// After this much work since the last commit (the default: five minutes).
+    Elapsed(Duration),
+    /// After this many bytes read from the source (compressed, as the bucket lists them).
+    Bytes(u64),
+    /// Once, at the end: the backfill is all or nothing.
+    End,
+}
+
+impl Default for CommitEvery {
+    fn default() -> Self {
+        CommitEvery::Elapsed(Duration::from_secs(5 * 60))
+    }
+}
+
+impl std::fmt::Display for CommitEvery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommitEvery::Elapsed(d) if d.as_secs() % 60 == 0 => write!(f, "{}m", d.as_secs() / 60),
+            CommitEvery::Elapsed(d) => write!(f, "{}s", d.as_secs()),
+            CommitEvery::Bytes(b) => write!(f, "{}MB", b / 1_000_000),
+            CommitEvery::End => f.write_str("end"),
+        }
+    }
+}
+
+impl std::str::FromStr for CommitEvery {
+    type Err = String;
+
+    /// `5m`, `90s`, `1h` (work since the last commit), `500MB`, `2GB`, `1GiB` (bytes read),
+    /// or `end` (one commit at the end).
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("end") {
+            return Ok(CommitEvery::End);
+        }
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let n: f64 = number
+            .parse()
+            .map_err(|_| format!("{s:?}: expected a number and a unit, like 5m, 90s, 1h, 500MB or 2GB, or `end`"))?;
+        let unit = unit.trim().to_ascii_lowercase();
+        let scale: Option<f64> = match unit.as_str() {
+            "s" | "sec" | "secs" => Some(1.0),
+            "m" | "min" | "mins" => Some(60.0),
+            "h" => Some(3600.0),
+            _ => None,
+        };
+        if let Some(secs) = scale {
+            let d = Duration::from_secs_f64(n * secs);
+            return if d.is_zero() {
+                Err(format!("{s:?}: the period must be above zero"))
+            } else {
+                Ok(CommitEvery::Elapsed(d))
+            };
+        }
+        let bytes: f64 = match unit.as_str() {
+            "kb" => 1e3,
+            "mb" => 1e6,
+            "gb" => 1e9,
+            "tb" => 1e12,
+            "kib" => 1024.0,
+            "mib" => 1024.0 * 1024.0,
+            "gib" => 1024.0 * 1024.0 * 1024.0,
+            "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+            _ => {
+                return Err(format!(
+                    "{s:?}: unknown unit {unit:?} (s, m, h for time; KB, MB, GB, TB, KiB, MiB, GiB for bytes)"
+                ));
+            }
+        };
+        let b = (n * bytes) as u64;
+        if b == 0 { Err(format!("{s:?}: the size must be above zero")) } else { Ok(CommitEvery::Bytes(b)) }
+    }
 }
 
 impl BackfillOptions {
@@ -67,6 +154,7 @@ impl Default for BackfillOptions {
             max_open_dates: crate::lanes::DEFAULT_MAX_OPEN_DATES,
             counters: Arc::default(),
             integrity: IntegrityOptions::default(),
+            commit_every: CommitEvery::default(),
         }
     }
 }
@@ -96,6 +184,8 @@ pub struct Summary {
     pub bytes: u64,
     pub bytes_inflated: u64,
     pub data_files_written: u64,
+    /// Commits this run made (each one a point a killed backfill resumes from).
+    pub commits: u64,
     /// Digest files checked (log file integrity), and those with a problem (a signature
     /// that fails, a broken chain, a file altered or missing: see the `integrity` table).
     pub digests_checked: u64,
@@ -167,12 +257,18 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
         })
         .buffer_unordered(opts.fetch_concurrency.max(1));
     let mut failure = None;
+    let mut done = Committed::new(opts.commit_every);
     while let Some((obj, payload)) = fetched.next().await {
+        let size = obj.size.max(0) as u64;
         let submitted = match payload {
             Ok(payload) => lanes.submit(obj, payload).await,
             Err(e) => Err(e),
         };
-        if let Err(e) = submitted {
+        let committed = match submitted {
+            Ok(()) if done.due(size) => done.commit(lake, &mut cloudtrail, &lanes).await,
+            other => other,
+        };
+        if let Err(e) = committed {
             failure = Some(e);
             break;
         }
@@ -188,6 +284,10 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     lanes.stop().await;
     let mut flushed = flushed?;
     listing??;
+    // The last commit's data files and ledger rows; the summary counts all commits.
+    let (adds, mut ledger) = (std::mem::take(&mut flushed.adds), std::mem::take(&mut flushed.ledger));
+    let mut totals = std::mem::take(&mut done.totals);
+    totals.absorb(flushed);
 
     // The digests met, checked against the log files now in (or already in) the lake.
     let mut checked = crate::continuous::Checked::default();
@@ -200,7 +300,7 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
             .into_iter()
             .collect::<Result<_>>()?;
         let started = Instant::now();
-        checked = verifier.check(lake, digests, &flushed.ledger, &source.store()).await?;
+        checked = verifier.check(lake, digests, &ledger, &source.store()).await?;
         tracing::info!(
             digests = checked.digests.len(),
             pending = verifier.pending(),
@@ -215,15 +315,16 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
         objects_listed: counters.listed.load(Ordering::Relaxed),
         files_already_ingested: already,
         files_not_logs: not_logs,
-        files: flushed.files,
-        events: flushed.events,
-        events_without_time: flushed.bad_time,
-        records_not_objects: flushed.not_object,
-        bytes: flushed.bytes,
-        bytes_inflated: flushed.inflated,
-        files_quarantined: flushed.quarantined.len() as u64,
-        quarantined: flushed.quarantined,
-        data_files_written: flushed.adds.len() as u64,
+        files: totals.files,
+        events: totals.events,
+        events_without_time: totals.bad_time,
+        records_not_objects: totals.not_object,
+        bytes: totals.bytes,
+        bytes_inflated: totals.inflated,
+        files_quarantined: totals.quarantined.len() as u64,
+        quarantined: totals.quarantined,
+        data_files_written: done.data_files + adds.len() as u64,
+        commits: done.commits + 1,
         ..Default::default()
     };
     for d in &checked.digests {
@@ -238,8 +339,9 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     // The integrity rows first: a crash before the ledger commit checks the digests again
     // (a second row for the same digest; readers take the newest).
     lake.record_digests(&checked.digests, &run_id).await?;
-    flushed.ledger.extend(checked.ledger);
-    summary.lake_version = lake.commit_run(&mut cloudtrail, flushed.adds, &flushed.ledger, &run_id).await?;
+    ledger.extend(checked.ledger);
+    summary.lake_version = lake.commit_run(&mut cloudtrail, adds, &ledger, &run_id).await?;
+    counters.commits.fetch_add(1, Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events as f64 / summary.seconds.max(1e-9);
     tracing::info!(
@@ -247,8 +349,63 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
         events = summary.events,
         quarantined = summary.files_quarantined,
         version = summary.lake_version,
+        commits = summary.commits,
         seconds = summary.seconds,
         "Backfill committed."
     );
     Ok(summary)
+}
+
+/// The commits a backfill has made before its last one, and when the next is due.
+struct Committed {
+    every: CommitEvery,
+    since: Instant,
+    bytes: u64,
+    commits: u64,
+    data_files: u64,
+    /// Counts of what is committed (without data files or ledger rows: those are in the lake).
+    totals: Flushed,
+}
+
+impl Committed {
+    fn new(every: CommitEvery) -> Committed {
+        Committed { every, since: Instant::now(), bytes: 0, commits: 0, data_files: 0, totals: Flushed::default() }
+    }
+
+    /// Counts `bytes` more read; whether a commit is due.
+    fn due(&mut self, bytes: u64) -> bool {
+        self.bytes += bytes;
+        match self.every {
+            CommitEvery::Elapsed(d) => self.since.elapsed() >= d,
+            CommitEvery::Bytes(b) => self.bytes >= b,
+            CommitEvery::End => false,
+        }
+    }
+
+    /// Flushes the lanes and commits what they wrote, with its ledger rows.
+    async fn commit(&mut self, lake: &Lake, cloudtrail: &mut deltalake::DeltaTable, lanes: &Lanes) -> Result<()> {
+        let mut flushed = lanes.flush().await?;
+        if !flushed.ledger.is_empty() {
+            let run_id = uuid::Uuid::new_v4().to_string();
+            let adds = std::mem::take(&mut flushed.adds);
+            self.data_files += adds.len() as u64;
+            let version = lake.commit_run(cloudtrail, adds, &flushed.ledger, &run_id).await?;
+            self.commits += 1;
+            lanes.counters.commits.fetch_add(1, Ordering::Relaxed);
+            lanes.counters.committed_files.fetch_add(flushed.files, Ordering::Relaxed);
+            lanes.counters.committed_events.fetch_add(flushed.events, Ordering::Relaxed);
+            tracing::info!(
+                files = self.totals.files + flushed.files,
+                events = self.totals.events + flushed.events,
+                version,
+                commit = self.commits,
+                "Backfill progress committed."
+            );
+            flushed.ledger.clear();
+            self.totals.absorb(flushed);
+        }
+        self.since = Instant::now();
+        self.bytes = 0;
+        Ok(())
+    }
 }

@@ -76,7 +76,7 @@ pub struct Flushed {
 }
 
 impl Flushed {
-    fn absorb(&mut self, o: Flushed) {
+    pub(crate) fn absorb(&mut self, o: Flushed) {
         self.adds.extend(o.adds);
         self.ledger.extend(o.ledger);
         self.quarantined.extend(o.quarantined);
@@ -99,6 +99,11 @@ pub struct Counters {
     pub bytes: AtomicU64,
     /// Inflated bytes since the last flush (for size-triggered flushes).
     pub pending_inflated: AtomicU64,
+    /// Commits made so far, and the log files and events they hold (a backfill commits
+    /// every `--commit-every`; what is committed survives a crash).
+    pub commits: AtomicU64,
+    pub committed_files: AtomicU64,
+    pub committed_events: AtomicU64,
 }
 
 enum LaneMsg {

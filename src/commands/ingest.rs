@@ -25,6 +25,12 @@ pub struct Args {
     /// or EventBridge, or CloudTrail's own SNS notification). Runs until SIGTERM/SIGINT.
     #[arg(long, env = "TRAILHOUSE_QUEUE_URL")]
     pub queue_url: Option<String>,
+    /// Backfill: commit what has been read so far every this much work (`5m`, `90s`, `1h`)
+    /// or data read from the source (`500MB`, `2GB`), or `end` for one commit at the end.
+    /// A killed backfill keeps every commit it made, and a rerun skips the log files they
+    /// hold without reading them.
+    #[arg(long, env = "TRAILHOUSE_COMMIT_EVERY", default_value = "5m", value_name = "PERIOD|SIZE")]
+    pub commit_every: ingest::backfill::CommitEvery,
     #[command(flatten)]
     pub service: ServiceArgs,
     #[command(flatten)]
@@ -101,7 +107,11 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         return cmd_service(&a, &lake, &aws).await;
     };
     let source = Source::parse(source, &aws).await?;
-    let opts = BackfillOptions { integrity: a.integrity.options(&aws)?, ..backfill_options(&a.tuning) };
+    let opts = BackfillOptions {
+        integrity: a.integrity.options(&aws)?,
+        commit_every: a.commit_every,
+        ..backfill_options(&a.tuning)
+    };
     let shown = Progress::start(if a.json { progress::Mode::Log } else { progress::Mode::Auto }, opts.counters.clone());
     let summary = backfill(&lake, &source, &opts).await;
     shown.finish().await;
@@ -130,10 +140,12 @@ pub fn print_summary(s: &Summary) -> Result<()> {
     )?;
     writeln!(
         out,
-        "  bytes      {:.1} MB read, {:.1} MB inflated; {} Parquet files written",
+        "  bytes      {:.1} MB read, {:.1} MB inflated; {} Parquet files written in {} commit{}",
         s.bytes as f64 / 1e6,
         s.bytes_inflated as f64 / 1e6,
-        s.data_files_written
+        s.data_files_written,
+        s.commits,
+        if s.commits == 1 { "" } else { "s" }
     )?;
     if s.digests_checked > 0 {
         writeln!(
