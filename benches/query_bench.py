@@ -3,6 +3,9 @@ query.sh), and reports the bytes each read.
 
 usage: query_bench.py TRAILHOUSE_BIN LAKE_DIR [extra .sql files: one query each, run as-is on both]
 
+With CLUSTER=df://HOST:PORT (benches/cluster.sh) each query also runs with `trailhouse sql
+--cluster`, timed the same way, and its rows are compared with the local run's.
+
 trailhouse: the whole process (start, Delta log, plan, scan, CSV out), median of RUNS;
 bytes = the Parquet scan's `bytes_scanned` from one `EXPLAIN ANALYZE` run.
 DuckDB: in process (connect, view over the Delta log's files, query, fetch), the same
@@ -95,9 +98,15 @@ QUERIES = {
 }
 
 
-def trailhouse(bin_, lake, sql):
+CLUSTER = os.environ.get("CLUSTER")
+
+
+def trailhouse(bin_, lake, sql, cluster=None):
     t = time.perf_counter()
-    out = subprocess.run([bin_, "sql", "--lake", lake, "--format", "csv", sql], check=True, capture_output=True, text=True)
+    extra = ["--cluster", cluster] if cluster else []
+    out = subprocess.run(
+        [bin_, "sql", "--lake", lake, "--format", "csv", *extra, sql], check=True, capture_output=True, text=True
+    )
     return time.perf_counter() - t, out.stdout.strip().splitlines()[1:]
 
 
@@ -153,10 +162,18 @@ def main():
         f"lake: {lake} ({events:,} events, {len(files)} data files); median of {RUNS} runs; "
         f"{THREADS} threads each; duckdb {duckdb.__version__}"
     )
-    print(f"{'query':48}{'trailhouse s':>13}{'duckdb s':>10}{'speed-up':>9}{'th MB':>9}{'duck MB':>9}  rows")
+    cl_head = f"{'cluster s':>10}" if CLUSTER else ""
+    print(f"{'query':48}{'trailhouse s':>13}{cl_head}{'duckdb s':>10}{'speed-up':>9}{'th MB':>9}{'duck MB':>9}  rows")
     results = []
     for name, (th_sql, dk_sql) in queries.items():
         th = [trailhouse(bin_, lake, th_sql) for _ in range(RUNS)]
+        cl_col, cl_flag = "", ""
+        if CLUSTER:
+            cl = [trailhouse(bin_, lake, th_sql, CLUSTER) for _ in range(RUNS)]
+            t_cl = statistics.median(t for t, _ in cl)
+            cl_col = f"{t_cl:>10.3f}"
+            if sorted(cl[0][1]) != sorted(th[0][1]):
+                cl_flag = "  CLUSTER ROWS DIFFER"
         dk = [duck(files, dk_sql) for _ in range(RUNS)]
         t_th = statistics.median(t for t, _ in th)
         t_dk = statistics.median(t for t, _, _ in dk)
@@ -164,13 +181,18 @@ def main():
         b_dk = statistics.median(b for _, _, b in dk)
         n_th, n_dk = len(th[0][1]), len(dk[0][1])
         flag = "" if n_th == n_dk else f"  ROW COUNT DIFFERS: {n_th} vs {n_dk}"
-        print(f"{name:48}{t_th:>13.3f}{t_dk:>10.3f}{t_dk / t_th:>8.2f}x{mb(b_th):>9}{mb(b_dk):>9}  {n_th}{flag}")
+        print(f"{name:48}{t_th:>13.3f}{cl_col}{t_dk:>10.3f}{t_dk / t_th:>8.2f}x{mb(b_th):>9}{mb(b_dk):>9}  {n_th}{flag}{cl_flag}")
         results.append(
             {"query": name, "trailhouse_s": t_th, "duckdb_s": t_dk, "trailhouse_bytes": b_th, "duckdb_rchar": b_dk}
         )
+        if CLUSTER:
+            results[-1]["cluster_s"] = t_cl
     geo = statistics.geometric_mean(r["duckdb_s"] / r["trailhouse_s"] for r in results)
     slower = [r["query"] for r in results if r["trailhouse_s"] > r["duckdb_s"]]
     print(f"geometric mean speed-up over DuckDB: {geo:.2f}x; slower than DuckDB: {', '.join(slower) or 'none'}")
+    if CLUSTER:
+        ratio = statistics.geometric_mean(r["cluster_s"] / r["trailhouse_s"] for r in results)
+        print(f"cluster vs local, geometric mean of time ratios: {ratio:.2f}x")
     json.dump(results, open("target/bench-query.json", "w"), indent=1)
 
 

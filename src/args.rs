@@ -198,3 +198,27 @@ mod tests {
         assert!(period("0s").is_err() && period("1s").is_ok());
     }
 }
+
+#[derive(Debug, clap::Args)]
+pub struct ClusterArgs {
+    /// Run the SQL on a Ballista cluster: its scheduler, df://HOST:PORT (`trailhouse cluster
+    /// scheduler`). This machine reads the Delta log; the executors read the Parquet files
+    /// from the lake's store (a path they all see, or S3).
+    #[arg(long, env = "TRAILHOUSE_CLUSTER", value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
+}
+
+impl ClusterArgs {
+    /// A query context: one that runs here, or on the cluster.
+    pub async fn context(&self) -> Result<datafusion::prelude::SessionContext> {
+        Ok(match &self.cluster {
+            Some(url) => cluster::client::remote_context(url).await?,
+            None => query::new_context()?,
+        })
+    }
+
+    /// The lake's query session, on the cluster with --cluster.
+    pub async fn session(&self, lake: &LakeAccess) -> Result<query::LakeSession> {
+        Ok(query::LakeSession::open_in(self.context().await?, lake.location(), &lake.options(None)).await?)
+    }
+}

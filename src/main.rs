@@ -60,9 +60,11 @@ fn init_tracing(verbose: u8) {
         // delta-rs logs expected conditions (a table not created yet) as errors; they
         // reach us as values anyway.
         0 => {
-            "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,ingest=info,query=info,detections=info"
+            "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,ingest=info,query=info,detections=info,cluster=info"
         }
-        1 => "warn,trailhouse=debug,ingest=debug,query=debug,detections=debug",
+        1 => {
+            "warn,trailhouse=debug,ingest=debug,query=debug,detections=debug,cluster=debug,ballista_scheduler=info,ballista_executor=info"
+        }
         _ => "info,trailhouse=trace,ingest=trace,query=trace,detections=trace",
     };
     let Ok(mut filter) = EnvFilter::try_from_env("TRAILHOUSE_LOG") else {

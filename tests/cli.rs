@@ -33,7 +33,7 @@ fn ingest_json(source: &Path, lake: &Path) -> serde_json::Value {
 #[test]
 fn help_teaches_the_commands() {
     let out = run_ok(trailhouse().arg("--help"));
-    for cmd in ["generate", "ingest", "demo", "sql", "export", "compact", "rules", "detect", "verify"] {
+    for cmd in ["generate", "ingest", "demo", "sql", "export", "compact", "rules", "detect", "verify", "cluster"] {
         assert!(out.contains(cmd), "--help lacks {cmd}:\n{out}");
     }
     let out = run_ok(trailhouse().args(["ingest", "--help"]));

@@ -136,12 +136,23 @@ pub struct RunSummary {
 /// the summary to [`crate::sink::Sinks::deliver_then_record`], which delivers the alerts and
 /// then [`record`]s the run (so a crash in between re-raises them instead of losing them).
 pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary> {
+    run_in(query::new_context()?, lake, rules, scope).await
+}
+
+/// [`run`] with the rules' SQL planned and run in `ctx`: a context from
+/// [`query::new_context`], or one whose plans run elsewhere (a cluster's client context
+/// with the query crate's functions registered), which gives the same alerts.
+pub async fn run_in(
+    ctx: datafusion::prelude::SessionContext,
+    lake: &Lake,
+    rules: &[Rule],
+    scope: Scope,
+) -> Result<RunSummary> {
     let started = Instant::now();
     let now = now_micros();
     let run_id = uuid::Uuid::new_v4().to_string();
     let table = lake.table(CLOUDTRAIL_TABLE).await?;
     let version = table.version().unwrap_or_default();
-    let ctx = query::new_context()?;
     table.update_datafusion_session(&ctx.state())?;
     let cloudtrail = LakeTable::try_new(&table)?;
     ctx.register_table(CLOUDTRAIL_TABLE, Arc::new(cloudtrail.clone()))?;

@@ -33,7 +33,7 @@ mod session;
 pub mod views;
 
 pub use error::{QueryError, Result};
-pub use session::{LakeSession, TableInfo, new_context};
+pub use session::{LakeSession, TableInfo, lake_config, new_context, state_builder};
 
 use arrow::array::RecordBatch;
 

@@ -40,8 +40,13 @@ impl LakeSession {
     /// Opens the lake at `location` (it must exist). Its tables are read when a statement
     /// first names them, at the Delta version current then.
     pub async fn open(location: &str, options: &LakeOptions) -> Result<Self> {
+        Self::open_in(new_context()?, location, options).await
+    }
+
+    /// [`open`](Self::open) in a context of the caller's (one that runs plans elsewhere: a
+    /// cluster's client context, with this crate's functions registered).
+    pub async fn open_in(ctx: SessionContext, location: &str, options: &LakeOptions) -> Result<Self> {
         let lake = Lake::open_existing(location, options).await?;
-        let ctx = new_context()?;
         let weak = ctx.state_weak_ref();
         let state: StateFn = Box::new(move || weak.upgrade().map(|s| s.read().clone()));
         let schema = Arc::new(LakeSchema::new(lake, state));
@@ -173,12 +178,27 @@ impl LakeSession {
 /// fields computed below the join, just before leaf expression pushdown, which cannot
 /// plan them in DataFusion 55).
 pub fn new_context() -> Result<SessionContext> {
+    let state = state_builder(lake_config()).build();
+    let mut ctx = SessionContext::new_with_state(state);
+    functions::register(&mut ctx)?;
+    Ok(ctx)
+}
+
+/// The settings [`new_context`] uses: all cores, information_schema, filter pushdown into
+/// Parquet, leaf expression pushdown.
+pub fn lake_config() -> SessionConfig {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let config = SessionConfig::new()
+    SessionConfig::new()
         .with_information_schema(true)
         .with_target_partitions(threads)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-        .set_bool("datafusion.optimizer.enable_leaf_expression_pushdown", true);
+        .set_bool("datafusion.optimizer.enable_leaf_expression_pushdown", true)
+}
+
+/// A session state with DataFusion's defaults and trailhouse's plan rules, for `config`
+/// (functions are registered on what it builds: [`crate::functions::register`]). A
+/// distributed engine's scheduler plans with the same rules.
+pub fn state_builder(config: SessionConfig) -> datafusion::execution::SessionStateBuilder {
     // Athena's text spellings of booleans are rewritten before type coercion sees them.
     let mut analyzer = vec![crate::athena_types::AthenaBooleanText::rule()];
     analyzer.extend(datafusion::optimizer::Analyzer::new().rules);
@@ -192,15 +212,11 @@ pub fn new_context() -> Result<SessionContext> {
         .collect();
     let at = optimizer.iter().position(|r| r.name() == "extract_leaf_expressions").unwrap_or(0);
     optimizer.insert(at, crate::join_keys::ProjectJoinKeys::rule());
-    let state = datafusion::execution::SessionStateBuilder::new()
+    datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
         .with_analyzer_rules(analyzer)
         .with_optimizer_rules(optimizer)
-        .build();
-    let mut ctx = SessionContext::new_with_state(state);
-    functions::register(&mut ctx)?;
-    Ok(ctx)
 }
 
 fn column_paths(f: &Field, prefix: &str, out: &mut Vec<String>) {

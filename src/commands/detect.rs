@@ -12,7 +12,7 @@ use detections::run::{RunSummary, Scope};
 use detections::sink::{PrintFormat, Printer, Sinks};
 use lake::Lake;
 
-use crate::args::{DurationArg, LakeAccess, PackArgs, age, period};
+use crate::args::{ClusterArgs, DurationArg, LakeAccess, PackArgs, age, period};
 use crate::signal::wait_for_signal;
 
 /// Exit status of `detect` when a run raised new alerts (0: none, 1: an error).
@@ -24,6 +24,8 @@ pub struct Args {
     pub lake: LakeAccess,
     #[command(flatten)]
     pub pack: PackArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Only this rule (repeatable) [default: the whole pack].
     #[arg(long = "rule", value_name = "ID")]
     pub only: Vec<String>,
@@ -74,7 +76,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         dry_run: a.dry_run,
     };
     let Some(every) = &a.every else {
-        let summary = run_once(&lake, &rules, scope, &sinks).await?;
+        let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster).await?;
         return Ok(if summary.alerts.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ALERTS) });
     };
     let mut ticks = tokio::time::interval(Duration::from_micros(every.micros as u64));
@@ -89,7 +91,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         }
         // A failed run (lake unreachable, a webhook down) is logged and retried on the next
         // tick: the watermark did not move, so nothing is skipped.
-        if let Err(e) = run_once(&lake, &rules, scope, &sinks).await {
+        if let Err(e) = run_once(&lake, &rules, scope, &sinks, &a.cluster).await {
             tracing::error!(error = format!("{e:#}"), "Detection run failed; retrying on the next tick.");
         }
     }
@@ -99,8 +101,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
 
 /// One run: evaluate, then deliver to every sink and record in the lake (in that order:
 /// [`Sinks::deliver_then_record`]), then log what it did.
-async fn run_once(lake: &Lake, rules: &[Rule], scope: Scope, sinks: &Sinks) -> Result<RunSummary> {
-    let summary = detections::run::run(lake, rules, scope).await?;
+async fn run_once(lake: &Lake, rules: &[Rule], scope: Scope, sinks: &Sinks, on: &ClusterArgs) -> Result<RunSummary> {
+    let summary = detections::run::run_in(on.context().await?, lake, rules, scope).await?;
     sinks.deliver_then_record(lake, &summary).await?;
     let incremental = summary.scope == Scope::Incremental;
     let versions = match summary.from_version {

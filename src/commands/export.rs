@@ -4,12 +4,14 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::args::LakeAccess;
+use crate::args::{ClusterArgs, LakeAccess};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub lake: LakeAccess,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Where to write: a local folder or s3://bucket/prefix.
     #[arg(long)]
     pub to: String,
@@ -35,7 +37,7 @@ pub struct Args {
 
 pub async fn run(a: Args) -> Result<ExitCode> {
     let aws = a.lake.aws();
-    let session = query::LakeSession::open(a.lake.location(), &a.lake.options(None)).await?;
+    let session = a.cluster.session(&a.lake).await?;
     let partition_by = match a.partition_by.trim() {
         "" | "none" => vec![],
         list => list.split(',').map(|c| c.trim().to_string()).collect(),

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+pub mod cluster;
 pub mod compact;
 pub mod demo;
 pub mod detect;
@@ -79,6 +80,15 @@ pub enum Command {
     ///   trailhouse verify --source ./evidence --public-keys keys.json --account 111122223333 --json
     #[command(verbatim_doc_comment)]
     Verify(verify::Args),
+    /// Run a node of a DataFusion Ballista cluster (scheduler or executor) with trailhouse's
+    /// functions; then `sql`, `export` and `detect` take `--cluster df://HOST:PORT`.
+    ///
+    /// Example (three terminals, or three machines sharing the lake's path or S3):
+    ///   trailhouse cluster scheduler --bind 127.0.0.1:50050
+    ///   trailhouse cluster executor --scheduler df://127.0.0.1:50050 --bind 127.0.0.1:50051 --grpc-port 50052
+    ///   trailhouse sql --cluster df://127.0.0.1:50050 "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1"
+    #[command(verbatim_doc_comment)]
+    Cluster(cluster::Args),
 }
 
 impl Command {
@@ -94,6 +104,7 @@ impl Command {
             Command::Rules(a) => rules::run(a).await,
             Command::Detect(a) => detect::run(a).await,
             Command::Verify(a) => verify::run(a).await,
+            Command::Cluster(a) => cluster::run(a).await,
         }
     }
 }

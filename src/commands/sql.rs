@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use query::output::Format;
 
-use crate::args::LakeAccess;
+use crate::args::{ClusterArgs, LakeAccess};
 use crate::repl;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub lake: LakeAccess,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// The statement(s), e.g. "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1".
     /// Without a query or --file: the interactive prompt (or SQL read from a piped stdin).
     #[arg(conflicts_with = "file")]
@@ -33,7 +35,7 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let session = query::LakeSession::open(a.lake.location(), &a.lake.options(None)).await?;
+    let session = a.cluster.session(&a.lake).await?;
     let sql = match (&a.query, &a.file) {
         (Some(q), _) => q.clone(),
         (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,

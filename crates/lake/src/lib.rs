@@ -67,7 +67,7 @@ pub use integrity::{DigestCheck, INTEGRITY_TABLE, KnownDigest};
 #[cfg(feature = "delta")]
 pub use ledger::{EntryKind, KnownSources, LedgerEntry, LogIntegrity, PendingLog};
 #[cfg(feature = "delta")]
-pub use scan::{DataFile, LakeTable, ScanFiles, ScanSummary};
+pub use scan::{DataFile, LakeTable, ScanFiles, ScanSummary, ShippedScan};
 #[cfg(feature = "delta")]
 pub use snapshot::read_table;
 #[cfg(feature = "delta")]

@@ -92,13 +92,22 @@ impl ScanFiles {
 #[derive(Clone)]
 pub struct LakeTable {
     state: DeltaTableState,
-    table_url: Url,
-    store_url: ObjectStoreUrl,
-    schema: SchemaRef,
-    file_schema: SchemaRef,
-    partition_fields: Vec<FieldRef>,
+    layout: FileLayout,
     selection: Option<Arc<HashSet<String>>>,
     scans: Arc<Mutex<Vec<ScanSummary>>>,
+}
+
+/// Where a table's files are and how its rows are laid out: all a Parquet scan of some of
+/// its files needs, with no Delta state.
+#[derive(Debug, Clone)]
+struct FileLayout {
+    table_url: Url,
+    store_url: ObjectStoreUrl,
+    /// The table's columns followed by its partition columns.
+    schema: SchemaRef,
+    /// The columns stored in the files.
+    file_schema: SchemaRef,
+    partition_fields: Vec<FieldRef>,
 }
 
 /// What one planned scan of a [`LakeTable`] reads, for `EXPLAIN ANALYZE` notes and tests.
@@ -117,7 +126,7 @@ pub struct ScanSummary {
 impl fmt::Debug for LakeTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LakeTable")
-            .field("table_url", &self.table_url.as_str())
+            .field("table_url", &self.layout.table_url.as_str())
             .field("version", &self.state.version())
             .field("selection", &self.selection.as_ref().map(|s| s.len()))
             .finish()
@@ -131,31 +140,43 @@ impl LakeTable {
         let state =
             table.snapshot().map_err(|e| LakeError::Delta { location: location.clone(), source: Box::new(e) })?.clone();
         let table_url = table.log_store().root_url().clone();
-        let store_url = ObjectStoreUrl::parse(format!(
-            "{}://{}",
-            table_url.scheme(),
-            &table_url[url::Position::BeforeHost..url::Position::AfterPort]
-        ))
-        .map_err(|e| LakeError::state(&location, e.to_string()))?;
         let logical = state.snapshot().arrow_schema();
         let partition_columns = state.metadata().partition_columns().to_vec();
         let (partition_fields, data_fields): (Vec<FieldRef>, Vec<FieldRef>) =
             logical.fields().iter().cloned().partition(|f| partition_columns.contains(f.name()));
-        let file_schema = Arc::new(Schema::new(data_fields));
-        let mut all: Vec<FieldRef> = file_schema.fields().iter().cloned().collect();
-        // A partition column's value comes from the file's path, never null in this lake.
+        // The table's columns, then its partition columns (whose values come from the paths).
+        let mut all = data_fields;
         all.extend(partition_fields.iter().map(|f| Arc::new(Field::clone(f))));
-        let schema = Arc::new(Schema::new(all));
-        Ok(LakeTable {
-            state,
-            table_url,
-            store_url,
-            schema,
-            file_schema,
-            partition_fields,
-            selection: None,
-            scans: Arc::default(),
-        })
+        let layout = FileLayout::new(table_url, Arc::new(Schema::new(all)), &partition_columns)
+            .map_err(|e| LakeError::state(&location, e.to_string()))?;
+        Ok(LakeTable { state, layout, selection: None, scans: Arc::default() })
+    }
+
+    /// Every file of the version (within the selection), unpruned, as a table a distributed
+    /// engine's scheduler can plan without reading the Delta log: it prunes by partition
+    /// values itself, and the Parquet scan by row-group statistics.
+    pub fn shipped(&self) -> ShippedScan {
+        let selected = |p: &str| self.selection.as_ref().is_none_or(|s| s.contains(p));
+        let files: Vec<DataFile> = self
+            .state
+            .log_data()
+            .iter()
+            .filter(|f| selected(f.path().as_ref()))
+            .map(|file| DataFile {
+                path: file.path().into_owned(),
+                size: u64::try_from(file.size()).unwrap_or_default(),
+                partition_values: file.partition_values_map().into_iter().collect(),
+                num_records: file.num_records().map(|n| n as u64),
+                row_groups: None,
+            })
+            .collect();
+        let files = ScanFiles {
+            table_url: self.layout.table_url.to_string(),
+            version: self.version(),
+            candidates: files.len(),
+            files,
+        };
+        ShippedScan { layout: self.layout.clone(), files }
     }
 
     /// Reads only the files whose paths (relative to the table, as in the Delta log) are in
@@ -198,24 +219,7 @@ impl LakeTable {
     /// skip the rest. A filter the statistics cannot decide keeps every file.
     pub fn files(&self, session: &dyn Session, filters: &[Expr]) -> DfResult<ScanFiles> {
         let log = self.state.log_data();
-        let keep = match conjunction(filters.iter().cloned()) {
-            Some(predicate) => {
-                let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
-                let physical = session.create_physical_expr(predicate, &df_schema)?;
-                match PruningPredicateBuilder::new()
-                    .with_file_schema(self.schema.clone())
-                    .try_build(physical)
-                    .and_then(|p| p.prune(&log))
-                {
-                    Ok(keep) => Some(keep),
-                    Err(e) => {
-                        tracing::debug!(error = %e, "no file skipping for this filter");
-                        None
-                    }
-                }
-            }
-            None => None,
-        };
+        let keep = self.layout.keep(session, filters, &log)?;
         let mut files = Vec::new();
         let mut candidates = 0;
         for (i, file) in log.iter().enumerate() {
@@ -235,7 +239,95 @@ impl LakeTable {
                 row_groups: None,
             });
         }
-        Ok(ScanFiles { table_url: self.table_url.to_string(), version: self.version(), candidates, files })
+        Ok(ScanFiles { table_url: self.layout.table_url.to_string(), version: self.version(), candidates, files })
+    }
+
+    /// DataFusion's Parquet scan of `files` (see [`FileLayout::plan`]).
+    pub async fn plan(
+        &self,
+        session: &dyn Session,
+        files: &ScanFiles,
+        projection: Option<&Vec<usize>>,
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        self.layout.plan(session, files, projection, limit).await
+    }
+
+    /// Marks the row groups of `files` that the bloom filters on struct leaves rule out for
+    /// `leaves`, drops files left with none, and returns how many row groups were skipped.
+    /// Files are read concurrently; their footers stay in the session's metadata cache for
+    /// the scan.
+    async fn skip_row_groups(
+        &self,
+        session: &dyn Session,
+        files: &mut ScanFiles,
+        leaves: &[LeafValues],
+    ) -> DfResult<usize> {
+        let store = session.runtime_env().object_store(&self.layout.store_url)?;
+        let cache = Some(session.runtime_env().cache_manager.get_file_metadata_cache());
+        let metas: Vec<_> = files.files.iter().map(|f| self.layout.partitioned_file(f).object_meta).collect();
+        let keeps: Vec<Option<Vec<bool>>> = futures::stream::iter(metas)
+            .map(|meta| {
+                let (store, cache) = (store.clone(), cache.clone());
+                async move { keep_row_groups(store.as_ref(), &meta, cache, leaves).await }
+            })
+            .buffered(16)
+            .collect()
+            .await;
+        let mut skipped = 0;
+        for (file, keep) in files.files.iter_mut().zip(keeps) {
+            if let Some(keep) = keep.filter(|k| k.contains(&false)) {
+                skipped += keep.iter().filter(|k| !**k).count();
+                file.row_groups = Some(keep);
+            }
+        }
+        files.files.retain(|f| f.row_groups.as_ref().is_none_or(|k| k.contains(&true)));
+        Ok(skipped)
+    }
+}
+
+impl FileLayout {
+    /// Which of the files `stats` describes can hold rows matching `filters` (`None`: all,
+    /// when there is no filter or the statistics cannot decide it).
+    fn keep(
+        &self,
+        session: &dyn Session,
+        filters: &[Expr],
+        stats: &dyn deltalake::datafusion::common::pruning::PruningStatistics,
+    ) -> DfResult<Option<Vec<bool>>> {
+        let Some(predicate) = conjunction(filters.iter().cloned()) else { return Ok(None) };
+        let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+        let physical = session.create_physical_expr(predicate, &df_schema)?;
+        match PruningPredicateBuilder::new()
+            .with_file_schema(self.schema.clone())
+            .try_build(physical)
+            .and_then(|p| p.prune(stats))
+        {
+            Ok(keep) => Ok(Some(keep)),
+            Err(e) => {
+                tracing::debug!(error = %e, "no file skipping for this filter");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The layout of a table at `table_url` whose columns are `schema`, the last of them
+    /// the `partition_columns`.
+    fn new(table_url: Url, schema: SchemaRef, partition_columns: &[String]) -> DfResult<FileLayout> {
+        let store_url = ObjectStoreUrl::parse(format!(
+            "{}://{}",
+            table_url.scheme(),
+            &table_url[url::Position::BeforeHost..url::Position::AfterPort]
+        ))?;
+        let (partition_fields, data_fields): (Vec<FieldRef>, Vec<FieldRef>) =
+            schema.fields().iter().cloned().partition(|f| partition_columns.contains(f.name()));
+        Ok(FileLayout {
+            table_url,
+            store_url,
+            schema,
+            file_schema: Arc::new(Schema::new(data_fields)),
+            partition_fields,
+        })
     }
 
     /// DataFusion's Parquet scan of `files`, split into `partitions` groups of about equal
@@ -307,38 +399,6 @@ impl LakeTable {
         let root = self.table_url.path().trim_matches('/');
         PartitionedFile::new(format!("{root}/{}", f.path), f.size)
     }
-
-    /// Marks the row groups of `files` that the bloom filters on struct leaves rule out for
-    /// `leaves`, drops files left with none, and returns how many row groups were skipped.
-    /// Files are read concurrently; their footers stay in the session's metadata cache for
-    /// the scan.
-    async fn skip_row_groups(
-        &self,
-        session: &dyn Session,
-        files: &mut ScanFiles,
-        leaves: &[LeafValues],
-    ) -> DfResult<usize> {
-        let store = session.runtime_env().object_store(&self.store_url)?;
-        let cache = Some(session.runtime_env().cache_manager.get_file_metadata_cache());
-        let metas: Vec<_> = files.files.iter().map(|f| self.partitioned_file(f).object_meta).collect();
-        let keeps: Vec<Option<Vec<bool>>> = futures::stream::iter(metas)
-            .map(|meta| {
-                let (store, cache) = (store.clone(), cache.clone());
-                async move { keep_row_groups(store.as_ref(), &meta, cache, leaves).await }
-            })
-            .buffered(16)
-            .collect()
-            .await;
-        let mut skipped = 0;
-        for (file, keep) in files.files.iter_mut().zip(keeps) {
-            if let Some(keep) = keep.filter(|k| k.contains(&false)) {
-                skipped += keep.iter().filter(|k| !**k).count();
-                file.row_groups = Some(keep);
-            }
-        }
-        files.files.retain(|f| f.row_groups.as_ref().is_none_or(|k| k.contains(&true)));
-        Ok(skipped)
-    }
 }
 
 /// Spreads files over `n` groups, biggest first, each to the group with the fewest bytes.
@@ -357,7 +417,7 @@ fn balanced_groups(mut files: Vec<PartitionedFile>, n: usize) -> Vec<FileGroup> 
 #[async_trait]
 impl TableProvider for LakeTable {
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        self.layout.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
@@ -410,5 +470,136 @@ impl TableProvider for LakeTable {
 impl From<LakeError> for DataFusionError {
     fn from(e: LakeError) -> Self {
         DataFusionError::External(Box::new(e))
+    }
+}
+
+/// Files of one version of a lake table, chosen by a client that read the Delta log, as a
+/// table: what a distributed engine's scheduler plans a scan of without the Delta log
+/// (DataFusion Ballista's, `trailhouse-cluster`). Its scan keeps the files whose partition
+/// values can match the filters; the Parquet scan then prunes row groups and pages by
+/// their statistics as usual.
+#[derive(Debug, Clone)]
+pub struct ShippedScan {
+    layout: FileLayout,
+    files: ScanFiles,
+}
+
+/// What a [`ShippedScan`] travels as (its schema travels beside it, in the plan).
+#[derive(Serialize, Deserialize)]
+struct ShippedWire {
+    partition_columns: Vec<String>,
+    files: ScanFiles,
+}
+
+impl ShippedScan {
+    /// Its bytes (JSON), for a plan codec.
+    pub fn to_bytes(&self) -> DfResult<Vec<u8>> {
+        let wire = ShippedWire {
+            partition_columns: self.layout.partition_fields.iter().map(|f| f.name().clone()).collect(),
+            files: self.files.clone(),
+        };
+        serde_json::to_vec(&wire).map_err(|e| DataFusionError::External(Box::new(e)))
+    }
+
+    /// A scan from [`to_bytes`](Self::to_bytes) and the table's `schema`.
+    pub fn from_bytes(bytes: &[u8], schema: SchemaRef) -> DfResult<ShippedScan> {
+        let wire: ShippedWire = serde_json::from_slice(bytes).map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let table_url = Url::parse(&wire.files.table_url)
+            .map_err(|e| DataFusionError::Plan(format!("a shipped scan's table URL {}: {e}", wire.files.table_url)))?;
+        Ok(ShippedScan { layout: FileLayout::new(table_url, schema, &wire.partition_columns)?, files: wire.files })
+    }
+
+    /// The files it may read.
+    pub fn files(&self) -> &ScanFiles {
+        &self.files
+    }
+
+    /// The files whose partition values can satisfy `filters`.
+    fn pruned(&self, session: &dyn Session, filters: &[Expr]) -> DfResult<ScanFiles> {
+        let mut out = self.files.clone();
+        let stats = PartitionValues { fields: &self.layout.partition_fields, files: &self.files.files };
+        let Some(keep) = self.layout.keep(session, filters, &stats)? else { return Ok(out) };
+        let mut i = 0;
+        out.files.retain(|_| {
+            i += 1;
+            keep.get(i - 1).copied().unwrap_or(true)
+        });
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl TableProvider for ShippedScan {
+    fn schema(&self) -> SchemaRef {
+        self.layout.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        session: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let files = self.pruned(session, filters)?;
+        tracing::debug!(table = %files.table_url, files = files.files.len(), of = files.candidates, "shipped scan");
+        let limit = if filters.is_empty() { limit } else { None };
+        self.layout.plan(session, &files, projection, limit).await
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+}
+
+/// Each file's partition values as its min and max: what pruning by partition needs.
+struct PartitionValues<'a> {
+    fields: &'a [FieldRef],
+    files: &'a [DataFile],
+}
+
+impl PartitionValues<'_> {
+    fn values(&self, column: &deltalake::datafusion::common::Column) -> Option<arrow::array::ArrayRef> {
+        let field = self.fields.iter().find(|f| f.name() == &column.name)?;
+        let values = self.files.iter().map(|f| match f.partition_values.get(field.name()).cloned().flatten() {
+            Some(v) => ScalarValue::try_from_string(v, field.data_type()),
+            None => ScalarValue::try_from(field.data_type()),
+        });
+        let values: Vec<ScalarValue> = values.collect::<DfResult<_>>().ok()?;
+        ScalarValue::iter_to_array(values).ok()
+    }
+}
+
+impl deltalake::datafusion::common::pruning::PruningStatistics for PartitionValues<'_> {
+    fn min_values(&self, column: &deltalake::datafusion::common::Column) -> Option<arrow::array::ArrayRef> {
+        self.values(column)
+    }
+
+    fn max_values(&self, column: &deltalake::datafusion::common::Column) -> Option<arrow::array::ArrayRef> {
+        self.values(column)
+    }
+
+    fn num_containers(&self) -> usize {
+        self.files.len()
+    }
+
+    fn null_counts(&self, _column: &deltalake::datafusion::common::Column) -> Option<arrow::array::ArrayRef> {
+        None
+    }
+
+    fn row_counts(&self) -> Option<arrow::array::ArrayRef> {
+        None
+    }
+
+    fn contained(
+        &self,
+        _column: &deltalake::datafusion::common::Column,
+        _values: &HashSet<ScalarValue>,
+    ) -> Option<arrow::array::BooleanArray> {
+        None
     }
 }
