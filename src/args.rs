@@ -179,26 +179,6 @@ pub fn period(s: &str) -> Result<DurationArg, String> {
         .ok_or_else(|| "not a period: use e.g. 1m, 5m, 1h (at least 1s)".to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_with_their_text_and_reject_what_is_not_one() {
-        for (text, micros) in
-            [("30s", 30_000_000), ("15m", 900_000_000), ("24h", 86_400_000_000), ("7d", 604_800_000_000)]
-        {
-            assert_eq!(age(text), Ok(DurationArg { text: text.into(), micros }), "{text}");
-        }
-        for bad in ["", "7", "7y", "-1h", "soon"] {
-            assert!(age(bad).unwrap_err().contains("e.g. 30m"), "{bad}");
-        }
-        assert_eq!(period("5m").map(|d| d.micros), Ok(300_000_000));
-        assert_eq!(period("5m").map(|d| d.to_string()), Ok("5m".to_string()));
-        assert!(period("0s").is_err() && period("1s").is_ok());
-    }
-}
-
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
     /// Run the SQL on a Ballista cluster: its scheduler, df://HOST:PORT (`trailhouse cluster
@@ -220,5 +200,25 @@ impl ClusterArgs {
     /// The lake's query session, on the cluster with --cluster.
     pub async fn session(&self, lake: &LakeAccess) -> Result<query::LakeSession> {
         Ok(query::LakeSession::open_in(self.context().await?, lake.location(), &lake.options(None)).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_their_text_and_reject_what_is_not_one() {
+        for (text, micros) in
+            [("30s", 30_000_000), ("15m", 900_000_000), ("24h", 86_400_000_000), ("7d", 604_800_000_000)]
+        {
+            assert_eq!(age(text), Ok(DurationArg { text: text.into(), micros }), "{text}");
+        }
+        for bad in ["", "7", "7y", "-1h", "soon"] {
+            assert!(age(bad).unwrap_err().contains("e.g. 30m"), "{bad}");
+        }
+        assert_eq!(period("5m").map(|d| d.micros), Ok(300_000_000));
+        assert_eq!(period("5m").map(|d| d.to_string()), Ok("5m".to_string()));
+        assert!(period("0s").is_err() && period("1s").is_ok());
     }
 }

@@ -68,26 +68,21 @@ impl Default for CommitEvery {
     }
 }
 
-impl std::fmt::Display for CommitEvery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CommitEvery::Elapsed(d) if d.as_secs() % 60 == 0 => write!(f, "{}m", d.as_secs() / 60),
-            CommitEvery::Elapsed(d) => write!(f, "{}s", d.as_secs()),
-            CommitEvery::Bytes(b) => write!(f, "{}MB", b / 1_000_000),
-            CommitEvery::End => f.write_str("end"),
-        }
-    }
-}
-
 impl std::str::FromStr for CommitEvery {
     type Err = String;
 
-    /// `5m`, `90s`, `1h` (work since the last commit), `500MB`, `2GB`, `1GiB` (bytes read),
-    /// or `end` (one commit at the end).
+    /// `90s`, `5m`, `1h` (work since the last commit, as `lake::time::parse_duration`
+    /// reads it), `500MB`, `2GB`, `1GiB` (bytes read), or `end` (one commit at the end).
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         let t = s.trim();
         if t.eq_ignore_ascii_case("end") {
             return Ok(CommitEvery::End);
+        }
+        if let Some(micros) = lake::time::parse_duration(t) {
+            return match u64::try_from(micros) {
+                Ok(m) if m > 0 => Ok(CommitEvery::Elapsed(Duration::from_micros(m))),
+                _ => Err(format!("{s:?}: the period must be above zero")),
+            };
         }
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (number, unit) = t.split_at(split);
@@ -95,21 +90,7 @@ impl std::str::FromStr for CommitEvery {
             .parse()
             .map_err(|_| format!("{s:?}: expected a number and a unit, like 5m, 90s, 1h, 500MB or 2GB, or `end`"))?;
         let unit = unit.trim().to_ascii_lowercase();
-        let scale: Option<f64> = match unit.as_str() {
-            "s" | "sec" | "secs" => Some(1.0),
-            "m" | "min" | "mins" => Some(60.0),
-            "h" => Some(3600.0),
-            _ => None,
-        };
-        if let Some(secs) = scale {
-            let d = Duration::from_secs_f64(n * secs);
-            return if d.is_zero() {
-                Err(format!("{s:?}: the period must be above zero"))
-            } else {
-                Ok(CommitEvery::Elapsed(d))
-            };
-        }
-        let bytes: f64 = match unit.as_str() {
+        let scale: f64 = match unit.as_str() {
             "kb" => 1e3,
             "mb" => 1e6,
             "gb" => 1e9,
@@ -124,7 +105,7 @@ impl std::str::FromStr for CommitEvery {
                 ));
             }
         };
-        let b = (n * bytes) as u64;
+        let b = (n * scale) as u64;
         if b == 0 { Err(format!("{s:?}: the size must be above zero")) } else { Ok(CommitEvery::Bytes(b)) }
     }
 }
@@ -324,7 +305,6 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
         files_quarantined: totals.quarantined.len() as u64,
         quarantined: totals.quarantined,
         data_files_written: done.data_files + adds.len() as u64,
-        commits: done.commits + 1,
         ..Default::default()
     };
     for d in &checked.digests {
@@ -341,7 +321,7 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     lake.record_digests(&checked.digests, &run_id).await?;
     ledger.extend(checked.ledger);
     summary.lake_version = lake.commit_run(&mut cloudtrail, adds, &ledger, &run_id).await?;
-    counters.commits.fetch_add(1, Ordering::Relaxed);
+    summary.commits = counters.commits.fetch_add(1, Ordering::Relaxed) + 1;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events as f64 / summary.seconds.max(1e-9);
     tracing::info!(
@@ -361,7 +341,6 @@ struct Committed {
     every: CommitEvery,
     since: Instant,
     bytes: u64,
-    commits: u64,
     data_files: u64,
     /// Counts of what is committed (without data files or ledger rows: those are in the lake).
     totals: Flushed,
@@ -369,7 +348,7 @@ struct Committed {
 
 impl Committed {
     fn new(every: CommitEvery) -> Committed {
-        Committed { every, since: Instant::now(), bytes: 0, commits: 0, data_files: 0, totals: Flushed::default() }
+        Committed { every, since: Instant::now(), bytes: 0, data_files: 0, totals: Flushed::default() }
     }
 
     /// Counts `bytes` more read; whether a commit is due.
@@ -390,15 +369,12 @@ impl Committed {
             let adds = std::mem::take(&mut flushed.adds);
             self.data_files += adds.len() as u64;
             let version = lake.commit_run(cloudtrail, adds, &flushed.ledger, &run_id).await?;
-            self.commits += 1;
-            lanes.counters.commits.fetch_add(1, Ordering::Relaxed);
-            lanes.counters.committed_files.fetch_add(flushed.files, Ordering::Relaxed);
-            lanes.counters.committed_events.fetch_add(flushed.events, Ordering::Relaxed);
+            let c = &lanes.counters;
             tracing::info!(
-                files = self.totals.files + flushed.files,
-                events = self.totals.events + flushed.events,
+                files = c.committed_files.fetch_add(flushed.files, Ordering::Relaxed) + flushed.files,
+                events = c.committed_events.fetch_add(flushed.events, Ordering::Relaxed) + flushed.events,
                 version,
-                commit = self.commits,
+                commit = c.commits.fetch_add(1, Ordering::Relaxed) + 1,
                 "Backfill progress committed."
             );
             flushed.ledger.clear();

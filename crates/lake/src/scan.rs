@@ -156,27 +156,7 @@ impl LakeTable {
     /// engine's scheduler can plan without reading the Delta log: it prunes by partition
     /// values itself, and the Parquet scan by row-group statistics.
     pub fn shipped(&self) -> ShippedScan {
-        let selected = |p: &str| self.selection.as_ref().is_none_or(|s| s.contains(p));
-        let files: Vec<DataFile> = self
-            .state
-            .log_data()
-            .iter()
-            .filter(|f| selected(f.path().as_ref()))
-            .map(|file| DataFile {
-                path: file.path().into_owned(),
-                size: u64::try_from(file.size()).unwrap_or_default(),
-                partition_values: file.partition_values_map().into_iter().collect(),
-                num_records: file.num_records().map(|n| n as u64),
-                row_groups: None,
-            })
-            .collect();
-        let files = ScanFiles {
-            table_url: self.layout.table_url.to_string(),
-            version: self.version(),
-            candidates: files.len(),
-            files,
-        };
-        ShippedScan { layout: self.layout.clone(), files }
+        ShippedScan { layout: self.layout.clone(), files: self.listed(None) }
     }
 
     /// Reads only the files whose paths (relative to the table, as in the Delta log) are in
@@ -218,17 +198,22 @@ impl LakeTable {
     /// The files a scan with `filters` reads: partition values and the Delta statistics
     /// skip the rest. A filter the statistics cannot decide keeps every file.
     pub fn files(&self, session: &dyn Session, filters: &[Expr]) -> DfResult<ScanFiles> {
-        let log = self.state.log_data();
-        let keep = self.layout.keep(session, filters, &log)?;
+        let keep = self.layout.keep(session, filters, &self.state.log_data())?;
+        Ok(self.listed(keep.as_deref()))
+    }
+
+    /// The version's files within the selection, those `keep` rules out left out (one flag
+    /// per file of the version, in the log's order).
+    fn listed(&self, keep: Option<&[bool]>) -> ScanFiles {
         let mut files = Vec::new();
         let mut candidates = 0;
-        for (i, file) in log.iter().enumerate() {
+        for (i, file) in self.state.log_data().iter().enumerate() {
             let path = file.path();
             if self.selection.as_ref().is_some_and(|s| !s.contains(path.as_ref())) {
                 continue;
             }
             candidates += 1;
-            if keep.as_ref().is_some_and(|k| !k.get(i).copied().unwrap_or(true)) {
+            if keep.is_some_and(|k| !k.get(i).copied().unwrap_or(true)) {
                 continue;
             }
             files.push(DataFile {
@@ -239,7 +224,7 @@ impl LakeTable {
                 row_groups: None,
             });
         }
-        Ok(ScanFiles { table_url: self.layout.table_url.to_string(), version: self.version(), candidates, files })
+        ScanFiles { table_url: self.layout.table_url.to_string(), version: self.version(), candidates, files }
     }
 
     /// DataFusion's Parquet scan of `files` (see [`FileLayout::plan`]).
@@ -516,15 +501,10 @@ impl ShippedScan {
 
     /// The files whose partition values can satisfy `filters`.
     fn pruned(&self, session: &dyn Session, filters: &[Expr]) -> DfResult<ScanFiles> {
-        let mut out = self.files.clone();
         let stats = PartitionValues { fields: &self.layout.partition_fields, files: &self.files.files };
-        let Some(keep) = self.layout.keep(session, filters, &stats)? else { return Ok(out) };
-        let mut i = 0;
-        out.files.retain(|_| {
-            i += 1;
-            keep.get(i - 1).copied().unwrap_or(true)
-        });
-        Ok(out)
+        let Some(keep) = self.layout.keep(session, filters, &stats)? else { return Ok(self.files.clone()) };
+        let files = self.files.files.iter().zip(keep).filter(|(_, k)| *k).map(|(f, _)| f.clone()).collect();
+        Ok(ScanFiles { files, ..self.files.clone() })
     }
 }
 
