@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check: formatting (cargo fmt), lints (clippy, warnings are errors), then
-# installs and starts the local S3/SQS server (moto), runs the whole workspace's tests
-# against it, stops it, and fuzzes for a bounded time.
+# installs and starts the local S3/SQS server (moto), installs the headless browser the
+# console's tests drive, runs the whole workspace's tests, stops the server, and fuzzes
+# for a bounded time.
 # Usage: scripts/test.sh [extra cargo test args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,9 @@ echo "Local S3/SQS server at $endpoint" >&2
 export TRAILHOUSE_TEST_ENDPOINT="$endpoint"
 # The independent readers (Python deltalake, DuckDB) the query tests compare against.
 export TRAILHOUSE_TEST_PYTHON="$PWD/.venv/bin/python"
+# The real browser the console's page tests drive (Debian's chromium and chromium-driver).
+TRAILHOUSE_TEST_CHROMEDRIVER=$(scripts/browser.sh install)
+export TRAILHOUSE_TEST_CHROMEDRIVER
 # Fake credentials for the local server only; the SDK's chain needs something.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true

@@ -60,7 +60,7 @@ fn init_tracing(verbose: u8) {
         // delta-rs logs expected conditions (a table not created yet) as errors; they
         // reach us as values anyway.
         0 => {
-            "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,ingest=info,query=info,detections=info,cluster=info"
+            "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,ingest=info,query=info,detections=info,cluster=info,console=info"
         }
         1 => {
             "warn,trailhouse=debug,ingest=debug,query=debug,detections=debug,cluster=debug,ballista_scheduler=info,ballista_executor=info"

@@ -23,6 +23,9 @@ pub enum DetectError {
     /// written). The I/O error is the source, so `... | head` is recognised as a closed pipe.
     #[error("{context}")]
     Output { context: String, source: std::io::Error },
+    /// A triage change that cannot be recorded as asked (closing without a note).
+    #[error("{0}")]
+    Triage(String),
     #[error("webhook {url}: {message}")]
     Webhook { url: String, message: String },
 }

@@ -14,6 +14,7 @@
 //! - [`alert`]: alerts and their forms (a table, a line, Arrow for the `alerts` table).
 //! - [`sink`]: where alerts go (terminal, JSONL file, Slack-compatible webhook) and
 //!   [`sink::Sinks::deliver_then_record`], the order that makes delivery at least once.
+//! - [`triage`]: what analysts decided about each alert, kept in the lake.
 //!
 //! It reads the lake through `trailhouse-lake` and plans SQL with `trailhouse-query`; the
 //! only part of `trailhouse-ingest` it uses is the decoder (without the ingest pipeline or
@@ -30,5 +31,6 @@ pub mod run;
 pub mod sigma;
 pub mod sink;
 pub mod testing;
+pub mod triage;
 
 pub use error::{DetectError, Result};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field};
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement};
 use futures::TryStreamExt;
@@ -95,6 +96,31 @@ impl LakeSession {
     pub async fn plan(&self, statement: Statement) -> Result<DataFrame> {
         let state = self.ctx.state();
         let plan = state.statement_to_plan(statement).await.map_err(|e| self.explain(e))?;
+        self.ctx.execute_logical_plan(plan).await.map_err(|e| self.explain(e))
+    }
+
+    /// Plans one statement that only reads (a query, `EXPLAIN`, `SHOW`, `DESCRIBE`): what a
+    /// server runs for the people it serves. DDL (`CREATE ...`), DML (`COPY`, `INSERT`) and
+    /// statements such as `SET` are refused before anything runs.
+    pub async fn plan_read_only(&self, sql: &str) -> Result<DataFrame> {
+        let mut statements = self.statements(sql)?;
+        if statements.len() != 1 {
+            return Err(QueryError::Usage(format!("expected one SQL statement, got {}", statements.len())));
+        }
+        let state = self.ctx.state();
+        let plan = state.statement_to_plan(statements.remove(0)).await.map_err(|e| self.explain(e))?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|_| {
+            QueryError::Usage(
+                "only queries run here (SELECT, WITH, VALUES, EXPLAIN, SHOW, DESCRIBE): nothing that creates, \
+                     writes or changes settings"
+                    .into(),
+            )
+        })?;
         self.ctx.execute_logical_plan(plan).await.map_err(|e| self.explain(e))
     }
 

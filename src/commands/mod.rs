@@ -10,6 +10,7 @@ pub mod export;
 pub mod generate;
 pub mod ingest;
 pub mod rules;
+pub mod serve;
 pub mod sql;
 pub mod verify;
 
@@ -89,6 +90,17 @@ pub enum Command {
     ///   trailhouse sql --cluster df://127.0.0.1:50050 "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1"
     #[command(verbatim_doc_comment)]
     Cluster(cluster::Args),
+    /// The web console: events per hour, alerts and their triage, investigations of a
+    /// principal, IP, access key or resource, and SQL with charts and downloads.
+    ///
+    /// Serves on 127.0.0.1:8080 by default; open the printed URL. Off loopback it needs a
+    /// token, and every request without it gets 401.
+    ///
+    /// Examples:
+    ///   trailhouse serve
+    ///   trailhouse serve --lake s3://bucket/lake --bind 0.0.0.0:8080 --auth-token "$(openssl rand -hex 16)"
+    #[command(verbatim_doc_comment)]
+    Serve(serve::Args),
 }
 
 impl Command {
@@ -105,6 +117,7 @@ impl Command {
             Command::Detect(a) => detect::run(a).await,
             Command::Verify(a) => verify::run(a).await,
             Command::Cluster(a) => cluster::run(a).await,
+            Command::Serve(a) => serve::run(a).await,
         }
     }
 }

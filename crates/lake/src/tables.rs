@@ -25,6 +25,9 @@ pub const RUNS_TABLE: &str = "detection_runs";
 /// What the stateful detections have seen (key -> first and last seen), kept up to date
 /// from the new rows of each run instead of rescanning a lookback.
 pub const BASELINES_TABLE: &str = "baselines";
+/// Alert triage: one row per change of an alert's state (open, acknowledged, closed with a
+/// note); an alert's state is its newest row.
+pub const TRIAGE_TABLE: &str = "alert_triage";
 
 /// An opened lake.
 #[derive(Debug, Clone)]

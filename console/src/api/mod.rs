@@ -1,0 +1,129 @@
+//! The JSON API (`console/API.md`): one module per page of the UI. Parameters are read by
+//! hand so that a bad one is a 400 with a message naming it, in the same JSON as every
+//! other error.
+
+mod alerts;
+mod investigate;
+mod overview;
+mod sql;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use axum::Router;
+use axum::http::Uri;
+use axum::routing::{get, post};
+
+use crate::error::{ApiError, ApiResult};
+use crate::{Console, auth};
+
+pub fn routes() -> Router<Arc<Console>> {
+    Router::new()
+        .route("/info", get(info))
+        .route("/overview", get(overview::overview))
+        .route("/alerts", get(alerts::list))
+        .route("/alerts/{id}", get(alerts::one))
+        .route("/alerts/{id}/triage", post(alerts::triage))
+        .route("/investigate", get(investigate::investigate))
+        .route("/schema", get(sql::schema))
+        .route("/queries", post(sql::start))
+        .route("/queries/{id}", get(sql::status).delete(sql::cancel))
+        .route("/download", get(sql::download))
+}
+
+/// `GET /api/info`: what the header shows (the lake), without reading it.
+async fn info(axum::extract::State(console): axum::extract::State<Arc<Console>>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "lake": console.config.lake, "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// A request's query parameters; names outside `known` are refused (a typo in a shared
+/// URL should not silently show everything).
+pub(crate) struct Params(HashMap<String, String>);
+
+impl Params {
+    pub(crate) fn from_uri(uri: &Uri, known: &[&str]) -> ApiResult<Params> {
+        let mut map = HashMap::new();
+        for (k, v) in auth::url_pairs(uri.query().unwrap_or_default()) {
+            if k == "token" {
+                continue;
+            }
+            if !known.contains(&k.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter {k:?} (this endpoint takes {})",
+                    known.join(", ")
+                )));
+            }
+            map.insert(k, v);
+        }
+        Ok(Params(map))
+    }
+
+    /// A text parameter, `None` when absent or empty.
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    /// A whole-number parameter within `range`, or `default`.
+    pub(crate) fn number(
+        &self,
+        name: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> ApiResult<usize> {
+        let Some(v) = self.text(name) else { return Ok(default) };
+        match v.parse::<usize>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(ApiError::bad_request(format!(
+                "{name} must be a whole number from {} to {}, not {v:?}",
+                range.start(),
+                range.end()
+            ))),
+        }
+    }
+
+    /// A parameter that must be one of `allowed`.
+    pub(crate) fn one_of(&self, name: &str, allowed: &[&str]) -> ApiResult<Option<String>> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(v) if allowed.contains(&v) => Ok(Some(v.to_string())),
+            Some(v) => Err(ApiError::bad_request(format!("{name} must be one of {}, not {v:?}", allowed.join(", ")))),
+        }
+    }
+}
+
+/// Runs one of the console's own queries.
+pub(crate) async fn run(session: &query::LakeSession, sql: &str) -> ApiResult<Vec<RecordBatch>> {
+    Ok(session.sql(sql).await?)
+}
+
+/// The first number of a query's answer (a `count(*)`), 0 for none.
+pub(crate) async fn count(session: &query::LakeSession, sql: &str) -> ApiResult<i64> {
+    Ok(crate::cells::integers(&run(session, sql).await?, 0)?.first().copied().unwrap_or(0))
+}
+
+/// Whether the lake has `table` (the detection and triage tables appear with use).
+pub(crate) async fn has_table(session: &query::LakeSession, table: &str) -> bool {
+    session.context().table_provider(table).await.is_ok()
+}
+
+/// RFC 3339 of microseconds since the epoch.
+pub(crate) fn rfc3339(micros: i64) -> String {
+    lake::time::format_canonical(micros)
+}
+
+/// A SQL timestamp literal.
+pub(crate) fn ts_literal(micros: i64) -> String {
+    format!("TIMESTAMP '{}'", rfc3339(micros))
+}
+
+/// A SQL date literal of the day holding `micros` (for partition pruning on `eventdate`).
+pub(crate) fn date_literal(micros: i64) -> String {
+    let (y, m, d) = lake::time::civil_from_days(i64::from(lake::time::day_of(micros)));
+    format!("DATE '{y:04}-{m:02}-{d:02}'")
+}
+
+/// The microseconds of an RFC 3339 cell (as [`crate::cells`] formats timestamps).
+pub(crate) fn micros(text: &str) -> Option<i64> {
+    lake::time::parse_lenient(text)
+}

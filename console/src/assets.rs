@@ -1,0 +1,43 @@
+//! The web UI, compiled into the binary: one page (`index.html`, served for every path
+//! that is not an API call or an asset, so each page of the UI is a URL to share), its
+//! script and style, and uPlot 1.6.32 (MIT, `assets/vendor/uPlot.LICENSE`) for the charts.
+//! Nothing is fetched from elsewhere at run time.
+
+use axum::extract::Path;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::ApiError;
+
+/// `(path under /assets/, content type, bytes)`.
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    ("app.js", "text/javascript; charset=utf-8", include_bytes!("../assets/app.js")),
+    ("app.css", "text/css; charset=utf-8", include_bytes!("../assets/app.css")),
+    (
+        "vendor/uPlot.iife.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/vendor/uPlot.iife.min.js"),
+    ),
+    ("vendor/uPlot.min.css", "text/css; charset=utf-8", include_bytes!("../assets/vendor/uPlot.min.css")),
+    ("vendor/uPlot.LICENSE", "text/plain; charset=utf-8", include_bytes!("../assets/vendor/uPlot.LICENSE")),
+];
+
+const INDEX: &str = include_str!("../assets/index.html");
+
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(p, _, _)| *p == file) {
+        Some((_, content_type, bytes)) => {
+            ([(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache")], *bytes).into_response()
+        }
+        None => ApiError::not_found(format!("no asset {file}")).into_response(),
+    }
+}
+
+/// The page, for every path of the UI; an unknown `/api/...` path is a JSON 404.
+pub async fn page(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        return ApiError::not_found(format!("no API endpoint {} (see console/API.md)", uri.path())).into_response();
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX)
+        .into_response()
+}

@@ -1,0 +1,599 @@
+//! The web console (`trailhouse serve`) as a process on 127.0.0.1 over a demo lake: its
+//! JSON API over HTTP (every endpoint, auth on and off, bad parameters, SQL errors), and
+//! its pages driven in a real browser (Debian's Chromium through ChromeDriver), with a
+//! screenshot of each page under `target/ui-screenshots/`.
+// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
+// #[test] functions; the helpers beside them need it too).
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt;
+use serde_json::{Value, json};
+
+fn trailhouse() -> Command {
+    let mut c = Command::cargo_bin("trailhouse").unwrap();
+    c.env_remove("TRAILHOUSE_LAKE").env_remove("TRAILHOUSE_SERVE_TOKEN").env("NO_COLOR", "1");
+    c
+}
+
+fn run(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    // `detect` exits 3 when it raised alerts.
+    assert!(
+        out.status.success() || out.status.code() == Some(3),
+        "{c:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// One demo lake for every test of this file: generated logs ingested, the detection pack
+/// run over all of it (alerts recorded in the lake).
+fn demo_lake() -> &'static Path {
+    static LAKE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &LAKE
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let (logs, lake) = (dir.path().join("logs"), dir.path().join("lake"));
+            run(trailhouse()
+                .args(["generate", "--events", "20000", "--accounts", "3", "--days", "2", "--seed", "21", "--digests"])
+                .arg("--out")
+                .arg(&logs));
+            // One log file cut short, for the overview's quarantined files.
+            let log = first_log_file(&logs).unwrap();
+            let bytes = std::fs::read(&log).unwrap();
+            std::fs::write(log.with_file_name("truncated_CloudTrail.json.gz"), &bytes[..bytes.len() / 2]).unwrap();
+            // The digests are signed with the generator's key: ingest checks them with it.
+            run(trailhouse()
+                .args(["ingest", "--source"])
+                .arg(&logs)
+                .arg("--public-keys")
+                .arg(logs.join("public-keys.json"))
+                .arg("--lake")
+                .arg(&lake));
+            run(trailhouse().args(["detect", "--all", "--format", "ndjson", "--lake"]).arg(&lake));
+            (dir, lake)
+        })
+        .1
+}
+
+/// The first `.json.gz` log file under `dir` (depth first, sorted), not a digest.
+fn first_log_file(dir: &Path) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    entries.into_iter().find_map(|e| {
+        let name = e.to_string_lossy().to_string();
+        if e.is_dir() {
+            first_log_file(&e)
+        } else {
+            (name.ends_with(".json.gz") && !name.contains("Digest")).then_some(e)
+        }
+    })
+}
+
+/// `trailhouse sql` over the demo lake, as NDJSON rows.
+fn sql(lake: &Path, query: &str) -> Vec<Value> {
+    let out = run(trailhouse().args(["sql", "--format", "ndjson", "--lake"]).arg(lake).arg(query));
+    out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// A `trailhouse serve` process, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(lake: &Path, args: &[&str], token: Option<&str>) -> Server {
+        let log = lake.with_file_name(format!("serve-{}.log", uuid::Uuid::new_v4().simple()));
+        let mut c = trailhouse();
+        c.args(["serve", "--bind", "127.0.0.1:0", "--lake"]).arg(lake).args(args);
+        if let Some(t) = token {
+            c.env("TRAILHOUSE_SERVE_TOKEN", t);
+        }
+        let mut child = c.stdout(Stdio::piped()).stderr(std::fs::File::create(&log).unwrap()).spawn().unwrap();
+        // Its first line is the URL (read_line returns at EOF if it dies).
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_default().trim_end_matches('/');
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "serve said {line:?}:\n{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        Server { url: url.to_string(), child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// `(status, JSON body)` of a request.
+async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+async fn get(url: &str) -> (u16, Value) {
+    call(reqwest::Client::new().get(url)).await
+}
+
+async fn post(url: &str, body: Value) -> (u16, Value) {
+    call(reqwest::Client::new().post(url).header("content-type", "application/json").body(body.to_string())).await
+}
+
+/// A 400 whose message contains `words`, and no trace of a panic or a backtrace.
+fn assert_refused(answer: &(u16, Value), words: &str) {
+    assert_eq!(answer.0, 400, "{answer:?}");
+    let message = answer.1["error"].as_str().unwrap_or_default();
+    assert!(message.contains(words), "{words:?} not in {message:?}");
+    assert!(!message.contains("panicked") && !message.contains("backtrace"), "{message}");
+}
+
+/// Polls a query until it leaves `running` (or 60 s pass).
+async fn finished(base: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, q) = get(&format!("{base}/api/queries/{id}?limit=1000")).await;
+        assert_eq!(status, 200, "{q}");
+        if q["state"] != "running" {
+            return q;
+        }
+        assert!(Instant::now() < deadline, "query still running after 60 s: {q}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_message() {
+    let lake = demo_lake();
+    let server = Server::start(lake, &[], None);
+    let base = server.url.clone();
+
+    // Overview: events per hour over the 24 hours ending at the newest event.
+    let (status, o) = get(&format!("{base}/api/overview")).await;
+    assert_eq!(status, 200, "{o}");
+    let want = sql(
+        lake,
+        "SELECT count(*) AS n, count(DISTINCT date_trunc('hour', eventtime)) AS hours FROM cloudtrail \
+         WHERE eventtime > (SELECT max(eventtime) FROM cloudtrail) - INTERVAL '24 hours'",
+    );
+    let hours = o["events_per_hour"].as_array().unwrap();
+    let sum: i64 = hours.iter().map(|h| h["events"].as_i64().unwrap()).sum();
+    assert_eq!(sum, want[0]["n"].as_i64().unwrap());
+    assert_eq!(o["events"].as_i64().unwrap(), sum);
+    assert!(hours.len() as i64 >= want[0]["hours"].as_i64().unwrap(), "{} hours", hours.len());
+    assert_eq!(o["by_account"].as_array().unwrap().len(), 3, "{}", o["by_account"]);
+    assert!(o["freshness"]["files_ingested"].as_i64().unwrap() > 0);
+    assert_eq!(o["freshness"]["quarantined"], 1, "{}", o["freshness"]);
+    let quarantined = &o["quarantined"][0];
+    assert!(quarantined["name"].as_str().unwrap().ends_with("truncated_CloudTrail.json.gz"), "{quarantined}");
+    assert!(!quarantined["error"].as_str().unwrap().is_empty());
+    let digests = sql(lake, "SELECT count(*) AS n FROM integrity")[0]["n"].as_i64().unwrap();
+    assert!(digests > 0);
+    assert_eq!(o["integrity"]["digests"].as_i64(), Some(digests), "{}", o["integrity"]);
+    assert!(o["alert_totals"].as_array().unwrap().iter().map(|c| c["events"].as_i64().unwrap()).sum::<i64>() > 0);
+    assert_refused(&get(&format!("{base}/api/overview?hours=0")).await, "hours must be a whole number from 1");
+    assert_refused(&get(&format!("{base}/api/overview?hour=3")).await, "unknown parameter \"hour\"");
+
+    // Alerts, newest first; a filter keeps only what it names.
+    let (status, list) = get(&format!("{base}/api/alerts?limit=1000")).await;
+    assert_eq!(status, 200, "{list}");
+    let alerts = list["alerts"].as_array().unwrap();
+    let in_lake = sql(lake, "SELECT count(*) AS n FROM alerts")[0]["n"].as_i64().unwrap();
+    assert_eq!(list["total"].as_i64().unwrap(), in_lake);
+    let last_seen: Vec<&str> = alerts.iter().map(|a| a["last_seen"].as_str().unwrap()).collect();
+    assert!(last_seen.windows(2).all(|w| w[0] >= w[1]), "not newest first");
+    let high = get(&format!("{base}/api/alerts?severity=high")).await.1;
+    assert!(high["alerts"].as_array().unwrap().iter().all(|a| a["severity"] == "high"));
+    assert_refused(&get(&format!("{base}/api/alerts?severity=urgent")).await, "severity must be one of");
+
+    // One alert: its rule, and its events as rows.
+    let alert = alerts.iter().find(|a| !a["source_ips"].as_array().unwrap().is_empty()).unwrap();
+    let id = alert["alert_id"].as_str().unwrap();
+    let (status, page) = get(&format!("{base}/api/alerts/{id}")).await;
+    assert_eq!(status, 200, "{page}");
+    let event_ids = page["alert"]["event_ids"].as_array().unwrap();
+    assert!(!event_ids.is_empty());
+    assert_eq!(page["events"]["rows"].as_array().unwrap().len(), event_ids.len(), "{}", page["events"]);
+    assert_eq!(page["rule"]["id"], alert["rule_id"]);
+    assert!(!page["rule"]["triage"].as_str().unwrap().is_empty());
+    assert_eq!(page["triage"]["state"], "open");
+    assert_eq!(get(&format!("{base}/api/alerts/no-such-alert")).await.0, 404);
+
+    // Triage: closing needs a note; each change is kept, newest first.
+    let triage = format!("{base}/api/alerts/{id}/triage");
+    assert_refused(&post(&triage, json!({"state": "closed"})).await, "needs a note");
+    assert_refused(&post(&triage, json!({"state": "done"})).await, "open, acknowledged or closed");
+    let (status, t) = post(&triage, json!({"state": "acknowledged", "note": "looking"})).await;
+    assert_eq!((status, &t["state"]), (200, &json!("acknowledged")), "{t}");
+    let (_, t) = post(&triage, json!({"state": "closed", "note": "the red team's test"})).await;
+    assert_eq!(t["state"], "closed");
+    assert_eq!(t["history"].as_array().unwrap().len(), 2);
+    let closed = get(&format!("{base}/api/alerts?state=closed")).await.1;
+    assert_eq!(closed["total"], 1);
+    assert_eq!(closed["alerts"][0]["alert_id"], id);
+    let not_json = reqwest::Client::new().post(&triage).body("state=closed").send().await.unwrap();
+    assert_eq!(not_json.status().as_u16(), 400);
+
+    // Investigate the alert's source address: its events, and the alert that names it.
+    let ip = alert["source_ips"][0].as_str().unwrap();
+    let (status, inv) = get(&format!("{base}/api/investigate?kind=ip&value={ip}")).await;
+    assert_eq!(status, 200, "{inv}");
+    let n = sql(lake, &format!("SELECT count(*) AS n FROM cloudtrail WHERE sourceipaddress = '{ip}'"))[0]["n"].as_i64();
+    assert_eq!(inv["events"].as_i64(), n);
+    let timeline: i64 = inv["timeline"].as_array().unwrap().iter().map(|t| t["events"].as_i64().unwrap()).sum();
+    assert_eq!(Some(timeline), n);
+    assert!(inv["alerts"].as_array().unwrap().iter().any(|a| a["alert_id"] == id));
+    assert!(!inv["calls"]["rows"].as_array().unwrap().is_empty());
+    let principal = page["alert"]["principal"].as_str().unwrap();
+    let who = get(&format!("{base}/api/investigate?kind=principal&value={}", urlencode(principal))).await.1;
+    assert!(who["events"].as_i64().unwrap() > 0, "{who}");
+    assert!(who["alerts"].as_array().unwrap().iter().any(|a| a["alert_id"] == id));
+    let resource = sql(
+        lake,
+        "SELECT get_field(r, 'arn') AS arn FROM (SELECT unnest(resources) AS r FROM cloudtrail WHERE resources IS NOT NULL) \
+         WHERE get_field(r, 'arn') IS NOT NULL LIMIT 1",
+    );
+    if let Some(arn) = resource.first().and_then(|r| r["arn"].as_str()) {
+        let r = get(&format!("{base}/api/investigate?kind=resource&value={}", urlencode(arn))).await.1;
+        assert!(r["events"].as_i64().unwrap() > 0, "{r}");
+    }
+    assert_refused(&get(&format!("{base}/api/investigate?kind=user&value=x")).await, "kind must be one of");
+    assert_refused(&get(&format!("{base}/api/investigate?kind=ip")).await, "value is required");
+
+    // The editor's list of tables and views.
+    let schema = get(&format!("{base}/api/schema")).await.1;
+    let tables = schema["tables"].as_array().unwrap();
+    let cloudtrail = tables.iter().find(|t| t["name"] == "cloudtrail").unwrap();
+    assert!(cloudtrail["columns"].as_array().unwrap().iter().any(|c| c["name"] == "useridentity.arn"));
+    assert!(tables.iter().any(|t| t["name"] == "actors" && t["kind"] == "view"));
+    assert!(tables.iter().any(|t| t["name"] == "alert_triage"));
+
+    // A query: started, polled, paged.
+    let queries = format!("{base}/api/queries");
+    let (status, started) =
+        post(&queries, json!({"sql": "SELECT eventname, count(*) AS n FROM cloudtrail GROUP BY 1 ORDER BY 2 DESC, 1"}))
+            .await;
+    assert_eq!(status, 202, "{started}");
+    let done = finished(&base, started["id"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "done", "{done}");
+    let names = sql(lake, "SELECT count(DISTINCT eventname) AS n FROM cloudtrail")[0]["n"].as_u64().unwrap();
+    assert_eq!(done["rows"].as_u64(), Some(names));
+    assert_eq!(done["columns"], json!([{"name": "eventname", "type": "string"}, {"name": "n", "type": "integer"}]));
+    let second = get(&format!("{base}/api/queries/{}?offset=1&limit=1", started["id"].as_str().unwrap())).await.1;
+    assert_eq!(second["page"][0], done["page"][1]);
+
+    // SQL errors read as the CLI's; nothing that writes or creates runs.
+    assert_refused(&post(&queries, json!({"sql": "SELECT evntname FROM cloudtrail"})).await, "did you mean eventname");
+    assert_refused(&post(&queries, json!({"sql": "SELEC 1"})).await, "SQL syntax error");
+    assert_refused(&post(&queries, json!({"sql": "CREATE VIEW v AS SELECT 1"})).await, "only queries run here");
+    let target = lake.with_file_name("copied");
+    let copy = format!("COPY (SELECT 1) TO '{}' STORED AS CSV", target.display());
+    assert_refused(&post(&queries, json!({"sql": copy})).await, "only queries run here");
+    assert!(!target.exists());
+    assert_refused(&post(&queries, json!({"query": "SELECT 1"})).await, "needs \"sql\"");
+
+    // A long query can be cancelled, and stays cancelled.
+    let (_, long) = post(&queries, json!({"sql": "SELECT count(*) FROM range(100000000000)"})).await;
+    let id = long["id"].as_str().unwrap();
+    let (status, c) = call(reqwest::Client::new().delete(format!("{base}/api/queries/{id}"))).await;
+    assert_eq!((status, &c["state"]), (200, &json!("cancelled")), "{c}");
+    let after = finished(&base, id).await;
+    assert_eq!(after["state"], "cancelled");
+    assert_eq!(get(&format!("{base}/api/queries/nope")).await.0, 404);
+
+    // Downloads: the whole result, as CSV and as Parquet.
+    let q = urlencode("SELECT eventid FROM cloudtrail ORDER BY eventid");
+    let csv = reqwest::get(format!("{base}/api/download?format=csv&sql={q}")).await.unwrap();
+    assert_eq!(csv.status().as_u16(), 200);
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("trailhouse-result.csv"));
+    let csv = csv.text().await.unwrap();
+    let events = sql(lake, "SELECT count(*) AS n FROM cloudtrail")[0]["n"].as_u64().unwrap();
+    assert_eq!(csv.lines().count() as u64, events + 1, "a header and one line per event");
+    let parquet = reqwest::get(format!("{base}/api/download?format=parquet&sql={q}")).await.unwrap();
+    let bytes = parquet.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
+    assert_refused(&get(&format!("{base}/api/download?format=xlsx&sql={q}")).await, "format must be one of");
+
+    // Unknown endpoints, and a page asked for by another host name (DNS rebinding).
+    assert_eq!(get(&format!("{base}/api/nothing-here")).await.0, 404);
+    let (status, page) = call(reqwest::Client::new().get(format!("{base}/alerts"))).await;
+    assert_eq!(status, 200);
+    assert!(page.as_str().unwrap().contains("<script"), "the UI's page");
+    let rebound =
+        reqwest::Client::new().get(format!("{base}/api/overview")).header("host", "evil.example").send().await;
+    assert_eq!(rebound.unwrap().status().as_u16(), 403);
+    assert!(!server.log().contains("panicked"), "{}", server.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_token_every_request_without_it_gets_401() {
+    let lake = demo_lake();
+    let server = Server::start(lake, &[], Some("s3cret-token"));
+    let base = &server.url;
+    for path in ["/", "/alerts", "/assets/app.js", "/api/overview", "/api/alerts"] {
+        assert_eq!(get(&format!("{base}{path}")).await.0, 401, "{path}");
+    }
+    let client = reqwest::Client::new();
+    let wrong = client.get(format!("{base}/api/alerts")).bearer_auth("s3cret-tokeN").send().await.unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let (status, _) = call(client.get(format!("{base}/api/alerts")).bearer_auth("s3cret-token")).await;
+    assert_eq!(status, 200);
+    // Opened once with ?token=, the browser keeps it as a cookie.
+    let first = client.get(format!("{base}/?token=s3cret-token")).send().await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let cookie = first.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert_eq!(cookie, "trailhouse_token=s3cret-token");
+    let (status, _) = call(client.get(format!("{base}/api/overview")).header("cookie", cookie)).await;
+    assert_eq!(status, 200);
+    // The token never reaches the log.
+    assert!(!server.log().contains("s3cret-token"));
+    // Off loopback, a console without a token does not start.
+    let out = trailhouse().args(["serve", "--bind", "0.0.0.0:0", "--lake"]).arg(lake).output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs --auth-token"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A copy of the demo lake, for a test that changes it.
+fn lake_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("lake");
+    let ok = Command::new("cp").arg("-r").arg(demo_lake()).arg(&copy).status().unwrap();
+    assert!(ok.success());
+    (dir, copy)
+}
+
+/// A WebDriver session in Debian's headless Chromium, through ChromeDriver on a free port.
+struct Browser {
+    driver: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    async fn start() -> Browser {
+        let chromedriver =
+            std::env::var("TRAILHOUSE_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        assert!(
+            Path::new(&chromedriver).exists(),
+            "no ChromeDriver at {chromedriver}: run scripts/browser.sh install (scripts/test.sh does)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut b = Browser { driver, base: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while b.client.get(format!("{}/status", b.base)).send().await.is_err() {
+            assert!(Instant::now() < deadline, "ChromeDriver did not answer within 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = tempfile::tempdir().unwrap().keep();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1400,1000",
+        ];
+        let mut args: Vec<String> = args.map(String::from).to_vec();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome",
+            "goog:chromeOptions": {"binary": std::env::var("TRAILHOUSE_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()), "args": args}}}});
+        let session = b.command("POST", "/session", caps).await;
+        let id = session["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {session}")).to_string();
+        b.base = format!("{}/session/{id}", b.base);
+        b
+    }
+
+    async fn command(&self, method: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.base);
+        let request = match method {
+            "GET" => self.client.get(url),
+            "DELETE" => self.client.delete(url),
+            _ => self.client.post(url).header("content-type", "application/json").body(body.to_string()),
+        };
+        let (status, answer) = call(request).await;
+        assert_eq!(status, 200, "WebDriver {method} {path}: {answer}");
+        answer["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.command("POST", "/url", json!({"url": url})).await;
+    }
+
+    async fn eval(&self, script: &str) -> Value {
+        self.command("POST", "/execute/sync", json!({"script": script, "args": []})).await
+    }
+
+    /// Polls a JavaScript expression until it is truthy (or 30 s pass); returns its value.
+    async fn wait_for(&self, what: &str, expression: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.eval(&format!("return {expression};")).await;
+            if !(v.is_null() || v == json!(false) || v == json!("") || v == json!(0)) {
+                return v;
+            }
+            let page = self.eval("return document.body ? document.body.innerText.slice(0, 2000) : ''").await;
+            assert!(
+                Instant::now() < deadline,
+                "no {what} within 30 s; the page says:\n{}",
+                page.as_str().unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for a page of the UI to say it has loaded.
+    async fn ready(&self, page: &str) {
+        self.wait_for(
+            &format!("the {page} page"),
+            &format!("document.body.dataset.page === '{page}' && document.body.dataset.ready === '1'"),
+        )
+        .await;
+        let error = self
+            .eval("const e = document.getElementById('error'); return e && e.offsetParent ? e.textContent : ''")
+            .await;
+        assert_eq!(error, json!(""), "the {page} page shows an error");
+    }
+
+    async fn click(&self, css: &str) {
+        let e = self.command("POST", "/element", json!({"using": "css selector", "value": css})).await;
+        let id = e[ELEMENT].as_str().unwrap().to_string();
+        self.command("POST", &format!("/element/{id}/click"), json!({})).await;
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.command("POST", "/element", json!({"using": "css selector", "value": css})).await;
+        let id = e[ELEMENT].as_str().unwrap().to_string();
+        self.command("POST", &format!("/element/{id}/clear"), json!({})).await;
+        self.command("POST", &format!("/element/{id}/value"), json!({"text": text})).await;
+    }
+
+    async fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let png = self.command("GET", "/screenshot", json!({})).await;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart() {
+    let (_dir, lake) = lake_copy();
+    let server = Server::start(&lake, &[], None);
+    let browser = Browser::start().await;
+
+    // Overview: the chart has one point per hour of the window.
+    browser.open(&format!("{}/overview?hours=24", server.url)).await;
+    browser.ready("overview").await;
+    let (_, o) = get(&format!("{}/api/overview?hours=24", server.url)).await;
+    let points = browser.wait_for("the hours chart", "document.getElementById('hours-chart').dataset.points").await;
+    assert_eq!(points.as_str().unwrap().parse::<usize>().unwrap(), o["events_per_hour"].as_array().unwrap().len());
+    assert!(
+        browser.eval("return document.querySelectorAll('#hours-chart canvas').length").await.as_u64().unwrap() >= 1
+    );
+    browser.screenshot("overview").await;
+
+    // Alerts: the list, then the newest alert's page with its events.
+    browser.click("#nav-alerts").await;
+    browser.ready("alerts").await;
+    let rows = browser.eval("return document.querySelectorAll('#alerts-table tbody tr[data-alert-id]').length").await;
+    let total = get(&format!("{}/api/alerts", server.url)).await.1["total"].as_u64().unwrap();
+    assert_eq!(rows.as_u64().unwrap(), total.min(100));
+    browser.screenshot("alerts").await;
+    let id =
+        browser.eval("return document.querySelector('#alerts-table tbody tr[data-alert-id]').dataset.alertId").await;
+    let id = id.as_str().unwrap().to_string();
+    browser.click("#alerts-table tbody tr[data-alert-id] a").await;
+    browser.ready("alert").await;
+    assert!(browser.eval("return location.pathname").await.as_str().unwrap().ends_with(&id), "a shareable URL");
+    let events = get(&format!("{}/api/alerts/{id}", server.url)).await.1["events"]["rows"].as_array().unwrap().len();
+    let shown = browser.eval("return document.querySelectorAll('#alert-events tbody tr').length").await;
+    assert_eq!(shown.as_u64().unwrap() as usize, events);
+    assert!(events > 0);
+
+    // Triage: acknowledged with a note, then the server restarts and the page still says so.
+    assert_eq!(browser.eval("return document.getElementById('triage-current').textContent").await, "open");
+    browser.eval("const s = document.getElementById('triage-state'); s.value = 'acknowledged'; s.dispatchEvent(new Event('change')); return 1").await;
+    browser.type_into("#triage-note", "checking with the owner").await;
+    browser.click("#triage-save").await;
+    browser
+        .wait_for("the triage saved", "document.getElementById('triage-current').textContent === 'acknowledged'")
+        .await;
+    browser.screenshot("alert").await;
+    drop(server);
+    let server = Server::start(&lake, &[], None);
+    browser.open(&format!("{}/alerts/{id}", server.url)).await;
+    browser.ready("alert").await;
+    assert_eq!(browser.eval("return document.getElementById('triage-current').textContent").await, "acknowledged");
+    let history = browser.eval("return document.getElementById('triage-history').textContent").await;
+    assert!(history.as_str().unwrap().contains("checking with the owner"), "{history}");
+
+    // Investigate the alert's principal from its page.
+    let principal = get(&format!("{}/api/alerts/{id}", server.url)).await.1["alert"]["principal"].clone();
+    browser
+        .open(&format!("{}/investigate?kind=principal&value={}", server.url, urlencode(principal.as_str().unwrap())))
+        .await;
+    browser.ready("investigate").await;
+    let calls = browser.eval("return document.querySelectorAll('#investigate-calls tbody tr').length").await;
+    assert!(calls.as_u64().unwrap() > 0);
+    browser.wait_for("the timeline chart", "document.querySelectorAll('#investigate-timeline canvas').length").await;
+    browser.screenshot("investigate").await;
+
+    // SQL: a query typed and run; the result as a table and, with a time and a number, a chart.
+    browser.click("#nav-sql").await;
+    browser.ready("sql").await;
+    let query =
+        "SELECT date_trunc('hour', eventtime) AS hour, count(*) AS events FROM cloudtrail GROUP BY 1 ORDER BY 1";
+    browser.type_into("#sql-editor", query).await;
+    browser.click("#sql-run").await;
+    let want = sql(&lake, "SELECT count(DISTINCT date_trunc('hour', eventtime)) AS n FROM cloudtrail")[0]["n"]
+        .as_u64()
+        .unwrap();
+    let rows = browser
+        .wait_for(
+            "the result",
+            "document.getElementById('sql-results') && document.getElementById('sql-results').dataset.rows",
+        )
+        .await;
+    assert_eq!(rows.as_str().unwrap().parse::<u64>().unwrap(), want);
+    browser.wait_for("the result chart", "document.querySelectorAll('#sql-chart canvas').length").await;
+    assert!(browser.eval("return location.search").await.as_str().unwrap().starts_with("?q="), "a shareable URL");
+    browser.screenshot("sql").await;
+    // A mistake reads as the CLI's message.
+    browser.type_into("#sql-editor", "SELECT evntname FROM cloudtrail").await;
+    browser.click("#sql-run").await;
+    let error = browser.wait_for("the error", "document.getElementById('sql-error').textContent").await;
+    assert!(error.as_str().unwrap().contains("did you mean eventname"), "{error}");
+    browser.command("DELETE", "", json!({})).await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
