@@ -97,6 +97,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     detect(&a.lake.lake).await?;
     integrity(&a.logs).await?;
     println!("\nQuery it yourself: trailhouse sql \"SELECT ...\" (see README).");
+    println!("Look at it in the browser: trailhouse serve (then open http://127.0.0.1:8080/).");
     Ok(ExitCode::SUCCESS)
 }
 
