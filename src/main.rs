@@ -63,9 +63,9 @@ fn init_tracing(verbose: u8) {
             "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,ingest=info,query=info,detections=info,cluster=info,console=info"
         }
         1 => {
-            "warn,trailhouse=debug,ingest=debug,query=debug,detections=debug,cluster=debug,ballista_scheduler=info,ballista_executor=info"
+            "warn,trailhouse=debug,ingest=debug,query=debug,detections=debug,cluster=debug,console=debug,ballista_scheduler=info,ballista_executor=info"
         }
-        _ => "info,trailhouse=trace,ingest=trace,query=trace,detections=trace",
+        _ => "info,trailhouse=trace,ingest=trace,query=trace,detections=trace,cluster=trace,console=trace",
     };
     let Ok(mut filter) = EnvFilter::try_from_env("TRAILHOUSE_LOG") else {
         // Our defaults keep these crates at info or above.

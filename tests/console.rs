@@ -162,7 +162,9 @@ async fn finished(base: &str, id: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_message() {
-    let lake = demo_lake();
+    // Its own copy: it triages, and the other tests read the demo lake at the same time.
+    let (_copy, lake) = lake_copy();
+    let lake = lake.as_path();
     let server = Server::start(lake, &[], None);
     let base = server.url.clone();
 
@@ -291,13 +293,41 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
     assert!(!target.exists());
     assert_refused(&post(&queries, json!({"query": "SELECT 1"})).await, "needs \"sql\"");
 
-    // A long query can be cancelled, and stays cancelled.
+    // A long query shows its progress, can be cancelled, and then stops using the CPU.
     let (_, long) = post(&queries, json!({"sql": "SELECT count(*) FROM range(100000000000)"})).await;
     let id = long["id"].as_str().unwrap();
+    let running = get(&format!("{base}/api/queries/{id}")).await.1;
+    assert_eq!(running["state"], "running", "{running}");
     let (status, c) = call(reqwest::Client::new().delete(format!("{base}/api/queries/{id}"))).await;
     assert_eq!((status, &c["state"]), (200, &json!("cancelled")), "{c}");
     let after = finished(&base, id).await;
     assert_eq!(after["state"], "cancelled");
+    // The server goes idle: the query's work was dropped, not just its status changed (it
+    // would keep a core busy for minutes otherwise). Measured over half-second windows
+    // until one is quiet, within a deadline.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let before = cpu_seconds(server.child.id());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let used = cpu_seconds(server.child.id()) - before;
+        if used < 0.2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server still used {used:.2} CPU s per 0.5 s, 10 s after the cancel");
+    }
+    // A request from another site's page (an <img>, a form) does not reach the API.
+    let cross = reqwest::Client::new()
+        .post(&queries)
+        .header("content-type", "application/json")
+        .header("sec-fetch-site", "cross-site")
+        .body(json!({"sql": "SELECT 1"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status().as_u16(), 403);
+    let form =
+        reqwest::Client::new().post(&queries).header("content-type", "text/plain").body("{\"sql\": \"SELECT 1\"}");
+    assert_refused(&call(form).await, "send the body as JSON");
     assert_eq!(get(&format!("{base}/api/queries/nope")).await.0, 404);
 
     // Downloads: the whole result, as CSV and as Parquet.
@@ -331,25 +361,43 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_token_every_request_without_it_gets_401() {
     let lake = demo_lake();
-    let server = Server::start(lake, &[], Some("s3cret-token"));
+    let server = Server::start(lake, &[], Some("s3cret-token-for-the-tests"));
     let base = &server.url;
     for path in ["/", "/alerts", "/assets/app.js", "/api/overview", "/api/alerts"] {
         assert_eq!(get(&format!("{base}{path}")).await.0, 401, "{path}");
     }
     let client = reqwest::Client::new();
-    let wrong = client.get(format!("{base}/api/alerts")).bearer_auth("s3cret-tokeN").send().await.unwrap();
+    let wrong =
+        client.get(format!("{base}/api/alerts")).bearer_auth("s3cret-token-for-the-testS").send().await.unwrap();
     assert_eq!(wrong.status().as_u16(), 401);
-    let (status, _) = call(client.get(format!("{base}/api/alerts")).bearer_auth("s3cret-token")).await;
+    let (status, _) = call(client.get(format!("{base}/api/alerts")).bearer_auth("s3cret-token-for-the-tests")).await;
     assert_eq!(status, 200);
     // Opened once with ?token=, the browser keeps it as a cookie.
-    let first = client.get(format!("{base}/?token=s3cret-token")).send().await.unwrap();
+    let first = client.get(format!("{base}/?token=s3cret-token-for-the-tests")).send().await.unwrap();
     assert_eq!(first.status().as_u16(), 200);
     let cookie = first.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    assert_eq!(cookie, "trailhouse_token=s3cret-token");
+    let port = base.rsplit(':').next().unwrap();
+    assert_eq!(cookie, format!("trailhouse_token_{port}=s3cret-token-for-the-tests"));
     let (status, _) = call(client.get(format!("{base}/api/overview")).header("cookie", cookie)).await;
     assert_eq!(status, 200);
+    // A stale cookie from an earlier token does not shadow a fresh ?token=.
+    let stale = client
+        .get(format!("{base}/?token=s3cret-token-for-the-tests"))
+        .header("cookie", format!("trailhouse_token_{port}=an-older-token-0000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status().as_u16(), 200);
     // The token never reaches the log.
-    assert!(!server.log().contains("s3cret-token"));
+    assert!(!server.log().contains("s3cret-token-for-the-tests"));
+    // A token that is easy to guess is refused at the start.
+    let out = trailhouse()
+        .args(["serve", "--bind", "127.0.0.1:0", "--lake"])
+        .arg(lake)
+        .env("TRAILHOUSE_SERVE_TOKEN", "1234")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 16"), "{}", String::from_utf8_lossy(&out.stderr));
     // Off loopback, a console without a token does not start.
     let out = trailhouse().args(["serve", "--bind", "0.0.0.0:0", "--lake"]).arg(lake).output().unwrap();
     assert!(!out.status.success());
@@ -358,6 +406,15 @@ async fn with_a_token_every_request_without_it_gets_401() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// CPU seconds (user + system) a process has used so far, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }
 
 /// A copy of the demo lake, for a test that changes it.
@@ -374,12 +431,16 @@ struct Browser {
     driver: Child,
     base: String,
     client: reqwest::Client,
+    profile: PathBuf,
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // The browser ChromeDriver started outlives it when killed: end it by its profile.
+        let _ = Command::new("pkill").arg("-f").arg(self.profile.as_os_str()).status();
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
@@ -400,13 +461,18 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut b = Browser { driver, base: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new() };
+        let profile = tempfile::tempdir().unwrap().keep();
+        let mut b = Browser {
+            driver,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            profile: profile.clone(),
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while b.client.get(format!("{}/status", b.base)).send().await.is_err() {
             assert!(Instant::now() < deadline, "ChromeDriver did not answer within 30 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let profile = tempfile::tempdir().unwrap().keep();
         let args = [
             "--headless",
             "--no-sandbox",

@@ -14,6 +14,8 @@
   const PALETTE = ['#5aa9ff', '#ff8c42', '#7bd88f', '#f2c94c', '#c792ea', '#ff6b81', '#4dd0e1', '#b0bec5'];
   const ACCESS_KEY_RE = /^(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}$/;
   const PAGE_SIZE = 100;
+  /** The server reads at most this many (the newest) events for an investigation. */
+  const INVESTIGATE_MAX_EVENTS = 1000000;
 
   /** Build an element: h('a', {href, class, onclick}, 'text', childNode, [more]). */
   function h(tag, attrs, ...kids) {
@@ -114,11 +116,48 @@
   function textValue(key, v) {
     const kind = linkKind(columnKind(key), v);
     if (kind) return invLink(kind, v);
+    if (isAccountKey(key) && isAccountId(v)) return accountLink(v);
     if (/(_seen|_at|time|^at)$/i.test(key) && parseTime(v) != null) return timeEl(v);
     return h('span', { class: /(^|_)(id|key|arn)s?$|account/i.test(key) ? 'mono' : null }, v);
   }
   const joinNodes = (nodes, sep = ', ') => nodes.flatMap((n, i) => (i ? [sep, n] : [n]));
   const listLinks = (kind, items) => (Array.isArray(items) && items.length ? joinNodes(items.map((v) => (kind ? invLink(kind, String(v)) : h('span', { class: 'mono' }, String(v))))) : h('span', { class: 'muted' }, '–'));
+
+  // ------------------------------------------------------ account links
+
+  /** A key (column or object key) that holds an AWS account id: accounts, recipientaccountid, accountId... */
+  const isAccountKey = (key) => /(^|[._])(recipient_?)?account_?(id)?s?$/i.test(String(key || ''));
+  const isAccountId = (v) => /^\d{12}$/.test(v);
+  const accountsHref = (account) => '/alerts?' + new URLSearchParams({ account });
+  const accountLink = (v) => h('a', { class: 'mono account', href: accountsHref(v), title: `Alerts in account ${v}` }, v);
+  const accountLinks = (items) => (Array.isArray(items) && items.length
+    ? joinNodes(items.map((v) => (isAccountId(String(v)) ? accountLink(String(v)) : h('span', { class: 'mono' }, String(v)))))
+    : h('span', { class: 'muted' }, '–'));
+
+  // ------------------------------------------------- SQL drill-down links
+
+  /** A SQL string literal (single quotes doubled). */
+  const sqlString = (v) => `'${String(v).replace(/'/g, "''")}'`;
+  /** The condition on cloudtrail that selects an investigation's subject (as the server's). */
+  function subjectCondition(kind, value) {
+    const v = sqlString(value);
+    switch (kind) {
+      case 'principal': return `principal(useridentity) = ${v}`;
+      case 'ip': return `sourceipaddress = ${v}`;
+      case 'accesskey': return `useridentity.accesskeyid = ${v}`;
+      case 'resource': return `eventid IN (SELECT eventid FROM (SELECT eventid, unnest(resources) AS r FROM cloudtrail WHERE resources IS NOT NULL) WHERE get_field(r, 'arn') = ${v})`;
+      default: return null;
+    }
+  }
+  /** The subject's calls (the same columns as the investigation's), optionally where column = value. */
+  function callsSql(kind, value, column, columnValue) {
+    const subject = subjectCondition(kind, value);
+    if (!subject) return null;
+    const where = column ? `${subject} AND ${column} = ${sqlString(columnValue)}` : subject;
+    return 'SELECT eventtime, eventsource, eventname, awsregion, recipientaccountid, principal(useridentity) AS principal, '
+      + `sourceipaddress, useragent, errorcode, eventid FROM cloudtrail WHERE ${where} ORDER BY eventtime DESC LIMIT 500`;
+  }
+  const sqlUrl = (sql, offset) => '/sql?' + new URLSearchParams(offset ? { q: sql, offset: String(offset) } : { q: sql });
 
   /** A JSON value (from an alert row or its details) as nested DOM. */
   function renderValue(key, v) {
@@ -133,14 +172,20 @@
       if (!keys.length) return h('span', { class: 'muted' }, '{}');
       return h('dl', { class: 'kv nested' }, keys.map((k) => [h('dt', null, k), h('dd', null, renderValue(k, v[k]))]));
     }
-    if (typeof v === 'number') return h('span', { class: 'num' }, /id$|account/i.test(key) ? String(v) : fmtNum(v));
+    if (typeof v === 'number') {
+      if (isAccountKey(key) && isAccountId(String(v))) return accountLink(String(v));
+      return h('span', { class: 'num' }, /id$|account/i.test(key) ? String(v) : fmtNum(v));
+    }
     if (typeof v === 'boolean') return h('span', null, String(v));
     return textValue(key, String(v));
   }
 
-  /** One result cell (API "Values": null, number, boolean or string). */
-  function renderCell(col, v) {
+  /** One result cell (API "Values": null, number, boolean or string). opts.accounts links account ids to their alerts. */
+  function renderCell(col, v, opts = {}) {
     if (v == null) return h('td', { class: 'null' }, 'null');
+    if (opts.accounts && (typeof v === 'number' || typeof v === 'string') && isAccountKey(col.name) && isAccountId(String(v))) {
+      return h('td', null, accountLink(String(v)));
+    }
     if (typeof v === 'number') return h('td', { class: 'num', title: String(v) }, /id$|account/i.test(col.name) ? String(v) : fmtNum(v));
     if (typeof v === 'boolean') return h('td', null, String(v));
     const s = String(v);
@@ -177,24 +222,35 @@
     return kind ? ['"', invLink(kind, v), '"'] : JSON.stringify(v);
   }
 
-  /** A table of {columns, rows} as the API returns them. */
-  function dataTable(id, columns, rows, extra = {}) {
+  /** A table of {columns, rows} as the API returns them (cellOpts: see renderCell). */
+  function dataTable(id, columns, rows, extra = {}, cellOpts = {}) {
     return h('div', { class: 'table-wrap' },
       h('table', { id, class: 'data', ...extra },
         h('thead', null, h('tr', null, columns.map((c) => h('th', { title: c.type }, c.name)))),
-        h('tbody', null, rows.map((r) => h('tr', null, columns.map((c, i) => renderCell(c, r[i])))))));
+        h('tbody', null, rows.map((r) => h('tr', null, columns.map((c, i) => renderCell(c, r[i], cellOpts)))))));
   }
 
-  /** A "top values" table with proportional bars. kind links values to investigations. */
+  /**
+   * A "top values" table with proportional bars. kind links values to investigations;
+   * otherwise opts.link(value) gives {href, title} for a link (or null for plain text).
+   */
   function countTable(title, items, kind, opts = {}) {
     items = items || [];
     const max = Math.max(1, ...items.map((x) => x.events || 0));
     const label = opts.label || 'events';
-    return h('section', { class: 'card count-card' },
+    const valueCell = (v) => {
+      if (v == null) return h('span', { class: 'muted' }, '(none)');
+      v = String(v);
+      if (kind) return invLink(kind, v);
+      const link = opts.link && opts.link(v);
+      if (link) return h('a', { class: 'drill' + (opts.mono ? ' mono' : ''), href: link.href, title: link.title || v }, v);
+      return h('span', { class: opts.mono ? 'mono' : null, title: v.length > 40 ? v : null }, v);
+    };
+    return h('section', { class: 'card count-card', id: opts.id || null },
       h('h3', null, title),
       items.length ? h('table', { class: 'counts' },
         h('tbody', null, items.map((x) => h('tr', null,
-          h('td', { class: 'val' }, kind && x.value != null ? invLink(kind, String(x.value)) : h('span', { class: opts.mono ? 'mono' : null }, x.value == null ? '(none)' : String(x.value))),
+          h('td', { class: 'val' }, valueCell(x.value)),
           h('td', { class: 'bar-cell', title: `${fmtNum(x.events)} ${label}` },
             h('span', { class: 'bar', style: `width:${Math.max(1, (100 * (x.events || 0)) / max).toFixed(1)}%` }),
             h('span', { class: 'num' }, fmtNum(x.events)))))))
@@ -215,7 +271,7 @@
       h('td', null, sevBadge(a.severity)),
       h('td', { class: 'title' }, h('a', { href: '/alerts/' + encodeURIComponent(a.alert_id) }, a.title || a.rule_id || a.alert_id)),
       h('td', { class: 'principal' }, a.principal ? invLink('principal', a.principal) : h('span', { class: 'muted' }, '–')),
-      h('td', null, listLinks(null, a.accounts)),
+      h('td', null, accountLinks(a.accounts)),
       h('td', null, listLinks('ip', a.source_ips)),
       h('td', { class: 'nowrap' }, timeEl(a.first_seen)),
       h('td', { class: 'nowrap' }, timeEl(a.last_seen)),
@@ -268,9 +324,9 @@
    * A uPlot time chart in el (which must be in the document). series: [{label, data, color,
    * bars, fill}]; xs ascending unix seconds; step pads a single point.
    */
-  function timeChart(ctx, el, xs, series, { height = 220, step = 3600, zero = true } = {}) {
+  function timeChart(ctx, el, xs, series, { height = 220, step = 3600, zero = true, emptyText = 'no data in this range' } = {}) {
     el.dataset.points = String(xs.length);
-    if (!xs.length) { el.append(empty('no data in this range')); return null; }
+    if (!xs.length) { if (emptyText) el.append(empty(emptyText)); return null; }
     if (typeof uPlot === 'undefined') { el.append(empty('chart library did not load')); return null; }
     // uPlot pads a single point by years; pad by one step instead, and by half a step
     // around bars so the first and last ones are not cut in half (zooms pass through).
@@ -351,13 +407,18 @@
 
   function matchRoute(path) {
     path = path.replace(/\/+$/, '') || '/';
+    const notFound = ['notfound', async () => { throw new ApiError(404, `There is no page at ${path}.`); }];
     if (path === '/' || path === '/overview') return ['overview', pageOverview];
     if (path === '/alerts') return ['alerts', pageAlerts];
     const m = /^\/alerts\/([^/]+)$/.exec(path);
-    if (m) return ['alert', (ctx) => pageAlert(ctx, decodeURIComponent(m[1]))];
+    if (m) {
+      let id;
+      try { id = decodeURIComponent(m[1]); } catch (_) { return notFound; } // a bad escape such as %E0
+      return ['alert', (ctx) => pageAlert(ctx, id)];
+    }
     if (path === '/investigate') return ['investigate', pageInvestigate];
     if (path === '/sql') return ['sql', pageSql];
-    return ['notfound', async () => { throw new ApiError(404, `There is no page at ${path}.`); }];
+    return notFound;
   }
 
   async function route() {
@@ -369,7 +430,7 @@
     clearError();
     const [page, render] = matchRoute(location.pathname);
     document.body.dataset.page = page;
-    document.title = `${page === 'alert' ? 'Alert' : page[0].toUpperCase() + page.slice(1)} · trailhouse`;
+    document.title = `${page === 'alert' ? 'Alert' : page === 'notfound' ? 'Not found' : page === 'sql' ? 'SQL' : page[0].toUpperCase() + page.slice(1)} · trailhouse`;
     for (const a of document.querySelectorAll('nav.main-nav a')) {
       a.classList.toggle('active', a.id === `nav-${page === 'alert' ? 'alerts' : page}`);
     }
@@ -470,7 +531,7 @@
       'Window: ', timeEl(w.from), ' → ', timeEl(w.to), ` (${fmtNum(w.hours)} h ending at the newest event)`));
     root.append(h('div', { class: 'stats' },
       stat('Events', fmtNum(d.events)),
-      stat('Alerts', fmtNum(alertCount), h('a', { href: '/alerts' }, 'triage →')),
+      stat('Alerts (all time)', fmtNum(alertCount), h('a', { href: '/alerts' }, 'triage →')),
       stat('Ingest lag', fr.lag_seconds == null ? '–' : humanDuration(fr.lag_seconds), fr.newest_event ? ['newest ', timeEl(fr.newest_event)] : null, fr.lag_seconds > 3 * 3600 ? 'warn' : null),
       stat('Quarantined files', fmtNum(fr.quarantined), null, fr.quarantined ? 'warn' : null),
       stat('Integrity', d.integrity ? (d.integrity.problems ? `${fmtNum(d.integrity.problems)} problem${d.integrity.problems === 1 ? '' : 's'}` : 'ok') : '–',
@@ -491,11 +552,11 @@
     const days = [...new Set(abs.map((x) => x.day))].sort();
     const sevs = [...new Set([...SEVERITIES.filter((s) => abs.some((x) => x.severity === s)), ...abs.map((x) => x.severity)])];
     const alertsChart = h('div', { id: 'alerts-chart', class: 'chart', 'data-points': String(days.length) });
-    root.append(h('section', { class: 'card' },
-      h('h2', null, 'Alerts by severity'),
+    root.append(h('section', { class: 'card', id: 'alerts-by-severity' },
+      h('h2', null, 'Alerts by severity, per day ', h('span', { class: 'muted h-note' }, '(all time, every alert in the lake; not only this window)')),
       h('div', { class: 'totals' }, totals.length ? totals.map((t) =>
-        h('a', { class: 'total', href: '/alerts?' + new URLSearchParams({ severity: t.value }) }, sevBadge(t.value), h('span', { class: 'num' }, fmtNum(t.events))))
-        : empty('no alerts in this window')),
+        h('a', { class: 'total', href: '/alerts?' + new URLSearchParams({ severity: t.value }), title: `all ${t.value} alerts` }, sevBadge(t.value), h('span', { class: 'num' }, fmtNum(t.events))))
+        : empty('no alerts in the lake yet (run trailhouse detect)')),
       alertsChart));
     ctx.after.push(() => {
       const idx = new Map(days.map((day, i) => [day, i]));
@@ -503,7 +564,7 @@
         const ys = days.map(() => 0);
         for (const x of abs) if (x.severity === s) ys[idx.get(x.day)] += x.alerts || 0;
         return { label: s, data: ys, color: SEV_COLORS[s] || PALETTE[i % PALETTE.length] };
-      }), { step: 86400, height: 180 });
+      }), { step: 86400, height: 180, emptyText: totals.length ? undefined : null });
     });
 
     root.append(h('div', { class: 'grid3' },
@@ -669,7 +730,7 @@
     const ev = d.events || { columns: [], rows: [] };
     root.append(h('section', { class: 'card' },
       h('h3', null, `Events (${fmtNum((ev.rows || []).length)})`),
-      dataTable('alert-events', ev.columns || [], ev.rows || [])));
+      dataTable('alert-events', ev.columns || [], ev.rows || [], {}, { accounts: true })));
   }
 
   function triageBox(ctx, id, triage, headState) {
@@ -765,12 +826,17 @@
     }
 
     const d = await ctx.api('/api/investigate?' + new URLSearchParams({ kind, value }));
+    const subjectKind = d.kind || kind;
+    const subjectValue = d.value == null ? value : String(d.value);
     const errRate = d.events ? ` (${((100 * (d.errors || 0)) / d.events).toFixed(1)}%)` : '';
     root.append(h('section', { class: 'card', id: 'investigate-summary' },
       h('h2', null, h('span', { class: 'muted' }, (KINDS.find((k) => k[0] === d.kind) || [0, d.kind])[1] + ' '), h('span', { class: 'mono' }, d.value)),
       d.events ? null : h('p', { class: 'warn' }, 'No events in the lake for this value.'),
+      d.truncated ? h('p', { class: 'warn', id: 'investigate-truncated' },
+        `More than ${fmtNum(INVESTIGATE_MAX_EVENTS)} events match: the counts, timeline and breakdowns below cover only the newest ${fmtNum(INVESTIGATE_MAX_EVENTS)}. `,
+        'The SQL links query every matching event.') : null,
       h('div', { class: 'stats' },
-        stat('Events', fmtNum(d.events)),
+        stat('Events', fmtNum(d.events) + (d.truncated ? '+' : ''), d.truncated ? 'the newest read' : null),
         stat('Errors', fmtNum(d.errors) + errRate, null, d.errors ? 'warn' : null),
         stat('First seen', timeEl(d.first_seen), d.first_seen ? relTime(d.first_seen) : null),
         stat('Last seen', timeEl(d.last_seen), d.last_seen ? relTime(d.last_seen) : null),
@@ -784,16 +850,21 @@
       { label: 'errors', data: tl.map((x) => x.errors), color: '#ff4d6d' },
     ], { step: d.bucket === 'day' ? 86400 : 3600 }));
 
+    // Values that are not investigations themselves open the subject's calls with that value in SQL.
+    const drill = (column) => (v) => {
+      const sql = callsSql(subjectKind, subjectValue, column, v);
+      return sql ? { href: sqlUrl(sql), title: `Calls with ${column} = ${v} (SQL)` } : null;
+    };
     root.append(h('div', { class: 'grid3' },
-      countTable('Services', d.services),
-      countTable('Event names', d.event_names),
-      countTable('Error codes', d.error_codes),
+      countTable('Services', d.services, null, { link: drill('eventsource') }),
+      countTable('Event names', d.event_names, null, { link: drill('eventname') }),
+      countTable('Error codes', d.error_codes, null, { link: drill('errorcode') }),
       countTable('Principals', d.principals, 'principal'),
       countTable('Source IPs', d.source_ips, 'ip'),
       countTable('Access keys', d.access_keys, 'accesskey'),
-      countTable('Accounts', d.accounts, null, { mono: true }),
-      countTable('Regions', d.regions),
-      countTable('User agents', d.user_agents)));
+      countTable('Accounts', d.accounts, null, { mono: true, link: drill('recipientaccountid') }),
+      countTable('Regions', d.regions, null, { link: drill('awsregion') }),
+      countTable('User agents', d.user_agents, null, { link: drill('useragent') })));
 
     const alerts = d.alerts || [];
     root.append(h('section', { class: 'card' },
@@ -801,20 +872,20 @@
       alerts.length ? alertsTable('investigate-alerts', alerts) : empty('none')));
 
     const calls = d.calls || { columns: [], rows: [] };
+    const allCalls = callsSql(subjectKind, subjectValue);
     root.append(h('section', { class: 'card' },
-      h('h3', null, `Calls (newest ${fmtNum((calls.rows || []).length)})`),
+      h('h3', null, `Calls (newest ${fmtNum((calls.rows || []).length)})`,
+        allCalls && d.events ? [' ', h('a', { class: 'h-link', id: 'investigate-sql', href: sqlUrl(allCalls) }, 'open in SQL →')] : null),
       dataTable('investigate-calls', calls.columns || [], calls.rows || [])));
   }
 
   // ------------------------------------------------------------------ SQL
 
-  const sqlUrl = (sql, offset) => '/sql?' + new URLSearchParams(offset ? { q: sql, offset: String(offset) } : { q: sql });
-
   async function pageSql(ctx) {
     const q = ctx.params.get('q') || '';
     const startOffset = Math.max(0, parseInt(ctx.params.get('offset'), 10) || 0);
     const root = ctx.root;
-    const S = { run: 0, id: null, running: false, cancel: false, sql: '', result: null };
+    const S = { run: 0, id: null, running: false, cancel: false, sql: '', offset: 0, result: null };
     ctx.manualReady = true; // set when the schema and any query are done
 
     const editor = h('textarea', { id: 'sql-editor', spellcheck: 'false', rows: '9', placeholder: 'SELECT eventname, count(*) AS n FROM cloudtrail GROUP BY 1 ORDER BY n DESC LIMIT 20\n\nCtrl+Enter (⌘+Enter) runs.' });
@@ -843,11 +914,14 @@
     const showSqlError = (m) => { errBox.textContent = m; errBox.classList.add('visible'); };
     const stale = (run) => run !== S.run || !ctx.alive();
     const cancelRemote = (id) => { api(`/api/queries/${encodeURIComponent(id)}`, { method: 'DELETE' }).catch(() => {}); };
+    /** The offset of the last page of a result of `rows` rows (paging never goes past the rows kept). */
+    const lastOffset = (rows) => Math.max(0, Math.floor((Math.max(0, rows || 0) - 1) / PAGE_SIZE) * PAGE_SIZE);
+    const pageUrl = (o) => `/api/queries/${encodeURIComponent(S.id)}?offset=${o}&limit=${PAGE_SIZE}`;
 
     async function runQuery(sql, offset) {
       const run = ++S.run;
       if (S.running && S.id) cancelRemote(S.id);
-      Object.assign(S, { id: null, running: true, cancel: false, sql, result: null });
+      Object.assign(S, { id: null, running: true, cancel: false, sql, offset, result: null });
       setReady('0');
       errBox.classList.remove('visible');
       errBox.textContent = '';
@@ -858,12 +932,15 @@
       setStatus('running… starting');
       cancelBtn.disabled = false;
       try {
-        let r = await api('/api/queries', { method: 'POST', json: { sql }, signal: ctx.signal });
-        if (stale(run)) { cancelRemote(r.id); return; }
+        // Not tied to the page's signal: when the user leaves while the query is starting,
+        // the answer still arrives, and its id is then cancelled (stale below).
+        let r = await api('/api/queries', { method: 'POST', json: { sql } });
+        if (stale(run)) { if (r && r.id) cancelRemote(r.id); return; }
         S.id = r.id;
         if (S.cancel) cancelRemote(S.id); // Cancel was pressed while the query was starting
+        // Polled every ~300 ms while it runs (the server cancels a query nobody polls for 60 s).
         for (;;) {
-          r = await api(`/api/queries/${encodeURIComponent(S.id)}?offset=${offset}&limit=${PAGE_SIZE}`, { signal: ctx.signal });
+          r = await api(pageUrl(offset), { signal: ctx.signal });
           if (stale(run)) return;
           if (r.state !== 'running') break;
           setStatus(`running… ${fmtSecs(r.elapsed_ms)} s, ${fmtNum(r.rows || 0)} rows so far`);
@@ -874,8 +951,17 @@
         cancelBtn.disabled = true;
         const secs = fmtSecs(r.elapsed_ms);
         if (r.state === 'done') {
+          // An offset from the URL past the rows kept shows the last page instead.
+          if ((r.offset || 0) > 0 && (r.offset || 0) >= (r.rows || 0)) {
+            const last = lastOffset(r.rows);
+            r = await api(pageUrl(last), { signal: ctx.signal });
+            if (stale(run)) return;
+            history.replaceState(null, '', sqlUrl(sql, last));
+          }
           S.result = r;
-          setStatus(`${fmtNum(r.rows)} rows in ${secs} s`);
+          setStatus(r.truncated
+            ? `first ${fmtNum(r.rows)} rows kept (the result has more) in ${secs} s`
+            : `${fmtNum(r.rows)} rows in ${secs} s`);
           for (const [a, format] of [[csv, 'csv'], [parquet, 'parquet'], [ndjson, 'ndjson']]) {
             a.href = `/api/download?sql=${encodeURIComponent(sql)}&format=${format}`;
           }
@@ -892,7 +978,8 @@
         if (isAbort(e) || stale(run)) return;
         S.running = false;
         cancelBtn.disabled = true;
-        setStatus('error');
+        // 429: the server runs too many queries already; its message says so.
+        setStatus(e.status === 429 ? 'not started' : 'error');
         showSqlError(e.message);
       }
       await schemaP;
@@ -905,11 +992,13 @@
       const total = r.rows || 0;
       const off = r.offset || 0;
       const go = (o) => async () => {
+        o = Math.max(0, o >= total ? lastOffset(total) : o); // never past the rows kept
         setReady('0');
         try {
-          const p = await api(`/api/queries/${encodeURIComponent(S.id)}?offset=${o}&limit=${PAGE_SIZE}`, { signal: ctx.signal });
+          const p = await api(pageUrl(o), { signal: ctx.signal });
           if (!ctx.alive()) return;
           history.replaceState(null, '', sqlUrl(S.sql, o));
+          S.offset = o;
           showPage(p);
         } catch (e) {
           if (isAbort(e) || !ctx.alive()) return;
@@ -919,11 +1008,11 @@
       };
       const range = page.length ? `rows ${fmtNum(off + 1)}–${fmtNum(off + page.length)} of ${fmtNum(total)}` : `no rows${off ? ' at this offset' : ''} (${fmtNum(total)} in all)`;
       results.replaceChildren(
+        r.truncated ? h('p', { class: 'warn', id: 'sql-truncated' }, `Showing the first ${fmtNum(total)} rows (the result has more); the downloads have them all.`) : null,
         h('div', { class: 'pager' },
-          h('button', { type: 'button', id: 'sql-prev', disabled: off <= 0, onclick: go(Math.max(0, off - PAGE_SIZE)) }, '← Prev'),
+          h('button', { type: 'button', id: 'sql-prev', disabled: off <= 0, onclick: go(off - PAGE_SIZE) }, '← Prev'),
           h('span', { class: 'muted', id: 'sql-range' }, range),
-          h('button', { type: 'button', id: 'sql-next', disabled: off + page.length >= total, onclick: go(off + PAGE_SIZE) }, 'Next →'),
-          r.truncated ? h('span', { class: 'warn', id: 'sql-truncated' }, `Truncated: the console keeps the first ${fmtNum(total)} rows; the download has them all.`) : null),
+          h('button', { type: 'button', id: 'sql-next', disabled: off + page.length >= total, onclick: go(off + PAGE_SIZE) }, 'Next →')),
         dataTable('sql-results', cols, page, { 'data-rows': String(total), 'data-offset': String(off) }));
     }
 
@@ -982,7 +1071,30 @@
       setStatus('running… cancelling');
       if (S.id) cancelRemote(S.id); // the poll loop then sees the "cancelled" state
     });
+    // Leaving the page (to another page of the console) cancels a running query.
     ctx.leave.push(() => { if (S.running && S.id) cancelRemote(S.id); S.run++; });
+    // So does leaving the document (closing the tab, a reload, another site): a keepalive
+    // DELETE outlives the page (sendBeacon can only POST). A page restored from the
+    // back/forward cache runs the cancelled query again.
+    let hideCancelled = false;
+    const onPageHide = () => {
+      if (!S.running || !S.id || !ctx.alive()) return;
+      hideCancelled = true;
+      try {
+        fetch(`/api/queries/${encodeURIComponent(S.id)}`, { method: 'DELETE', keepalive: true, credentials: 'same-origin' }).catch(() => {});
+      } catch (_) { /* the page is going away anyway */ }
+    };
+    const onPageShow = (e) => {
+      if (!e.persisted || !hideCancelled || !ctx.alive()) return;
+      hideCancelled = false;
+      runQuery(S.sql, S.offset);
+    };
+    window.addEventListener('pagehide', onPageHide);
+    window.addEventListener('pageshow', onPageShow);
+    ctx.leave.push(() => {
+      window.removeEventListener('pagehide', onPageHide);
+      window.removeEventListener('pageshow', onPageShow);
+    });
 
     // Schema: tables and views with their columns; a click inserts a name.
     const insert = (name) => {
@@ -1041,7 +1153,8 @@
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     const a = e.target.closest && e.target.closest('a[href]');
     if (!a || (a.target && a.target !== '_self') || a.hasAttribute('download')) return;
-    const url = new URL(a.href, location.href);
+    let url;
+    try { url = new URL(a.href, location.href); } catch (_) { return; } // the browser deals with it
     if (url.origin !== location.origin || /^\/(api|assets)(\/|$)/.test(url.pathname)) return;
     e.preventDefault();
     typingUrl = null;

@@ -4,7 +4,7 @@
 //! Nothing is fetched from elsewhere at run time.
 
 use axum::extract::Path;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::ApiError;
@@ -33,11 +33,21 @@ pub async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
-/// The page, for every path of the UI; an unknown `/api/...` path is a JSON 404.
-pub async fn page(uri: Uri) -> Response {
+/// The page, for every path of the UI (GET and HEAD); an unknown `/api/...` path is a
+/// JSON 404, another method a JSON 405.
+pub async fn page(method: Method, uri: Uri) -> Response {
     if uri.path().starts_with("/api/") || uri.path() == "/api" {
         return ApiError::not_found(format!("no API endpoint {} (see console/API.md)", uri.path())).into_response();
     }
+    if method != Method::GET && method != Method::HEAD {
+        return method_not_allowed(method, uri).await;
+    }
     (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")], INDEX)
+        .into_response()
+}
+
+/// A JSON 405 for a method a path does not take.
+pub async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    ApiError { status: StatusCode::METHOD_NOT_ALLOWED, message: format!("{} does not take {method}", uri.path()) }
         .into_response()
 }

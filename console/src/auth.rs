@@ -1,9 +1,11 @@
 //! Who may ask. With a token, every request carries it (`Authorization: Bearer`, or the
-//! `trailhouse_token` cookie the server sets when a page is opened once as `/?token=...`);
-//! without one the console listens on loopback only, and answers only requests addressed
-//! to a loopback name, so a web page elsewhere cannot reach it by rebinding a DNS name to
-//! 127.0.0.1. Every answer carries headers that keep the page from loading anything from
-//! elsewhere.
+//! `trailhouse_token_<port>` cookie the server sets when a page is opened once as
+//! `/?token=...`); without one the console listens on loopback only, and answers only
+//! requests addressed to a loopback name, so a web page elsewhere cannot reach it by
+//! rebinding a DNS name to 127.0.0.1. Either way a browser's request to the API from
+//! another site (`Sec-Fetch-Site: cross-site`) is refused, so a page elsewhere cannot run
+//! queries or triage through the user's browser. Every answer carries headers that keep
+//! the page from loading anything from elsewhere.
 
 use std::sync::Arc;
 
@@ -14,15 +16,35 @@ use axum::response::{IntoResponse, Response};
 
 use crate::{ApiError, Console};
 
-const COOKIE: &str = "trailhouse_token";
+/// The cookie holding the token, named after the port (cookies do not tell ports apart:
+/// two consoles on one host would overwrite each other's).
+fn cookie_name(port: u16) -> String {
+    format!("trailhouse_token_{port}")
+}
+
+/// What a token must be: long enough not to guess, and only characters that travel in a
+/// header, a cookie and a URL unchanged.
+pub fn check_token(token: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+    if token.len() < 16 {
+        return Err(format!("the token is {} characters; use at least 16 (e.g. openssl rand -hex 16)", token.len()));
+    }
+    if !token.chars().all(allowed) {
+        return Err("the token may hold only letters, digits and - . _ ~".into());
+    }
+    Ok(())
+}
 
 pub async fn check(State(console): State<Arc<Console>>, request: Request, next: Next) -> Response {
     let mut set_cookie = None;
+    let port = console.address.port();
     match &console.config.token {
         Some(token) => {
+            // Any credential given that matches lets the request in: a stale cookie from
+            // an earlier token does not shadow a fresh ?token=.
             let from_query = query_token(request.uri().query());
-            let given = bearer(request.headers()).or_else(|| cookie(request.headers())).or(from_query.clone());
-            if !given.is_some_and(|g| same(g.as_bytes(), token.as_bytes())) {
+            let given = [bearer(request.headers()), cookie(request.headers(), &cookie_name(port)), from_query.clone()];
+            if !given.iter().flatten().any(|g| same(g.as_bytes(), token.as_bytes())) {
                 return ApiError {
                     status: StatusCode::UNAUTHORIZED,
                     message: "this console needs its token: Authorization: Bearer TOKEN, or open /?token=TOKEN once"
@@ -30,8 +52,8 @@ pub async fn check(State(console): State<Arc<Console>>, request: Request, next: 
                 }
                 .into_response();
             }
-            if from_query.is_some() {
-                set_cookie = Some(format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict"));
+            if from_query.is_some_and(|q| same(q.as_bytes(), token.as_bytes())) {
+                set_cookie = Some(format!("{}={token}; Path=/; HttpOnly; SameSite=Strict", cookie_name(port)));
             }
         }
         None => {
@@ -44,6 +66,18 @@ pub async fn check(State(console): State<Arc<Console>>, request: Request, next: 
                 .into_response();
             }
         }
+    }
+    // A page on another site may link to the console's pages (a shared URL), but may not
+    // call its API: browsers say where a request comes from in Sec-Fetch-Site, and an
+    // <img> or a form aimed at /api/... from elsewhere would otherwise run queries.
+    let api = request.uri().path().starts_with("/api/");
+    let site = request.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok()).unwrap_or("none");
+    if api && (site == "cross-site" || site == "same-site") {
+        return ApiError {
+            status: StatusCode::FORBIDDEN,
+            message: "the console's API answers its own pages only (Sec-Fetch-Site: cross-site)".into(),
+        }
+        .into_response();
     }
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
@@ -68,13 +102,13 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     v.strip_prefix("Bearer ").map(|t| t.trim().to_string())
 }
 
-fn cookie(headers: &HeaderMap) -> Option<String> {
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('=').map(str::to_string))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_string))
 }
 
 fn query_token(query: Option<&str>) -> Option<String> {
@@ -124,5 +158,12 @@ mod tests {
         assert!(!same(b"secret", b"secreT"));
         assert!(!same(b"secret", b"secret2"));
         assert_eq!(query_token(Some("a=1&token=s%20t")), Some("s t".into()));
+    }
+
+    #[test]
+    fn short_tokens_and_tokens_that_do_not_travel_unchanged_are_refused() {
+        assert!(check_token("0123456789abcdef").is_ok());
+        assert!(check_token("short").unwrap_err().contains("at least 16"));
+        assert!(check_token("0123456789abcdef; x").is_err());
     }
 }

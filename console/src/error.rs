@@ -15,6 +15,8 @@ pub enum ConsoleError {
          so binding it there needs --auth-token (or TRAILHOUSE_SERVE_TOKEN)"
     )]
     NeedsToken { address: String },
+    #[error("--auth-token: {0}")]
+    BadToken(String),
     #[error(transparent)]
     Query(#[from] query::QueryError),
     #[error(transparent)]

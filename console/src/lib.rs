@@ -38,12 +38,22 @@ pub use error::{ApiError, ApiResult, ConsoleError};
 
 /// What the console serves: the lake, the rules (for an alert's triage guidance), and the
 /// token every request must carry (none on loopback unless given).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub lake: String,
     pub options: LakeOptions,
     pub rules: Vec<Rule>,
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("lake", &self.lake)
+            .field("rules", &self.rules.len())
+            .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -90,6 +100,9 @@ impl Server {
         if !local.ip().is_loopback() && config.token.is_none() {
             return Err(ConsoleError::NeedsToken { address: address.to_string() });
         }
+        if let Some(token) = &config.token {
+            auth::check_token(token).map_err(ConsoleError::BadToken)?;
+        }
         let lake = Lake::open_existing(&config.lake, &config.options).await?;
         let console = Arc::new(Console { config, lake, queries: queries::Queries::default(), address: local });
         Ok(Server { listener, console })
@@ -107,7 +120,16 @@ impl Server {
     /// Serves until `shutdown` completes; running queries are cancelled then.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ConsoleError> {
         let app = router(self.console.clone());
+        let console = self.console.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                console.queries.sweep();
+            }
+        });
         let result = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        sweeper.abort();
         self.console.queries.cancel_all();
         result.map_err(ConsoleError::Serve)
     }

@@ -1,6 +1,8 @@
 //! The SQL page's queries: each runs in its own task, reports progress (rows so far,
-//! elapsed time) while it runs, keeps its first [`KEEP_ROWS`] rows for paging, and can be
-//! cancelled (the task is aborted, which drops DataFusion's stream and stops its work).
+//! elapsed time) while it runs, keeps its first [`KEEP_ROWS`] rows for paging (and stops
+//! there: the download has the rest), and can be cancelled (the task is aborted, which
+//! drops DataFusion's stream and stops its work). At most [`MAX_RUNNING`] run at once; one
+//! nobody has asked about for [`ABANDONED_AFTER`] (its page was closed) is cancelled.
 //! Finished queries are forgotten after [`KEEP_FOR`], and at most [`MAX_QUERIES`] are kept.
 
 use std::collections::HashMap;
@@ -23,6 +25,11 @@ pub const KEEP_ROWS: usize = 100_000;
 pub const KEEP_FOR: Duration = Duration::from_secs(15 * 60);
 /// Queries kept at once (the oldest finished ones go first).
 pub const MAX_QUERIES: usize = 32;
+/// Queries running at once; one more is refused (429) until one ends.
+pub const MAX_RUNNING: usize = 4;
+/// A running query nobody has polled for this long is cancelled (long enough for a tab in
+/// the background, whose timers a browser slows to one a minute).
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,6 +60,7 @@ pub struct Query {
     rows: AtomicU64,
     outcome: Mutex<Outcome>,
     task: Mutex<Option<tokio::task::AbortHandle>>,
+    polled: Mutex<Instant>,
 }
 
 /// What `GET /api/queries/{id}` answers.
@@ -116,6 +124,15 @@ impl Query {
         }
     }
 
+    /// Someone asked about it (its page is open).
+    pub fn polled(&self) {
+        *self.polled.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+    }
+
+    fn running(&self) -> bool {
+        self.lock().state == State::Running
+    }
+
     /// Cancels it if it still runs.
     pub fn cancel(&self) {
         if let Some(task) = self.task.lock().unwrap_or_else(PoisonError::into_inner).take() {
@@ -124,8 +141,9 @@ impl Query {
         self.finish(State::Cancelled, None);
     }
 
-    fn keep(&self, batch: RecordBatch) {
-        self.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+    /// Keeps a batch of the result; false once [`KEEP_ROWS`] are kept and more came (the
+    /// query stops there).
+    fn keep(&self, batch: RecordBatch) -> bool {
         let mut outcome = self.lock();
         let room = KEEP_ROWS - outcome.kept;
         if batch.num_rows() > room {
@@ -134,8 +152,10 @@ impl Query {
         let batch = batch.slice(0, batch.num_rows().min(room));
         if batch.num_rows() > 0 {
             outcome.kept += batch.num_rows();
+            self.rows.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
             outcome.batches.push(batch);
         }
+        !outcome.truncated
     }
 }
 
@@ -173,13 +193,16 @@ impl Queries {
                 truncated: false,
             }),
             task: Mutex::new(None),
+            polled: Mutex::new(Instant::now()),
         });
         let q = query.clone();
         let task = tokio::spawn(async move {
             let result = async {
                 let mut stream = df.execute_stream().await?;
                 while let Some(batch) = stream.next().await {
-                    q.keep(batch?);
+                    if !q.keep(batch?) {
+                        break;
+                    }
                 }
                 Ok::<_, datafusion::error::DataFusionError>(())
             }
@@ -194,6 +217,33 @@ impl Queries {
         forget_old(&mut all);
         all.insert(query.id.clone(), query.clone());
         query
+    }
+
+    /// Whether another query may start now (429 when [`MAX_RUNNING`] run).
+    pub fn room(&self) -> crate::ApiResult<()> {
+        self.sweep();
+        let running = self.lock().values().filter(|q| q.running()).count();
+        if running >= MAX_RUNNING {
+            return Err(crate::ApiError {
+                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+                message: format!("{running} queries are running already: wait for one to end, or cancel one"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Cancels the running queries nobody has polled for [`ABANDONED_AFTER`], and forgets
+    /// old finished ones (the server calls this every few seconds).
+    pub fn sweep(&self) {
+        let mut all = self.lock();
+        for q in all.values() {
+            let quiet = q.polled.lock().unwrap_or_else(PoisonError::into_inner).elapsed();
+            if q.running() && quiet >= ABANDONED_AFTER {
+                tracing::info!(query = %q.id, quiet_secs = quiet.as_secs(), "query cancelled: nobody asked about it");
+                q.cancel();
+            }
+        }
+        forget_old(&mut all);
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Query>> {

@@ -140,9 +140,16 @@ impl LakeSession {
         stream.try_collect().await.map_err(|e| self.explain(e))
     }
 
-    /// Turns a DataFusion error into one a person can act on.
+    /// Turns a DataFusion error into one a person can act on: the statement's own mistakes
+    /// become [`QueryError::Sql`] with a suggestion; failures to read the lake (storage,
+    /// I/O, a damaged Parquet file) stay [`QueryError::DataFusion`], not the statement's
+    /// fault.
     pub fn explain(&self, e: datafusion::error::DataFusionError) -> QueryError {
-        QueryError::Sql(friendly(&e, &self.known_names()))
+        use datafusion::error::DataFusionError as E;
+        match e.find_root() {
+            E::ObjectStore(_) | E::IoError(_) | E::ParquetError(_) => QueryError::DataFusion(e),
+            _ => QueryError::Sql(friendly(&e, &self.known_names())),
+        }
     }
 
     /// Column paths (`useridentity.arn` too) and table names, for "did you mean".

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, Uri};
 use detections::engine::PRINCIPAL_SQL as PRINCIPAL;
 use detections::triage::{TriageChange, TriageState};
 use lake::{ALERTS_TABLE, TRIAGE_TABLE};
@@ -26,14 +27,14 @@ const LIST_COLUMNS: &str = "a.alert_id, a.rule_id, a.title, a.severity, a.first_
                             a.principal, a.accounts, a.source_ips, a.regions, coalesce(t.state, 'open') AS state";
 
 /// `alerts a` with `t`, each alert's newest triage state (none before the first triage).
-async fn with_state(session: &query::LakeSession) -> String {
-    let latest = if has_table(session, TRIAGE_TABLE).await {
+async fn with_state(session: &query::LakeSession) -> ApiResult<String> {
+    let latest = if has_table(session, TRIAGE_TABLE).await? {
         "SELECT alert_id, state FROM (SELECT alert_id, state, row_number() OVER (PARTITION BY alert_id ORDER BY at DESC) AS n \
          FROM alert_triage) WHERE n = 1"
     } else {
         "SELECT CAST(NULL AS VARCHAR) AS alert_id, CAST(NULL AS VARCHAR) AS state WHERE false"
     };
-    format!("alerts a LEFT JOIN ({latest}) t ON a.alert_id = t.alert_id")
+    Ok(format!("alerts a LEFT JOIN ({latest}) t ON a.alert_id = t.alert_id"))
 }
 
 pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Json<Value>> {
@@ -55,12 +56,12 @@ pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Js
         filters.push(format!("a.principal = {}", quote(who)));
     }
     let limit = p.number("limit", 100, 1..=1000)?;
-    let offset = p.number("offset", 0, 0..=usize::MAX)?;
+    let offset = p.number("offset", 0, 0..=1_000_000_000)?;
     let session = console.session().await?;
-    if !has_table(&session, ALERTS_TABLE).await {
+    if !has_table(&session, ALERTS_TABLE).await? {
         return Ok(Json(json!({ "total": 0, "alerts": [], "rules": [], "severities": SEVERITIES })));
     }
-    let from = with_state(&session).await;
+    let from = with_state(&session).await?;
     let filter = filters.join(" AND ");
     let total = super::count(&session, &format!("SELECT count(*) FROM {from} WHERE {filter}")).await?;
     let sql = format!(
@@ -73,15 +74,19 @@ pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Js
 
 /// The alerts that name a principal, IP or other value (for an investigation).
 pub(crate) async fn naming(session: &query::LakeSession, condition: &str) -> ApiResult<Vec<Map<String, Value>>> {
-    if !has_table(session, ALERTS_TABLE).await {
+    if !has_table(session, ALERTS_TABLE).await? {
         return Ok(vec![]);
     }
-    let from = with_state(session).await;
+    let from = with_state(session).await?;
     let sql = format!("SELECT {LIST_COLUMNS} FROM {from} WHERE {condition} ORDER BY a.last_seen DESC LIMIT 200");
     Ok(objects(&query_table(session, &sql).await?))
 }
 
-pub async fn one(State(console): State<Arc<Console>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn one(
+    State(console): State<Arc<Console>>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = super::path_id(id)?;
     let session = console.session().await?;
     let mut alert = find(&session, &id).await?;
     if let Some(Value::String(details)) = alert.get("details") {
@@ -102,21 +107,12 @@ pub async fn one(State(console): State<Arc<Console>>, Path(id): Path<String>) ->
 
 pub async fn triage(
     State(console): State<Arc<Console>>,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    // A form on another site cannot send JSON without the browser asking first (CORS),
-    // so a JSON-only write cannot be forged from elsewhere.
-    let json_body = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !json_body {
-        return Err(ApiError::bad_request("send the triage as JSON (Content-Type: application/json)"));
-    }
-    let request: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    let id = super::path_id(id)?;
+    let request = super::json_body(&headers, &body)?;
     let state = request
         .get("state")
         .and_then(Value::as_str)
@@ -134,7 +130,7 @@ pub async fn triage(
 
 /// The alert's row, or 404.
 async fn find(session: &query::LakeSession, id: &str) -> ApiResult<Map<String, Value>> {
-    if !has_table(session, ALERTS_TABLE).await {
+    if !has_table(session, ALERTS_TABLE).await? {
         return Err(ApiError::not_found("the lake has no alerts yet (run `trailhouse detect`)"));
     }
     let t = query_table(session, &format!("SELECT * FROM alerts WHERE alert_id = {} LIMIT 1", quote(id))).await?;
@@ -165,7 +161,7 @@ async fn events_of(session: &query::LakeSession, alert: &Map<String, Value>) -> 
 
 /// An alert's triage: its state (open before any change), note and history, newest first.
 async fn triage_of(session: &query::LakeSession, id: &str) -> ApiResult<Value> {
-    if !has_table(session, TRIAGE_TABLE).await {
+    if !has_table(session, TRIAGE_TABLE).await? {
         return Ok(json!({ "state": "open", "note": null, "at": null, "history": [] }));
     }
     let t = query_table(

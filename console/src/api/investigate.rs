@@ -1,7 +1,7 @@
 //! `GET /api/investigate?kind=principal|ip|accesskey|resource&value=...`: everything one
 //! principal, address, access key or resource did. The lake is scanned once for the
-//! matching events (the columns an investigation reads), and every breakdown is computed
-//! over that in memory.
+//! matching events (the columns an investigation reads, the newest [`MAX_EVENTS`]), and
+//! every breakdown is computed over that in memory.
 
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ use crate::error::{ApiError, ApiResult};
 
 const KINDS: [&str; 4] = ["principal", "ip", "accesskey", "resource"];
 const TABLE: &str = "investigated";
+/// The newest matching events an investigation reads (it holds them in memory).
+const MAX_EVENTS: usize = 1_000_000;
 /// A timeline longer than this is drawn by day instead of by hour.
 const HOURLY_UP_TO: i64 = 72 * 3_600_000_000;
 
@@ -47,11 +49,13 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
         .plan_read_only(&format!(
             "SELECT eventtime, eventsource, eventname, awsregion, recipientaccountid, {PRINCIPAL} AS principal, \
                     useridentity.accesskeyid AS accesskeyid, sourceipaddress, useragent, errorcode, eventid \
-             FROM cloudtrail WHERE {events_where}"
+             FROM cloudtrail WHERE {events_where} ORDER BY eventtime DESC LIMIT {}",
+            MAX_EVENTS + 1
         ))
         .await?;
     let schema = df.schema().inner().clone();
-    let batches = df.collect().await.map_err(|e| session.explain(e))?;
+    let mut batches = df.collect().await.map_err(|e| session.explain(e))?;
+    let truncated = keep_rows(&mut batches, MAX_EVENTS);
     let table = MemTable::try_new(schema, vec![batches]).map_err(|e| ApiError::internal(e.to_string()))?;
     session.context().register_table(TABLE, Arc::new(table)).map_err(|e| ApiError::internal(e.to_string()))?;
 
@@ -86,7 +90,7 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
         .map(|((time, events), errors)| json!({ "time": time, "events": events, "errors": errors }))
         .collect();
     let mut body = json!({
-        "kind": kind, "value": value, "events": events, "errors": errors,
+        "kind": kind, "value": value, "events": events, "errors": errors, "truncated": truncated,
         "first_seen": first, "last_seen": last, "bucket": bucket, "timeline": timeline,
     });
     for (key, column) in [
@@ -111,8 +115,23 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
     Ok(Json(body))
 }
 
-/// Alerts whose dedup key or details mention `value` (an access key or a resource ARN).
+/// Keeps the first `max` rows of `batches`; true when there were more.
+fn keep_rows(batches: &mut Vec<arrow::array::RecordBatch>, max: usize) -> bool {
+    let mut left = max;
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    for b in batches.iter_mut() {
+        let take = b.num_rows().min(left);
+        *b = b.slice(0, take);
+        left -= take;
+    }
+    batches.retain(|b| b.num_rows() > 0);
+    total > max
+}
+
+/// Alerts whose dedup key (`column=value,...`) or details (a JSON object) hold `value`
+/// whole (an access key or a resource ARN), not as a part of a longer value.
 fn mentions(value: &str) -> String {
-    let v = quote(value);
-    format!("(strpos(a.dedup_key, {v}) > 0 OR strpos(a.details, {v}) > 0)")
+    let in_key = quote(&format!("={value},"));
+    let in_details = quote(&serde_json::Value::from(value).to_string());
+    format!("(strpos(',' || a.dedup_key || ',', {in_key}) > 0 OR strpos(a.details, {in_details}) > 0)")
 }

@@ -30,6 +30,14 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/queries", post(sql::start))
         .route("/queries/{id}", get(sql::status).delete(sql::cancel))
         .route("/download", get(sql::download))
+        .method_not_allowed_fallback(crate::assets::method_not_allowed)
+}
+
+/// The `{id}` of a path, or a 400 in the API's JSON (a bad percent-escape).
+pub(crate) fn path_id(
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> ApiResult<String> {
+    path.map(|p| p.0).map_err(|e| ApiError::bad_request(format!("bad path: {e}")))
 }
 
 /// `GET /api/info`: what the header shows (the lake), without reading it.
@@ -92,6 +100,20 @@ impl Params {
     }
 }
 
+/// A request's JSON body. It must be sent as JSON: a form on another site cannot send
+/// that without the browser asking first (CORS), so a JSON-only endpoint cannot be driven
+/// from elsewhere.
+pub(crate) fn json_body(headers: &axum::http::HeaderMap, body: &[u8]) -> ApiResult<serde_json::Value> {
+    let is_json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::bad_request("send the body as JSON (Content-Type: application/json)"));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+}
+
 /// Runs one of the console's own queries.
 pub(crate) async fn run(session: &query::LakeSession, sql: &str) -> ApiResult<Vec<RecordBatch>> {
     Ok(session.sql(sql).await?)
@@ -102,9 +124,16 @@ pub(crate) async fn count(session: &query::LakeSession, sql: &str) -> ApiResult<
     Ok(crate::cells::integers(&run(session, sql).await?, 0)?.first().copied().unwrap_or(0))
 }
 
-/// Whether the lake has `table` (the detection and triage tables appear with use).
-pub(crate) async fn has_table(session: &query::LakeSession, table: &str) -> bool {
-    session.context().table_provider(table).await.is_ok()
+/// Whether the lake has `table` (the detection and triage tables appear with use); a
+/// table that cannot be read is an error, not an absent table.
+pub(crate) async fn has_table(session: &query::LakeSession, table: &str) -> ApiResult<bool> {
+    match session.context().table_provider(table).await {
+        Ok(_) => Ok(true),
+        Err(datafusion::error::DataFusionError::Plan(m)) if m.contains("No table named") || m.contains("not found") => {
+            Ok(false)
+        }
+        Err(e) => Err(ApiError::internal(format!("cannot read the lake's {table} table: {e}"))),
+    }
 }
 
 /// RFC 3339 of microseconds since the epoch.

@@ -78,7 +78,7 @@ pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResul
         .zip(at)
         .map(|((name, error), at)| json!({ "name": name, "error": error, "at": at }))
         .collect();
-    body["integrity"] = if has_table(&session, INTEGRITY_TABLE).await {
+    body["integrity"] = if has_table(&session, INTEGRITY_TABLE).await? {
         let by_status =
             counts(&run(&session, "SELECT status, count(*) FROM integrity GROUP BY 1 ORDER BY 2 DESC").await?)?;
         let digests: i64 = by_status.iter().map(|c| c.events).sum();
@@ -88,7 +88,7 @@ pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResul
         Value::Null
     };
     let (mut by_day, mut totals) = (vec![], Vec::<Count>::new());
-    if has_table(&session, ALERTS_TABLE).await {
+    if has_table(&session, ALERTS_TABLE).await? {
         let daily = run(
             &session,
             "SELECT CAST(date_trunc('day', last_seen) AS DATE) AS day, severity, count(*) AS alerts FROM alerts GROUP BY 1, 2 ORDER BY 1, 2",

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use query::output::Format;
 use serde_json::{Value, json};
@@ -48,14 +49,14 @@ pub async fn schema(State(console): State<Arc<Console>>) -> ApiResult<Json<Value
     Ok(Json(json!({ "tables": tables })))
 }
 
-pub async fn start(State(console): State<Arc<Console>>, body: Bytes) -> ApiResult<Response> {
-    let request: Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+pub async fn start(State(console): State<Arc<Console>>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let request = super::json_body(&headers, &body)?;
     let sql = request
         .get("sql")
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::bad_request("the body needs \"sql\": the query to run"))?;
+    console.queries.room()?;
     let session = console.session().await?;
     let df = session.plan_read_only(sql).await?;
     let query = console.queries.start(sql, df, move |e| session.explain(e).to_string());
@@ -63,15 +64,25 @@ pub async fn start(State(console): State<Arc<Console>>, body: Bytes) -> ApiResul
     Ok((StatusCode::ACCEPTED, Json(json!({ "id": query.id }))).into_response())
 }
 
-pub async fn status(State(console): State<Arc<Console>>, Path(id): Path<String>, uri: Uri) -> ApiResult<Json<Value>> {
+pub async fn status(
+    State(console): State<Arc<Console>>,
+    id: Result<Path<String>, PathRejection>,
+    uri: Uri,
+) -> ApiResult<Json<Value>> {
+    let id = super::path_id(id)?;
     let p = Params::from_uri(&uri, &["offset", "limit"])?;
     let offset = p.number("offset", 0, 0..=crate::queries::KEEP_ROWS)?;
     let limit = p.number("limit", 100, 1..=10_000)?;
     let query = console.queries.get(&id).ok_or_else(|| gone(&id))?;
+    query.polled();
     Ok(Json(json!(query.status(offset, limit)?)))
 }
 
-pub async fn cancel(State(console): State<Arc<Console>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn cancel(
+    State(console): State<Arc<Console>>,
+    id: Result<Path<String>, PathRejection>,
+) -> ApiResult<Json<Value>> {
+    let id = super::path_id(id)?;
     let query = console.queries.get(&id).ok_or_else(|| gone(&id))?;
     query.cancel();
     tracing::info!(query = %id, "query cancelled");
