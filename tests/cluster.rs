@@ -182,6 +182,16 @@ fn sql_export_and_detections_on_a_two_executor_cluster_match_local_execution() {
     assert!(local.len() >= 10, "the generated lake raises too few alerts to compare: {}", local.len());
     assert_eq!(alerts(Some(&url)), local);
 
+    // EXPLAIN ANALYZE on the cluster shows the stages with their operators' metrics, for a
+    // union whose branches the scheduler reshapes per task too (the integrity rule's shape).
+    for q in [
+        "EXPLAIN ANALYZE SELECT eventname, count(*) AS n FROM cloudtrail GROUP BY 1",
+        "EXPLAIN ANALYZE SELECT eventid FROM cloudtrail UNION ALL SELECT CAST(NULL AS VARCHAR)",
+    ] {
+        let plan = on(&lake, Some(&url), &["sql", q]);
+        assert!(plan.contains("output_rows="), "{q}: no metrics in\n{plan}");
+    }
+
     // An export written by the executors holds what a local export holds.
     let (here, there) = (dir.path().join("export-local"), dir.path().join("export-cluster"));
     let window = ["--since", "2026-11-02", "--until", "2026-11-04", "--json", "--to"];

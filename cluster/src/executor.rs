@@ -9,6 +9,8 @@ use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::serde::protobuf::{ShuffleWritePartition, TaskColumnStats};
 use ballista_executor::execution_engine::{DefaultExecutionEngine, ExecutionEngine, QueryStageExecutor};
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::metrics::MetricsSet;
@@ -78,25 +80,28 @@ pub async fn run(opts: ExecutorOptions) -> Result<()> {
         override_function_registry: Some(Arc::new(BallistaFunctionRegistry::from(&functions))),
         override_runtime_producer: Some(runtime),
         override_logical_codec: Some(Arc::new(LakeCodec::default())),
-        override_execution_engine: Some(Arc::new(NoMetricsEngine(DefaultExecutionEngine::new()))),
+        override_execution_engine: Some(Arc::new(LakeEngine(DefaultExecutionEngine::new()))),
         ..Default::default()
     };
     start_executor_process(Arc::new(config)).await?;
     Ok(())
 }
 
-/// Ballista's execution engine, except that tasks report no operator metrics.
+/// Ballista's execution engine, except that a task whose plan the scheduler reshaped
+/// reports no operator metrics.
 ///
-/// Ballista 55's scheduler restricts each task's plan to that task's partitions; below a
-/// `UnionExec` that changes the plan's shape from task to task (a branch another task
-/// reads becomes an empty one), so the tasks of one stage report metrics arrays of
-/// different lengths. The scheduler then refuses the second task's status ("task metrics
-/// array size 19 does not equal with the stage metrics array size 18") and the job never
-/// finishes: seen with the integrity rule's three-branch union. An empty array is what the
-/// scheduler skips. Nothing of trailhouse reads the scheduler's per-operator metrics.
-struct NoMetricsEngine(DefaultExecutionEngine);
+/// Ballista 55's scheduler restricts each task's plan to that task's partitions. Below a
+/// `UnionExec`, a branch the task does not read becomes a 0-partition in-memory scan, and
+/// when that branch was a `PlaceholderRowExec` or `EmptyExec` (which have no metrics) the
+/// task's metrics array gets one entry more than the stage's plan has. The scheduler then
+/// refuses that task's status ("task metrics array size 19 does not equal with the stage
+/// metrics array size 18") and the job never finishes: seen with the integrity rule's
+/// three-branch union. Such a task reports an empty array, which the scheduler skips; the
+/// others report theirs, whose shape is the stage's, so `EXPLAIN ANALYZE` keeps its
+/// metrics (from those tasks).
+struct LakeEngine(DefaultExecutionEngine);
 
-impl ExecutionEngine for NoMetricsEngine {
+impl ExecutionEngine for LakeEngine {
     fn create_query_stage_exec(
         &self,
         job_id: JobId,
@@ -107,6 +112,7 @@ impl ExecutionEngine for NoMetricsEngine {
         work_dir: &str,
         config: &SessionConfig,
     ) -> datafusion::error::Result<Arc<dyn QueryStageExecutor>> {
+        let reshaped = has_empty_stand_in(plan.as_ref());
         let inner = self.0.create_query_stage_exec(
             job_id,
             stage_id,
@@ -116,44 +122,59 @@ impl ExecutionEngine for NoMetricsEngine {
             work_dir,
             config,
         )?;
-        Ok(Arc::new(NoMetrics(inner)))
+        Ok(Arc::new(StageExec { inner, reshaped }))
     }
 }
 
-#[derive(Debug)]
-struct NoMetrics(Arc<dyn QueryStageExecutor>);
+/// Whether `plan` holds a 0-partition in-memory scan: what the scheduler puts in place of
+/// a leaf this task does not read.
+fn has_empty_stand_in(plan: &dyn ExecutionPlan) -> bool {
+    if let Some(exec) = plan.downcast_ref::<DataSourceExec>() {
+        let source: &dyn std::any::Any = exec.data_source().as_ref();
+        if source.downcast_ref::<MemorySourceConfig>().is_some_and(|m| m.partitions().is_empty()) {
+            return true;
+        }
+    }
+    plan.children().iter().any(|c| has_empty_stand_in(c.as_ref()))
+}
 
-impl std::fmt::Display for NoMetrics {
+#[derive(Debug)]
+struct StageExec {
+    inner: Arc<dyn QueryStageExecutor>,
+    reshaped: bool,
+}
+
+impl std::fmt::Display for StageExec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
+        self.inner.fmt(f)
     }
 }
 
 #[async_trait::async_trait]
-impl QueryStageExecutor for NoMetrics {
+impl QueryStageExecutor for StageExec {
     async fn execute_query_stage(
         &self,
         task_id: usize,
         context: Arc<TaskContext>,
     ) -> datafusion::error::Result<Vec<ShuffleWritePartition>> {
-        self.0.execute_query_stage(task_id, context).await
+        self.inner.execute_query_stage(task_id, context).await
     }
 
     fn collect_plan_metrics(&self) -> Vec<MetricsSet> {
-        vec![]
+        if self.reshaped { vec![] } else { self.inner.collect_plan_metrics() }
     }
 
     fn collect_runtime_stats_reports(&self) -> Vec<ballista_core::serde::protobuf::RuntimeStatsReport> {
-        self.0.collect_runtime_stats_reports()
+        self.inner.collect_runtime_stats_reports()
     }
 
     fn collect_window_state_reports(
         &self,
     ) -> datafusion::error::Result<Vec<ballista_core::serde::protobuf::WindowStateReport>> {
-        self.0.collect_window_state_reports()
+        self.inner.collect_window_state_reports()
     }
 
     fn collect_column_stats(&self) -> Vec<TaskColumnStats> {
-        self.0.collect_column_stats()
+        self.inner.collect_column_stats()
     }
 }
