@@ -97,38 +97,12 @@ fn on(lake: &Path, cluster: Option<&str>, args: &[&str]) -> String {
     if let Some(url) = cluster {
         c.args(["--cluster", url]);
     }
-    let out = output_within(&mut c, Duration::from_secs(300));
+    let shown = format!("{c:?}");
+    // Killed after 300 s: a job the scheduler lost would otherwise wait forever.
+    let out = assert_cmd::Command::from_std(c).timeout(Duration::from_secs(300)).output().unwrap();
     let ok = out.status.success() || (args[0] == "detect" && out.status.code() == Some(3));
-    assert!(ok, "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
+    assert!(ok, "{shown} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// The command's output, or a failure when it has not ended by `limit` (a job the
-/// scheduler lost would otherwise wait forever).
-fn output_within(c: &mut Command, limit: Duration) -> std::process::Output {
-    let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || {
-        let mut b = vec![];
-        std::io::Read::read_to_end(&mut out, &mut b).map(|_| b)
-    });
-    let err = std::thread::spawn(move || {
-        let mut b = vec![];
-        std::io::Read::read_to_end(&mut err, &mut b).map(|_| b)
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{c:?} did not end within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    std::process::Output { status, stdout: out.join().unwrap().unwrap(), stderr: err.join().unwrap().unwrap() }
 }
 
 /// Tasks each executor ran, by (job, stage), from its "Execute task  : [TID job/stage.attempt/task.attempt]" lines.

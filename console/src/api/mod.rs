@@ -127,13 +127,11 @@ pub(crate) async fn count(session: &query::LakeSession, sql: &str) -> ApiResult<
 /// Whether the lake has `table` (the detection and triage tables appear with use); a
 /// table that cannot be read is an error, not an absent table.
 pub(crate) async fn has_table(session: &query::LakeSession, table: &str) -> ApiResult<bool> {
-    match session.context().table_provider(table).await {
-        Ok(_) => Ok(true),
-        Err(datafusion::error::DataFusionError::Plan(m)) if m.contains("No table named") || m.contains("not found") => {
-            Ok(false)
-        }
-        Err(e) => Err(ApiError::internal(format!("cannot read the lake's {table} table: {e}"))),
-    }
+    let unreadable = |e: datafusion::error::DataFusionError| {
+        ApiError::internal(format!("cannot read the lake's {table} table: {e}"))
+    };
+    let schema = session.context().state().schema_for_ref(table).map_err(unreadable)?;
+    Ok(schema.table(table).await.map_err(unreadable)?.is_some())
 }
 
 /// RFC 3339 of microseconds since the epoch.
