@@ -105,7 +105,16 @@ impl Lake {
         let tops = Schema::new(tops);
         let kernel: StructType = (&tops).try_into_kernel().map_err(|e| err(e.into()))?;
         tracing::info!(lake = %self.location, table = name, columns = ?d.added, "Adding this build's new columns to the lake.");
-        table.add_columns().with_fields(kernel.fields().cloned().collect::<Vec<_>>()).await.map_err(&err)?;
+        if let Err(e) = table.add_columns().with_fields(kernel.fields().cloned().collect::<Vec<_>>()).await {
+            // Another process opening the lake at the same moment may have added them
+            // first (its commit conflicts with ours): done if the table now has them all.
+            let now = self.table(name).await?;
+            let now = now.snapshot().map_err(&err)?.snapshot().arrow_schema();
+            let left = diff(&now, ours);
+            if !(left.added.is_empty() && left.conflicts.is_empty()) {
+                return Err(err(e));
+            }
+        }
         Ok(d.added)
     }
 }

@@ -4,6 +4,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use url::Url;
@@ -122,9 +123,15 @@ impl Lake {
         let err = LakeError::delta(&self.location);
         let url = self.table_url(name)?;
         create_local_dir(&url)?;
-        let table = match self.try_table(name).await? {
-            Some(t) => t,
-            None => self.builder(name)?.build().map_err(&err)?,
+        let table = match (self.try_table(name).await?, batches.first()) {
+            (Some(t), _) => t,
+            // Created first, on its own, so that two writers appending to a new table at
+            // once (ingesters recording digests) make one table with both their rows.
+            (None, Some(first)) => {
+                self.ensure_table(name, &first.schema(), partition_by).await?;
+                self.table(name).await?
+            }
+            (None, None) => self.builder(name)?.build().map_err(&err)?,
         };
         let mut write = table.write(batches).with_save_mode(SaveMode::Append).with_table_name(name);
         if !partition_by.is_empty() {
@@ -185,12 +192,20 @@ impl Lake {
             .with_partition_columns(partitions.iter().map(|s| s.to_string()))
             .with_configuration(config)
             .with_save_mode(SaveMode::Ignore)
+            // No retries: when another process commits version 0 first, delta-rs (1.1)
+            // would otherwise commit this create again as version 1 (a second protocol and
+            // metadata action over the winner's).
+            .with_commit_properties(CommitProperties::default().with_max_retries(0))
             .await;
         match created {
             Ok(_) => Ok(true),
-            // Another process created it first.
-            Err(DeltaTableError::VersionAlreadyExists(_)) => Ok(false),
-            Err(e) => Err(err(e)),
+            // Another process (an ingester on the same queue) committed version 0 first
+            // (VersionAlreadyExists, or MaxCommitAttempts without retries): the table now
+            // exists. Anything else still fails to load, and the first error is reported.
+            Err(e) => match self.builder(name)?.load().await {
+                Ok(_) => Ok(false),
+                Err(_) => Err(err(e)),
+            },
         }
     }
 }
