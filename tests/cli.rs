@@ -80,6 +80,8 @@ fn errors_are_one_clear_line_without_a_backtrace() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("error:") && err.contains("nope") && !err.contains("panicked"), "{err}");
+    assert_eq!(err.matches("no such file or folder").count(), 1, "each cause once: {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
     let out = trailhouse().args(["sql", "--lake"]).arg(dir.path().join("empty")).arg("SELECT 1").output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);

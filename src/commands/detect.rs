@@ -92,7 +92,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         // A failed run (lake unreachable, a webhook down) is logged and retried on the next
         // tick: the watermark did not move, so nothing is skipped.
         if let Err(e) = run_once(&lake, &rules, scope, &sinks, &a.cluster).await {
-            tracing::error!(error = format!("{e:#}"), "Detection run failed; retrying on the next tick.");
+            tracing::error!(error = crate::one_line(&e), "Detection run failed; retrying on the next tick.");
         }
     }
     tracing::info!("Stopped.");
