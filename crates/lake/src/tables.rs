@@ -202,9 +202,9 @@ impl Lake {
             // Another process (an ingester on the same queue) committed version 0 first
             // (VersionAlreadyExists, or MaxCommitAttempts without retries): the table now
             // exists. Anything else still fails to load, and the first error is reported.
-            Err(e) => match self.builder(name)?.load().await {
-                Ok(_) => Ok(false),
-                Err(_) => Err(err(e)),
+            Err(e) => match self.try_table(name).await {
+                Ok(Some(_)) => Ok(false),
+                Ok(None) | Err(_) => Err(err(e)),
             },
         }
     }
