@@ -2,8 +2,11 @@
 query path: the Python `deltalake` package for the Delta log, DuckDB for the Parquet.
 
 usage: independent_reader.py LAKE_TABLE_DIR EXPORT_DIR   -> one JSON object on stdout
+       independent_reader.py --tables LAKE_DIR            -> {table: rows} for every Delta
+                                                             table in the lake, each file read
 """
 import json
+import os
 import sys
 
 import duckdb
@@ -33,5 +36,22 @@ def main(table_dir: str, export_dir: str) -> None:
     )
 
 
+def tables(lake_dir: str) -> None:
+    """Every Delta table under the lake, each of its files read (a file the log names but
+    storage lacks fails the read)."""
+    con = duckdb.connect()
+    rows = {}
+    for name in sorted(os.listdir(lake_dir)):
+        path = os.path.join(lake_dir, name)
+        if not os.path.isdir(os.path.join(path, "_delta_log")):
+            continue
+        files = DeltaTable(path).file_uris()
+        rows[name] = con.execute("SELECT count(*) FROM read_parquet($files)", {"files": files}).fetchone()[0] if files else 0
+    json.dump(rows, sys.stdout)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--tables":
+        tables(sys.argv[2])
+    else:
+        main(sys.argv[1], sys.argv[2])

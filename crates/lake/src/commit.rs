@@ -5,8 +5,8 @@
 //! Then a single `cloudtrail` commit adds every data file and carries the ledger file's
 //! `add` action in its commit info; finally the ledger table commits that file. A crash
 //! before the `cloudtrail` commit leaves nothing visible; a crash between the two commits
-//! is repaired by [`Lake::known_sources`], which re-commits ledger files named by recent
-//! `cloudtrail` commits and missing from the ledger.
+//! is repaired by [`Lake::known_sources`] (and before every compaction), which re-commits
+//! the ledger file of each recent `cloudtrail` commit whose run id the ledger's rows lack.
 
 use std::collections::{HashMap, HashSet};
 
@@ -16,9 +16,13 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::DeltaWriter;
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::StreamExt;
+use object_store::ObjectStoreExt;
 use serde_json::Value;
 
+use arrow::array::AsArray;
+
 use crate::ledger::{LedgerEntry, ledger_batch};
+use crate::snapshot::read_table;
 use crate::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeError, Result};
 
 const META_RUN_ID: &str = "trailhouse.runId";
@@ -62,34 +66,82 @@ impl Lake {
         Ok(version)
     }
 
-    /// Re-commits ledger files that a `cloudtrail` commit names and the ledger lacks.
+    /// Re-commits the ledger file of each recent `cloudtrail` commit whose run has no rows
+    /// in the ledger.
+    ///
+    /// A run is identified by its id (a fresh one per commit), which the `cloudtrail`
+    /// commit records and every ledger row of the run carries: rows outlive the files that
+    /// first held them, so a compaction (which rewrites the ledger's files into new ones)
+    /// does not make a committed run look missing. Comparing file paths did, and re-added
+    /// the compacted-away files: duplicate rows, then, once vacuumed, a ledger that could
+    /// not be read.
     pub(crate) async fn repair_ledger(&self) -> Result<()> {
         let err = LakeError::delta(&self.location);
         let cloudtrail = self.table(CLOUDTRAIL_TABLE).await?;
-        let mut wanted: Vec<Add> = vec![];
+        // run id -> (the ledger files it wrote, when it committed, in ms)
+        let mut runs: HashMap<String, (Vec<Add>, i64)> = HashMap::new();
         let mut history = cloudtrail.history(Some(LEDGER_REPAIR_DEPTH));
         while let Some(info) = history.next().await {
             let info = info.map_err(&err)?;
-            if let Some(v) = info.info.get(META_LEDGER_ADD)
-                && let Ok(adds) = serde_json::from_value::<Vec<Add>>(v.clone())
+            let run = info.info.get(META_RUN_ID).and_then(Value::as_str);
+            let adds = info.info.get(META_LEDGER_ADD).and_then(|v| serde_json::from_value::<Vec<Add>>(v.clone()).ok());
+            if let (Some(run), Some(adds)) = (run, adds)
+                && !adds.is_empty()
             {
-                wanted.extend(adds);
+                runs.insert(run.to_string(), (adds, info.timestamp.unwrap_or(0)));
             }
         }
         drop(history);
-        if wanted.is_empty() {
+        if runs.is_empty() {
             return Ok(());
         }
         let mut ledger = self.table(LEDGER_TABLE).await?;
-        let present: HashSet<String> =
-            ledger.snapshot().map_err(&err)?.log_data().into_iter().map(|a| a.path().to_string()).collect();
-        let missing: Vec<Add> = wanted.into_iter().filter(|a| !present.contains(&a.path)).collect();
+        let oldest = runs.values().map(|(_, ts)| *ts).min().unwrap_or(0);
+        let recorded = ledger_runs(&ledger, runs.keys(), oldest).await?;
+        let mut missing: Vec<Add> = vec![];
+        for (run, (adds, _)) in runs {
+            if recorded.contains(&run) {
+                continue;
+            }
+            for add in adds {
+                // A file vacuumed before it was committed cannot come back: re-adding it
+                // would leave the ledger unreadable. Its log files will be read again.
+                match ledger.object_store().head(&add.path.as_str().into()).await {
+                    Ok(_) => missing.push(add),
+                    Err(e) => tracing::error!(run, file = add.path, "A ledger file to repair is gone: {e}"),
+                }
+            }
+        }
         if !missing.is_empty() {
             tracing::warn!(files = missing.len(), "Repairing the ledger after an interrupted run.");
             commit_adds(&mut ledger, missing, HashMap::new()).await.map_err(&err)?;
         }
         Ok(())
     }
+}
+
+/// Which of `runs` have rows in the ledger. Rows are written just before their run's
+/// `cloudtrail` commit (same clock), so none of them predates the oldest commit by a day:
+/// that bound lets the scan skip older files by their statistics.
+async fn ledger_runs<'a>(
+    ledger: &DeltaTable,
+    runs: impl Iterator<Item = &'a String>,
+    oldest_commit_ms: i64,
+) -> Result<HashSet<String>> {
+    let list: Vec<String> = runs.map(|r| format!("'{}'", r.replace('\'', "''"))).collect();
+    let since = crate::time::format_canonical((oldest_commit_ms - 86_400_000) * 1000);
+    let sql = format!(
+        "SELECT DISTINCT run_id FROM t WHERE ingested_at >= TIMESTAMP '{since}' AND run_id IN ({})",
+        list.join(", ")
+    );
+    let mut found = HashSet::new();
+    for batch in read_table(ledger, &sql).await? {
+        let ids = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)
+            .map_err(|e| LakeError::state(ledger.table_url().as_str(), format!("ledger column run_id: {e}")))?;
+        let ids = ids.as_string::<i32>();
+        found.extend(ids.iter().flatten().map(str::to_string));
+    }
+    Ok(found)
 }
 
 /// One append commit of files already written, retried against concurrent appends.

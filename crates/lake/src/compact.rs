@@ -22,12 +22,16 @@ impl Lake {
     /// ingesters run: their commits are appends, which do not conflict with a compaction,
     /// and files they are still writing are younger than any sane retention.
     ///
+    /// It first repairs the ledger ([`crate::commit`]): a run interrupted between its two
+    /// commits left its ledger file written but uncommitted, and a vacuum would delete it.
+    ///
     /// The checkpoint matters to every reader: after a compaction the log holds an add and
     /// a remove (with statistics) per small file; a 10M-event lake's 11 MB of JSON took
     /// 90 ms to replay on every `trailhouse sql`, its checkpoint 20 ms (2026-12-01).
     pub async fn compact(&self, target_bytes: u64, retention_hours: i64) -> Result<CompactSummary> {
         let err = LakeError::delta(&self.location);
         let mut summary = CompactSummary::default();
+        self.repair_ledger().await?;
         for name in [CLOUDTRAIL_TABLE, LEDGER_TABLE] {
             let table = self.table(name).await?;
             let target = std::num::NonZeroU64::new(target_bytes.max(1 << 20)).unwrap_or(std::num::NonZeroU64::MIN);
