@@ -79,9 +79,10 @@ pub struct TuningArgs {
     /// zstd compression level of the Parquet files (1-22).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=22))]
     pub zstd_level: i32,
-    /// Events decoded into one Arrow batch before it is encoded (default: the library's).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-    pub batch_rows: Option<u64>,
+    /// Events decoded into one Arrow batch before it is encoded (memory against
+    /// per-batch overhead).
+    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub batch_rows: u64,
 }
 
 /// The lake's options: storage settings from the AWS flags, file size and compression from
@@ -106,11 +107,11 @@ pub struct PackArgs {
     /// its rules overlap the trailhouse pack's and would raise the same finding twice.
     #[arg(long, value_enum, default_value_t = Pack::Trailhouse, env = "TRAILHOUSE_PACK")]
     pub pack: Pack,
-    /// A settings file (TOML). Today it holds `sigma_dirs = ["dir", ...]`: folders of Sigma
-    /// rules (`*.yml`, tests in `<rule>.tests.toml`) added to the pack chosen above;
-    /// relative folders are relative to the file.
-    #[arg(long, env = "TRAILHOUSE_CONFIG")]
-    pub config: Option<PathBuf>,
+    /// A folder of Sigma rules (`*.yml`, tests in `<rule>.tests.toml`) added to the pack
+    /// chosen above; repeat for more. In a settings file: `sigma_dirs = ["dir", ...]`,
+    /// relative to the file.
+    #[arg(long, env = "TRAILHOUSE_SIGMA_DIRS", value_delimiter = ',', value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub sigma_dirs: Vec<PathBuf>,
 }
 
 /// The built-in packs.
@@ -136,12 +137,12 @@ impl PackArgs {
                 (rules, problems)
             }
         };
-        let (rules, problems) = match &self.config {
-            None => (rules, problems),
-            Some(path) => {
-                let (more, more_problems) = detections::pack::PackConfig::read(path)?.sigma_rules()?;
-                (detections::pack::merge(rules, more)?, problems.into_iter().chain(more_problems).collect())
-            }
+        let (rules, problems) = if self.sigma_dirs.is_empty() {
+            (rules, problems)
+        } else {
+            let more = detections::pack::PackConfig { sigma_dirs: self.sigma_dirs.clone() };
+            let (more, more_problems) = more.sigma_rules()?;
+            (detections::pack::merge(rules, more)?, problems.into_iter().chain(more_problems).collect())
         };
         for p in &problems {
             eprintln!("warning: rule not loaded: {p}");

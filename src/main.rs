@@ -6,6 +6,7 @@ mod args;
 mod commands;
 mod progress;
 mod repl;
+mod settings;
 mod signal;
 
 use std::process::ExitCode;
@@ -22,12 +23,32 @@ struct Cli {
     /// More log output (-v debug, -vv trace); TRAILHOUSE_LOG=<filter> overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// A settings file (TOML): any command's flags by their long name with `_` for `-`, at
+    /// the top or in a `[command]` table; the command line and environment win over it
+    /// (docs/configuration.md).
+    #[arg(long, global = true, env = "TRAILHOUSE_CONFIG", value_name = "FILE")]
+    #[allow(dead_code)] // read before parsing, by settings::apply
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: commands::Command,
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let root = settings::with_env(Cli::command());
+    let mut built = root.clone();
+    built.build();
+    let args = match settings::apply(std::env::args_os().collect(), &built) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = match Cli::from_arg_matches(&root.get_matches_from(args)) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -56,7 +56,9 @@ impl Progress {
                 let committed_events = counters.committed_events.load(Ordering::Relaxed);
                 match &bar {
                     Some(b) => {
-                        b.set_length(counters.listed.load(Ordering::Relaxed));
+                        // Log files to read: digests, other objects and files already in
+                        // the lake are listed but not counted.
+                        b.set_length(counters.to_read.load(Ordering::Relaxed));
                         b.set_position(files);
                         b.set_message(format!(
                             "{events} events, {mb:.0} MB, {rate:.0} events/s; committed {committed_files} files, {committed_events} events"

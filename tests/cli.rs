@@ -25,6 +25,12 @@ fn run_ok(c: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// `generate --json ARGS --out logs`: its summary.
+fn generate_json(logs: &Path, args: &[&str]) -> serde_json::Value {
+    let out = run_ok(trailhouse().args(["generate", "--json"]).args(args).arg("--out").arg(logs));
+    serde_json::from_str(out.trim()).unwrap()
+}
+
 fn ingest_json(source: &Path, lake: &Path) -> serde_json::Value {
     let out = run_ok(trailhouse().args(["ingest", "--json", "--source"]).arg(source).arg("--lake").arg(lake));
     serde_json::from_str(out.trim()).unwrap()
@@ -178,15 +184,7 @@ fn a_killed_backfill_resumes_after_its_last_commit_and_reads_nothing_it_committe
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
     let lake = dir.path().join("lake");
-    let g: serde_json::Value = serde_json::from_str(
-        run_ok(
-            trailhouse()
-                .args(["generate", "--json", "--events", "200000", "--accounts", "2", "--seed", "21", "--out"])
-                .arg(&logs),
-        )
-        .trim(),
-    )
-    .unwrap();
+    let g = generate_json(&logs, &["--events", "200000", "--accounts", "2", "--seed", "21"]);
     let (events, files) = (g["events"].as_u64().unwrap(), g["files"].as_u64().unwrap());
 
     // The ledger's commit is the last step of each backfill commit; version 0 created it.
@@ -264,6 +262,70 @@ fn compact_merges_small_files_keeps_every_row_and_checkpoints() {
                 assert!(!plain || c.bloom_filter_offset().is_none(), "{path} has a bloom filter");
             }
         }
+    }
+}
+
+/// Each Delta table of `lake` as the Python `deltalake` package and DuckDB read it (every
+/// file its log names, read whole): table -> rows.
+fn independent_table_rows(lake: &Path) -> serde_json::Value {
+    let python = std::env::var("TRAILHOUSE_TEST_PYTHON")
+        .expect("TRAILHOUSE_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs deltalake");
+    let out = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/independent_reader.py"))
+        .arg("--tables")
+        .arg(lake)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the Python deltalake reader failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A compaction rewrites the ledger's files; the ingests after it must still see every
+/// log file as ingested once. (They re-added the compacted-away ledger files: duplicate
+/// ledger rows, and with `--retention-hours 0` a ledger whose files were gone, so that
+/// every later ingest failed.) Both retentions; new files and old ones after each.
+#[test]
+fn ingest_after_compact_keeps_one_ledger_row_per_log_file() {
+    for retention in ["0", "168"] {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        let days: Vec<(std::path::PathBuf, serde_json::Value)> =
+            [("a", "2026-11-03", "3"), ("b", "2026-11-04", "4"), ("c", "2026-11-05", "5")]
+                .into_iter()
+                .map(|(name, start, seed)| {
+                    let out = dir.path().join(name);
+                    let g = generate_json(&out, &["--events", "2000", "--start", start, "--seed", seed]);
+                    (out, g)
+                })
+                .collect();
+        let total = |key: &str| days.iter().map(|(_, g)| g[key].as_u64().unwrap()).sum::<u64>();
+        for (logs, _) in &days[..2] {
+            ingest_json(logs, &lake);
+        }
+        run_ok(trailhouse().args(["compact", "--retention-hours", retention, "--lake"]).arg(&lake));
+
+        let s = ingest_json(&days[2].0, &lake);
+        assert_eq!(s["events"], days[2].1["events"], "retention {retention}: {s}");
+        // A second compaction, now over ledger files written before and after the first.
+        run_ok(trailhouse().args(["compact", "--retention-hours", retention, "--lake"]).arg(&lake));
+        for (logs, g) in &days {
+            let again = ingest_json(logs, &lake);
+            assert_eq!(again["events"], 0, "retention {retention}: re-ingest of {}: {again}", logs.display());
+            assert_eq!(again["files_already_ingested"], g["files"], "retention {retention}: {again}");
+        }
+
+        let ledger = &sql_rows(
+            &lake,
+            "SELECT count(*) AS n, count(DISTINCT name) AS names FROM ingested_files WHERE status = 'ingested'",
+        )[0];
+        assert_eq!(ledger["n"].as_u64(), Some(total("files")), "retention {retention}: {ledger}");
+        assert_eq!(ledger["names"].as_u64(), Some(total("files")), "retention {retention}: {ledger}");
+        let events = &sql_rows(&lake, "SELECT count(*) AS n, count(DISTINCT eventid) AS ids FROM cloudtrail")[0];
+        assert_eq!((events["n"].as_u64(), events["ids"].as_u64()), (Some(total("events")), Some(total("events"))));
+
+        let tables = independent_table_rows(&lake);
+        assert_eq!(tables["cloudtrail"].as_u64(), Some(total("events")), "retention {retention}: {tables}");
+        assert_eq!(tables["ingested_files"].as_u64(), Some(total("files")), "retention {retention}: {tables}");
     }
 }
 
@@ -578,4 +640,103 @@ fn our_digests_pass_the_aws_clis_validator_and_its_signatures_pass_ours() {
     edit_digest(&theirs, &their_digests[1]);
     assert_eq!(awscli_rejects(&theirs, &their_keys), vec![their_digests[1].clone()]);
     assert_eq!(trailhouse_rejects(&theirs, &their_keys), vec![their_digests[1].clone()]);
+}
+
+/// What a first-time user gets wrong is told in one line, and leaves nothing behind: a
+/// source that does not exist or is empty makes no lake folder, a folder with no CloudTrail
+/// log file exits 2 unless `--allow-empty`, `--lake` naming a file says so, a table not
+/// written yet names the command that writes it, and `-v` on a new lake logs no error.
+#[test]
+fn mistakes_at_the_start_get_one_line_and_leave_no_lake_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let ingest = |source: &Path, extra: &[&str]| {
+        let mut c = trailhouse();
+        c.args(["ingest"]).args(extra).arg("--source").arg(source).arg("--lake").arg(&lake);
+        c.output().unwrap()
+    };
+    let out = ingest(&dir.path().join("nowhere"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = ingest(&empty, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("nothing under") && err.contains("--allow-empty"), "{err}");
+    assert!(!lake.exists(), "a failed ingest made a lake folder");
+
+    let notes = dir.path().join("notes");
+    std::fs::create_dir(&notes).unwrap();
+    std::fs::write(notes.join("README.txt"), "not a log").unwrap();
+    let out = ingest(&notes, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(2) && err.contains("none of them a CloudTrail log file"), "{err}");
+    assert_eq!(ingest(&notes, &["--allow-empty"]).status.code(), Some(0));
+
+    let out = trailhouse().args(["sql", "--lake"]).arg(&lake).arg("SELECT * FROM alerts").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no alerts table yet") && err.contains("trailhouse detect"), "{err}");
+    assert!(!err.contains("did you mean"), "{err}");
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let out = trailhouse().args(["ingest", "--source"]).arg(&notes).arg("--lake").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("this is a file; a lake is a folder") && !err.contains("os error"), "{err}");
+
+    let logs = dir.path().join("logs");
+    run_ok(trailhouse().args(["generate", "--events", "200", "--accounts", "1", "--out"]).arg(&logs));
+    let out = trailhouse()
+        .args(["-v", "ingest", "--source"])
+        .arg(&logs)
+        .arg("--lake")
+        .arg(dir.path().join("new"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("ERROR") && !err.contains("No files in log segment"), "{err}");
+}
+
+/// A backfill stopped with SIGINT (Ctrl-C) says what it kept and how to resume, and exits
+/// 130; the rerun finishes with every event once.
+#[test]
+fn a_backfill_stopped_by_a_signal_says_what_it_kept_and_how_to_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let lake = dir.path().join("lake");
+    let g = generate_json(&logs, &["--events", "200000", "--accounts", "2", "--seed", "22"]);
+    let mut child = trailhouse()
+        .args(["ingest", "--lanes", "1", "--commit-every", "512KB", "--source"])
+        .arg(&logs)
+        .arg("--lake")
+        .arg(&lake)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The second ledger commit (version 0 created the table): something is kept.
+    let marker = lake.join("ingested_files/_delta_log/00000000000000000002.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !marker.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "the backfill ended before its second commit");
+        assert!(Instant::now() < deadline, "no second commit within 300 s");
+        std::thread::park_timeout(Duration::from_millis(5));
+    }
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let said = err.lines().find(|l| l.starts_with("Stopped. Kept ")).unwrap_or_else(|| panic!("{err}"));
+    assert!(said.contains("Run the same command again to resume"), "{said}");
+    let kept: u64 = said["Stopped. Kept ".len()..].split(' ').next().unwrap().parse().unwrap();
+    let ledger = &sql_rows(&lake, "SELECT count(*) AS n FROM ingested_files WHERE status = 'ingested'")[0];
+    // What it says it kept is in the lake (a signal landing inside a commit may keep that
+    // commit too, unannounced).
+    let in_ledger = ledger["n"].as_u64().unwrap();
+    assert!(kept > 0 && in_ledger >= kept, "{said}; the ledger holds {in_ledger}");
+
+    let s = ingest_json(&logs, &lake);
+    assert!(s["files_already_ingested"].as_u64().unwrap() >= in_ledger, "{s}");
+    let n = &sql_rows(&lake, "SELECT count(*) AS n, count(DISTINCT eventid) AS ids FROM cloudtrail")[0];
+    assert_eq!((n["n"].as_u64(), n["ids"].as_u64()), (g["events"].as_u64(), g["events"].as_u64()));
 }

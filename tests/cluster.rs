@@ -179,7 +179,7 @@ fn sql_export_and_detections_on_a_two_executor_cluster_match_local_execution() {
     assert_eq!(a["rows"], b["rows"]);
     let summary = |folder: &Path| {
         let q = format!(
-            "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '{}/'; \
+            "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '{}/**/*.parquet'; \
              SELECT count(*) AS n, count(DISTINCT eventid) AS ids, min(eventtime) AS first, max(eventtime) AS last FROM x",
             folder.display()
         );

@@ -38,6 +38,9 @@ struct Faults {
     rate: f64,
     /// Answer every PUT/POST that writes an object with 403 AccessDenied.
     deny_object_writes: bool,
+    /// Answer every request with 403 and this S3 error code (`AccessDenied`,
+    /// `InvalidAccessKeyId`).
+    refuse_all: Option<&'static str>,
 }
 
 /// The proxy: one request per client connection (it answers with `Connection: close`),
@@ -108,6 +111,12 @@ async fn serve(
     let mut client = reader.into_inner();
     stats.requests.fetch_add(1, Ordering::Relaxed);
 
+    if let Some(code) = faults.refuse_all {
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>refused</Message><RequestId>0</RequestId></Error>"
+        );
+        return respond(&mut client, 403, "application/xml", &xml).await;
+    }
     let is_write = request_line.starts_with("PUT ") || (request_line.starts_with("POST ") && !is_sqs);
     if faults.deny_object_writes && is_write {
         stats.denied_writes.fetch_add(1, Ordering::Relaxed);
@@ -241,7 +250,8 @@ async fn backfill_from_s3_under_20_percent_faults_counts_exactly() {
     let bucket = format!("faults-{}", uuid::Uuid::new_v4().simple());
     let keys = upload_datasets(&s3, &bucket).await;
     assert_eq!(keys.len() as u64, DATASET_FILES);
-    let (proxy, stats) = start_proxy(upstream(), Faults { rate: 0.2, deny_object_writes: false }, 42).await;
+    let (proxy, stats) =
+        start_proxy(upstream(), Faults { rate: 0.2, deny_object_writes: false, refuse_all: None }, 42).await;
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let mut c = trailhouse(&proxy);
@@ -292,7 +302,8 @@ async fn queue_with_notifications(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Cl
 async fn sqs_ingest_under_20_percent_faults_counts_exactly() {
     let (s3, sqs) = clients().await;
     let (queue, keys) = queue_with_notifications(&s3, &sqs).await;
-    let (proxy, stats) = start_proxy(upstream(), Faults { rate: 0.2, deny_object_writes: false }, 7).await;
+    let (proxy, stats) =
+        start_proxy(upstream(), Faults { rate: 0.2, deny_object_writes: false, refuse_all: None }, 7).await;
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let mut c = trailhouse(&proxy);
@@ -325,6 +336,7 @@ async fn a_lake_that_refuses_writes_keeps_every_message_and_fails_loudly() {
             &endpoint(),
             "--lake",
             &format!("s3://{lake_bucket}/lake"),
+            "--allow-empty",
             "--source",
         ])
         .arg(empty.path())
@@ -332,7 +344,8 @@ async fn a_lake_that_refuses_writes_keeps_every_message_and_fails_loudly() {
         .output()
         .unwrap();
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    let (proxy, stats) = start_proxy(upstream(), Faults { rate: 0.0, deny_object_writes: true }, 1).await;
+    let (proxy, stats) =
+        start_proxy(upstream(), Faults { rate: 0.0, deny_object_writes: true, refuse_all: None }, 1).await;
     let mut c = trailhouse(&proxy);
     c.args([
         "ingest",
@@ -356,4 +369,84 @@ async fn a_lake_that_refuses_writes_keeps_every_message_and_fails_loudly() {
     assert!(stats.denied_writes.load(Ordering::Relaxed) > 0);
     // Nothing was committed, so nothing was deleted.
     assert_eq!(queue_messages(&sqs, &queue).await, keys.len() as u64);
+}
+
+/// The one error line a failed command ends with: it must name the resource, say what to
+/// check and point at the README, in a line a person reads (not the SDK's 1.5 KB dump).
+fn one_clear_line(out: &std::process::Output, wants: &[&str]) -> String {
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let last = err.lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("error: "), "{err}");
+    for w in wants {
+        assert!(last.contains(w), "{w:?} missing from: {last}");
+    }
+    assert!(last.len() < 400, "{} characters: {last}", last.len());
+    for raw in ["ServiceError", "raw: Response", "DispatchFailure", "headers"] {
+        assert!(!last.contains(raw), "the SDK's dump leaked: {last}");
+    }
+    last
+}
+
+/// What a user meets when AWS says no, each as one clear line, before any lake is made:
+/// no such bucket, access denied, an unknown access key, no credentials at all, no such
+/// queue (with `--once`: at once), an endpoint nothing answers on (bounded by
+/// `--reach-timeout-secs`), and a metrics port already taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aws_refusals_and_unreachable_services_fail_fast_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let backfill = |endpoint: &str, source: &str| {
+        let mut c = Command::cargo_bin("trailhouse").unwrap();
+        c.env_remove("TRAILHOUSE_LAKE")
+            .args(["ingest", "--endpoint-url", endpoint, "--source", source, "--lake"])
+            .arg(&lake);
+        c
+    };
+    let out = output(backfill(&endpoint(), "s3://no-such-bucket-for-trailhouse/AWSLogs/")).await;
+    one_clear_line(&out, &["s3://no-such-bucket-for-trailhouse/AWSLogs/", "no such bucket", "README"]);
+
+    for (code, says) in [("AccessDenied", "access denied"), ("InvalidAccessKeyId", "rejected the credentials")] {
+        let faults = Faults { rate: 0.0, deny_object_writes: false, refuse_all: Some(code) };
+        let (proxy, _) = start_proxy(upstream(), faults, 3).await;
+        let out = output(backfill(&proxy, "s3://trail-bucket/AWSLogs/")).await;
+        let line = one_clear_line(&out, &["s3://trail-bucket/AWSLogs/", code, says, "README"]);
+        assert!(code != "AccessDenied" || line.contains("IAM"), "{line}");
+    }
+
+    let home = tempfile::tempdir().unwrap();
+    let mut c = backfill(&endpoint(), "s3://trail-bucket/AWSLogs/");
+    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"] {
+        c.env_remove(var);
+    }
+    c.env("HOME", home.path()).env("AWS_EC2_METADATA_DISABLED", "true");
+    let out = output(c).await;
+    one_clear_line(&out, &["no AWS credentials", "AWS_PROFILE", "README"]);
+
+    let queue = format!("{}/000000000000/no-such-queue", endpoint());
+    // Each bounded: a run still going after two minutes is killed and fails the test.
+    let service = |endpoint: &str, queue: &str, extra: &[&str]| {
+        let mut c = assert_cmd::Command::cargo_bin("trailhouse").unwrap();
+        c.env_remove("TRAILHOUSE_LAKE")
+            .args(["ingest", "--once", "--endpoint-url", endpoint, "--queue-url", queue])
+            .args(extra)
+            .arg("--lake")
+            .arg(&lake)
+            .timeout(Duration::from_secs(120));
+        async move { tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap() }
+    };
+    let out = service(&endpoint(), &queue, &[]).await;
+    one_clear_line(&out, &["no-such-queue", "no such queue", "--queue-url"]);
+
+    // Nothing listens on a port just released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = service(&format!("http://{closed}"), &queue, &["--reach-timeout-secs", "3"]).await;
+    one_clear_line(&out, &["cannot reach AWS", "--endpoint-url"]);
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = service(&endpoint(), &queue, &["--metrics-addr", &addr]).await;
+    one_clear_line(&out, &["cannot serve metrics on", &addr, "--metrics-addr"]);
+
+    assert!(!lake.exists(), "a command that failed before reading anything made a lake folder");
 }

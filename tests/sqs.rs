@@ -659,7 +659,9 @@ async fn digests_are_checked_as_they_arrive_late_files_too_and_each_tampering_ra
         e.send(announce(chunk)).await;
     }
     let keys = corpus.join("public-keys.json");
-    let s = e.once_with(&["--public-keys", keys.to_str().unwrap()]);
+    // No grace: a listed file absent from the bucket is recorded missing at once.
+    let checks = ["--public-keys", keys.to_str().unwrap(), "--missing-after", "0s"];
+    let s = e.once_with(&checks);
     assert_eq!(s["digests_checked"].as_u64(), Some(digests), "{s}");
     // The edited file, the deleted one, and the digest after the deleted digest.
     let problems = e.sql("SELECT digest, status, chain, gap_hours, logs_altered, logs_missing, logs_pending FROM integrity WHERE status <> 'valid' OR chain NOT IN ('linked', 'first') OR gap_hours > 0 OR logs_altered + logs_missing > 0");
@@ -679,7 +681,7 @@ async fn digests_are_checked_as_they_arrive_late_files_too_and_each_tampering_ra
 
     // The late file's notification arrives: checked against the digest that listed it.
     e.send(announce(std::slice::from_ref(&late))).await;
-    let s = e.once_with(&["--public-keys", keys.to_str().unwrap()]);
+    let s = e.once_with(&checks);
     assert_eq!((s["files"].as_u64(), s["digests_checked"].as_u64()), (Some(1), Some(0)), "{s}");
     assert_eq!(status_of(&late), ["ingested", "pending", "valid"]);
 
@@ -699,4 +701,148 @@ async fn digests_are_checked_as_they_arrive_late_files_too_and_each_tampering_ra
         assert!(keys_alerted.iter().any(|k| k.contains(&format!("log:{key}"))), "{key}: {keys_alerted:?}");
     }
     assert!(keys_alerted.iter().any(|k| k.contains("digest:")), "{keys_alerted:?}");
+}
+
+impl Env {
+    /// Uploads `keys` of the trail folder `corpus` as CloudTrail leaves them (a digest's
+    /// signature in its metadata) and announces them in S3 notifications of 25 objects.
+    async fn deliver(&self, corpus: &Path, keys: &[String]) {
+        for key in keys {
+            let body = std::fs::read(corpus.join(key)).unwrap();
+            let mut put = self.s3.put_object().bucket(&self.bucket).key(key).body(body.into());
+            if key.contains("/CloudTrail-Digest/") {
+                let sig = std::fs::read_to_string(corpus.join(format!("{key}.signature"))).unwrap();
+                put = put.metadata("signature", sig).metadata("signature-algorithm", "SHA256withRSA");
+            }
+            put.send().await.unwrap();
+        }
+        for chunk in keys.chunks(25) {
+            let records: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|k| {
+                    serde_json::json!({"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put",
+                    "s3":{"bucket":{"name":self.bucket},"object":{"key":k}}})
+                })
+                .collect();
+            self.send(serde_json::json!({ "Records": records }).to_string()).await;
+        }
+    }
+
+    /// Ledger rows per integrity verdict: (valid, pending, missing, altered).
+    fn verdicts(&self) -> (u64, u64, u64, u64) {
+        let v: serde_json::Value = serde_json::from_str(
+            self.sql(
+                "SELECT sum(CASE WHEN status = 'valid' THEN 1 ELSE 0 END) AS valid, \
+                        sum(CASE WHEN status = 'pending' THEN 1 ELSE 0 END) AS pending, \
+                        sum(CASE WHEN status = 'missing' THEN 1 ELSE 0 END) AS missing, \
+                        sum(CASE WHEN status = 'altered' THEN 1 ELSE 0 END) AS altered FROM ingested_files",
+            )
+            .trim(),
+        )
+        .unwrap();
+        let n = |k: &str| v[k].as_u64().unwrap_or(0);
+        (n("valid"), n("pending"), n("missing"), n("altered"))
+    }
+
+    /// Log files the checked digests list, all together.
+    fn listed(&self) -> u64 {
+        let v: serde_json::Value =
+            serde_json::from_str(self.sql("SELECT sum(logs_listed) AS n FROM integrity").trim()).unwrap();
+        v["n"].as_u64().unwrap()
+    }
+
+    /// `detect --rule log-file-integrity-violation`: (exit code, alerts).
+    fn integrity_alerts(&self) -> (Option<i32>, Vec<serde_json::Value>) {
+        let out = Command::cargo_bin("trailhouse")
+            .unwrap()
+            .args(["detect", "--format", "ndjson", "--rule", "log-file-integrity-violation", "--lake"])
+            .arg(self.lake())
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 3)), "{}", String::from_utf8_lossy(&out.stderr));
+        let alerts = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        (out.status.code(), alerts)
+    }
+}
+
+/// A signed two-hour trail of one account for `e`'s bucket: (folder, digest keys, log keys).
+fn small_signed_trail(e: &Env, seed: &str) -> (PathBuf, Vec<String>, Vec<String>) {
+    let corpus = e.dir.path().join("corpus");
+    let out = Command::cargo_bin("trailhouse")
+        .unwrap()
+        .args(["generate", "--digests", "--bucket", &e.bucket, "--events", "600", "--accounts", "1"])
+        .args(["--minutes", "115", "--seed", seed, "--out"])
+        .arg(&corpus)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (digests, logs): (Vec<String>, Vec<String>) = keys_under(&corpus)
+        .into_iter()
+        .filter(|k| k.ends_with(".json.gz"))
+        .partition(|k| k.contains("/CloudTrail-Digest/"));
+    (corpus, digests, logs)
+}
+
+/// Digests delivered before, between and after the log files they list (`aws s3 sync`
+/// uploads `CloudTrail-Digest/` before `CloudTrail/`): no file is recorded missing while
+/// it is on its way, each turns valid when it lands, and no alert is raised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_that_arrive_before_their_logs_converge_to_valid_without_alerts() {
+    let e = env().await;
+    let (corpus, digests, logs) = small_signed_trail(&e, "31");
+    let keys = corpus.join("public-keys.json");
+    let checks = ["--public-keys", keys.to_str().unwrap()];
+    // A third of the logs first, then the digests, then the rest.
+    let (before, after) = logs.split_at(logs.len() / 3);
+    e.deliver(&corpus, before).await;
+    e.once_with(&checks);
+    e.deliver(&corpus, &digests).await;
+    let s = e.once_with(&checks);
+    assert_eq!(s["digests_checked"].as_u64(), Some(digests.len() as u64), "{s}");
+    assert_eq!(s["digests_with_problems"].as_u64(), Some(0), "{s}");
+    let listed = e.listed();
+    let (valid, pending, missing, altered) = e.verdicts();
+    assert!(pending > 0 && valid + pending == listed && (missing, altered) == (0, 0), "{:?}", e.verdicts());
+    e.deliver(&corpus, after).await;
+    let s = e.once_with(&checks);
+    assert_eq!(s["files"].as_u64(), Some(after.len() as u64), "{s}");
+    // Each late file: its pending row, then its valid one.
+    assert_eq!(e.verdicts(), (listed, pending, 0, 0), "after");
+    let (code, alerts) = e.integrity_alerts();
+    assert_eq!((code, alerts.len()), (Some(0), 0), "{alerts:#?}");
+}
+
+/// With no grace (`--missing-after 0s`), digests ahead of their logs record the logs
+/// missing and the rule alerts on each; when the logs land with the listed hashes, the
+/// verdicts turn valid, the rule raises nothing new, and each alert is closed with a note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_recorded_missing_that_lands_later_turns_valid_and_its_alert_is_closed() {
+    let e = env().await;
+    let (corpus, digests, logs) = small_signed_trail(&e, "32");
+    let keys = corpus.join("public-keys.json");
+    let checks = ["--public-keys", keys.to_str().unwrap(), "--missing-after", "0s"];
+    e.deliver(&corpus, &digests).await;
+    e.once_with(&checks);
+    let listed = e.listed();
+    assert_eq!(e.verdicts(), (0, 0, listed, 0));
+    let (code, alerts) = e.integrity_alerts();
+    let about_logs = alerts.iter().filter(|a| a["dedup_key"].to_string().contains("log:")).count() as u64;
+    assert_eq!((code, about_logs), (Some(3), listed), "{alerts:#?}");
+
+    e.deliver(&corpus, &logs).await;
+    let s = e.once_with(&checks);
+    assert_eq!(s["files"].as_u64(), Some(logs.len() as u64), "{s}");
+    assert_eq!(e.verdicts(), (listed, 0, listed, 0));
+    let (code, alerts) = e.integrity_alerts();
+    assert_eq!((code, alerts.len()), (Some(0), 0), "{alerts:#?}");
+    let closed: serde_json::Value = serde_json::from_str(
+        e.sql(
+            "SELECT count(DISTINCT t.alert_id) AS n FROM alert_triage t JOIN alerts a ON a.alert_id = t.alert_id \
+             WHERE t.state = 'closed' AND t.note LIKE 'resolved automatically: the log file arrived later%' \
+             AND a.rule_id = 'log-file-integrity-violation'",
+        )
+        .trim(),
+    )
+    .unwrap();
+    assert_eq!(closed["n"].as_u64(), Some(listed), "{closed}");
 }

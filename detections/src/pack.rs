@@ -53,36 +53,14 @@ pub fn load_dir_reporting(dir: &Path) -> Result<(Vec<Rule>, Vec<String>)> {
     read_dir(dir)
 }
 
-/// The settings file's part about rules (`--config`, `TRAILHOUSE_CONFIG`):
-///
-/// ```toml
-/// # Folders of Sigma rules (`*.yml`, their tests in `<rule>.tests.toml`) added to the pack.
-/// sigma_dirs = ["sigma", "/etc/trailhouse/sigma"]
-/// ```
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+/// Folders of Sigma rules added to a pack (the binary's `--sigma-dirs`, `sigma_dirs` in its
+/// settings file): `*.yml` rules, their tests in `<rule>.tests.toml`.
+#[derive(Debug, Default, Clone)]
 pub struct PackConfig {
-    /// Relative folders are relative to the settings file.
-    #[serde(default)]
     pub sigma_dirs: Vec<std::path::PathBuf>,
 }
 
 impl PackConfig {
-    /// Reads a settings file.
-    pub fn read(path: &Path) -> Result<PackConfig> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| DetectError::Io { context: format!("reading {}", path.display()), source })?;
-        let mut config: PackConfig = toml::from_str(&text)
-            .map_err(|e| DetectError::Rule { origin: path.display().to_string(), message: e.to_string() })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        for d in &mut config.sigma_dirs {
-            if d.is_relative() {
-                *d = base.join(&*d);
-            }
-        }
-        Ok(config)
-    }
-
     /// The Sigma rules of every `sigma_dirs` folder, and those that did not load (`file: why`).
     pub fn sigma_rules(&self) -> Result<(Vec<Rule>, Vec<String>)> {
         let mut files = Vec::new();

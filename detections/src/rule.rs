@@ -216,6 +216,25 @@ pub struct RuleTest {
     /// Rows of the ledger (`ingested_files`), each merged over an ingested log file.
     #[serde(default)]
     pub ledger: Vec<String>,
+    /// Where the test events' shape comes from: recorded from real CloudTrail, documented
+    /// by AWS, or synthetic (nothing public exists). Unset: not said (synthetic).
+    pub shape: Option<Shape>,
+    /// For a recorded shape, the dataset and file (`invictus-aws-stratus:...`,
+    /// `stratus-red-team:docs/detonation-logs/...`, whose licence is in `tests/data/`); for
+    /// a documented one, the AWS page.
+    pub source: Option<String>,
+}
+
+/// Where a test event's shape comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// Recorded from real CloudTrail (a public dataset, copied into the repository).
+    Recorded,
+    /// As AWS's documentation shows it.
+    Documented,
+    /// Written by hand: nothing public records it.
+    Synthetic,
 }
 
 /// A detection rule as written in its file.
@@ -243,6 +262,11 @@ pub struct Rule {
     /// integrity: their rows of the last two days), returning matched events (at least `eventid`,
     /// `eventtime` and `useridentity`; extra columns become alert details).
     pub sql: String,
+    /// SQL over the same tables returning `eventid` and `note`: an earlier alert of this
+    /// rule whose event ids include one of them is closed with that note, because what it
+    /// reported has since turned out fine (a log file recorded missing that then arrived
+    /// with the hash its digest lists).
+    pub resolve: Option<String>,
     pub dedup: Dedup,
     pub threshold: Option<Threshold>,
     /// How far back `history` reaches (stateful rules), e.g. `90d`; also how long a
@@ -328,6 +352,13 @@ impl Rule {
         {
             return Err("threshold.count must be at least 2".into());
         }
+        if let Some(t) = self
+            .tests
+            .iter()
+            .find(|t| matches!(t.shape, Some(Shape::Recorded | Shape::Documented)) && t.source.is_none())
+        {
+            return Err(format!("test {:?}: a recorded or documented shape needs its `source`", t.name));
+        }
         // A Sigma rule's tests live beside it (`<rule>.tests.toml`); one without them loads.
         let untested_sigma = self.sigma.is_some() && self.tests.is_empty();
         if !untested_sigma
@@ -339,6 +370,18 @@ impl Rule {
             );
         }
         Ok(())
+    }
+
+    /// Whether the rule reads events (`events`, `history`, `cloudtrail`, or a Sigma
+    /// condition) rather than only the lake's own records (`integrity`, `ingested_files`).
+    pub fn reads_events(&self) -> bool {
+        if self.sigma.is_some() {
+            return true;
+        }
+        let sql = sql_without_literals(&self.sql).to_ascii_lowercase();
+        let words = sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
+        words.into_iter().any(|w| ["events", "history", lake::CLOUDTRAIL_TABLE].contains(&w))
+            || !self.baselines.is_empty()
     }
 
     /// The dedup window in microseconds.
@@ -356,5 +399,53 @@ impl Rule {
     /// True when the rule reads `history`.
     pub fn is_stateful(&self) -> bool {
         self.lookback.is_some()
+    }
+}
+
+/// SQL with its string literals and `--` comments blanked out: the words left are names.
+fn sql_without_literals(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                // To the closing quote ('' inside a literal is a quote).
+                while let Some(d) = chars.next() {
+                    if d == '\'' {
+                        if chars.peek() == Some(&'\'') {
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+                out.push(' ');
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+                out.push('\n');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rule_reads_events_by_the_tables_it_names_not_by_its_strings() {
+        assert_eq!(sql_without_literals("SELECT 'a''events' AS x -- history\nFROM t"), "SELECT   AS x \nFROM t");
+        let pack = crate::pack::builtin().unwrap_or_default();
+        let integrity = pack.iter().find(|r| r.id == "log-file-integrity-violation");
+        assert!(integrity.is_some_and(|r| !r.reads_events()), "the integrity rule reads only the lake's records");
+        let root = pack.iter().find(|r| r.id == "root-console-login");
+        assert!(root.is_some_and(Rule::reads_events));
     }
 }

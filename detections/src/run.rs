@@ -130,6 +130,17 @@ pub struct RunSummary {
     /// What the run's baselines saw, appended to the `baselines` table by [`record`].
     #[serde(skip)]
     pub baseline_facts: Vec<RecordBatch>,
+    /// Matches that rules' `resolve` SQL says have turned out fine: [`record`] closes the
+    /// open alerts about them.
+    pub resolved: Vec<Resolution>,
+}
+
+/// One match a rule's `resolve` SQL reports as fine now.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Resolution {
+    pub rule_id: String,
+    pub eventid: String,
+    pub note: String,
 }
 
 /// Runs `rules` once over the lake and returns the new alerts. Nothing is written: hand
@@ -215,10 +226,16 @@ pub async fn run_in(
     let read_stored = scope == Scope::Incremental && watermark.is_some();
     let mut baselines = Keeper::open(lake, &ctx, read_stored, scope.moves_watermark(), now).await?;
     let mut alerts = Vec::new();
+    // Rules over the lake's own records (digests checked, the ledger) run whether or not
+    // events arrived: a digest run alone (its log files deleted) must still be judged.
+    let (over_records, over_events): (Vec<&Rule>, Vec<&Rule>) = rules.iter().partition(|r| !r.reads_events());
+    for rule in over_records {
+        alerts.extend(evaluate(&ctx, rule).await?);
+    }
     if let Some((min_time, max_time)) = span {
         // Rules that are a bare condition over `events` (compiled Sigma detections) share
         // one scan; the others run one by one.
-        let (together, alone): (Vec<&Rule>, Vec<&Rule>) = rules.iter().partition(|r| {
+        let (together, alone): (Vec<&Rule>, Vec<&Rule>) = over_events.into_iter().partition(|r| {
             r.sigma.as_ref().is_some_and(|s| s.filter.is_some()) && r.threshold.is_none() && !r.is_stateful()
         });
         if !together.is_empty() {
@@ -245,6 +262,29 @@ pub async fn run_in(
         }
     }
 
+    // What rules say has turned out fine since they alerted on it.
+    let mut resolved = Vec::new();
+    for rule in rules {
+        let Some(sql) = &rule.resolve else { continue };
+        for batch in ctx.sql(sql).await?.collect().await? {
+            let text = |name: &str| {
+                batch.column_by_name(name).and_then(|c| arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).ok())
+            };
+            let (Some(ids), Some(notes)) = (text("eventid"), text("note")) else {
+                return Err(crate::error::DetectError::Sql {
+                    rule: rule.id.clone(),
+                    message: "its resolve SQL must return the columns eventid and note".into(),
+                });
+            };
+            let (ids, notes) = (ids.as_string::<i32>(), notes.as_string::<i32>());
+            resolved.extend((0..batch.num_rows()).filter(|&i| ids.is_valid(i)).map(|i| Resolution {
+                rule_id: rule.id.clone(),
+                eventid: ids.value(i).to_string(),
+                note: if notes.is_valid(i) { notes.value(i).to_string() } else { "resolved".to_string() },
+            }));
+        }
+    }
+
     // Deduplicate against what the lake already holds.
     let known = known_alert_ids(lake).await?;
     let before = alerts.len();
@@ -265,6 +305,7 @@ pub async fn run_in(
         seconds: started.elapsed().as_secs_f64(),
         detected_at: now,
         baseline_facts: baselines.into_facts(),
+        resolved,
     };
     Ok(summary)
 }
@@ -280,6 +321,14 @@ pub async fn record(lake: &Lake, summary: &RunSummary) -> Result<()> {
             lake.evolve_table(ALERTS_TABLE, &crate::alert::ALERT_SCHEMA).await?;
         }
         lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, summary.detected_at, &summary.run_id)?]).await?;
+    }
+    // Alerts about what has turned out fine are closed before the watermark moves: a
+    // crash in between finds them again and closes the ones still open.
+    if !summary.resolved.is_empty() {
+        let closed = crate::triage::close_resolved(lake, &summary.resolved).await?;
+        if closed > 0 {
+            tracing::info!(alerts = closed, "Closed alerts whose cause has resolved itself.");
+        }
     }
     // Facts before the watermark moves: a crash in between appends them again on the
     // re-run, which the min/max readers take in their stride.

@@ -190,6 +190,9 @@ pub fn webhook_body(a: &Alert) -> serde_json::Value {
 
 /// Posts each alert to a webhook (Slack incoming webhook or any JSON receiver), retrying a
 /// 5xx, a 429 or an unreachable receiver twice.
+///
+/// A failed request says why (`error sending request` alone does not): its innermost
+/// cause, such as `Connection refused (os error 111)` or a DNS or TLS failure.
 pub async fn post_webhook(url: &str, alerts: &[Alert]) -> Result<()> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -208,7 +211,7 @@ pub async fn post_webhook(url: &str, alerts: &[Alert]) -> Result<()> {
                     return Err(DetectError::Webhook { url: redact(url), message: format!("HTTP {}", r.status()) });
                 }
                 Err(_) if attempt < 3 => {}
-                Err(e) => return Err(DetectError::Webhook { url: redact(url), message: e.without_url().to_string() }),
+                Err(e) => return Err(DetectError::Webhook { url: redact(url), message: request_failure(e) }),
             }
             // Backoff before retrying a 5xx/429/unreachable receiver (400 ms, then 800 ms);
             // not synchronisation: nothing waits on this but the retry itself.
@@ -224,6 +227,25 @@ pub fn redact(url: &str) -> String {
         Ok(u) => format!("{}://{}/...", u.scheme(), u.host_str().unwrap_or("?")),
         Err(_) => "(invalid URL)".into(),
     }
+}
+
+/// What a request that got no response met: reqwest's summary, then its innermost cause
+/// (the URL is left out: it may hold a token).
+fn request_failure(e: reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let e = e.without_url();
+    let mut cause: &(dyn std::error::Error + 'static) = &e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let root = cause.to_string();
+    if root == e.to_string() { format!("{kind}: {root}") } else { format!("{kind}: {root} ({e})") }
 }
 
 #[cfg(test)]

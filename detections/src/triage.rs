@@ -94,6 +94,77 @@ pub async fn record(lake: &Lake, change: &TriageChange) -> Result<u64> {
     Ok(lake.append(TRIAGE_TABLE, vec![change.to_batch()?]).await?)
 }
 
+/// Closes each alert of a resolution's rule whose event ids include its `eventid`, unless
+/// it is closed already; the note says why. Returns how many it closed (one commit).
+pub async fn close_resolved(lake: &Lake, resolved: &[crate::run::Resolution]) -> Result<usize> {
+    use std::collections::{HashMap, HashSet};
+
+    use arrow::array::{Array, AsArray};
+
+    let Some(alerts) = lake.try_table(lake::ALERTS_TABLE).await? else { return Ok(0) };
+    let wanted: HashMap<(&str, &str), &str> =
+        resolved.iter().map(|r| ((r.rule_id.as_str(), r.eventid.as_str()), r.note.as_str())).collect();
+    let rules: HashSet<&str> = resolved.iter().map(|r| r.rule_id.as_str()).collect();
+    let list = rules.iter().map(|r| format!("'{}'", r.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
+    let mut to_close: Vec<(String, &str)> = vec![];
+    let sql = format!("SELECT alert_id, rule_id, event_ids FROM t WHERE rule_id IN ({list})");
+    for b in lake::read_table(&alerts, &sql).await? {
+        let ids = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        let rule_ids = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
+        let (ids, rule_ids) = (ids.as_string::<i32>(), rule_ids.as_string::<i32>());
+        let Some(events) = b.column(2).as_list_opt::<i32>() else { continue };
+        for i in 0..b.num_rows() {
+            if events.is_null(i) {
+                continue;
+            }
+            let listed = arrow::compute::cast(&events.value(i), &DataType::Utf8)?;
+            let note =
+                listed.as_string::<i32>().iter().flatten().find_map(|e| wanted.get(&(rule_ids.value(i), e)).copied());
+            if let Some(note) = note {
+                to_close.push((ids.value(i).to_string(), note));
+            }
+        }
+    }
+    if to_close.is_empty() {
+        return Ok(0);
+    }
+    let closed = closed_alerts(lake).await?;
+    to_close.retain(|(id, _)| !closed.contains(id));
+    if to_close.is_empty() {
+        return Ok(0);
+    }
+    let at = lake::time::now_micros();
+    let n = to_close.len();
+    let batch = RecordBatch::try_new(
+        TRIAGE_SCHEMA.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(to_close.iter().map(|(id, _)| id.as_str()))),
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(TriageState::Closed.as_str(), n))),
+            Arc::new(StringArray::from_iter_values(
+                to_close.iter().map(|(_, note)| format!("resolved automatically: {note}")),
+            )),
+            Arc::new(TimestampMicrosecondArray::from(vec![at; n]).with_timezone("UTC")),
+        ],
+    )?;
+    lake.append(TRIAGE_TABLE, vec![batch]).await?;
+    Ok(n)
+}
+
+/// Alerts whose newest triage row closes them.
+async fn closed_alerts(lake: &Lake) -> Result<std::collections::HashSet<String>> {
+    use arrow::array::AsArray;
+
+    let Some(t) = lake.try_table(TRIAGE_TABLE).await? else { return Ok(Default::default()) };
+    let sql = "SELECT alert_id FROM (SELECT alert_id, state, row_number() OVER (PARTITION BY alert_id ORDER BY at DESC) AS n FROM t) \
+               WHERE n = 1 AND state = 'closed'";
+    let mut out = std::collections::HashSet::new();
+    for b in lake::read_table(&t, sql).await? {
+        let c = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        out.extend(c.as_string::<i32>().iter().flatten().map(String::from));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

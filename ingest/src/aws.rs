@@ -1,5 +1,7 @@
 //! AWS SDK clients from the standard credential chain, with an optional endpoint (a local
-//! S3/SQS server) and path-style addressing.
+//! S3/SQS server) and path-style addressing; [`failure`] explains their errors.
+
+pub mod failure;
 
 /// Where and how to reach AWS.
 #[derive(Debug, Clone, Default)]
@@ -12,14 +14,22 @@ pub struct AwsOptions {
 }
 
 impl AwsOptions {
-    fn endpoint(&self) -> Option<String> {
-        self.endpoint_url.clone().or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()).filter(|s| !s.is_empty())
+    /// The endpoint for `service` (`S3`, `SQS`, `CLOUDTRAIL`): `--endpoint-url`, else
+    /// `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL` (the SDK's own order).
+    fn endpoint_for(&self, service: &str) -> Option<String> {
+        let env = |name: &str| std::env::var(name).ok().filter(|s| !s.is_empty());
+        self.endpoint_url
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| env(&format!("AWS_ENDPOINT_URL_{service}")))
+            .or_else(|| env("AWS_ENDPOINT_URL"))
     }
 
     /// The shared SDK configuration.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(ep) = self.endpoint() {
+        // Without --endpoint-url the SDK reads AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>.
+        if let Some(ep) = self.endpoint_url.clone().filter(|s| !s.is_empty()) {
             loader = loader.endpoint_url(ep);
         }
         let region = self.region.clone();
@@ -42,7 +52,7 @@ impl AwsOptions {
     /// An S3 client.
     pub async fn s3_client(&self) -> aws_sdk_s3::Client {
         let conf = self.sdk_config().await;
-        let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(self.endpoint().is_some()).build();
+        let s3 = aws_sdk_s3::config::Builder::from(&conf).force_path_style(self.endpoint_for("S3").is_some()).build();
         aws_sdk_s3::Client::from_conf(s3)
     }
 
@@ -75,9 +85,7 @@ impl AwsOptions {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    format!("ListPublicKeys in {region}: {}", aws_sdk_cloudtrail::error::DisplayErrorContext(&e))
-                })?;
+                .map_err(|e| failure::explain(&e, "ListPublicKeys", &format!("CloudTrail in {region}")).message)?;
             let time = |t: Option<&DateTime>| {
                 t.and_then(|t| t.fmt(aws_sdk_cloudtrail::primitives::DateTimeFormat::DateTime).ok())
             };
@@ -99,7 +107,7 @@ impl AwsOptions {
     /// Storage options for delta-rs (an `s3://` lake) matching these settings.
     pub fn lake_storage_options(&self) -> std::collections::HashMap<String, String> {
         let mut o = std::collections::HashMap::new();
-        if let Some(ep) = self.endpoint() {
+        if let Some(ep) = self.endpoint_for("S3") {
             if ep.starts_with("http://") {
                 o.insert("AWS_ALLOW_HTTP".into(), "true".into());
             }

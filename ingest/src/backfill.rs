@@ -219,7 +219,10 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
             }
         }
         let keep = match admission.verdict(&o.key, Some(o.size)) {
-            Verdict::Admit => true,
+            Verdict::Admit => {
+                counters.to_read.fetch_add(1, Ordering::Relaxed);
+                true
+            }
             Verdict::NotALog => {
                 not_logs += 1;
                 false
@@ -272,8 +275,9 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
 
     // The digests met, checked against the log files now in (or already in) the lake.
     let mut checked = crate::continuous::Checked::default();
-    if checking && !digest_objects.is_empty() {
-        let mut verifier = Verifier::new(lake, opts.integrity.clone()).await?;
+    // (Also without digests when earlier digests wait for log files: this run may bring them.)
+    let verifier = if checking { Some(Verifier::new(lake, opts.integrity.clone()).await?) } else { None };
+    if let Some(mut verifier) = verifier.filter(|v| !digest_objects.is_empty() || v.pending() > 0) {
         let digests: Vec<_> = futures::stream::iter(digest_objects.iter().map(|o| source.digest(o)))
             .buffer_unordered(opts.fetch_concurrency.max(1))
             .collect::<Vec<_>>()

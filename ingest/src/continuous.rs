@@ -42,11 +42,23 @@ pub struct IntegrityOptions {
     pub keys: KeySource,
     /// For `ListPublicKeys`.
     pub aws: AwsOptions,
+    /// How long a listed log file may be absent from both the lake and the bucket before
+    /// it is recorded `missing` (deleted). Until then it is `pending`: a bucket synced or
+    /// replayed into a notified one delivers digests before the logs they list.
+    pub missing_after: std::time::Duration,
 }
+
+/// [`IntegrityOptions::missing_after`]'s default.
+pub const MISSING_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl Default for IntegrityOptions {
     fn default() -> Self {
-        IntegrityOptions { enabled: true, keys: KeySource::ListPublicKeys, aws: AwsOptions::default() }
+        IntegrityOptions {
+            enabled: true,
+            keys: KeySource::ListPublicKeys,
+            aws: AwsOptions::default(),
+            missing_after: MISSING_AFTER,
+        }
     }
 }
 
@@ -92,12 +104,11 @@ impl Store {
             Store::S3(client) => match client.head_object().bucket(bucket).key(key).send().await {
                 Ok(_) => Ok(true),
                 Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
-                Err(e) => Err(IngestError::S3 {
-                    op: "HeadObject",
-                    bucket: bucket.to_string(),
-                    key: key.to_string(),
-                    message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-                }),
+                Err(e) => Err(IngestError::Aws(crate::aws::failure::explain(
+                    &e,
+                    "HeadObject",
+                    &format!("s3://{bucket}/{key}"),
+                ))),
             },
         }
     }
@@ -120,9 +131,14 @@ pub struct Verifier {
     fetched: HashMap<String, PublicKeys>,
     /// Regions whose `ListPublicKeys` failed, when and why: not asked again for a while.
     failed: HashMap<String, (std::time::Instant, String)>,
-    /// Listed log files not in the lake yet, by name.
+    /// Listed log files not in the lake (pending, or missing and still awaited), by name.
     pending: HashMap<String, PendingLog>,
+    /// When the bucket was last asked about pending files past `missing_after`.
+    last_sweep: Option<std::time::Instant>,
 }
+
+/// How often pending files past their grace are looked for in the bucket, at most.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How long a region whose `ListPublicKeys` failed is not asked again.
 const KEYS_RETRY: std::time::Duration = std::time::Duration::from_secs(600);
@@ -135,7 +151,7 @@ impl Verifier {
     /// A verifier for `lake`, knowing the log files its digests still wait for.
     pub async fn new(lake: &Lake, opts: IntegrityOptions) -> Result<Verifier> {
         let pending = lake.pending_logs().await?.into_iter().map(|p| (p.name.clone(), p)).collect();
-        Ok(Verifier { opts, fetched: HashMap::new(), failed: HashMap::new(), pending })
+        Ok(Verifier { opts, fetched: HashMap::new(), failed: HashMap::new(), pending, last_sweep: None })
     }
 
     /// Forgets what this process expected and reads the pending log files from the lake
@@ -147,10 +163,19 @@ impl Verifier {
 
     /// Whether a run with these ledger entries and digests has anything to check.
     pub fn has_work(&self, entries: &[LedgerEntry], digests: &[ArrivedDigest]) -> bool {
-        !digests.is_empty() || entries.iter().any(|e| self.pending.contains_key(&e.name))
+        !digests.is_empty() || entries.iter().any(|e| self.pending.contains_key(&e.name)) || self.sweep_due()
     }
 
-    /// Log files listed by a digest and not in the lake yet.
+    /// Whether pending files have been absent for `missing_after` and the bucket was not
+    /// asked about them in the last minute.
+    fn sweep_due(&self) -> bool {
+        let grace = i64::try_from(self.opts.missing_after.as_micros()).unwrap_or(i64::MAX);
+        let now = lake::time::now_micros();
+        self.last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_EVERY)
+            && self.pending.values().any(|p| !p.missing && now.saturating_sub(p.since) >= grace)
+    }
+
+    /// Log files listed by a digest and not in the lake yet (pending or missing).
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
@@ -254,8 +279,15 @@ impl Verifier {
             out.digests.push(row);
         }
 
-        // Pending files: resolved by this run, by another ingester, or gone from the bucket.
-        let mut resolved = vec![];
+        // Pending and missing files: arrived with this run or another ingester's (valid or
+        // altered, whatever was said of them before), or absent past their grace (missing).
+        let grace = i64::try_from(self.opts.missing_after.as_micros()).unwrap_or(i64::MAX);
+        let now = lake::time::now_micros();
+        let sweep = self.sweep_due();
+        if sweep {
+            self.last_sweep = Some(std::time::Instant::now());
+        }
+        let (mut resolved, mut gone) = (vec![], vec![]);
         for (name, p) in &self.pending {
             if out.ledger.iter().any(|e| &e.name == name && matches!(e.kind, EntryKind::Integrity { .. })) {
                 continue;
@@ -263,9 +295,10 @@ impl Verifier {
             let outcome = match hash_of(name) {
                 Some(Some(h)) if h.eq_ignore_ascii_case(&p.sha256) => LogIntegrity::Valid,
                 Some(_) => LogIntegrity::Altered,
+                None if p.missing || now.saturating_sub(p.since) < grace => continue,
                 None => {
-                    // Only worth a request when a digest run looks anyway.
-                    if parsed.is_empty() {
+                    // Only worth a request when a digest run looks anyway, or once a minute.
+                    if parsed.is_empty() && !sweep {
                         continue;
                     }
                     let location = p.location.strip_prefix("s3://").unwrap_or(&p.location);
@@ -277,18 +310,36 @@ impl Verifier {
                 }
             };
             out.ledger.push(LedgerEntry::integrity(name, &p.digest, &p.sha256, outcome));
-            resolved.push(name.clone());
+            if outcome == LogIntegrity::Missing {
+                gone.push(name.clone());
+            } else {
+                resolved.push(name.clone());
+            }
         }
         for name in resolved {
             self.pending.remove(&name);
         }
+        for name in gone {
+            if let Some(p) = self.pending.get_mut(&name) {
+                p.missing = true;
+            }
+        }
+        // What this run found absent is awaited: pending until its grace ends, and a
+        // missing file that lands later still turns valid or altered.
         for e in &out.ledger {
-            if let EntryKind::Integrity { outcome: LogIntegrity::Pending, digest } = &e.kind {
+            if let EntryKind::Integrity { outcome: outcome @ (LogIntegrity::Pending | LogIntegrity::Missing), digest } =
+                &e.kind
+            {
                 let sha256 = e.sha256.clone().unwrap_or_default();
-                self.pending.insert(
-                    e.name.clone(),
-                    PendingLog { name: e.name.clone(), sha256, digest: digest.clone(), location: e.uri.clone() },
-                );
+                let missing = *outcome == LogIntegrity::Missing;
+                self.pending.entry(e.name.clone()).and_modify(|p| p.missing |= missing).or_insert(PendingLog {
+                    name: e.name.clone(),
+                    sha256,
+                    digest: digest.clone(),
+                    location: e.uri.clone(),
+                    since: now,
+                    missing,
+                });
             }
         }
         Ok(out)
@@ -387,7 +438,10 @@ impl Verifier {
                 Some(None) => LogIntegrity::Altered,
                 None => match store.exists(&l.s3_bucket, &l.s3_object).await {
                     Ok(true) => LogIntegrity::Pending,
-                    Ok(false) => LogIntegrity::Missing,
+                    // Neither here nor in the bucket: deleted, or not uploaded yet (a synced
+                    // or replayed bucket brings digests first). Missing once its grace ends.
+                    Ok(false) if self.opts.missing_after.is_zero() => LogIntegrity::Missing,
+                    Ok(false) => LogIntegrity::Pending,
                     Err(e) => {
                         tracing::warn!(log = %l.s3_object, error = %e, "Cannot tell whether a listed log file is still in the bucket; checking it when it arrives.");
                         LogIntegrity::Pending

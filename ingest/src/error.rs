@@ -7,8 +7,10 @@ use crate::decode::DecodeError;
 pub enum IngestError {
     #[error("cannot read {path}: {source}")]
     Io { path: String, source: std::io::Error },
-    #[error("S3 {op} failed for s3://{bucket}/{key}: {message}")]
-    S3 { op: &'static str, bucket: String, key: String, message: String },
+    /// An AWS call failed: the message names the resource, the cause and what to check.
+    #[cfg(feature = "pipeline")]
+    #[error("{0}")]
+    Aws(crate::aws::failure::Failure),
     #[error("{uri}: {source}")]
     Decode { uri: String, source: DecodeError },
     #[cfg(feature = "pipeline")]
@@ -18,6 +20,20 @@ pub enum IngestError {
     Location(String),
     #[error("{0}")]
     Config(String),
+}
+
+impl IngestError {
+    /// Whether the failure will not go away by itself (a missing bucket or queue, a
+    /// refusal, bad or absent credentials): a command stops on it instead of retrying.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            #[cfg(feature = "pipeline")]
+            IngestError::Aws(f) => !f.kind.is_retryable(),
+            #[cfg(feature = "pipeline")]
+            IngestError::Lake(e) => e.is_permanent(),
+            _ => false,
+        }
+    }
 }
 
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;

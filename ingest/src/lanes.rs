@@ -94,6 +94,8 @@ impl Flushed {
 pub struct Counters {
     /// Objects listed under the source (backfill only).
     pub listed: AtomicU64,
+    /// Of those, the log files to read (not in the lake yet): a progress bar's total.
+    pub to_read: AtomicU64,
     pub files: AtomicU64,
     pub events: AtomicU64,
     pub bytes: AtomicU64,

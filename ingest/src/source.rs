@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::aws::AwsOptions;
+use crate::aws::failure::{body_failure, explain};
 pub use crate::object::{Payload, SourceObject};
 use crate::{IngestError, Result};
 
@@ -42,6 +43,27 @@ impl Source {
         Ok(Source::Local { root })
     }
 
+    /// Whether the source holds at least one object (a file under a folder, a key under an
+    /// S3 prefix): one small request, made before a lake is opened, so that a mistyped
+    /// prefix or a bucket that cannot be read fails before anything is created.
+    pub async fn has_objects(&self) -> Result<bool> {
+        match self {
+            Source::Local { root } => {
+                let root = root.clone();
+                tokio::task::spawn_blocking(move || any_file(&root))
+                    .await
+                    .map_err(|e| IngestError::Config(format!("listing task failed: {e}")))
+            }
+            Source::S3 { client, bucket, prefix } => {
+                let out =
+                    client.list_objects_v2().bucket(bucket).prefix(prefix).max_keys(1).send().await.map_err(|e| {
+                        IngestError::Aws(explain(&e, "ListObjectsV2", &format!("s3://{bucket}/{prefix}")))
+                    })?;
+                Ok(!out.contents().is_empty())
+            }
+        }
+    }
+
     /// A short description for logs.
     pub fn describe(&self) -> String {
         match self {
@@ -63,11 +85,8 @@ impl Source {
                 let mut n = 0;
                 let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
                 while let Some(page) = pages.next().await {
-                    let page = page.map_err(|e| IngestError::S3 {
-                        op: "ListObjectsV2",
-                        bucket: bucket.clone(),
-                        key: prefix.clone(),
-                        message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                    let page = page.map_err(|e| {
+                        IngestError::Aws(explain(&e, "ListObjectsV2", &format!("s3://{bucket}/{prefix}")))
                     })?;
                     for o in page.contents() {
                         let Some(key) = o.key() else { continue };
@@ -131,21 +150,17 @@ pub async fn fetch_digest_s3(
     bucket: &str,
     obj: SourceObject,
 ) -> Result<crate::continuous::ArrivedDigest> {
-    let err = |message: String| IngestError::S3 {
-        op: "GetObject",
-        bucket: bucket.to_string(),
-        key: obj.key.clone(),
-        message,
-    };
+    let resource = format!("s3://{bucket}/{}", obj.key);
     let out = client
         .get_object()
         .bucket(bucket)
         .key(&obj.key)
         .send()
         .await
-        .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| IngestError::Aws(explain(&e, "GetObject", &resource)))?;
     let signature = out.metadata().and_then(|m| m.get("signature")).map(|s| s.trim().to_string());
-    let gz = out.body.collect().await.map_err(|e| err(e.to_string()))?.into_bytes();
+    let gz =
+        out.body.collect().await.map_err(|e| IngestError::Aws(body_failure(&e, "GetObject", &resource)))?.into_bytes();
     let mut obj = obj;
     obj.size = gz.len() as i64;
     Ok(crate::continuous::ArrivedDigest { object: obj, bucket: Some(bucket.to_string()), gz, signature })
@@ -153,21 +168,45 @@ pub async fn fetch_digest_s3(
 
 /// GETs one S3 object whole.
 pub async fn fetch_s3(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Bytes> {
-    let err = |message: String| IngestError::S3 {
-        op: "GetObject",
-        bucket: bucket.to_string(),
-        key: key.to_string(),
-        message,
-    };
+    let resource = format!("s3://{bucket}/{key}");
     let out = client
         .get_object()
         .bucket(bucket)
         .key(key)
         .send()
         .await
-        .map_err(|e| err(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()))?;
-    let body = out.body.collect().await.map_err(|e| err(e.to_string()))?;
+        .map_err(|e| IngestError::Aws(explain(&e, "GetObject", &resource)))?;
+    let body = out.body.collect().await.map_err(|e| IngestError::Aws(body_failure(&e, "GetObject", &resource)))?;
     Ok(body.into_bytes())
+}
+
+/// Whether `root` is a file or a folder with a file somewhere below it.
+fn any_file(root: &Path) -> bool {
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        if p.is_file() {
+            return true;
+        }
+        if let Ok(entries) = std::fs::read_dir(&p) {
+            stack.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    false
+}
+
+/// The key of `path` from its `AWSLogs` folder on (`AWSLogs/o-x/111122223333/`, with a
+/// trailing `/` for a folder), when it lies inside one: a file read from a subfolder of a
+/// copy of the bucket gets the same key, and so the same ledger name, as when read from
+/// the copy's root or from S3.
+fn layout_prefix(path: &Path) -> Option<String> {
+    let absolute = std::fs::canonicalize(path).ok()?;
+    let parts: Vec<String> = absolute.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect();
+    let at = parts.iter().position(|p| p == "AWSLogs")?;
+    let mut key = parts[at..].join("/");
+    if absolute.is_dir() {
+        key.push('/');
+    }
+    Some(key)
 }
 
 /// Walks `root` depth first, each folder in name order, sending every file as it is
@@ -176,15 +215,18 @@ pub async fn fetch_s3(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> R
 /// the receiver has gone.
 fn walk(root: &Path, tx: &tokio::sync::mpsc::Sender<SourceObject>) -> Result<u64> {
     let io = |p: &Path, source| IngestError::Io { path: p.display().to_string(), source };
+    let base = layout_prefix(root);
     if root.is_file() {
         let meta = std::fs::metadata(root).map_err(|e| io(root, e))?;
         let name = root.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let obj = SourceObject { uri: root.display().to_string(), key: name, size: meta.len() as i64, etag: None };
+        let key = base.map_or(name, |b| b.trim_end_matches('/').to_string());
+        let obj = SourceObject { uri: root.display().to_string(), key, size: meta.len() as i64, etag: None };
         return Ok(u64::from(tx.blocking_send(obj).is_ok()));
     }
     let mut sent = 0;
-    // Folders still to walk, with their key prefix ("" or "a/b/").
-    let mut stack = vec![(root.to_path_buf(), String::new())];
+    // Folders still to walk, with their key prefix ("", "a/b/", or "AWSLogs/.../" when the
+    // folder given is inside a copy of the bucket's layout).
+    let mut stack = vec![(root.to_path_buf(), base.unwrap_or_default())];
     while let Some((dir, prefix)) = stack.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| io(&dir, e))?

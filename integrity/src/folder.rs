@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::chain::{ChainReport, DigestObject, check};
+use crate::chain::{Chain, ChainReport, DigestObject, History, UncoveredPolicy, check};
 use crate::keys::PublicKeys;
 
 /// Which chains, and which hours of them, to check.
@@ -55,12 +55,20 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One chain's keys: its digests and the log files the store holds.
-pub type ChainKeys = (Vec<String>, BTreeSet<String>);
+/// One chain's keys in the hours checked, and what the store holds of its digests at any
+/// time.
+#[derive(Debug, Clone, Default)]
+pub struct ChainKeys {
+    pub digests: Vec<String>,
+    pub logs: BTreeSet<String>,
+    pub history: History,
+}
 
-/// Groups a store's keys into chains by (account, region), keeping those in `scope`.
+/// Groups a store's keys into chains by (account, region), keeping those in `scope`; each
+/// chain's history counts its digests outside `since`/`until` too.
 pub fn group(keys: impl IntoIterator<Item = String>, scope: &Scope) -> BTreeMap<(String, String), ChainKeys> {
     let mut chains: BTreeMap<(String, String), ChainKeys> = BTreeMap::new();
+    let mut histories: BTreeMap<(String, String), History> = BTreeMap::new();
     for key in keys {
         let Some((account, region, kind)) = classify(&key) else { continue };
         if scope.account.as_deref().is_some_and(|a| a != account)
@@ -68,17 +76,36 @@ pub fn group(keys: impl IntoIterator<Item = String>, scope: &Scope) -> BTreeMap<
         {
             continue;
         }
-        if !scope.in_range(&key, kind == "CloudTrail-Digest") {
+        let id = (account.to_string(), region.to_string());
+        let digest = kind == "CloudTrail-Digest";
+        if digest {
+            histories.entry(id.clone()).or_default().add(&key);
+        }
+        if !scope.in_range(&key, digest) {
             continue;
         }
-        let entry = chains.entry((account.to_string(), region.to_string())).or_default();
-        if kind == "CloudTrail-Digest" {
-            entry.0.push(key);
+        let entry = chains.entry(id).or_default();
+        if digest {
+            entry.digests.push(key);
         } else {
-            entry.1.insert(key);
+            entry.logs.insert(key);
         }
     }
+    for (id, chain) in &mut chains {
+        chain.history = histories.get(id).copied().unwrap_or_default();
+    }
     chains
+}
+
+/// When a folder copy of a bucket was made, as far as its digests tell (log files' names
+/// are not evidence): an hour after the newest digest of any account/region ends (digests
+/// arrive after their hour). For [`UncoveredPolicy::as_of`].
+pub fn folder_as_of<'a>(keys: impl IntoIterator<Item = &'a String>) -> Option<i64> {
+    keys.into_iter()
+        .filter(|k| classify(k).is_some_and(|(_, _, kind)| kind == "CloudTrail-Digest"))
+        .filter_map(|k| crate::chain::key_epoch(k))
+        .max()
+        .map(|newest| newest + 3600)
 }
 
 /// Every file under `root`, as keys (relative, `/`-separated): log files, digests, sidecars.
@@ -94,11 +121,14 @@ pub fn keys_under(root: &Path) -> std::io::Result<Vec<String>> {
         .collect())
 }
 
-/// Checks every chain under `root`. A file that cannot be read is reported as the finding
-/// it causes (a digest that cannot be read, a log file missing), not as an error.
+/// Checks every chain under `root`, log files no digest covers judged by the default
+/// [`UncoveredPolicy`] (nothing accepted). A file that cannot be read is reported as the
+/// finding it causes (a digest that cannot be read, a log file missing), not as an error.
 pub fn verify_folder(root: &Path, keys: &PublicKeys, scope: &Scope) -> std::io::Result<Vec<ChainReport>> {
-    let chains = group(keys_under(root)?, scope);
-    Ok(verify_chains(root, chains, keys))
+    let listed = keys_under(root)?;
+    let policy = UncoveredPolicy { as_of: folder_as_of(&listed), ..Default::default() };
+    let chains = group(listed, scope);
+    Ok(verify_chains(root, chains, keys, &policy))
 }
 
 /// Checks chains grouped from a folder's keys ([`group`] over [`keys_under`]), one per core
@@ -107,13 +137,15 @@ pub fn verify_chains(
     root: &Path,
     chains: BTreeMap<(String, String), ChainKeys>,
     keys: &PublicKeys,
+    policy: &UncoveredPolicy,
 ) -> Vec<ChainReport> {
     let chains: Vec<((String, String), ChainKeys)> = chains.into_iter().collect();
     // Chains are independent: one per core at a time, reported in (account, region) order.
     let next = std::sync::atomic::AtomicUsize::new(0);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(chains.len().max(1));
-    let check_one = |((account, region), (digest_keys, logs)): &((String, String), ChainKeys)| {
-        let digests = digest_keys
+    let check_one = |((account, region), chain): &((String, String), ChainKeys)| {
+        let digests = chain
+            .digests
             .iter()
             .map(|key| {
                 let path = root.join(key);
@@ -125,7 +157,8 @@ pub fn verify_chains(
             })
             .collect();
         let mut fetch = |key: &str| std::fs::read(root.join(key)).ok();
-        check(account, region, digests, keys, &mut fetch, logs)
+        let chain = Chain { account, region, digests, logs: &chain.logs, history: chain.history };
+        check(chain, keys, &mut fetch, policy)
     };
     let mut reports: Vec<(usize, ChainReport)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
@@ -167,8 +200,24 @@ mod tests {
         let at = |h: i64| crate::chain::epoch("2026-11-02T00:00:00Z").unwrap() + h * 3600;
         let scope = Scope { since: Some(at(1)), until: Some(at(2)), ..Default::default() };
         let chains = group(keys, &scope);
-        let (digests, logs) = &chains[&("1".to_string(), "us-east-1".to_string())];
-        assert_eq!(digests, &vec![digest(2)], "the digest of 01:00-02:00 only");
-        assert_eq!(logs.iter().cloned().collect::<Vec<_>>(), vec![log(1, 5), log(1, 55), timeless]);
+        let chain = &chains[&("1".to_string(), "us-east-1".to_string())];
+        assert_eq!(chain.digests, vec![digest(2)], "the digest of 01:00-02:00 only");
+        assert_eq!(chain.logs.iter().cloned().collect::<Vec<_>>(), vec![log(1, 5), log(1, 55), timeless]);
+        // What the store holds beyond the hours checked is kept, to judge log files by.
+        assert_eq!(chain.history.digests, 3);
+        assert_eq!(chain.history.hourly_ends, Some((at(1), at(3))));
+    }
+
+    #[test]
+    fn a_folders_as_of_time_comes_from_digests_only() {
+        let keys = [
+            "AWSLogs/1/CloudTrail-Digest/us-east-1/2026/11/02/1_CloudTrail-Digest_us-east-1_t_us-east-1_20261102T020000Z.json.gz",
+            "AWSLogs/2/CloudTrail-Digest/eu-west-1/2026/11/02/2_CloudTrail-Digest_eu-west-1_t_us-east-1_20261102T030000Z.json.gz",
+            // A log file named for a later time proves nothing about when the copy was made.
+            "AWSLogs/1/CloudTrail/us-east-1/2026/11/09/1_CloudTrail_us-east-1_20261109T0105Z_a.json.gz",
+        ]
+        .map(String::from);
+        assert_eq!(folder_as_of(&keys), crate::chain::epoch("2026-11-02T04:00:00Z"));
+        assert_eq!(folder_as_of(&keys[2..]), None);
     }
 }

@@ -11,7 +11,8 @@
 //! - [`signer`]: a signing key of our own, for generated corpora and tests.
 //! - [`folder`]: every chain in a local copy of a trail bucket (signatures from sidecars).
 //! - [`chain`]: one account/region's digests and log files checked the way the AWS CLI's
-//!   `validate-logs` checks them, and a little stricter (the chain's hashes too).
+//!   `validate-logs` checks them, and a little stricter (the chain's hashes too, and every
+//!   log file that no digest lists, or that no digest covers at all).
 //!
 //! It reads nothing by itself: callers hand it bytes and signatures (from S3, where the
 //! signature is the object's `signature` metadata, or from a folder, where it is a

@@ -25,6 +25,10 @@ pub enum QueryError {
     Io { context: String, source: std::io::Error },
     #[error("{0}")]
     Usage(String),
+    /// Storage that refused or could not be reached (no such bucket, access denied, no
+    /// credentials), explained in one line.
+    #[error("{0}")]
+    Storage(lake::failure::Failure),
 }
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
@@ -41,6 +45,16 @@ impl QueryError {
             _ => false,
         }
     }
+}
+
+/// The command that creates a table of the lake that is written on first use.
+fn written_by(table: &str) -> Option<&'static str> {
+    Some(match table {
+        lake::ALERTS_TABLE | lake::RUNS_TABLE | lake::BASELINES_TABLE => "`trailhouse detect`",
+        lake::INTEGRITY_TABLE => "`trailhouse ingest` (when it meets digest files)",
+        lake::TRIAGE_TABLE => "the console (`trailhouse serve`), when an alert is triaged,",
+        _ => return None,
+    })
 }
 
 /// The message for `e`; `known` lists column paths and table names for suggestions.
@@ -74,6 +88,9 @@ pub(crate) fn friendly(e: &DataFusionError, known: &[String]) -> String {
         DataFusionError::Plan(m) if m.contains("not found") && m.starts_with("table '") => {
             let table = m.trim_start_matches("table '").split('\'').next().unwrap_or_default();
             let short = table.rsplit('.').next().unwrap_or(table);
+            if let Some(writer) = written_by(short) {
+                return format!("this lake has no {short} table yet: {writer} writes it");
+            }
             let mut msg = format!("unknown table {short}");
             if let Some(best) = closest(short, known) {
                 msg.push_str(&format!("; did you mean {best}?"));
@@ -84,9 +101,14 @@ pub(crate) fn friendly(e: &DataFusionError, known: &[String]) -> String {
         root => {
             let text = root.to_string();
             // DataFusion prefixes errors with their class; the text after it is the message.
-            let text = ["Error during planning: ", "Execution error: ", "This feature is not implemented: "]
-                .iter()
-                .fold(text, |t, p| t.strip_prefix(p).map(str::to_owned).unwrap_or(t));
+            let text = [
+                "Error during planning: ",
+                "Execution error: ",
+                "This feature is not implemented: ",
+                "External error: ",
+            ]
+            .iter()
+            .fold(text, |t, p| t.strip_prefix(p).map(str::to_owned).unwrap_or(t));
             text.lines().next().unwrap_or_default().to_string()
                 + &text
                     .lines()

@@ -147,7 +147,11 @@ impl LakeSession {
     pub fn explain(&self, e: datafusion::error::DataFusionError) -> QueryError {
         use datafusion::error::DataFusionError as E;
         match e.find_root() {
-            E::ObjectStore(_) | E::IoError(_) | E::ParquetError(_) => QueryError::DataFusion(e),
+            E::ObjectStore(os) => match lake::failure::explain_text(&os.to_string(), "Reading", "the lake's storage") {
+                Some(failure) => QueryError::Storage(failure),
+                None => QueryError::DataFusion(e),
+            },
+            E::IoError(_) | E::ParquetError(_) => QueryError::DataFusion(e),
             _ => QueryError::Sql(friendly(&e, &self.known_names())),
         }
     }

@@ -223,7 +223,7 @@ const SHAPES: &[&str] = &[
     "SELECT readonly, useridentity.type FROM
        (SELECT NOT readonly AS readonly, useridentity FROM cloudtrail WHERE readonly)",
     "SELECT readonly, useridentity.type FROM
-       (SELECT NOT readonly AS readonly, useridentity FROM cloudtrail LIMIT 10)",
+       (SELECT NOT readonly AS readonly, useridentity FROM cloudtrail ORDER BY eventid LIMIT 10)",
     "SELECT eventtime, useridentity.type FROM
        (SELECT eventtime + INTERVAL '1' DAY AS eventtime, useridentity FROM cloudtrail ORDER BY eventid LIMIT 10)",
     "SELECT eventname, count(*) FROM
@@ -231,7 +231,7 @@ const SHAPES: &[&str] = &[
     "SELECT eventname, useridentity.type FROM
        (SELECT upper(eventname) AS eventname, useridentity FROM cloudtrail) ORDER BY useridentity.arn, eventname LIMIT 30",
     "SELECT eventname, useridentity.type FROM
-       (SELECT lower(eventname) AS eventname, useridentity FROM cloudtrail LIMIT 50)",
+       (SELECT lower(eventname) AS eventname, useridentity FROM cloudtrail ORDER BY eventid LIMIT 50)",
     "SELECT eventname, useridentity.arn FROM
        (SELECT length(eventname) AS eventname, useridentity FROM cloudtrail ORDER BY eventid LIMIT 20)",
 ];

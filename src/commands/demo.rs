@@ -55,6 +55,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     let keys = integrity::keys::PublicKeys::from_json(&text, &marker.display().to_string())?;
     let checks = ingest::continuous::IntegrityOptions {
         keys: ingest::continuous::KeySource::File(std::sync::Arc::new(keys)),
+        // The whole copy is here: a listed file it lacks was deleted, not late.
+        missing_after: std::time::Duration::ZERO,
         ..Default::default()
     };
     let opts = BackfillOptions { integrity: checks, ..Default::default() };

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
+use query::export::ExportMode;
 
 use crate::args::{ClusterArgs, LakeAccess};
 
@@ -30,6 +31,13 @@ pub struct Args {
     /// Hive-style partition columns, comma-separated; "none" for a flat folder.
     #[arg(long, default_value = "eventdate")]
     pub partition_by: String,
+    /// What to do with files already in --to: overwrite (replace the Parquet files of each
+    /// partition folder this export writes, other partitions kept; every Parquet file with
+    /// --partition-by none), append (add beside them), error (refuse a non-empty target)
+    /// [default: overwrite an earlier trailhouse export; refuse Parquet files without its
+    /// _trailhouse_export.json manifest].
+    #[arg(long, value_enum, env = "TRAILHOUSE_EXPORT_MODE")]
+    pub mode: Option<ExportMode>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -50,13 +58,26 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         to: a.to.clone(),
         partition_by,
         storage_options: aws.lake_storage_options(),
+        mode: a.mode,
     };
     let s = query::export::export(&session, &options).await?;
     if a.json {
-        let v = serde_json::json!({"rows": s.rows, "seconds": s.seconds, "to": a.to, "sql": s.sql});
+        let v = serde_json::json!({
+            "rows": s.rows,
+            "seconds": s.seconds,
+            "to": a.to,
+            "sql": s.sql,
+            "mode": s.mode.as_str(),
+            "files": s.files,
+            "replaced_files": s.replaced_files,
+            "manifest": s.manifest,
+        });
         println!("{v}");
     } else {
-        println!("Exported {} rows to {} in {:.2} s ({}).", s.rows, a.to, s.seconds, s.sql);
+        println!(
+            "Exported {} rows to {} in {:.2} s ({}): {} files written, {} files of an earlier export replaced (--mode {}).",
+            s.rows, a.to, s.seconds, s.sql, s.files, s.replaced_files, s.mode
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

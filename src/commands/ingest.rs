@@ -42,6 +42,10 @@ pub struct Args {
     /// Print the summary as one JSON object on stdout (for scripts).
     #[arg(long)]
     pub json: bool,
+    /// Backfill: succeed when the source holds no log file (otherwise an empty folder or
+    /// prefix fails, and one with no CloudTrail log file exits 2: usually a mistyped path).
+    #[arg(long, env = "TRAILHOUSE_ALLOW_EMPTY")]
+    pub allow_empty: bool,
 }
 
 /// Log file integrity while ingesting.
@@ -56,6 +60,20 @@ pub struct IntegrityArgs {
     /// default: each digest is checked as it arrives, see the `integrity` table).
     #[arg(long)]
     pub no_integrity: bool,
+    /// How long a log file a digest lists may be absent from both the lake and the bucket
+    /// before it is recorded `missing` (deleted) and alerted on; until then it is
+    /// `pending`. A bucket synced or replayed into a notified one delivers digests before
+    /// their logs. A file that lands later with the listed hash turns `valid` either way.
+    /// `0s` records them missing at once.
+    #[arg(long, env = "TRAILHOUSE_MISSING_AFTER", default_value = "1h", value_name = "DURATION", value_parser = parse_grace)]
+    pub missing_after: std::time::Duration,
+}
+
+fn parse_grace(s: &str) -> std::result::Result<std::time::Duration, String> {
+    lake::time::parse_duration(s)
+        .and_then(|us| u64::try_from(us).ok())
+        .map(std::time::Duration::from_micros)
+        .ok_or_else(|| format!("{s:?} is not a duration such as 0s, 30m, 1h, 1d"))
 }
 
 impl IntegrityArgs {
@@ -69,7 +87,7 @@ impl IntegrityArgs {
             }
             None => KeySource::ListPublicKeys,
         };
-        Ok(IntegrityOptions { enabled: !self.no_integrity, keys, aws: aws.clone() })
+        Ok(IntegrityOptions { enabled: !self.no_integrity, keys, aws: aws.clone(), missing_after: self.missing_after })
     }
 }
 
@@ -96,24 +114,52 @@ pub struct ServiceArgs {
     /// Seconds between statistics log lines.
     #[arg(long, default_value_t = 60)]
     pub stats_secs: u64,
+    /// With --once: fail (exit 1) when the queue cannot be reached for this many seconds.
+    /// A service without --once keeps retrying with backoff. A queue that does not exist,
+    /// refused access or bad credentials fail at once either way.
+    #[arg(long, env = "TRAILHOUSE_REACH_TIMEOUT_SECS", default_value_t = 60)]
+    pub reach_timeout_secs: u64,
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
     let aws = a.lake.aws();
-    let lake = Lake::open_or_create(a.lake.location(), &a.lake.options(Some(&a.tuning)))
-        .await
-        .with_context(|| format!("cannot open the lake at {}", a.lake.location()))?;
     let Some(source) = &a.source else {
-        return cmd_service(&a, &lake, &aws).await;
+        return cmd_service(&a, &aws).await;
     };
-    let source = Source::parse(source, &aws).await?;
+    // The source first: a mistyped path or prefix, or a bucket that cannot be read, fails
+    // before a lake folder is created.
+    let location = source;
+    let source = Source::parse(location, &aws).await?;
+    if !source.has_objects().await? && !a.allow_empty {
+        anyhow::bail!(
+            "nothing under {location}: check the path or prefix (CloudTrail writes under \
+             .../AWSLogs/<account>/CloudTrail/), or pass --allow-empty when an empty source is expected"
+        );
+    }
+    let lake = open_lake(&a).await?;
     let opts = BackfillOptions {
         integrity: a.integrity.options(&aws)?,
         commit_every: a.commit_every,
         ..backfill_options(&a.tuning)
     };
     let shown = Progress::start(if a.json { progress::Mode::Log } else { progress::Mode::Auto }, opts.counters.clone());
-    let summary = backfill(&lake, &source, &opts).await;
+    let summary = tokio::select! {
+        s = backfill(&lake, &source, &opts) => s,
+        () = wait_for_signal() => {
+            shown.finish().await;
+            let c = &opts.counters;
+            let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+            eprintln!(
+                "Stopped. Kept {} log files ({} events) in {} commit{}; what was read since the last commit is not \
+                 kept. Run the same command again to resume: committed files are skipped.",
+                load(&c.committed_files),
+                load(&c.committed_events),
+                load(&c.commits),
+                if load(&c.commits) == 1 { "" } else { "s" }
+            );
+            return Ok(ExitCode::from(130));
+        }
+    };
     shown.finish().await;
     let summary = summary?;
     if a.json {
@@ -121,7 +167,22 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     } else {
         print_summary(&summary)?;
     }
+    let found = summary.files + summary.files_already_ingested + summary.files_quarantined + summary.digests_checked;
+    if found == 0 && !a.allow_empty {
+        eprintln!(
+            "warning: {} objects under {location}, none of them a CloudTrail log file: check the path or prefix \
+             (CloudTrail writes under .../AWSLogs/<account>/CloudTrail/), or pass --allow-empty when this is expected",
+            summary.objects_listed
+        );
+        return Ok(ExitCode::from(2));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn open_lake(a: &Args) -> Result<Lake> {
+    Lake::open_or_create(a.lake.location(), &a.lake.options(Some(&a.tuning)))
+        .await
+        .with_context(|| format!("cannot open the lake at {}", a.lake.location()))
 }
 
 /// A backfill's summary for people (`trailhouse demo` prints it too).
@@ -167,14 +228,14 @@ fn backfill_options(t: &TuningArgs) -> BackfillOptions {
     BackfillOptions {
         lanes: t.lanes.unwrap_or(defaults.lanes),
         fetch_concurrency: t.fetch_concurrency,
-        batch_rows: t.batch_rows.map_or(defaults.batch_rows, |b| b as usize),
+        batch_rows: t.batch_rows as usize,
         max_inflated: t.max_inflated_mb << 20,
         ..defaults
     }
 }
 
-async fn cmd_service(a: &Args, lake: &Lake, aws: &AwsOptions) -> Result<ExitCode> {
-    use ingest::sqs::service::{Metrics, Service, ServiceOptions, serve_metrics};
+async fn cmd_service(a: &Args, aws: &AwsOptions) -> Result<ExitCode> {
+    use ingest::sqs::service::{Metrics, Service, ServiceOptions, bind_metrics, serve_metrics};
     let queue_url = a.queue_url.clone().context("--queue-url is required without --source")?;
     let integrity = a.integrity.options(aws)?;
     let opts = ServiceOptions {
@@ -186,18 +247,18 @@ async fn cmd_service(a: &Args, lake: &Lake, aws: &AwsOptions) -> Result<ExitCode
         visibility_secs: a.service.visibility_secs.clamp(1, 43_200),
         once: a.service.once,
         stats_secs: a.service.stats_secs,
+        reach_timeout: std::time::Duration::from_secs(a.service.reach_timeout_secs.max(1)),
         lanes: BackfillOptions { integrity: integrity.clone(), ..backfill_options(&a.tuning) }.lane_options(),
         integrity,
     };
     let metrics = std::sync::Arc::new(Metrics::default());
     if let Some(addr) = a.service.metrics_addr {
-        let m = metrics.clone();
-        tokio::spawn(async move {
-            if let Err(e) = serve_metrics(addr, m).await {
-                tracing::error!(error = %e, "Metrics endpoint failed.");
-            }
-        });
+        tokio::spawn(serve_metrics(bind_metrics(addr).await?, metrics.clone()));
     }
+    // The queue first: one that does not exist or cannot be read fails before a lake
+    // folder is created.
+    ingest::sqs::service::reach_queue(aws, &opts).await?;
+    let lake = &open_lake(a).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;

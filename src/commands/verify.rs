@@ -4,11 +4,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use integrity::chain::{ChainReport, DigestObject, Finding, check, totals};
-use integrity::folder::{Scope, group};
+use ingest::aws::failure::explain;
+use integrity::chain::{Chain, ChainReport, DigestObject, Finding, Uncovered, UncoveredPolicy, check, totals};
+use integrity::folder::{ChainKeys, Scope, group};
 use integrity::keys::PublicKeys;
 
+/// Exit status of `verify` when a digest, a signature, a link, an hour or a log file is
+/// wrong (0: all valid, 1: an error).
+pub const EXIT_PROBLEMS: u8 = 4;
+/// Exit status of `verify` when log files no digest covers are its only failures (the
+/// problems' status wins when both are found). The same as [`EXIT_PROBLEMS`] for now: a
+/// script that failed on 4 before keeps failing on a bucket it cannot vouch for.
+pub const EXIT_UNCOVERED: u8 = 4;
+
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// The trail's bucket (`s3://bucket[/prefix]`, signatures from each digest's
     /// `signature` metadata) or a folder holding a copy of it (`AWSLogs/...`).
@@ -18,10 +28,8 @@ pub struct Args {
     /// `DIR/<digest key>.signature`, so a copy of the bucket can be verified later, offline.
     #[arg(long, value_name = "DIR")]
     pub save_signatures: Option<PathBuf>,
-    /// Endpoint URL for S3 and CloudTrail, for a local server (AWS_ENDPOINT_URL works too).
-    /// Public keys are asked for in each chain's own region; `--region` here chooses chains.
-    #[arg(long, env = "TRAILHOUSE_ENDPOINT_URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: crate::args::AwsArgs,
     /// CloudTrail's public keys as `aws cloudtrail list-public-keys` prints them, to verify
     /// offline. Without it they come from CloudTrail's ListPublicKeys in each chain's
     /// region, for the hours its digests cover (a folder without `.signature` sidecars
@@ -32,8 +40,10 @@ pub struct Args {
     #[arg(long)]
     pub account: Option<String>,
     /// Only this region's chains (the region in the keys, `.../CloudTrail-Digest/<region>/`).
-    #[arg(long)]
-    pub region: Option<String>,
+    /// (`--region` is the AWS region of the S3 client, as for every command; public keys
+    /// are asked for in each chain's own region.)
+    #[arg(long, value_name = "REGION")]
+    pub chain_region: Option<String>,
     /// Only the hours from this time on (UTC: 2026-11-02 or 2026-11-02T13:00:00Z): digests
     /// of hours ending after it, log files delivered at or after it. A chain's first digest
     /// in range may link to one before it; that is not a gap.
@@ -42,19 +52,60 @@ pub struct Args {
     /// Only the hours before this time (UTC), as --since.
     #[arg(long, value_parser = parse_time)]
     pub until: Option<i64>,
+    /// Log files no digest covers delivered before this time (UTC, as --since) are counted
+    /// as accepted, not failures: e.g. before log file validation was turned on. Files a
+    /// digest's hour covers but that it does not list are never accepted.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub accept_uncovered_before: Option<i64>,
+    /// Log files no digest covers delivered at or after this time (UTC) are counted as
+    /// accepted, not failures: e.g. after validation was turned off, knowingly.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub accept_uncovered_after: Option<i64>,
     /// One JSON object per account and region (counts and findings) instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
+/// `verify --help`'s last words: log files no digest covers, and the exit status.
+const AFTER_HELP: &str = "\
+Log files no digest lists:
+  In an hour the chain's digests cover (or, by their links, should: a deleted digest's
+  hour), such a file is `log_unlisted`: a forgery, or a digest lost it. Anywhere else no
+  digest covers it and it is `log_uncovered`: nothing vouches for it, which proves nothing
+  either way. Its reason is `before_first_digest`, `between_digests` (logging or validation
+  was stopped), `after_last_digest`, or `no_digests` (its account/region has no digest in
+  the store at all; also one `chain_without_digests` finding with the count and the first
+  and last file). The text names up to 10 per account/region; --json lists every one.
+  Not failures, counted per account/region:
+    not_yet_covered     delivered after the chain's newest digest ends, by less than 2
+                        hours, and less than 2 hours before the store was read (S3: now; a
+                        folder: an hour after its newest digest of any account/region):
+                        digests are hourly, so a live trail's newest hour is in none yet.
+    uncovered_accepted  uncovered, delivered before --accept-uncovered-before or from
+                        --accept-uncovered-after.
+  --since/--until choose the files checked; whether a file is covered is judged against
+  all of its account/region's digests in the store.
+
+Exit status:
+  0  all valid (not yet covered and accepted files are counted, not failures)
+  4  a problem: a digest, signature, link, hour or log file is wrong; or, failing that,
+     log files no digest covers (--json's `problem` tells which)
+  1  an error: nothing could be checked
+  2  bad arguments";
+
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let scope = Scope { account: a.account.clone(), region: a.region.clone(), since: a.since, until: a.until };
+    let scope = Scope { account: a.account.clone(), region: a.chain_region.clone(), since: a.since, until: a.until };
     if let (Some(s), Some(u)) = (a.since, a.until)
         && s >= u
     {
         bail!("--since must be before --until");
     }
-    let aws = ingest::aws::AwsOptions { endpoint_url: a.endpoint_url.clone(), region: None };
+    let aws = a.aws.options();
+    let mut policy = UncoveredPolicy {
+        accept_before: a.accept_uncovered_before,
+        accept_after: a.accept_uncovered_after,
+        ..Default::default()
+    };
     let (listed, s3) = if let Some(rest) = a.source.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let client = aws.s3_client().await;
@@ -70,6 +121,12 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     };
     // A folder copy has signatures only where sidecars were kept.
     let signed = s3.is_some() || listed.iter().any(|k| k.ends_with(".json.gz.signature"));
+    // A bucket is read now; a folder copy was made some time after its newest digest.
+    policy.as_of = if s3.is_some() {
+        Some(lake::time::now_micros().div_euclid(1_000_000))
+    } else {
+        integrity::folder::folder_as_of(&listed)
+    };
     let chains = group(listed, &scope);
     if chains.is_empty() {
         bail!("{}: no CloudTrail digest or log file found (expected AWSLogs/.../CloudTrail-Digest/...)", a.source);
@@ -83,27 +140,27 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         None => PublicKeys::default(),
     };
     let reports = match s3 {
-        Some((client, bucket)) => verify_s3(&a, &client, &bucket, chains, keys).await?,
+        Some((client, bucket)) => verify_s3(&a, &client, &bucket, chains, keys, policy).await?,
         None => {
             let root = PathBuf::from(&a.source);
-            tokio::task::spawn_blocking(move || integrity::folder::verify_chains(&root, chains, &keys)).await?
+            tokio::task::spawn_blocking(move || integrity::folder::verify_chains(&root, chains, &keys, &policy)).await?
         }
     };
-    let problems = print_reports(&reports, if a.json { Shown::Json } else { Shown::Every })?;
-    Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(4) })
+    let verdict = print_reports(&reports, if a.json { Shown::Json } else { Shown::Every })?;
+    Ok(verdict.exit_code())
 }
 
 /// CloudTrail's public keys from `ListPublicKeys` in each chain's region, valid at some
 /// time from its oldest digest's hour until now.
 async fn fetch_public_keys(
     aws: &ingest::aws::AwsOptions,
-    chains: &std::collections::BTreeMap<(String, String), integrity::folder::ChainKeys>,
+    chains: &std::collections::BTreeMap<(String, String), ChainKeys>,
 ) -> Result<PublicKeys> {
     // Each region's oldest digest hour, until now (not the newest digest's hour: a backfill
     // digest is signed with the key valid when it was written, long after its hour).
     let mut oldest: std::collections::BTreeMap<&str, i64> = Default::default();
-    for ((_, region), (digests, _)) in chains {
-        for t in digests.iter().filter_map(|k| integrity::chain::key_epoch(k)) {
+    for ((_, region), chain) in chains {
+        for t in chain.digests.iter().filter_map(|k| integrity::chain::key_epoch(k)) {
             let e = oldest.entry(region.as_str()).or_insert(t - 3600);
             *e = (*e).min(t - 3600);
         }
@@ -128,9 +185,7 @@ async fn list_s3(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<
     let mut listed = Vec::new();
     let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            anyhow::anyhow!("s3://{bucket}/{prefix}: ListObjectsV2: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
-        })?;
+        let page = page.map_err(|e| explain(&e, "ListObjectsV2", &format!("s3://{bucket}/{prefix}")))?;
         listed.extend(page.contents().iter().filter_map(|o| o.key().map(String::from)));
     }
     Ok(listed)
@@ -147,8 +202,33 @@ pub enum Shown {
     Json,
 }
 
-/// Prints reports to stdout; returns the number of problems found.
-pub fn print_reports(reports: &[ChainReport], shown: Shown) -> Result<usize> {
+/// What a check found, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// Findings that a digest, a signature, a link, an hour or a log file is wrong.
+    pub problems: usize,
+    /// Log files no digest covers, not accepted.
+    pub uncovered: usize,
+}
+
+impl Verdict {
+    /// 0, or [`EXIT_PROBLEMS`] (which wins), or [`EXIT_UNCOVERED`].
+    pub fn exit_code(self) -> ExitCode {
+        if self.problems > 0 {
+            ExitCode::from(EXIT_PROBLEMS)
+        } else if self.uncovered > 0 {
+            ExitCode::from(EXIT_UNCOVERED)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// How many log files no digest covers the text names per account/region (--json: all).
+const UNCOVERED_SHOWN: usize = 10;
+
+/// Prints reports to stdout; returns what they found.
+pub fn print_reports(reports: &[ChainReport], shown: Shown) -> Result<Verdict> {
     for r in reports {
         if shown == Shown::Json {
             println!("{}", serde_json::to_string(r)?);
@@ -157,8 +237,15 @@ pub fn print_reports(reports: &[ChainReport], shown: Shown) -> Result<usize> {
         if shown == Shown::Problems && r.is_clean() {
             continue;
         }
+        let mut uncovered = format!("{} uncovered", r.logs_uncovered);
+        if r.logs_uncovered_accepted > 0 {
+            uncovered.push_str(&format!(" (+{} accepted)", r.logs_uncovered_accepted));
+        }
+        if r.logs_not_yet_covered > 0 {
+            uncovered.push_str(&format!(", {} not yet covered", r.logs_not_yet_covered));
+        }
         println!(
-            "{} {}: {} digests ({} valid{}), {} log files valid, {} altered, {} missing, {} unlisted, {} gaps",
+            "{} {}: {} digests ({} valid{}), {} log files valid, {} altered, {} missing, {} unlisted, {} gaps, {uncovered}",
             r.account,
             r.region,
             r.digests_checked,
@@ -174,28 +261,58 @@ pub fn print_reports(reports: &[ChainReport], shown: Shown) -> Result<usize> {
             r.logs_unlisted,
             r.gaps
         );
-        for f in &r.findings {
+        // Uncovered files come by the thousand when a region never had validation on: the
+        // first few by name, then a count (--json lists every one).
+        let mut named = 0;
+        for f in r.findings.iter().chain(r.notes.iter().filter(|f| matches!(f, Finding::ChainWithoutDigests { .. }))) {
+            match f {
+                Finding::LogUncovered { reason: Uncovered::NoDigests, .. } => continue,
+                Finding::LogUncovered { .. } => {
+                    named += 1;
+                    if named > UNCOVERED_SHOWN {
+                        continue;
+                    }
+                }
+                _ => {}
+            }
             println!("  {}", describe(f));
+        }
+        if named > UNCOVERED_SHOWN {
+            println!("  ... and {} more log files no digest covers (--json lists each)", named - UNCOVERED_SHOWN);
         }
     }
     let t = totals(reports);
-    let problems = t.get("problems").copied().unwrap_or(0);
+    let count = |k: &str| t.get(k).copied().unwrap_or(0);
+    let verdict = Verdict { problems: count("problems"), uncovered: count("logs_uncovered") };
     if shown != Shown::Json {
-        let unchecked = t.get("signatures_unchecked").copied().unwrap_or(0);
+        let unchecked = count("signatures_unchecked");
         if unchecked > 0 {
             println!("Signatures not checked for {unchecked} digests (no .signature sidecar).");
         }
-        let count = |k: &str| t.get(k).copied().unwrap_or(0);
+        let (accepted, not_yet) = (count("logs_uncovered_accepted"), count("logs_not_yet_covered"));
+        if accepted > 0 || not_yet > 0 {
+            println!(
+                "Counted, not failures: {accepted} log files no digest covers in accepted periods, \
+                 {not_yet} not yet covered (newer than their chain's newest digest; see --help)."
+            );
+        }
+        let mut outcome = Vec::new();
+        if verdict.problems > 0 {
+            outcome.push(format!("{} problems", verdict.problems));
+        }
+        if verdict.uncovered > 0 {
+            outcome.push(format!("{} log files no digest covers", verdict.uncovered));
+        }
         println!(
             "{} chains, {} digests ({} valid), {} log files valid: {}",
             reports.len(),
             count("digests_checked"),
             count("digests_valid"),
             count("logs_valid"),
-            if problems == 0 { "all valid.".to_string() } else { format!("{problems} problems.") }
+            if outcome.is_empty() { "all valid.".to_string() } else { format!("{}.", outcome.join(", ")) }
         );
     }
-    Ok(problems)
+    Ok(verdict)
 }
 
 /// Every chain under an S3 prefix: digests with their `signature` metadata, log files
@@ -204,17 +321,22 @@ async fn verify_s3(
     a: &Args,
     s3: &aws_sdk_s3::Client,
     bucket: &str,
-    chains: std::collections::BTreeMap<(String, String), integrity::folder::ChainKeys>,
+    chains: std::collections::BTreeMap<(String, String), ChainKeys>,
     keys: PublicKeys,
+    policy: UncoveredPolicy,
 ) -> Result<Vec<ChainReport>> {
     let keys = std::sync::Arc::new(keys);
     let mut reports = Vec::new();
-    for ((account, region), (digest_keys, logs)) in chains {
+    for ((account, region), ChainKeys { digests: digest_keys, logs, history }) in chains {
         let mut digests = Vec::with_capacity(digest_keys.len());
         for key in digest_keys {
-            let out = s3.get_object().bucket(bucket).key(&key).send().await.map_err(|e| {
-                anyhow::anyhow!("s3://{bucket}/{key}: GetObject: {}", aws_sdk_s3::error::DisplayErrorContext(&e))
-            })?;
+            let out = s3
+                .get_object()
+                .bucket(bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| explain(&e, "GetObject", &format!("s3://{bucket}/{key}")))?;
             let signature = out.metadata().and_then(|m| m.get("signature")).cloned();
             let gz = out.body.collect().await.with_context(|| format!("s3://{bucket}/{key}"))?.into_bytes().to_vec();
             if let (Some(dir), Some(sig)) = (&a.save_signatures, &signature) {
@@ -240,7 +362,8 @@ async fn verify_s3(
                     }
                 }
             };
-            let report = check(&account, &region, digests, &keys, &mut fetch, &logs);
+            let chain = Chain { account: &account, region: &region, digests, logs: &logs, history };
+            let report = check(chain, &keys, &mut fetch, &policy);
             (report, failures)
         })
         .await?;
@@ -275,6 +398,24 @@ fn describe(f: &Finding) -> String {
             format!("log {key}: not gzip ({message}; listed in {digest})")
         }
         Finding::LogUnlisted { key } => format!("log {key}: in no digest"),
+        Finding::LogUncovered { key, reason } => format!(
+            "log {key}: covered by no digest ({})",
+            match reason {
+                Uncovered::NoDigests => "its account/region has no digest",
+                Uncovered::BeforeFirstDigest => "delivered before the chain's first digest",
+                Uncovered::BetweenDigests =>
+                    "delivered in hours with no digest: the chain restarted, or digests are gone",
+                Uncovered::AfterLastDigest =>
+                    "delivered after the chain's newest digest, too long ago to be still to come",
+            }
+        ),
+        Finding::ChainWithoutDigests { logs, first, last, from, to } => format!(
+            "no digests: {logs} log files covered by no digest, delivered {} to {} (first {first}, last {last})",
+            from.as_deref().unwrap_or("?"),
+            to.as_deref().unwrap_or("?")
+        ),
+        Finding::NotYetCovered { key } => format!("log {key}: not yet covered (newer than the chain's newest digest)"),
+        Finding::UncoveredAccepted { key, .. } => format!("log {key}: covered by no digest, in an accepted period"),
     }
 }
 

@@ -13,14 +13,29 @@ pub enum LakeError {
     State { location: String, message: String },
     #[error("invalid location {0:?}: expected a local folder or s3://bucket/prefix")]
     Location(String),
+    /// The lake's storage refused or could not be reached (no such bucket, access denied,
+    /// no credentials, connection refused): one line that says what to check.
+    #[error("{failure}")]
+    Storage { location: String, failure: crate::failure::Failure },
 }
 
 pub type Result<T, E = LakeError> = std::result::Result<T, E>;
 
 impl LakeError {
     /// A closure turning a delta-rs error into one that names the lake.
+    /// A storage failure among them (no such bucket, access denied, no credentials) is
+    /// explained in one line, the raw error logged at debug level.
     pub fn delta(location: &str) -> impl Fn(DeltaTableError) -> LakeError + '_ {
-        move |e| LakeError::Delta { location: location.to_string(), source: Box::new(e) }
+        move |e| match crate::failure::explain_text(&e.to_string(), "Lake access", location) {
+            Some(failure) => LakeError::Storage { location: location.to_string(), failure },
+            None => LakeError::Delta { location: location.to_string(), source: Box::new(e) },
+        }
+    }
+
+    /// Whether the failure will not go away by itself (no such bucket, access denied, bad
+    /// or absent credentials).
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, LakeError::Storage { failure, .. } if !failure.kind.is_retryable())
     }
 
     /// A state error: the lake is not as this build expects.

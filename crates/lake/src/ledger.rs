@@ -9,7 +9,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+
+use deltalake::DeltaTable;
 
 use crate::snapshot::read_table;
 use crate::{LEDGER_TABLE, Lake, LakeError, Result, schema};
@@ -186,8 +188,19 @@ impl Lake {
     /// behind by a crash between a run's two commits ([`crate::commit`]).
     pub async fn known_sources(&self) -> Result<KnownSources> {
         self.repair_ledger().await?;
+        let (known, outside_layout) = self.read_known_sources().await?;
+        if outside_layout && self.upgrade_local_names().await? > 0 {
+            return Ok(self.read_known_sources().await?.0);
+        }
+        Ok(known)
+    }
+
+    /// The ledger's source objects, and whether any is named outside CloudTrail's layout
+    /// (no `AWSLogs/` in its name).
+    async fn read_known_sources(&self) -> Result<(KnownSources, bool)> {
         let table = self.table(LEDGER_TABLE).await?;
         let mut known = KnownSources::default();
+        let mut outside_layout = false;
         for batch in
             read_table(&table, &format!("SELECT name, size FROM t WHERE status IN ({SOURCE_STATUSES})")).await?
         {
@@ -197,14 +210,64 @@ impl Lake {
             let sizes = batch.column(1).as_any().downcast_ref::<Int64Array>();
             let Some(sizes) = sizes else { continue };
             for i in 0..batch.num_rows() {
-                known.insert(names.value(i), sizes.value(i));
+                let name = names.value(i);
+                outside_layout |= !name.contains(LAYOUT_ROOT);
+                known.insert(name, sizes.value(i));
             }
         }
-        Ok(known)
+        Ok((known, outside_layout))
+    }
+
+    /// Renames ledger rows that older builds named by a local file's path under the folder
+    /// given (`CloudTrail/us-east-1/...` when the folder was `.../AWSLogs/o-x/111122223333`)
+    /// to the name from `AWSLogs/` on, which its path holds: the name the same file gets
+    /// read from the bucket, the copy's root or any folder of it. Returns the rows renamed.
+    async fn upgrade_local_names(&self) -> Result<u64> {
+        let predicate = format!("strpos(name, '{LAYOUT_ROOT}') = 0 AND strpos(uri, '{LAYOUT_ROOT}') > 0");
+        let count = |table: DeltaTable| {
+            let sql = format!("SELECT count(*) FROM t WHERE {predicate}");
+            async move {
+                let batches = read_table(&table, &sql).await?;
+                Ok::<u64, LakeError>(
+                    batches
+                        .first()
+                        .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)))
+                        .unwrap_or(0) as u64,
+                )
+            }
+        };
+        if count(self.table(LEDGER_TABLE).await?).await? == 0 {
+            return Ok(0);
+        }
+        let table = self.table(LEDGER_TABLE).await?;
+        let renamed = table
+            .update()
+            .with_predicate(predicate.as_str())
+            .with_update("name", format!("substr(uri, strpos(uri, '{LAYOUT_ROOT}'))").as_str())
+            .with_writer_properties(self.options.writer_properties())
+            .await;
+        match renamed {
+            Ok((_, metrics)) => {
+                tracing::info!(rows = metrics.num_updated_rows, "Ledger names upgraded to the key from AWSLogs/ on.");
+                Ok(metrics.num_updated_rows as u64)
+            }
+            // Another ingester upgrading at the same moment wins the commit: fine if it left
+            // nothing to rename.
+            Err(e) if count(self.table(LEDGER_TABLE).await?).await? == 0 => {
+                tracing::debug!(error = %e, "Another process upgraded the ledger's names.");
+                Ok(1)
+            }
+            Err(e) => Err(LakeError::delta(&self.location)(e)),
+        }
     }
 }
 
-/// A log file a digest listed before the lake had it.
+/// Where CloudTrail's key layout starts; a source object's ledger name is its key from here.
+const LAYOUT_ROOT: &str = "AWSLogs/";
+
+/// A log file a digest listed that the lake does not have yet: still to arrive
+/// (`pending`), or declared `missing` and still awaited (a file that lands late with the
+/// listed hash turns `valid`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingLog {
     pub name: String,
@@ -213,6 +276,10 @@ pub struct PendingLog {
     pub digest: String,
     /// Where the digest says it is (`s3://bucket/key`).
     pub location: String,
+    /// When a digest first listed it without the lake having it (microseconds).
+    pub since: i64,
+    /// Already recorded `missing`.
+    pub missing: bool,
 }
 
 impl Lake {
@@ -255,32 +322,42 @@ impl Lake {
         Ok(found)
     }
 
-    /// Log files digests listed before the lake had them, not yet resolved (no later
-    /// `valid`, `altered` or `missing` row for the same name).
+    /// Log files digests listed that the lake does not have: `pending` or `missing`, with no
+    /// later `valid` or `altered` row for the same name.
     pub async fn pending_logs(&self) -> Result<Vec<PendingLog>> {
         let table = self.table(LEDGER_TABLE).await?;
-        let sql = "SELECT name, sha256, verified_by, uri FROM t WHERE status = 'pending' AND name NOT IN \
-                   (SELECT name FROM t WHERE status IN ('valid', 'altered', 'missing'))";
+        let sql = "SELECT name, first_value(sha256 ORDER BY verified_at), first_value(verified_by ORDER BY verified_at), \
+                          first_value(uri ORDER BY verified_at), \
+                          CAST(min(verified_at) AS BIGINT), max(CASE WHEN status = 'missing' THEN 1 ELSE 0 END) \
+                   FROM t WHERE status IN ('pending', 'missing') AND name NOT IN \
+                   (SELECT name FROM t WHERE status IN ('valid', 'altered')) GROUP BY name ORDER BY name";
         let mut out = vec![];
         for batch in read_table(&table, sql).await? {
             let cols: Vec<_> =
                 (0..4).filter_map(|i| arrow::compute::cast(batch.column(i), &DataType::Utf8).ok()).collect();
+            let (Some(since), Some(missing)) = (
+                arrow::compute::cast(batch.column(4), &DataType::Int64).ok(),
+                arrow::compute::cast(batch.column(5), &DataType::Int64).ok(),
+            ) else {
+                continue;
+            };
             if cols.len() < 4 {
                 continue;
             }
             let (n, h, d) = (cols[0].as_string::<i32>(), cols[1].as_string::<i32>(), cols[2].as_string::<i32>());
             let u = cols[3].as_string::<i32>();
+            let (since, missing) = (since.as_primitive::<Int64Type>(), missing.as_primitive::<Int64Type>());
             for i in 0..batch.num_rows() {
                 out.push(PendingLog {
                     name: n.value(i).to_string(),
                     sha256: h.value(i).to_string(),
                     digest: d.value(i).to_string(),
                     location: u.value(i).to_string(),
+                    since: if since.is_valid(i) { since.value(i) } else { 0 },
+                    missing: missing.value(i) > 0,
                 });
             }
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out.dedup_by(|a, b| a.name == b.name);
         Ok(out)
     }
 }

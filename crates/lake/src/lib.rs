@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "delta")]
+pub mod failure;
 pub mod schema;
 pub mod time;
 

@@ -44,6 +44,12 @@ impl Lake {
     /// ([`crate::evolve`]).
     pub async fn open_or_create(location: &str, options: &LakeOptions) -> Result<Lake> {
         register_handlers();
+        if !location.contains("://") && std::path::Path::new(location).is_file() {
+            return Err(LakeError::state(
+                location,
+                "this is a file; a lake is a folder (give a new or existing folder)",
+            ));
+        }
         let lake = Lake { location: location.to_string(), root: location_url(location)?, options: options.clone() };
         let created =
             lake.ensure_table(CLOUDTRAIL_TABLE, &schema::cloudtrail_schema(), schema::PARTITION_COLUMNS).await?;
@@ -175,10 +181,15 @@ impl Lake {
         let url = self.table_url(name)?;
         create_local_dir(&url)?;
         let mut table = self.builder(name)?.build().map_err(&err)?;
-        match table.load().await {
-            Ok(()) => return Ok(false),
-            Err(DeltaTableError::NotATable(_)) => {}
-            Err(e) => return Err(err(e)),
+        // A local folder without a log is new: loading it would only log delta-rs's
+        // "No files in log segment" error before the create.
+        let local_new = url.scheme() == "file" && url.to_file_path().is_ok_and(|p| !p.join("_delta_log").is_dir());
+        if !local_new {
+            match table.load().await {
+                Ok(()) => return Ok(false),
+                Err(DeltaTableError::NotATable(_)) => {}
+                Err(e) => return Err(err(e)),
+            }
         }
         let kernel: StructType = arrow_schema.as_ref().try_into_kernel().map_err(|e| err(e.into()))?;
         let mut config: Vec<(String, Option<String>)> = vec![];

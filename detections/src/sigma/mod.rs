@@ -278,6 +278,7 @@ impl Meta {
             controls: vec![],
             references: self.references,
             sql,
+            resolve: None,
             dedup,
             threshold: None,
             lookback: None,

@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, watch};
 use super::message::{Announcement, ObjectRef, parse_body};
 use crate::admission::{Admission, Verdict};
 use crate::aws::AwsOptions;
+use crate::aws::failure::{Failure, FailureKind, explain};
 use crate::continuous::{ArrivedDigest, IntegrityOptions, Store, Verifier};
 use crate::lanes::{Counters, LaneOptions, Lanes};
 use crate::object::{Payload, SourceObject};
@@ -54,6 +55,8 @@ pub struct ServiceOptions {
     pub once: bool,
     /// Seconds between periodic statistics log lines.
     pub stats_secs: u64,
+    /// With `once`: how long the queue may stay unreachable before the run fails.
+    pub reach_timeout: Duration,
     pub lanes: LaneOptions,
     /// Log file integrity: digest files checked as they arrive.
     pub integrity: IntegrityOptions,
@@ -140,6 +143,9 @@ pub struct Service {
     s3: aws_sdk_s3::Client,
     metrics: Arc<Metrics>,
     in_flight: InFlight,
+    /// A failure that stops the service (a receiver met a queue that is gone, or access
+    /// refused): the run finishes its window, then returns it.
+    fatal: Arc<Mutex<Option<IngestError>>>,
 }
 
 impl Service {
@@ -153,15 +159,78 @@ impl Service {
             s3: aws.s3_client().await,
             metrics,
             in_flight: Arc::default(),
+            fatal: Arc::default(),
         }
     }
 
+    async fn preflight(&self) -> Result<()> {
+        ask_queue(&self.sqs, &self.opts).await
+    }
+
+    /// Records the failure that stops the service (the first one wins).
+    fn fail(&self, e: IngestError) {
+        if let Ok(mut f) = self.fatal.lock()
+            && f.is_none()
+        {
+            *f = Some(e);
+        }
+    }
+}
+
+/// [`ask_queue`] with a client built from `aws`: run before a lake is opened, so that a
+/// queue that cannot be used fails before anything is created.
+pub async fn reach_queue(aws: &AwsOptions, opts: &ServiceOptions) -> Result<()> {
+    ask_queue(&aws_sdk_sqs::Client::new(&aws.sdk_config().await), opts).await
+}
+
+/// Asks the queue for its ARN: a queue that does not exist, a refusal or bad credentials
+/// fail at once with a message that says what to check; an unreachable endpoint fails a
+/// `--once` run after `reach_timeout` (a service keeps trying: its receivers back off and
+/// retry).
+async fn ask_queue(sqs: &aws_sdk_sqs::Client, opts: &ServiceOptions) -> Result<()> {
+    let resource = format!("queue {}", opts.queue_url);
+    let deadline = tokio::time::Instant::now() + opts.reach_timeout;
+    loop {
+        let ask = sqs
+            .get_queue_attributes()
+            .queue_url(&opts.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send();
+        let failure = match tokio::time::timeout_at(deadline, ask).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => explain(&e, "GetQueueAttributes", &resource),
+            Err(_) => Failure {
+                kind: FailureKind::Unreachable,
+                message: format!(
+                    "GetQueueAttributes on {resource} failed (no answer in {} s): cannot reach AWS: check \
+                     --endpoint-url/AWS_ENDPOINT_URL, the region and the network (README: Configuration)",
+                    opts.reach_timeout.as_secs()
+                ),
+            },
+        };
+        if !failure.kind.is_retryable() {
+            return Err(IngestError::Aws(failure));
+        }
+        if !opts.once {
+            tracing::warn!("{failure}; the receivers keep trying.");
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(IngestError::Aws(failure));
+        }
+        tracing::warn!("{failure}; trying again.");
+        tokio::time::sleep(Duration::from_millis(500).min(deadline - tokio::time::Instant::now())).await;
+    }
+}
+
+impl Service {
     /// Runs until `--once` drains the queue, or `shutdown` (SIGTERM/SIGINT in the
     /// binary) asks it to stop: then it stops receiving, flushes, commits, deletes and
     /// returns.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> Result<ServiceSummary> {
         let started = Instant::now();
         let opts = &self.opts;
+        self.preflight().await?;
         let cloudtrail = self.lake.table(CLOUDTRAIL_TABLE).await?;
         let admission = Admission::new(self.lake.known_sources().await?);
         let lanes = Lanes::start(&self.lake, &cloudtrail, &opts.lanes, Arc::new(Counters::default()))?;
@@ -252,6 +321,9 @@ impl Service {
         stats.abort();
         run.lanes.stop().await;
         result?;
+        if let Some(e) = self.fatal.lock().ok().and_then(|mut f| f.take()) {
+            return Err(e);
+        }
         Ok(self.summary(started.elapsed().as_secs_f64()))
     }
 
@@ -312,7 +384,8 @@ impl Service {
                 }
                 Err(e) => {
                     Metrics::add(&self.metrics.errors, 1);
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "DeleteMessageBatch failed; redeliveries will be skipped as already ingested.");
+                    let failure = explain(&e, "DeleteMessageBatch", &format!("queue {}", self.opts.queue_url));
+                    tracing::warn!("{failure}; redeliveries will be skipped as already ingested.");
                 }
             }
             for (id, _) in chunk {
@@ -326,6 +399,8 @@ impl Service {
         let (sqs, opts, metrics) = (&self.sqs, &self.opts, &self.metrics);
         let mut backoff = Duration::from_millis(200);
         let wait = if opts.once { 1 } else { 20 };
+        // Since when ReceiveMessage has failed without a success in between.
+        let mut failing_since: Option<Instant> = None;
         loop {
             if *stop.borrow() {
                 return;
@@ -344,6 +419,7 @@ impl Service {
             match out {
                 Ok(out) => {
                     backoff = Duration::from_millis(200);
+                    failing_since = None;
                     let msgs = out.messages.unwrap_or_default();
                     if msgs.is_empty() && opts.once {
                         return;
@@ -362,7 +438,14 @@ impl Service {
                 }
                 Err(e) => {
                     metrics.errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), retry_in_ms = backoff.as_millis() as u64, "ReceiveMessage failed.");
+                    let failure = explain(&e, "ReceiveMessage", &format!("queue {}", opts.queue_url));
+                    let since = *failing_since.get_or_insert_with(Instant::now);
+                    if !failure.kind.is_retryable() || (opts.once && since.elapsed() >= opts.reach_timeout) {
+                        tracing::error!("{failure}");
+                        self.fail(IngestError::Aws(failure));
+                        return;
+                    }
+                    tracing::warn!(retry_in_ms = backoff.as_millis() as u64, "{failure}");
                     // Back off with jitter: no hot loop while the queue is unreachable.
                     let jitter = Duration::from_millis(u64::from(std::process::id() % 97));
                     tokio::select! {
@@ -410,7 +493,8 @@ impl Service {
                     .send()
                     .await
                 {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "Visibility heartbeat failed.");
+                    let failure = explain(&e, "ChangeMessageVisibilityBatch", &format!("queue {}", opts.queue_url));
+                    tracing::warn!("Visibility heartbeat: {failure}");
                 }
             }
             tracing::debug!(messages = snapshot.len(), "Visibility extended.");
@@ -444,13 +528,18 @@ impl Service {
             }
             let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
             tracing::info!(
+                received = l(&metrics.messages_received),
+                deleted = l(&metrics.messages_deleted),
                 files = l(&metrics.files),
+                skipped = l(&metrics.files_already_ingested),
                 events = l(&metrics.events),
                 bytes = l(&metrics.bytes),
                 commits = l(&metrics.commits),
                 lag = l(&metrics.queue_lag_messages),
-                errors = l(&metrics.errors),
-                "Ingest service statistics."
+                unrecognised = l(&metrics.messages_unrecognised),
+                failed = l(&metrics.messages_failed),
+                retried = l(&metrics.errors),
+                "Ingest service statistics (files skipped: already in the lake; retried: AWS calls that failed and were tried again)."
             );
         }
     }
@@ -673,13 +762,22 @@ impl Ingestor<'_> {
     }
 }
 
-/// Serves the metrics in Prometheus text format at `addr` until `stop`.
-pub async fn serve_metrics(addr: std::net::SocketAddr, metrics: Arc<Metrics>) -> Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| IngestError::Io { path: format!("metrics address {addr}"), source })?;
+/// Listens on the metrics address: a failure (the port is taken) stops the service before
+/// it starts, instead of leaving it running unmonitored.
+pub async fn bind_metrics(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        IngestError::Config(format!(
+            "cannot serve metrics on {addr}: {e} (another process, perhaps another ingester, listens there: \
+             choose another --metrics-addr / TRAILHOUSE_METRICS_ADDR)"
+        ))
+    })?;
     tracing::info!(%addr, "Metrics endpoint listening.");
+    Ok(listener)
+}
+
+/// Serves Prometheus text on `listener` (from [`bind_metrics`]) until the task is dropped.
+pub async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     loop {
         let Ok((mut sock, _)) = listener.accept().await else { continue };
         let metrics = metrics.clone();
