@@ -14,7 +14,7 @@ use lake::LakeOptions;
 #[derive(Debug, clap::Args)]
 pub struct LakeArgs {
     /// The lake: a local folder or s3://bucket/prefix.
-    #[arg(long, env = "TRAILHOUSE_LAKE", default_value = "./lake")]
+    #[arg(long, env = "TRAILHOUSE_LAKE", default_value = "./lake", value_hint = clap::ValueHint::AnyPath)]
     pub lake: String,
 }
 

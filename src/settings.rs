@@ -38,7 +38,7 @@ pub fn apply(args: Vec<OsString>, root: &clap::Command) -> Result<Vec<OsString>,
         match (value, root.find_subcommand(key)) {
             (toml::Value::Table(inner), Some(cmd)) => found.section(key, cmd, inner),
             _ => match chosen.as_ref().and_then(|c| setting(c.cmd, key)) {
-                Some(arg) => found.wanted.push((arg, value)),
+                Some(arg) => found.wanted.push((arg, value, false)),
                 None if any_command_has(root, key) => {}
                 None => found.unknown.push(format!("{key} (no command has --{})", key.replace('_', "-"))),
             },
@@ -54,8 +54,16 @@ pub fn apply(args: Vec<OsString>, root: &clap::Command) -> Result<Vec<OsString>,
         ));
     }
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut chosen_values: Vec<(&clap::Arg, &toml::Value, bool)> = vec![];
+    for (arg, value, own) in found.wanted {
+        match chosen_values.iter_mut().find(|(a, _, _)| a.get_id() == arg.get_id()) {
+            Some(slot) if own || !slot.2 => *slot = (arg, value, own),
+            Some(_) => {}
+            None => chosen_values.push((arg, value, own)),
+        }
+    }
     let mut added: Vec<OsString> = vec![];
-    for (arg, value) in found.wanted {
+    for (arg, value, _) in chosen_values {
         let long = arg.get_long().unwrap_or_default();
         let given = args.iter().any(|a| {
             let a = a.to_string_lossy();
@@ -75,7 +83,9 @@ pub fn apply(args: Vec<OsString>, root: &clap::Command) -> Result<Vec<OsString>,
 /// What a settings file holds for the command being run.
 struct Found<'a> {
     chosen: Option<&'a Chosen<'a>>,
-    wanted: Vec<(&'a clap::Arg, &'a toml::Value)>,
+    /// Each flag's value, and whether it came from the command's own table (which wins
+    /// over the top of the file).
+    wanted: Vec<(&'a clap::Arg, &'a toml::Value, bool)>,
     unknown: Vec<String>,
 }
 
@@ -89,7 +99,7 @@ impl<'a> Found<'a> {
                 continue;
             }
             match setting(cmd, key) {
-                Some(arg) if self.chosen.is_some_and(|c| c.path == path) => self.wanted.push((arg, value)),
+                Some(arg) if self.chosen.is_some_and(|c| c.path == path) => self.wanted.push((arg, value, true)),
                 Some(_) => {}
                 None => self.unknown.push(format!("{key} in [{path}]")),
             }
@@ -338,12 +348,16 @@ mod tests {
 
     #[test]
     fn the_file_gives_flags_that_the_command_line_and_environment_do_not() {
-        let file = "lake = \"L\"\nsigma_dirs = [\"sigma\", \"/abs\"]\n[ingest]\nflush_secs = 30\nonce = true\n[export]\nsince = \"7d\"\n";
+        let file = "lake = \"L\"\nsigma_dirs = [\"sigma\", \"/abs\"]\nflush_secs = 10\n[ingest]\nflush_secs = 30\nonce = true\n[export]\nsince = \"7d\"\n";
         let out = with_file(file, &["ingest", "--flush-secs", "5"]).unwrap_or_else(|e| panic!("{e}"));
-        assert!(out.windows(2).any(|w| w == ["--lake", "L"]), "{out:?}");
+        assert!(out.windows(2).any(|w| w == ["--lake", "DIR/L"]), "relative to the file: {out:?}");
         assert!(out.contains(&"--once".to_string()), "{out:?}");
         assert!(!out.contains(&"30".to_string()), "the command line wins: {out:?}");
         assert!(!out.contains(&"--since".to_string()), "[export] is not ingest's: {out:?}");
+        let out = with_file(file, &["ingest", "--once"]).unwrap_or_else(|e| panic!("{e}"));
+        let flush: Vec<&String> = out.iter().filter(|a| *a == "--flush-secs").collect();
+        assert_eq!(flush.len(), 1, "once, [ingest]'s value winning over the top's: {out:?}");
+        assert!(out.windows(2).any(|w| w == ["--flush-secs", "30"]), "{out:?}");
         let out = with_file(file, &["detect"]).unwrap_or_else(|e| panic!("{e}"));
         assert!(out.windows(2).any(|w| w == ["--sigma-dirs", "DIR/sigma"]), "{out:?}");
         assert!(out.windows(2).any(|w| w == ["--sigma-dirs", "/abs"]), "{out:?}");

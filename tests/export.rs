@@ -257,7 +257,14 @@ fn a_flat_export_replaces_every_parquet_file_of_the_target() {
     let to_s = to.to_str().unwrap();
     export_json(to_s, &[]);
     let partitioned = parquet_rows(&to);
-    let s = export_json(to_s, &["--partition-by", "none"]);
+    // Another slice than the target holds (partitioned otherwise): refused by default, and
+    // done when asked for; the same refusal for another --where.
+    let err = export_refused(to_s, &["--partition-by", "none"]);
+    assert!(err.contains("another slice") && err.contains("--mode overwrite"), "{err}");
+    let err = export_refused(to_s, &["--where", "readonly"]);
+    assert!(err.contains("--where differs"), "{err}");
+    assert_eq!(parquet_rows(&to), partitioned);
+    let s = export_json(to_s, &["--partition-by", "none", "--mode", "overwrite"]);
     assert_eq!(s["replaced_files"].as_u64(), Some(partitioned.len() as u64));
     let files = parquet_rows(&to);
     assert!(files.keys().all(|k| !k.contains('/')), "one flat folder: {files:?}");

@@ -388,7 +388,8 @@ fn one_clear_line(out: &std::process::Output, wants: &[&str]) -> String {
     last
 }
 
-/// What a user meets when AWS says no, each as one clear line, before any lake is made:
+/// What a user meets when AWS says no, each as one clear line (the lake, the export target
+/// and the source each in a bucket that does not exist), and none makes a lake folder:
 /// no such bucket, access denied, an unknown access key, no credentials at all, no such
 /// queue (with `--once`: at once), an endpoint nothing answers on (bounded by
 /// `--reach-timeout-secs`), and a metrics port already taken.
@@ -405,6 +406,33 @@ async fn aws_refusals_and_unreachable_services_fail_fast_with_one_clear_line() {
     };
     let out = output(backfill(&endpoint(), "s3://no-such-bucket-for-trailhouse/AWSLogs/")).await;
     one_clear_line(&out, &["s3://no-such-bucket-for-trailhouse/AWSLogs/", "no such bucket", "README"]);
+    // The same for a lake, and an export, in a bucket that does not exist.
+    let mut c = Command::cargo_bin("trailhouse").unwrap();
+    c.env_remove("TRAILHOUSE_LAKE").args([
+        "sql",
+        "--endpoint-url",
+        &endpoint(),
+        "--lake",
+        "s3://no-such-bucket-for-trailhouse/lake",
+        "SELECT 1",
+    ]);
+    one_clear_line(&output(c).await, &["s3://no-such-bucket-for-trailhouse/lake", "no such bucket"]);
+    let local = tempfile::tempdir().unwrap();
+    let logs = local.path().join("logs");
+    let mut c = Command::cargo_bin("trailhouse").unwrap();
+    c.args(["generate", "--events", "100", "--accounts", "1", "--out"]).arg(&logs);
+    let generated = output(c).await;
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+    let small = local.path().join("lake");
+    let mut c = Command::cargo_bin("trailhouse").unwrap();
+    c.env_remove("TRAILHOUSE_LAKE").arg("ingest").arg("--source").arg(&logs).arg("--lake").arg(&small);
+    let ingested = output(c).await;
+    assert!(ingested.status.success(), "{}", String::from_utf8_lossy(&ingested.stderr));
+    let mut c = Command::cargo_bin("trailhouse").unwrap();
+    c.env_remove("TRAILHOUSE_LAKE")
+        .args(["export", "--endpoint-url", &endpoint(), "--to", "s3://no-such-bucket-for-trailhouse/bi", "--lake"])
+        .arg(&small);
+    one_clear_line(&output(c).await, &["s3://no-such-bucket-for-trailhouse/bi", "no such bucket"]);
 
     for (code, says) in [("AccessDenied", "access denied"), ("InvalidAccessKeyId", "rejected the credentials")] {
         let faults = Faults { rate: 0.0, deny_object_writes: false, refuse_all: Some(code) };

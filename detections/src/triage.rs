@@ -94,8 +94,9 @@ pub async fn record(lake: &Lake, change: &TriageChange) -> Result<u64> {
     Ok(lake.append(TRIAGE_TABLE, vec![change.to_batch()?]).await?)
 }
 
-/// Closes each alert of a resolution's rule whose event ids include its `eventid`, unless
-/// it is closed already; the note says why. Returns how many it closed (one commit).
+/// Closes each alert of a resolution's rule whose event ids include its `eventid`, once,
+/// and only an alert nobody has triaged: an analyst who reopened or acknowledged it
+/// decides, not the rule. The note says why. Returns how many it closed (one commit).
 pub async fn close_resolved(lake: &Lake, resolved: &[crate::run::Resolution]) -> Result<usize> {
     use std::collections::{HashMap, HashSet};
 
@@ -128,8 +129,8 @@ pub async fn close_resolved(lake: &Lake, resolved: &[crate::run::Resolution]) ->
     if to_close.is_empty() {
         return Ok(0);
     }
-    let closed = closed_alerts(lake).await?;
-    to_close.retain(|(id, _)| !closed.contains(id));
+    let triaged = triaged_alerts(lake).await?;
+    to_close.retain(|(id, _)| !triaged.contains(id));
     if to_close.is_empty() {
         return Ok(0);
     }
@@ -150,13 +151,12 @@ pub async fn close_resolved(lake: &Lake, resolved: &[crate::run::Resolution]) ->
     Ok(n)
 }
 
-/// Alerts whose newest triage row closes them.
-async fn closed_alerts(lake: &Lake) -> Result<std::collections::HashSet<String>> {
+/// Alerts with any triage row (a person's, or an earlier automatic close).
+async fn triaged_alerts(lake: &Lake) -> Result<std::collections::HashSet<String>> {
     use arrow::array::AsArray;
 
     let Some(t) = lake.try_table(TRIAGE_TABLE).await? else { return Ok(Default::default()) };
-    let sql = "SELECT alert_id FROM (SELECT alert_id, state, row_number() OVER (PARTITION BY alert_id ORDER BY at DESC) AS n FROM t) \
-               WHERE n = 1 AND state = 'closed'";
+    let sql = "SELECT DISTINCT alert_id FROM t";
     let mut out = std::collections::HashSet::new();
     for b in lake::read_table(&t, sql).await? {
         let c = arrow::compute::cast(b.column(0), &DataType::Utf8)?;

@@ -85,25 +85,31 @@ pub enum Store {
 }
 
 impl Store {
-    /// Whether the log file `key` (in `bucket`) is still there.
-    async fn exists(&self, bucket: &str, key: &str) -> Result<bool> {
+    /// Whether the log file `key` (in `bucket`) is still there; `None` when this store
+    /// cannot tell (a local folder of one account does not hold another's files).
+    async fn exists(&self, bucket: &str, key: &str) -> Result<Option<bool>> {
         match self {
             Store::Local { root } => {
+                if let Some(prefix) = crate::source::layout_prefix(root)
+                    && !canonical_name(key).starts_with(&prefix)
+                {
+                    return Ok(None);
+                }
                 // The copy may start at any folder of the key: try each.
                 let mut rest = key;
                 loop {
                     if root.join(rest).is_file() {
-                        return Ok(true);
+                        return Ok(Some(true));
                     }
                     match rest.split_once('/') {
                         Some((_, tail)) if !tail.is_empty() => rest = tail,
-                        _ => return Ok(false),
+                        _ => return Ok(Some(false)),
                     }
                 }
             }
             Store::S3(client) => match client.head_object().bucket(bucket).key(key).send().await {
-                Ok(_) => Ok(true),
-                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+                Ok(_) => Ok(Some(true)),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(Some(false)),
                 Err(e) => Err(IngestError::Aws(crate::aws::failure::explain(
                     &e,
                     "HeadObject",
@@ -255,9 +261,20 @@ impl Verifier {
                 }
             }
         }
-        wanted.extend(self.pending.keys().filter(|n| !run_hashes.contains_key(n.as_str())).cloned());
+        let in_run = &run_hashes;
+        let awaited = |missing: bool| {
+            self.pending.values().filter(move |p| p.missing == missing && !in_run.contains_key(p.name.as_str()))
+        };
+        wanted.extend(awaited(false).map(|p| p.name.clone()));
         let since = oldest.map(|t| t - 24 * 3_600_000_000);
-        let lake_hashes = lake.ledger_hashes(&wanted, since).await?;
+        let mut lake_hashes = lake.ledger_hashes(&wanted, since).await?;
+        // A file recorded missing is looked for only among the rows written since a digest
+        // first listed it: it may never come, and a whole-ledger scan for it would run on
+        // every digest.
+        let gone: HashSet<String> = awaited(true).map(|p| p.name.clone()).collect();
+        if let Some(first) = awaited(true).map(|p| p.since).min() {
+            lake_hashes.extend(lake.ledger_hashes_written_since(&gone, first).await?);
+        }
         let hash_of = |name: &str| -> Option<Option<String>> {
             match run_hashes.get(name) {
                 Some(h) => Some(h.map(str::to_string)),
@@ -304,7 +321,7 @@ impl Verifier {
                     let location = p.location.strip_prefix("s3://").unwrap_or(&p.location);
                     let (bucket, key) = location.split_once('/').unwrap_or(("", location));
                     match store.exists(bucket, key).await {
-                        Ok(false) => LogIntegrity::Missing,
+                        Ok(Some(false)) => LogIntegrity::Missing,
                         _ => continue,
                     }
                 }
@@ -437,11 +454,11 @@ impl Verifier {
                 // Quarantined without inflating, or ingested before hashes were kept.
                 Some(None) => LogIntegrity::Altered,
                 None => match store.exists(&l.s3_bucket, &l.s3_object).await {
-                    Ok(true) => LogIntegrity::Pending,
+                    Ok(Some(true) | None) => LogIntegrity::Pending,
                     // Neither here nor in the bucket: deleted, or not uploaded yet (a synced
                     // or replayed bucket brings digests first). Missing once its grace ends.
-                    Ok(false) if self.opts.missing_after.is_zero() => LogIntegrity::Missing,
-                    Ok(false) => LogIntegrity::Pending,
+                    Ok(Some(false)) if self.opts.missing_after.is_zero() => LogIntegrity::Missing,
+                    Ok(Some(false)) => LogIntegrity::Pending,
                     Err(e) => {
                         tracing::warn!(log = %l.s3_object, error = %e, "Cannot tell whether a listed log file is still in the bucket; checking it when it arrives.");
                         LogIntegrity::Pending

@@ -22,18 +22,4 @@ pub enum IngestError {
     Config(String),
 }
 
-impl IngestError {
-    /// Whether the failure will not go away by itself (a missing bucket or queue, a
-    /// refusal, bad or absent credentials): a command stops on it instead of retrying.
-    pub fn is_permanent(&self) -> bool {
-        match self {
-            #[cfg(feature = "pipeline")]
-            IngestError::Aws(f) => !f.kind.is_retryable(),
-            #[cfg(feature = "pipeline")]
-            IngestError::Lake(e) => e.is_permanent(),
-            _ => false,
-        }
-    }
-}
-
 pub type Result<T, E = IngestError> = std::result::Result<T, E>;

@@ -198,7 +198,7 @@ fn any_file(root: &Path) -> bool {
 /// trailing `/` for a folder), when it lies inside one: a file read from a subfolder of a
 /// copy of the bucket gets the same key, and so the same ledger name, as when read from
 /// the copy's root or from S3.
-fn layout_prefix(path: &Path) -> Option<String> {
+pub(crate) fn layout_prefix(path: &Path) -> Option<String> {
     let absolute = std::fs::canonicalize(path).ok()?;
     let parts: Vec<String> = absolute.components().map(|c| c.as_os_str().to_string_lossy().to_string()).collect();
     let at = parts.iter().position(|p| p == "AWSLogs")?;

@@ -382,3 +382,32 @@ async fn a_ledger_without_the_integrity_columns_is_upgraded_and_still_skips_what
     let n = |c: usize| b[0].column(c).as_primitive::<arrow::datatypes::Int64Type>().value(0);
     assert_eq!((n(0), n(1)), (1, files.len() as i64 - 1), "the old row keeps a null hash; new rows have theirs");
 }
+
+/// A run interrupted between its two commits (its events committed, its ledger file
+/// written but not committed), then a compaction with no retention, then a rerun: the
+/// compaction repairs the ledger before its vacuum could delete that file, and the rerun
+/// reads nothing again. (The crash is made by deleting the ledger's last commit: its data
+/// file stays, uncommitted, as a kill between the two commits leaves it.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_cut_between_its_commits_is_repaired_before_a_compaction_vacuums() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("lake");
+    let l = Lake::open_or_create(location.to_str().unwrap(), &LakeOptions::default()).await.unwrap();
+    let source_dir = datasets().join("invictus-aws-stratus");
+    let files = log_files(&source_dir).len() as i64;
+    let source = Source::parse(source_dir.to_str().unwrap(), &Default::default()).await.unwrap();
+    let first = backfill(&l, &source, &quiet()).await.unwrap();
+    assert_eq!(first.files as i64, files);
+
+    let ledger_log = location.join(LEDGER_TABLE).join("_delta_log");
+    let last = l.table(LEDGER_TABLE).await.unwrap().version().unwrap();
+    std::fs::remove_file(ledger_log.join(format!("{last:020}.json"))).unwrap();
+    assert_eq!(count(&l, LEDGER_TABLE).await, 0, "the ledger commit is gone");
+
+    l.compact(64 << 20, 0).await.unwrap();
+    assert_eq!(count(&l, LEDGER_TABLE).await, files, "repaired before the vacuum");
+    let again = backfill(&l, &source, &quiet()).await.unwrap();
+    assert_eq!((again.files, again.files_already_ingested as i64), (0, files));
+    assert_eq!(count(&l, LEDGER_TABLE).await, files, "one row per file");
+    assert_eq!(count(&l, CLOUDTRAIL_TABLE).await as u64, first.events);
+}

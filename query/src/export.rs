@@ -9,16 +9,17 @@
 //!
 //! - [`ExportMode::Overwrite`] replaces the slice the new export rewrites: with Hive
 //!   partitions (`eventdate=2026-11-02/`), the Parquet files of each partition folder the
-//!   new export writes, other partitions left alone (a daily `--since 1d` keeps the older
-//!   days); without partitions, or when the partition columns differ from the earlier
+//!   new export writes, other partitions left alone (a daily export of yesterday keeps the
+//!   older days); without partitions, or when the partition columns differ from the earlier
 //!   export's, every Parquet file of the target. Partitions the new export has no rows for
 //!   are left as they are.
 //! - [`ExportMode::Append`] adds the new files beside the old ones (rows in both are then
 //!   there twice): asked for explicitly.
 //! - [`ExportMode::Error`] refuses a target that holds anything.
 //!
-//! With no mode given, a target that holds an earlier export (its manifest, below) is
-//! overwritten, an empty one written, and one that holds Parquet files no trailhouse
+//! With no mode given, a target that holds an earlier export (its manifest, below) of the
+//! same slice (`--where`, `--columns`, partition columns) is overwritten, one of another
+//! slice refused (it would replace days with other rows), an empty one written, and one that holds Parquet files no trailhouse
 //! export wrote (no manifest) refused: they are somebody's data, and only an explicit
 //! `overwrite` or `append` touches them.
 //!
@@ -220,6 +221,16 @@ pub async fn export(session: &LakeSession, o: &ExportOptions) -> Result<ExportSu
     let before = target.list().await?;
     let earlier = target.manifest().await?;
     let mode = resolve_mode(o.mode, &before, earlier.is_some(), &o.to)?;
+    if o.mode.is_none()
+        && let Some(m) = &earlier
+        && let Some(why) = m.other_slice(o)
+    {
+        return Err(QueryError::Usage(format!(
+            "{} holds an export of another slice ({why}): overwriting would replace its days with this export's \
+             rows. Give --mode overwrite to do that, --mode append to add beside it, or another --to",
+            o.to
+        )));
+    }
     // Overwriting a day the window only partly covers would keep only the window's rows of
     // it, and lose the rest: refused before anything is written.
     if mode == ExportMode::Overwrite {
@@ -635,6 +646,23 @@ impl Manifest {
 
     fn last_run(&self) -> u64 {
         self.runs.iter().filter_map(|r| r["run"].as_u64()).max().unwrap_or(0)
+    }
+
+    /// How `o` differs from the newest run's slice (its `--where`, `--columns` or
+    /// partition columns), if it does: a scheduled export repeats the same slice.
+    fn other_slice(&self, o: &ExportOptions) -> Option<String> {
+        let last = self.runs.iter().max_by_key(|r| r["run"].as_u64().unwrap_or(0))?;
+        let text = |v: &Value| v.as_str().map(str::to_string);
+        if text(&last["where"]) != o.filter {
+            return Some("its --where differs".into());
+        }
+        if text(&last["columns"]) != o.columns {
+            return Some("its --columns differ".into());
+        }
+        if self.partition_by != o.partition_by {
+            return Some(format!("it is partitioned by {:?}", self.partition_by));
+        }
+        None
     }
 
     /// The manifest after `run`: the Parquet files `present` now (rows from the new

@@ -14,7 +14,7 @@ pub struct Args {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// Where to write: a local folder or s3://bucket/prefix.
-    #[arg(long)]
+    #[arg(long, value_hint = clap::ValueHint::AnyPath)]
     pub to: String,
     /// A SQL condition over cloudtrail, e.g. "recipientaccountid = '111122223333'".
     #[arg(long = "where")]

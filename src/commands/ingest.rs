@@ -19,7 +19,7 @@ use crate::signal::wait_for_signal;
 #[command(group(clap::ArgGroup::new("from").required(true).args(["source", "queue_url"])))]
 pub struct Args {
     /// Backfill: where the log files are, a local folder (or file) or s3://bucket/prefix.
-    #[arg(long, env = "TRAILHOUSE_SOURCE")]
+    #[arg(long, env = "TRAILHOUSE_SOURCE", value_hint = clap::ValueHint::AnyPath)]
     pub source: Option<String>,
     /// Service: the SQS queue announcing new log files (S3 notifications, direct, via SNS
     /// or EventBridge, or CloudTrail's own SNS notification). Runs until SIGTERM/SIGINT.

@@ -32,12 +32,6 @@ impl LakeError {
         }
     }
 
-    /// Whether the failure will not go away by itself (no such bucket, access denied, bad
-    /// or absent credentials).
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, LakeError::Storage { failure, .. } if !failure.kind.is_retryable())
-    }
-
     /// A state error: the lake is not as this build expects.
     pub fn state(location: &str, message: impl Into<String>) -> LakeError {
         LakeError::State { location: location.to_string(), message: message.into() }

@@ -31,6 +31,13 @@ impl FailureKind {
     pub fn is_retryable(self) -> bool {
         matches!(self, FailureKind::Unreachable | FailureKind::Transient)
     }
+
+    /// Whether the failure cannot go away without a person: no such bucket or queue, a
+    /// refusal, rejected credentials. A long-running service stops on these alone; absent
+    /// credentials (a provider that timed out) and unknown refusals are retried there.
+    pub fn is_permanent(self) -> bool {
+        matches!(self, FailureKind::NotFound | FailureKind::AccessDenied | FailureKind::BadCredentials)
+    }
 }
 
 /// A failed call, explained.
@@ -67,6 +74,8 @@ pub fn classify_code(code: &str, status: u16, message: &str) -> (FailureKind, St
         | "InvalidToken"
         | "IncompleteSignature" => FailureKind::BadCredentials,
         "SlowDown"
+        | "OverLimit"
+        | "KmsThrottled"
         | "Throttling"
         | "ThrottlingException"
         | "RequestThrottled"

@@ -292,6 +292,24 @@ impl Lake {
         names: &HashSet<String>,
         since: Option<i64>,
     ) -> Result<std::collections::HashMap<String, Option<String>>> {
+        self.hashes(names, since, true).await
+    }
+
+    /// [`Lake::ledger_hashes`] among the rows written since `since` (microseconds) only.
+    pub async fn ledger_hashes_written_since(
+        &self,
+        names: &HashSet<String>,
+        since: i64,
+    ) -> Result<std::collections::HashMap<String, Option<String>>> {
+        self.hashes(names, Some(since), false).await
+    }
+
+    async fn hashes(
+        &self,
+        names: &HashSet<String>,
+        since: Option<i64>,
+        then_all: bool,
+    ) -> Result<std::collections::HashMap<String, Option<String>>> {
         let mut found = std::collections::HashMap::new();
         if names.is_empty() {
             return Ok(found);
@@ -302,7 +320,9 @@ impl Lake {
         if let Some(t) = since {
             passes.push(format!("{base} AND ingested_at >= TIMESTAMP '{}'", crate::time::format_canonical(t)));
         }
-        passes.push(base.to_string());
+        if then_all || since.is_none() {
+            passes.push(base.to_string());
+        }
         for sql in passes {
             for batch in read_table(&table, &sql).await? {
                 let cast = |i: usize| arrow::compute::cast(batch.column(i), &DataType::Utf8);

@@ -146,6 +146,8 @@ pub struct Service {
     /// A failure that stops the service (a receiver met a queue that is gone, or access
     /// refused): the run finishes its window, then returns it.
     fatal: Arc<Mutex<Option<IngestError>>>,
+    /// Wakes the run when a fatal failure is recorded: the whole service stops.
+    halt: Arc<tokio::sync::Notify>,
 }
 
 impl Service {
@@ -160,6 +162,7 @@ impl Service {
             metrics,
             in_flight: Arc::default(),
             fatal: Arc::default(),
+            halt: Arc::default(),
         }
     }
 
@@ -174,6 +177,7 @@ impl Service {
         {
             *f = Some(e);
         }
+        self.halt.notify_one();
     }
 }
 
@@ -269,6 +273,11 @@ impl Service {
                         stopping = true;
                         let _ = stop_tx.send(true);
                     }
+                }
+                () = self.halt.notified(), if !stopping => {
+                    tracing::info!("Stopping after a failure that will not go away: finishing the current window.");
+                    stopping = true;
+                    let _ = stop_tx.send(true);
                 }
                 msg = msg_rx.recv(), if receiving && fetches.len() < opts.download_concurrency.max(1) => {
                     match msg {
@@ -440,7 +449,10 @@ impl Service {
                     metrics.errors.fetch_add(1, Ordering::Relaxed);
                     let failure = explain(&e, "ReceiveMessage", &format!("queue {}", opts.queue_url));
                     let since = *failing_since.get_or_insert_with(Instant::now);
-                    if !failure.kind.is_retryable() || (opts.once && since.elapsed() >= opts.reach_timeout) {
+                    // A queue gone, a refusal or rejected credentials stop the service (a
+                    // person must act); the rest is retried with backoff, up to
+                    // --reach-timeout-secs with --once.
+                    if failure.kind.is_permanent() || (opts.once && since.elapsed() >= opts.reach_timeout) {
                         tracing::error!("{failure}");
                         self.fail(IngestError::Aws(failure));
                         return;
