@@ -109,7 +109,11 @@ impl Lake {
                 match ledger.object_store().head(&add.path.as_str().into()).await {
                     Ok(_) => missing.push(add),
                     Err(object_store::Error::NotFound { .. }) => {
-                        tracing::error!(run, file = add.path, "A ledger file to repair is gone; its log files will be read again.")
+                        tracing::error!(
+                            run,
+                            file = add.path,
+                            "A ledger file to repair is gone; its log files will be read again."
+                        )
                     }
                     // Cannot tell (a 503, a timeout): try again on the next run, repair nothing now.
                     Err(e) => return Err(LakeError::state(&self.location, format!("ledger file {}: {e}", add.path))),
