@@ -147,7 +147,33 @@ impl PackArgs {
         for p in &problems {
             eprintln!("warning: rule not loaded: {p}");
         }
+        // A user's rules are linted as they load; the built-in packs are linted by the tests.
+        for dir in self.rules.iter().chain(&self.sigma_dirs) {
+            match detections::lint::lint_dir(dir) {
+                Ok(findings) => {
+                    for f in findings.iter().filter(|f| f.accepted.is_none()) {
+                        eprintln!("warning: {f}");
+                    }
+                }
+                Err(e) => eprintln!("warning: rules in {} not linted: {e}", dir.display()),
+            }
+        }
         Ok(detections::pack::select(rules, ids)?)
+    }
+
+    /// The lint findings of the rules this pack would load (`trailhouse rules lint`).
+    pub fn lint(&self) -> Result<Vec<detections::lint::Finding>> {
+        use detections::lint::{lint_builtin, lint_dir};
+        let mut findings = match (&self.rules, self.pack) {
+            (Some(dir), _) => lint_dir(dir)?,
+            (None, Pack::Trailhouse) => lint_builtin(true, false)?,
+            (None, Pack::Sigma) => lint_builtin(false, true)?,
+            (None, Pack::All) => lint_builtin(true, true)?,
+        };
+        for dir in &self.sigma_dirs {
+            findings.extend(lint_dir(dir)?);
+        }
+        Ok(findings)
     }
 }
 

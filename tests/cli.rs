@@ -740,3 +740,30 @@ fn a_backfill_stopped_by_a_signal_says_what_it_kept_and_how_to_resume() {
     let n = &sql_rows(&lake, "SELECT count(*) AS n, count(DISTINCT eventid) AS ids FROM cloudtrail")[0];
     assert_eq!((n["n"].as_u64(), n["ids"].as_u64()), (g["events"].as_u64(), g["events"].as_u64()));
 }
+
+#[test]
+fn rules_lint_names_a_misspelt_event_with_its_line_and_closest_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = std::fs::read_to_string("detections/rules/root-console-login.toml").unwrap();
+    let bad = rule.replacen("'ConsoleLogin'", "'ConsoleLogon'", 1);
+    std::fs::write(dir.path().join("root-console-login.toml"), &bad).unwrap();
+    let line = bad.lines().position(|l| l.contains("'ConsoleLogon'")).unwrap() + 1;
+
+    let out = trailhouse().args(["rules", "lint", "--rules"]).arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let expected =
+        format!("root-console-login.toml:{line}: rule root-console-login: unknown event name \"ConsoleLogon\"");
+    assert!(stdout.contains(&expected), "{stdout}");
+    assert!(stdout.contains("closest known event names: ConsoleLogin"), "{stdout}");
+    assert!(stdout.contains("1 findings"), "{stdout}");
+
+    // Loading the folder for anything else warns and goes on.
+    let out = trailhouse().args(["rules", "list", "--rules"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: "), "the load warns");
+
+    // The built-in packs are clean.
+    let out = run_ok(trailhouse().args(["rules", "lint", "--pack", "all"]));
+    assert!(out.contains("0 findings"), "{out}");
+}

@@ -17,6 +17,7 @@ use lake::schema::{
 use crate::alert::{Alert, MAX_EVENT_IDS, rfc3339, stable_id};
 use crate::error::{DetectError, Result};
 use crate::rule::{Rule, duration_micros};
+use crate::sigma::{IDENTITY, IDENTITY_SQL};
 
 /// The column the engine adds to every rule's result: `principal(useridentity)`, the
 /// actor's readable name (not a lake column).
@@ -66,7 +67,19 @@ pub async fn evaluate(ctx: &SessionContext, rule: &Rule) -> Result<Vec<Alert>> {
         })
         .map(|name| format!("matched.\"{}\"", name.replace('"', "\"\"")))
         .collect();
-    let wrapped = format!("SELECT {actor} AS {PRINCIPAL}, {} FROM ({sql}) AS matched", used.join(", "));
+    // `identity`, the actor with a role's sessions folded into the role (Sigma's notion,
+    // [`crate::sigma::IDENTITY_SQL`]), for rules that count or deduplicate by who acts: a
+    // role's sessions are named per run (`i-0abc`, `botocore-session-1700000000`), so a
+    // key on `principal` sees a new actor per session.
+    let identity = if about_events
+        && !schema.has_column_with_unqualified_name(IDENTITY)
+        && rule.dedup.key.iter().any(|k| k == IDENTITY)
+    {
+        format!(", {IDENTITY_SQL} AS {IDENTITY}")
+    } else {
+        String::new()
+    };
+    let wrapped = format!("SELECT {actor} AS {PRINCIPAL}{identity}, {} FROM ({sql}) AS matched", used.join(", "));
     // Streamed: only the hits' few fields are kept, not the matched rows' every column.
     let started = std::time::Instant::now();
     let mut stream = ctx.sql(&wrapped).await.map_err(sql_err)?.execute_stream().await.map_err(sql_err)?;

@@ -5,6 +5,7 @@
 //!   embedded test events.
 //! - [`coverage`]: the pack against the MITRE ATT&CK for IaaS tactics (a Markdown matrix).
 //! - [`pack`]: the built-in pack (`detections/rules/`) or a folder of rules.
+//! - [`lint`]: the event sources and names rules compare with, against AWS's API models.
 //! - [`testing`]: rule tests through the real decode -> Arrow -> DataFusion path.
 //! - [`baseline`]: what the stateful rules have seen, kept in the lake's `baselines` table
 //!   and brought up to date from each run's new rows.
@@ -25,6 +26,7 @@ pub mod baseline;
 pub mod coverage;
 pub mod engine;
 mod error;
+pub mod lint;
 pub mod pack;
 pub mod rule;
 pub mod run;

@@ -262,3 +262,29 @@ async fn a_sigma_condition_no_event_can_meet_runs_and_matches_nothing() {
     let messages: Vec<(bool, &str)> = outcomes.iter().map(|o| (o.passed, o.message.as_str())).collect();
     assert_eq!(messages, [(false, "expected a match, got none"), (true, "0 alert(s)")]);
 }
+
+#[test]
+fn both_builtin_packs_name_only_events_cloudtrail_records() {
+    let findings = detections::lint::lint_builtin(true, true).unwrap();
+    let wrong: Vec<String> = findings.iter().filter(|f| f.accepted.is_none()).map(|f| f.to_string()).collect();
+    assert!(wrong.is_empty(), "`trailhouse rules lint --pack all` finds:\n{}", wrong.join("\n"));
+    // Every accepted finding is still there: a fixed SigmaHQ rule drops its entry.
+    let upstream = include_str!("../aws-api/sigma-upstream.toml");
+    let accepted = findings.iter().filter(|f| f.accepted.is_some()).count();
+    assert_eq!(accepted, upstream.matches("[[finding]]").count(), "detections/aws-api/sigma-upstream.toml");
+}
+
+#[test]
+fn a_folder_rule_with_a_misspelt_name_is_linted_with_its_closest_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/root-console-login.toml")).unwrap();
+    let bad = rule.replacen("'ConsoleLogin'", "'ConsoleLogon'", 1);
+    assert_ne!(bad, rule, "the rule compares eventname with 'ConsoleLogin'");
+    std::fs::write(dir.path().join("root-console-login.toml"), &bad).unwrap();
+    let findings = detections::lint::lint_dir(dir.path()).unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    let f = &findings[0];
+    assert_eq!((f.rule.as_str(), f.value.as_str()), ("root-console-login", "ConsoleLogon"));
+    assert_eq!(bad.lines().nth(f.line - 1).map(|l| l.contains("'ConsoleLogon'")), Some(true), "line {}", f.line);
+    assert_eq!(f.closest.first().map(String::as_str), Some("ConsoleLogin"), "{f}");
+}

@@ -57,16 +57,23 @@ impl EventWriter {
         j.begin_obj();
         let version = *self.rng.pick(&["1.08", "1.09", "1.10", "1.11"]);
         j.ks("eventVersion", version);
-        write_identity(&mut j, &mut self.rng, acct, kind, time);
+        let person = write_identity(&mut j, &mut self.rng, acct, kind, time);
         j.ks("eventTime", &timestamp(time));
         j.ks("eventSource", api.source);
         j.ks("eventName", api.name);
         j.ks("awsRegion", region);
-        let ip = self.source_ip(acct, kind, api);
+        let ip = self.source_ip(acct, kind, api, person);
         j.ks("sourceIPAddress", &ip);
         let agent = if kind.is_service() { api.source } else { *self.rng.pick(AGENTS) };
         j.ks("userAgent", agent);
-        let error = self.rng.below(100);
+        let mut error = self.rng.below(100);
+        // People and their workloads are refused or throttled on about 0.4% of calls (a
+        // console page its user may not read, a tool asking for more than it needs), AWS's
+        // own services on 4% (log delivery to a bucket whose policy lacks it, Config
+        // reading what it may not).
+        if error < 4 && !kind.is_service() && self.rng.below(10) != 0 {
+            error = 99;
+        }
         if error < 4 {
             let (code, msg) = match api.source {
                 "ec2.amazonaws.com" => {
@@ -125,7 +132,10 @@ impl EventWriter {
 
     /// `sourceIPAddress`: the service for a service's event, else `AWS Internal`, an IPv6
     /// or private address now and then, mostly one of the account's IPv4 addresses.
-    fn source_ip(&mut self, acct: &Account, kind: IdentityType, api: &Api) -> String {
+    /// Where a call comes from: a service's name, AWS Internal, the account's IPv6 egress,
+    /// a private address, or the public address of the person behind it (or one of the
+    /// account's for the callers without one).
+    fn source_ip(&mut self, acct: &Account, kind: IdentityType, api: &Api, person: Option<usize>) -> String {
         if kind.is_service() {
             api.source.to_string()
         } else if self.rng.chance(0.05) {
@@ -134,9 +144,13 @@ impl EventWriter {
             // A few fixed IPv6 addresses per account (a VPC's egress), like its IPv4 ones;
             // the first draw is kept so the rest of the stream stays as it was.
             let _ = self.rng.below(65536);
-            format!("2600:1f18:{}::{:x}", &acct.id[8..], 1 + self.rng.below(4))
+            // A person's (or an instance's) calls leave from its own address.
+            let host = self.rng.below(4);
+            format!("2600:1f18:{}::{:x}", &acct.id[8..], 1 + person.map_or(host, |u| u as u64 % 4))
         } else if self.rng.chance(0.1) {
             format!("10.{}.{}.{}", self.rng.below(256), self.rng.below(256), 1 + self.rng.below(254))
+        } else if let Some(user) = person {
+            acct.person_ip(user, &mut self.rng).to_string()
         } else {
             self.rng.pick(&acct.ips).clone()
         }

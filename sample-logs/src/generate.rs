@@ -49,8 +49,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let files_total = accounts_n as u64 * slots * REGIONS.len() as u64;
     // The scenarios keep their times of the first day; those outside the window are left out.
     let end_secs = start_secs + slots as i64 * SLOT_SECS;
-    let plants: Vec<Plant> =
-        planted(day_start, accounts_n).into_iter().filter(|p| (start_secs..end_secs).contains(&p.at)).collect();
+    let plants: Vec<Plant> = if opts.planted {
+        planted(day_start, accounts_n).into_iter().filter(|p| (start_secs..end_secs).contains(&p.at)).collect()
+    } else {
+        Vec::new()
+    };
     let mut summary = GenerateSummary::default();
 
     // Events per file: the region's weight with jitter, scaled so the total is exact.
@@ -106,11 +109,12 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
                         out.push(',');
                     }
                     if w.rng.chance(0.004) {
-                        // Routine console logins, mostly with MFA.
-                        let who = *w.rng.pick(USERS);
-                        let mfa = w.rng.chance(0.97);
-                        let ip = w.rng.pick(&acct.ips);
-                        w.console_login(&mut out, acct, t, &Login { who, mfa, success: true, ip });
+                        // Routine console logins: with MFA (the planted scenarios sign in
+                        // without), each person from one of their own two addresses.
+                        let user = w.rng.below(USERS.len() as u64) as usize;
+                        let _ = w.rng.chance(0.97);
+                        let ip = acct.person_ip(user, &mut w.rng);
+                        w.console_login(&mut out, acct, t, &Login { who: USERS[user], mfa: true, success: true, ip });
                     } else {
                         w.event(&mut out, acct, region, t);
                     }

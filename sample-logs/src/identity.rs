@@ -5,13 +5,23 @@ use crate::rng::Rng;
 use crate::spec::{Account, IdentityType, ROLES, USERS};
 
 /// Writes the `userIdentity` of a routine event of identity type `kind` at `time`.
-pub(crate) fn write_identity(j: &mut Json<'_>, rng: &mut Rng, acct: &Account, kind: IdentityType, time: i64) {
+/// Returns the person behind the identity (an index into `USERS`), if there is one.
+pub(crate) fn write_identity(
+    j: &mut Json<'_>,
+    rng: &mut Rng,
+    acct: &Account,
+    kind: IdentityType,
+    time: i64,
+) -> Option<usize> {
     let id = &acct.id;
+    let mut person_of = None;
     j.key("userIdentity").begin_obj();
     match kind {
         IdentityType::AssumedRole => {
             let role = *rng.pick(ROLES);
-            let session = format!("{}-{}", rng.pick(USERS), rng.below(1000));
+            let user = rng.below(USERS.len() as u64) as usize;
+            person_of = Some(user);
+            let session = format!("{}-{}", USERS[user], rng.below(1000));
             j.ks("type", "AssumedRole");
             j.ks("principalId", &format!("AROA{id}XYZ:{session}"));
             j.ks("arn", &format!("arn:aws:sts::{id}:assumed-role/{role}/{session}"));
@@ -31,7 +41,9 @@ pub(crate) fn write_identity(j: &mut Json<'_>, rng: &mut Rng, acct: &Account, ki
             j.end_obj();
         }
         IdentityType::IamUser => {
-            let user = *rng.pick(USERS);
+            let i = rng.below(USERS.len() as u64) as usize;
+            person_of = Some(i);
+            let user = USERS[i];
             j.ks("type", "IAMUser");
             j.ks("principalId", &format!("AIDA{id}{}", user.len()));
             j.ks("arn", &format!("arn:aws:iam::{id}:user/{user}"));
@@ -58,17 +70,24 @@ pub(crate) fn write_identity(j: &mut Json<'_>, rng: &mut Rng, acct: &Account, ki
             j.ks("invokedBy", "cloudtrail.amazonaws.com");
         }
         IdentityType::IdentityCenterUser => {
-            let user = *rng.pick(USERS);
+            let i = rng.below(USERS.len() as u64) as usize;
+            person_of = Some(i);
+            let user = USERS[i];
             j.ks("type", "IdentityCenterUser");
             j.ks("accountId", id);
             j.key("onBehalfOf").begin_obj();
-            j.ks("userId", &rng.uuid());
+            // One Identity Center user id per person (the draw is kept so the stream of
+            // the rest stays as it was).
+            let _ = rng.uuid();
+            j.ks("userId", &format!("9067{:06x}-1111-2222-3333-{:012x}", i, i));
             j.ks("identityStoreArn", "arn:aws:identitystore::111111111111:identitystore/d-9067abcdef");
             j.end_obj();
             j.ks("credentialId", &format!("{user}-{}", rng.below(100_000)));
         }
         IdentityType::FederatedUser => {
-            let user = *rng.pick(USERS);
+            let i = rng.below(USERS.len() as u64) as usize;
+            person_of = Some(i);
+            let user = USERS[i];
             j.ks("type", "FederatedUser");
             j.ks("principalId", &format!("{id}:{user}"));
             j.ks("arn", &format!("arn:aws:sts::{id}:federated-user/{user}"));
@@ -83,20 +102,16 @@ pub(crate) fn write_identity(j: &mut Json<'_>, rng: &mut Rng, acct: &Account, ki
             j.end_obj();
         }
         IdentityType::AwsAccount => {
-            let other = format!("{:012}", 900_000_000_000u64 + rng.below(1000));
+            // A few partner accounts (a vendor, a central security account), not a new
+            // account per call.
+            let other = format!("{:012}", 900_000_000_000u64 + rng.below(1000) % 3);
             j.ks("type", "AWSAccount");
             j.ks("principalId", &format!("AIDA{other}"));
             j.ks("accountId", &other);
         }
-        IdentityType::Root => {
-            j.ks("type", "Root");
-            j.ks("principalId", id);
-            j.ks("arn", &format!("arn:aws:iam::{id}:root"));
-            j.ks("accountId", id);
-            j.ks("accessKeyId", &format!("ASIA{}", rng.below(1 << 40)));
-        }
     }
     j.end_obj();
+    person_of
 }
 
 /// `userIdentity` of the root user (`who == "root"`) or an IAM user, for console logins

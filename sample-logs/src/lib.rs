@@ -2,9 +2,15 @@
 //!
 //! [`generate()`] writes gzip `{"Records":[...]}` files in CloudTrail's S3 key layout and
 //! file naming (one file per account, region and 5-minute slot): every identity type, ~50
-//! APIs over ~30 services, errors, data events with resources, console logins with and
-//! without MFA, and a few planted suspicious events (each a [`Scenario`]), listed in
-//! `planted.tsv` beside the logs. The same options give byte-identical files and the same
+//! APIs over ~30 services, errors, data events with resources, console logins, and a few
+//! planted suspicious events (each a [`Scenario`]), listed in `planted.tsv` beside the logs
+//! (`planted: false` leaves them out).
+//!
+//! The routine traffic is a well-run organization's day, the thing a detection pack must
+//! stay quiet on: no root user (it appears only in the planted scenarios), people signing
+//! in with MFA from their own address and calling from it, a role's sessions named per run,
+//! a few partner accounts, AWS's services acting in every region and being refused on 4% of
+//! their calls, people and workloads refused on about 0.4% of theirs. The same options give byte-identical files and the same
 //! [`GenerateSummary`]: the demo, the benchmarks and the tests build their corpora with it,
 //! and the detections' tests expect the planted events.
 //!

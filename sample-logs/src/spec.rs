@@ -38,6 +38,10 @@ pub struct GenerateOptions {
     /// With `digests`: then edit, delete and add a log file and delete a digest, each in its
     /// own chain, listed in `planted.tsv` (scenario `tamper-*`, the key in `key`).
     pub tamper: bool,
+    /// Plant the suspicious scenarios ([`crate::Scenario`]) among the routine events (the
+    /// default). Without them the corpus is routine traffic only: what a detection pack
+    /// should stay quiet on.
+    pub planted: bool,
 }
 
 impl Default for GenerateOptions {
@@ -55,6 +59,7 @@ impl Default for GenerateOptions {
             digests: false,
             bucket: "trailhouse-generated".into(),
             tamper: false,
+            planted: true,
         }
     }
 }
@@ -168,6 +173,14 @@ impl Account {
         let ips = (0..6).map(|_| ipv4(rng)).collect();
         Account { id, ips }
     }
+
+    /// The address person `user` (an index into `USERS`) works from: always the same one,
+    /// as people sign in from their own desk, not from the account's every address. One
+    /// draw is made and ignored, so the stream of the rest stays as it was.
+    pub(crate) fn person_ip(&self, user: usize, rng: &mut Rng) -> &str {
+        let _ = rng.below(self.ips.len() as u64);
+        &self.ips[user % self.ips.len()]
+    }
 }
 
 /// A public IPv4 address in one of the blocks AWS and ISPs hand out.
@@ -202,8 +215,9 @@ pub(crate) enum IdentityType {
     FederatedUser,
     /// 4%: another account.
     AwsAccount,
-    /// 2%.
-    Root,
+    // No root user: a well-run organization does not use it day to day, and every root
+    // call is worth an alert (CIS 1.7), so the 2% once drawn for it are IAM users; root
+    // appears in the planted scenarios only.
 }
 
 impl IdentityType {
@@ -217,7 +231,8 @@ impl IdentityType {
             85..=89 => IdentityType::IdentityCenterUser,
             90..=93 => IdentityType::FederatedUser,
             94..=97 => IdentityType::AwsAccount,
-            _ => IdentityType::Root,
+            // 98..=99: once the root user, see above.
+            _ => IdentityType::IamUser,
         }
     }
 

@@ -47,6 +47,11 @@ pub struct Args {
     /// bucket as moved): the bucket you will upload the corpus to.
     #[arg(long, default_value = "trailhouse-generated")]
     pub bucket: String,
+    /// Routine traffic only: leave the planted suspicious scenarios out (planted.tsv is then
+    /// empty). What a detection pack should stay quiet on: `trailhouse detect --all` over
+    /// it measures the pack's noise (benches/detect.sh prints it per rule).
+    #[arg(long)]
+    pub no_planted: bool,
     /// Single-account key layout instead of the organization-trail layout.
     #[arg(long)]
     pub single_account_layout: bool,
@@ -69,6 +74,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         digests: a.digests || a.tamper,
         tamper: a.tamper,
         bucket: a.bucket.clone(),
+        planted: !a.no_planted,
     };
     let started = std::time::Instant::now();
     let s = tokio::task::spawn_blocking(move || generate(&opts)).await??;

@@ -46,7 +46,7 @@ pub enum Command {
     Export(export::Args),
     /// Compact small files (Delta OPTIMIZE) and delete unreferenced ones (VACUUM).
     Compact(compact::Args),
-    /// The detection rules: list them, run their embedded tests.
+    /// The detection rules: list them, run their embedded tests, lint their event names.
     Rules(rules::Args),
     /// Run the detection pack over the lake; alerts to stdout, a JSONL file, a webhook and
     /// the lake's `alerts` table.

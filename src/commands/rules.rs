@@ -1,4 +1,5 @@
-//! `trailhouse rules`: list the detection rules, run their embedded tests.
+//! `trailhouse rules`: list the detection rules, run their embedded tests, lint their event
+//! names against AWS's API models.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -47,6 +48,36 @@ pub enum RulesCommand {
         pack: PackArgs,
         /// Only these rules [default: all].
         ids: Vec<String>,
+    },
+    /// Check the event sources and event names the rules compare with against AWS's API
+    /// models, so a misspelt or invented name (a rule that can never match) is caught.
+    ///
+    /// Checked: in a TOML rule's SQL, `eventsource` / `eventname` compared with =, <>, IN,
+    /// LIKE, ILIKE and CASE ... WHEN; in a Sigma rule, the eventSource / eventName values of
+    /// each selection (|contains, |startswith, |endswith, wildcards and |re as patterns). A
+    /// name must be an event of the sources the rule names (of any source when it names
+    /// none); a pattern must match at least one known name.
+    ///
+    /// Known: detections/aws-api/events.tsv, generated from botocore's service models by
+    /// scripts/aws-api-table.py, and the CloudTrail-only events (console sign-in, service
+    /// events, S3's own names) in detections/aws-api/cloudtrail-only.toml, each with the page
+    /// that lists it. A name CloudTrail records that neither has belongs in that file.
+    ///
+    /// Prints one line per finding (file:line: rule: the value, the closest known names) and
+    /// exits 1 if there is any. Findings in SigmaHQ's rules that are known are accepted
+    /// (detections/aws-api/sigma-upstream.toml) and only counted. A folder given with
+    /// --rules is also linted whenever it is loaded, with warnings on stderr.
+    ///
+    /// Examples:
+    ///   trailhouse rules lint --pack all
+    ///   trailhouse rules lint --rules ./my-rules
+    #[command(verbatim_doc_comment)]
+    Lint {
+        #[command(flatten)]
+        pack: PackArgs,
+        /// Also list the accepted findings.
+        #[arg(long)]
+        accepted: bool,
     },
 }
 
@@ -140,6 +171,27 @@ pub async fn run(a: Args) -> Result<ExitCode> {
             }
             writeln!(out, "\n{} rules, {passed} tests passed, {failed} failed.", rules.len())?;
             Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        RulesCommand::Lint { pack, accepted } => {
+            let findings = pack.lint()?;
+            let (known, wrong): (Vec<_>, Vec<_>) = findings.iter().partition(|f| f.accepted.is_some());
+            let mut out = std::io::stdout().lock();
+            for f in &wrong {
+                writeln!(out, "{f}")?;
+            }
+            if accepted {
+                for f in &known {
+                    writeln!(out, "{f}")?;
+                }
+            }
+            let (sources, names) = detections::lint::ApiTable::builtin()?.size();
+            writeln!(
+                out,
+                "{} findings, {} accepted (known in SigmaHQ's rules; --accepted lists them). Checked against {sources} event sources, {names} event names.",
+                wrong.len(),
+                known.len()
+            )?;
+            Ok(if wrong.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
     }
 }

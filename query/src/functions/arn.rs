@@ -1,9 +1,11 @@
-//! ARN and identity helpers: `arn_account(arn)`, `arn_resource(arn)` and
-//! `principal(useridentity)`, one readable actor name for every identity type.
+//! ARN and identity helpers: `arn_account(arn)`, `arn_resource(arn)`,
+//! `principal(useridentity)`, one readable actor name for every identity type, and
+//! `aws_service_call(useridentity, sourceipaddress, eventtype)`, whether AWS itself made a
+//! call.
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanBuilder, StringBuilder};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
@@ -57,6 +59,61 @@ pub fn principal() -> ScalarUDF {
         }
         Ok(Arc::new(out.finish()))
     })
+}
+
+/// `aws_service_call(useridentity, sourceipaddress, eventtype)`: true when AWS itself made
+/// the call, not a person or a workload of the customer's: the one definition every rule
+/// uses to keep AWS's own activity out of an actor's counts (bursts, new addresses, new
+/// regions, denied calls, discovery, baselines). True when any of:
+/// - `useridentity.type = 'AWSService'` (a service principal, `delivery.logs.amazonaws.com`);
+/// - `useridentity.invokedby` is set: a service made the call, with its own credentials or
+///   forwarding a person's (CloudFormation, a console's service call); the person's own
+///   address is not in the event;
+/// - the identity is a service-linked role (`role/aws-service-role/...`, or a session of an
+///   `AWSServiceRoleFor...` role);
+/// - the source address is a service (`*.amazonaws.com`) or `AWS Internal`;
+/// - `eventtype = 'AwsServiceEvent'` (AWS recording something it did itself).
+///
+/// Never NULL: a row with none of these (or no identity at all) is false, so
+/// `NOT aws_service_call(...)` keeps it.
+pub fn aws_service_call() -> ScalarUDF {
+    Udf::udf("aws_service_call", Signature::any(3, Volatility::Immutable), DataType::Boolean, |args| {
+        let DataType::Struct(_) = args[0].data_type() else {
+            return exec_err!("aws_service_call() takes the useridentity column first, got {}", args[0].data_type());
+        };
+        let n = args[0].len();
+        let column = |path: &[&str]| -> Result<Vec<Option<String>>> {
+            match child(&args[0], path) {
+                Some(c) => Ok(strings(&c)?.map(|s| s.map(str::to_owned)).collect()),
+                None => Ok(vec![None; n]),
+            }
+        };
+        let kind = column(&["type"])?;
+        let invoked_by = column(&["invokedby"])?;
+        let arn = column(&["arn"])?;
+        let issuer = column(&["sessioncontext", "sessionissuer", "arn"])?;
+        let ips: Vec<Option<&str>> = strings(&args[1])?.collect();
+        let event_types: Vec<Option<&str>> = strings(&args[2])?.collect();
+        let mut out = BooleanBuilder::with_capacity(n);
+        for row in 0..n {
+            let identity_is_service = !args[0].is_null(row)
+                && (kind[row].as_deref() == Some("AWSService")
+                    || invoked_by[row].as_deref().is_some_and(|s| !s.is_empty())
+                    || issuer[row].as_deref().is_some_and(|s| s.contains(":role/aws-service-role/"))
+                    || arn[row].as_deref().is_some_and(|s| s.contains(":assumed-role/AWSServiceRoleFor")));
+            out.append_value(
+                identity_is_service
+                    || ips[row].is_some_and(is_service_address)
+                    || event_types[row] == Some("AwsServiceEvent"),
+            );
+        }
+        Ok(Arc::new(out.finish()))
+    })
+}
+
+/// A source address that names an AWS service instead of an IP address.
+fn is_service_address(ip: &str) -> bool {
+    ip == "AWS Internal" || ip.ends_with(".amazonaws.com") || ip.ends_with(".amazonaws.com.cn")
 }
 
 /// The string columns of a `useridentity` struct that `principal` reads.

@@ -3,7 +3,7 @@
 //!   `->>`, ...) and the Athena/Trino names (`json_extract_scalar`, `json_extract`,
 //!   `json_array_length`, `from_iso8601_timestamp`), so Athena queries run unchanged;
 //! - security helpers: `cidr_match`, `is_private_ip`, `arn_account`, `arn_resource`,
-//!   `principal`.
+//!   `principal`, `aws_service_call`.
 
 mod arn;
 mod ip;
@@ -48,6 +48,10 @@ pub fn catalog() -> Vec<(&'static str, &'static str)> {
         ("arn_resource(arn)", "the resource part of an ARN (after the account field)"),
         ("principal(useridentity)", "one readable actor name for any identity type"),
         (
+            "aws_service_call(useridentity, sourceipaddress, eventtype)",
+            "true when AWS itself made the call (a service principal, invokedBy, a service-linked role, a service address, an AwsServiceEvent)",
+        ),
+        (
             "sigma_match(json, 'a.b', op, arg)",
             "Sigma's matching inside a JSON column: any value at the path (through arrays) matches; op eq|cased|re|cidr|exists|null",
         ),
@@ -73,6 +77,7 @@ fn all() -> Vec<ScalarUDF> {
         arn::arn_account(),
         arn::arn_resource(),
         arn::principal(),
+        arn::aws_service_call(),
         sigma::sigma_match(),
         sigma::sigma_value(),
         sigma::sigma_like(),

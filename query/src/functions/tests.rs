@@ -157,6 +157,78 @@ async fn principal_names_every_identity_type() {
 }
 
 #[tokio::test]
+async fn aws_service_call_is_true_for_aws_itself_and_false_for_people() {
+    let ui = |fields: &str| {
+        if fields.starts_with("'type'") {
+            format!("named_struct({fields})")
+        } else {
+            format!("named_struct('type', arrow_cast(NULL, 'Utf8'), {fields})")
+        }
+    };
+    // (useridentity fields, sourceipaddress, eventtype, expected)
+    let cases = [
+        // A service principal: AWS's log delivery, as CloudTrail records its denied writes.
+        (
+            "'type', 'AWSService', 'invokedby', 'delivery.logs.amazonaws.com'",
+            "delivery.logs.amazonaws.com",
+            "AwsApiCall",
+            true,
+        ),
+        // No type, invokedBy only (CloudTrail's own bucket checks in the invictus dataset).
+        ("'invokedby', 'cloudtrail.amazonaws.com', 'accountid', '1'", "cloudtrail.amazonaws.com", "AwsApiCall", true),
+        // A service-linked role's session (recorded: RDS creating a network interface).
+        (
+            "'type', 'AssumedRole', 'arn', 'arn:aws:sts::1:assumed-role/AWSServiceRoleForRDS/SLRManagement', \
+             'sessioncontext', named_struct('sessionissuer', named_struct('arn', 'arn:aws:iam::1:role/aws-service-role/rds.amazonaws.com/AWSServiceRoleForRDS'))",
+            "203.0.113.9",
+            "AwsApiCall",
+            true,
+        ),
+        // A person's call forwarded by CloudFormation: the person's address is not there.
+        (
+            "'type', 'AssumedRole', 'arn', 'arn:aws:sts::1:assumed-role/Admin/alice', 'invokedby', 'cloudformation.amazonaws.com'",
+            "cloudformation.amazonaws.com",
+            "AwsApiCall",
+            true,
+        ),
+        ("'type', 'IAMUser', 'username', 'alice'", "AWS Internal", "AwsApiCall", true),
+        ("'accountid', '1'", "secretsmanager.amazonaws.com", "AwsServiceEvent", true),
+        ("'accountid', '1'", "203.0.113.9", "AwsServiceEvent", true),
+        // People and their workloads.
+        (
+            "'type', 'IAMUser', 'username', 'alice', 'arn', 'arn:aws:iam::1:user/alice'",
+            "203.0.113.9",
+            "AwsApiCall",
+            false,
+        ),
+        ("'type', 'Root', 'accountid', '1'", "198.51.100.7", "AwsConsoleSignIn", false),
+        (
+            "'type', 'AssumedRole', 'arn', 'arn:aws:sts::1:assumed-role/ci-deploy/i-0abc', \
+             'sessioncontext', named_struct('sessionissuer', named_struct('arn', 'arn:aws:iam::1:role/ci-deploy'))",
+            "10.0.1.5",
+            "AwsApiCall",
+            false,
+        ),
+        // A role merely named like a service is still the customer's.
+        (
+            "'type', 'AssumedRole', 'arn', 'arn:aws:sts::1:assumed-role/my-aws-service-role/x'",
+            "203.0.113.9",
+            "AwsApiCall",
+            false,
+        ),
+        // Nothing known: false, not NULL, so NOT aws_service_call(...) keeps the row.
+        ("'accountid', '1'", "", "", false),
+    ];
+    for (fields, ip, event_type, want) in cases {
+        let sql = format!("aws_service_call({}, '{ip}', '{event_type}')", ui(fields));
+        assert_eq!(eval(&sql).await, want.to_string(), "{sql}");
+    }
+    assert_eq!(eval("aws_service_call(named_struct('type', 'IAMUser'), NULL, NULL)").await, "false");
+    let err = try_eval("aws_service_call('alice', '1.2.3.4', 'AwsApiCall')").await.unwrap_err();
+    assert!(err.to_string().contains("useridentity"), "{err}");
+}
+
+#[tokio::test]
 async fn date_add_and_date_diff_follow_trino() {
     assert_eq!(eval("date_add('day', -1, TIMESTAMP '2026-11-02T10:00:00Z')").await, "2026-11-01T10:00:00Z");
     assert_eq!(
