@@ -8,17 +8,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
+
+use common::trailhouse;
 
 const LOG: &str = "111122223333_CloudTrail_us-east-1_20261120T1015Z_attack.json";
-
-fn trailhouse() -> Command {
-    let mut c = Command::cargo_bin("trailhouse").unwrap();
-    c.env_remove("TRAILHOUSE_LAKE").env_remove("TRAILHOUSE_RULES").env_remove("TRAILHOUSE_WEBHOOK_URL");
-    c
-}
 
 /// The recorded log file, gzipped where CloudTrail would have written it.
 fn write_logs(dir: &Path) {

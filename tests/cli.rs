@@ -7,23 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
-
 mod common;
 
-use common::{keys_under, upload_trail};
-
-fn trailhouse() -> Command {
-    let mut c = Command::cargo_bin("trailhouse").unwrap();
-    c.env_remove("TRAILHOUSE_LAKE").env("NO_COLOR", "1");
-    c
-}
-
-fn run_ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{keys_under, run_ok, trailhouse, upload_trail};
 
 /// `generate --json ARGS --out logs`: its summary.
 fn generate_json(logs: &Path, args: &[&str]) -> serde_json::Value {

@@ -8,26 +8,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
+
+use common::{run_ok, trailhouse};
 
 /// Ballista's own log lines: executors log each task they run, the scheduler each
 /// executor that registers.
 const NODE_LOG: &str = "warn,ballista_executor=info,ballista_scheduler=info";
-
-fn trailhouse() -> Command {
-    let mut c = Command::cargo_bin("trailhouse").unwrap();
-    c.env_remove("TRAILHOUSE_LAKE").env_remove("TRAILHOUSE_CLUSTER").env("NO_COLOR", "1");
-    c
-}
-
-fn run_ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A node process, killed when dropped.
 struct Node {

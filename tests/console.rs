@@ -12,14 +12,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt;
 use serde_json::{Value, json};
 
-fn trailhouse() -> Command {
-    let mut c = Command::cargo_bin("trailhouse").unwrap();
-    c.env_remove("TRAILHOUSE_LAKE").env_remove("TRAILHOUSE_SERVE_TOKEN").env("NO_COLOR", "1");
-    c
-}
+mod common;
+
+use common::trailhouse;
 
 fn run(c: &mut Command) -> String {
     let out = c.output().unwrap();

@@ -12,16 +12,9 @@ use std::process::{Command, Output};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
 
-fn trailhouse() -> Command {
-    let mut c = Command::cargo_bin("trailhouse").unwrap();
-    c.env_remove("TRAILHOUSE_LAKE")
-        .env_remove("TRAILHOUSE_WEBHOOK_URL")
-        .env("NO_COLOR", "1")
-        .env("NO_PROXY", "127.0.0.1");
-    c
-}
+use common::trailhouse;
 
 fn output(c: &mut Command) -> Output {
     c.output().unwrap()

@@ -12,23 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use assert_cmd::cargo::CommandCargoExt;
-use common::{endpoint, keys_under};
+use common::{endpoint, keys_under, run_ok, trailhouse};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
 const MANIFEST: &str = "_trailhouse_export.json";
-
-fn trailhouse() -> Command {
-    let mut c = Command::cargo_bin("trailhouse").unwrap();
-    c.env_remove("TRAILHOUSE_LAKE").env_remove("TRAILHOUSE_EXPORT_MODE").env("NO_COLOR", "1");
-    c
-}
-
-fn run_ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 struct Lake {
     _dir: tempfile::TempDir,

@@ -10,13 +10,9 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt;
+mod common;
 
-fn trailhouse() -> Command {
-    let mut c = Command::cargo_bin("trailhouse").unwrap();
-    c.env_remove("TRAILHOUSE_LAKE").env("NO_COLOR", "1");
-    c
-}
+use common::trailhouse;
 
 fn run_ok(c: &mut Command) -> (String, String) {
     let out = c.output().unwrap();

@@ -7,26 +7,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use assert_cmd::cargo::CommandCargoExt;
 use serde_json::Value;
 
 mod common;
 
-use common::{keys_under, upload_trail};
-
-fn trailhouse() -> Command {
-    let mut c = Command::cargo_bin("trailhouse").unwrap();
-    c.env_remove("TRAILHOUSE_LAKE").env("NO_COLOR", "1");
-    c
-}
-
-fn run_ok(c: &mut Command) -> String {
-    let out = c.output().unwrap();
-    assert!(out.status.success(), "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{keys_under, run_ok, trailhouse, upload_trail};
 
 /// Two hours of an organization trail's generated logs, two accounts in six regions, under
 /// `dir/bucket`, with signed digests naming `bucket`: (the folder, its public-keys file).

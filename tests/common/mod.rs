@@ -2,11 +2,38 @@
 #![allow(dead_code)]
 
 use std::path::Path;
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
 
 #[path = "../../ingest/tests/common/mod.rs"]
 mod ingest_common;
 
+#[allow(unused_imports)] // not every test binary uses both
 pub use ingest_common::{datasets, endpoint};
+
+/// The `trailhouse` binary as a user would run it, without what the shell running the
+/// tests may have set for it: every `TRAILHOUSE_*` variable (a lake, a rules folder, a
+/// webhook, any flag's `TRAILHOUSE_<COMMAND>_<FLAG>`) but the tests' own `TRAILHOUSE_TEST_*`
+/// ones; no colours, and no proxy for the local servers.
+pub fn trailhouse() -> Command {
+    let mut c = Command::cargo_bin("trailhouse").unwrap();
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("TRAILHOUSE_") && !k.starts_with("TRAILHOUSE_TEST_") {
+            c.env_remove(k.as_ref());
+        }
+    }
+    c.env("NO_COLOR", "1").env("NO_PROXY", "127.0.0.1");
+    c
+}
+
+/// Runs `c`, asserts it succeeded (showing its stderr if not) and returns its stdout.
+pub fn run_ok(c: &mut Command) -> String {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{:?} failed:\n{}", c, String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
 
 /// The datasets' log files: (key under the bucket, bytes, events), sorted by key.
 pub fn dataset_files() -> Vec<(String, Vec<u8>, u64)> {

@@ -223,6 +223,8 @@ async fn ask_queue(sqs: &aws_sdk_sqs::Client, opts: &ServiceOptions) -> Result<(
             return Err(IngestError::Aws(failure));
         }
         tracing::warn!("{failure}; trying again.");
+        // The pause between attempts at an unreachable endpoint (at most 500 ms, never past
+        // the deadline): a retry interval, not a wait for something else to happen.
         tokio::time::sleep(Duration::from_millis(500).min(deadline - tokio::time::Instant::now())).await;
     }
 }

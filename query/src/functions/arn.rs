@@ -42,7 +42,7 @@ pub fn principal() -> ScalarUDF {
         let DataType::Struct(_) = args[0].data_type() else {
             return exec_err!("principal() takes the useridentity column, got {}", args[0].data_type());
         };
-        let ui = Identity::new(&args[0])?;
+        let ui = Identity::new(&args[0]);
         let mut out = StringBuilder::with_capacity(args[0].len(), 0);
         let mut buf = String::new();
         for row in 0..args[0].len() {
@@ -81,26 +81,16 @@ pub fn aws_service_call() -> ScalarUDF {
         let DataType::Struct(_) = args[0].data_type() else {
             return exec_err!("aws_service_call() takes the useridentity column first, got {}", args[0].data_type());
         };
-        let n = args[0].len();
-        let column = |path: &[&str]| -> Result<Vec<Option<String>>> {
-            match child(&args[0], path) {
-                Some(c) => Ok(strings(&c)?.map(|s| s.map(str::to_owned)).collect()),
-                None => Ok(vec![None; n]),
-            }
-        };
-        let kind = column(&["type"])?;
-        let invoked_by = column(&["invokedby"])?;
-        let arn = column(&["arn"])?;
-        let issuer = column(&["sessioncontext", "sessionissuer", "arn"])?;
+        let ui = Identity::new(&args[0]);
         let ips: Vec<Option<&str>> = strings(&args[1])?.collect();
         let event_types: Vec<Option<&str>> = strings(&args[2])?.collect();
-        let mut out = BooleanBuilder::with_capacity(n);
-        for row in 0..n {
+        let mut out = BooleanBuilder::with_capacity(args[0].len());
+        for row in 0..args[0].len() {
             let identity_is_service = !args[0].is_null(row)
-                && (kind[row].as_deref() == Some("AWSService")
-                    || invoked_by[row].as_deref().is_some_and(|s| !s.is_empty())
-                    || issuer[row].as_deref().is_some_and(|s| s.contains(":role/aws-service-role/"))
-                    || arn[row].as_deref().is_some_and(|s| s.contains(":assumed-role/AWSServiceRoleFor")));
+                && (ui.get(TYPE, row) == Some("AWSService")
+                    || ui.get(INVOKED_BY, row).is_some()
+                    || ui.get(ISSUER_ARN, row).is_some_and(|s| s.contains(":role/aws-service-role/"))
+                    || ui.get(ARN, row).is_some_and(|s| s.contains(":assumed-role/AWSServiceRoleFor")));
             out.append_value(
                 identity_is_service
                     || ips[row].is_some_and(is_service_address)
@@ -116,10 +106,10 @@ fn is_service_address(ip: &str) -> bool {
     ip == "AWS Internal" || ip.ends_with(".amazonaws.com") || ip.ends_with(".amazonaws.com.cn")
 }
 
-/// The string columns of a `useridentity` struct that `principal` reads.
+/// The string columns of a `useridentity` struct that `principal` and `aws_service_call`
+/// read (read in place, row by row: nothing is copied per event).
 struct Identity {
-    kind: Vec<Option<String>>,
-    cols: [Option<ArrayRef>; 7],
+    cols: [Option<ArrayRef>; 9],
 }
 
 const ARN: usize = 0;
@@ -129,13 +119,11 @@ const USER_NAME: usize = 3;
 const PRINCIPAL_ID: usize = 4;
 const ON_BEHALF_OF: usize = 5;
 const ISSUER_NAME: usize = 6;
+const TYPE: usize = 7;
+const ISSUER_ARN: usize = 8;
 
 impl Identity {
-    fn new(a: &ArrayRef) -> Result<Identity> {
-        let kind = match child(a, &["type"]) {
-            Some(c) => strings(&c)?.map(|s| s.map(str::to_owned)).collect(),
-            None => vec![None; a.len()],
-        };
+    fn new(a: &ArrayRef) -> Identity {
         let cols = [
             child(a, &["arn"]),
             child(a, &["accountid"]),
@@ -144,8 +132,10 @@ impl Identity {
             child(a, &["principalid"]),
             child(a, &["onbehalfof", "userid"]),
             child(a, &["sessioncontext", "sessionissuer", "username"]),
+            child(a, &["type"]),
+            child(a, &["sessioncontext", "sessionissuer", "arn"]),
         ];
-        Ok(Identity { kind, cols })
+        Identity { cols }
     }
 
     fn get(&self, col: usize, row: usize) -> Option<&str> {
@@ -168,7 +158,7 @@ impl Identity {
         let arn_tail =
             |prefix: &str| self.get(ARN, row).and_then(|a| arn_field(a, 5)).and_then(|r| r.strip_prefix(prefix));
         let account = self.get(ACCOUNT, row).or_else(|| self.get(ARN, row).and_then(|a| arn_field(a, 4)));
-        let written = match self.kind[row].as_deref() {
+        let written = match self.get(TYPE, row) {
             Some("Root") => write!(out, "root@{}", account.unwrap_or("?")),
             Some("IAMUser") => match self.get(USER_NAME, row).or_else(|| arn_tail("user/")) {
                 Some(n) => write!(out, "{n}"),

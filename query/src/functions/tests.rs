@@ -122,6 +122,16 @@ async fn arn_helpers_split_account_and_resource() {
     assert_eq!(eval("arn_account('not an arn')").await, "NULL");
 }
 
+/// A `useridentity` struct from `named_struct` fields; one without a `type` gets a NULL
+/// one (as CloudTrail's service events without a type decode).
+fn identity(fields: &str) -> String {
+    if fields.starts_with("'type'") {
+        format!("named_struct({fields})")
+    } else {
+        format!("named_struct('type', arrow_cast(NULL, 'Utf8'), {fields})")
+    }
+}
+
 #[tokio::test]
 async fn principal_names_every_identity_type() {
     let cases = [
@@ -145,12 +155,7 @@ async fn principal_names_every_identity_type() {
         ("'type', 'Directory', 'username', 'frank'", "frank"),
     ];
     for (fields, want) in cases {
-        let fields = if fields.starts_with("'type'") {
-            fields.to_string()
-        } else {
-            format!("'type', arrow_cast(NULL, 'Utf8'), {fields}")
-        };
-        assert_eq!(eval(&format!("principal(named_struct({fields}))")).await, want, "{fields}");
+        assert_eq!(eval(&format!("principal({})", identity(fields))).await, want, "{fields}");
     }
     let err = try_eval("principal('alice')").await.unwrap_err();
     assert!(err.to_string().contains("useridentity"), "{err}");
@@ -158,13 +163,6 @@ async fn principal_names_every_identity_type() {
 
 #[tokio::test]
 async fn aws_service_call_is_true_for_aws_itself_and_false_for_people() {
-    let ui = |fields: &str| {
-        if fields.starts_with("'type'") {
-            format!("named_struct({fields})")
-        } else {
-            format!("named_struct('type', arrow_cast(NULL, 'Utf8'), {fields})")
-        }
-    };
     // (useridentity fields, sourceipaddress, eventtype, expected)
     let cases = [
         // A service principal: AWS's log delivery, as CloudTrail records its denied writes.
@@ -220,7 +218,7 @@ async fn aws_service_call_is_true_for_aws_itself_and_false_for_people() {
         ("'accountid', '1'", "", "", false),
     ];
     for (fields, ip, event_type, want) in cases {
-        let sql = format!("aws_service_call({}, '{ip}', '{event_type}')", ui(fields));
+        let sql = format!("aws_service_call({}, '{ip}', '{event_type}')", identity(fields));
         assert_eq!(eval(&sql).await, want.to_string(), "{sql}");
     }
     assert_eq!(eval("aws_service_call(named_struct('type', 'IAMUser'), NULL, NULL)").await, "false");
