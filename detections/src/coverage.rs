@@ -1,7 +1,8 @@
 //! The pack's coverage of the MITRE ATT&CK for IaaS matrix: which rules detect each tactic,
 //! with their technique ids and how their tests know CloudTrail's shape (a positive test on
 //! an event recorded from real CloudTrail, on AWS's documentation, or written by hand), as
-//! the Markdown table `trailhouse rules list --format markdown` prints and the README shows.
+//! the Markdown table `trailhouse rules list --format markdown` prints (the README shows its
+//! summary, docs/detections.md every rule).
 
 use std::fmt::Write;
 

@@ -20,7 +20,7 @@ pub enum RulesCommand {
     /// List the rules: id, severity, kind (match, threshold, stateful), tactics, title.
     ///
     /// `--format markdown` prints the coverage matrix (ATT&CK tactic x rule, with technique
-    /// ids) that the README shows.
+    /// ids; the README shows its summary, docs/detections.md every rule).
     List {
         #[command(flatten)]
         pack: PackArgs,
