@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::OnceLock;
 
+use datafusion::common::utils::datafusion_strsim::levenshtein;
 use serde::Deserialize;
 use yaml_rust2::{Yaml, YamlLoader};
 
@@ -220,28 +221,12 @@ fn closest<'a>(to: &str, candidates: impl Iterator<Item = &'a String>, n: usize)
     let score = |c: &str| {
         let c = c.to_lowercase();
         let contained = c.len().min(to.len()) >= 4 && (to.contains(&c) || c.contains(&to));
-        if contained { 1 } else { edit_distance(&to, &c) }
+        if contained { 1 } else { levenshtein(&to, &c) }
     };
     let mut scored: Vec<(usize, &String)> = candidates.map(|c| (score(c), c)).collect::<Vec<_>>();
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
     scored.into_iter().take(n).map(|(_, c)| c.clone()).collect()
-}
-
-/// Levenshtein distance.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(cur).min(row[j]) };
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// The column a rule compares.
