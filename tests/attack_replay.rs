@@ -67,9 +67,49 @@ fn a_replayed_intrusion_raises_each_step_in_the_order_it_happened() {
     for a in &alerts {
         assert_eq!(a["principal"], "ci-deployer", "an alert not about the intruder: {a}");
     }
+    // The steps are one incident about the key's user, its tactics in kill-chain order, and
+    // their progression raises one attack-sequence alert.
+    let sequences: Vec<&serde_json::Value> =
+        alerts.iter().filter(|a| a["rule_id"] == "incident-attack-sequence").collect();
+    assert_eq!(sequences.len(), 1, "{fired:?}");
+    assert_eq!(sequences[0]["severity"], "critical", "four rising stages: {}", sequences[0]);
+    let incidents = || -> Vec<serde_json::Value> {
+        let out = trailhouse()
+            .args(["sql", "--format", "ndjson", "--lake"])
+            .arg(&lake)
+            .arg("SELECT incident_id, identity, tactics, alerts, progression, steps FROM incidents")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let first = incidents();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let incident = &first[0];
+    assert_eq!(incident["identity"], "arn:aws:iam::111122223333:user/ci-deployer");
+    assert_eq!(
+        incident["tactics"],
+        serde_json::json!(["credential_access", "discovery", "privilege_escalation", "persistence", "defense_evasion"])
+    );
+    assert_eq!(incident["alerts"], alerts.len() as i64 - 1, "every step but the sequence alert itself");
+    assert_eq!(sequences[0]["details"]["incident_id"], incident["incident_id"]);
+    let steps: Vec<serde_json::Value> = serde_json::from_str(incident["steps"].as_str().unwrap()).unwrap();
+    let step_rules: Vec<&str> = steps.iter().map(|s| s["rule_id"].as_str().unwrap()).collect();
+    assert_eq!(step_rules.first(), Some(&"offensive-tool-user-agent"), "{step_rules:?}");
+    assert_eq!(step_rules.last(), Some(&"guardduty-disabled"), "{step_rules:?}");
 
     // The same lake again: nothing new.
     let again = trailhouse().args(["detect", "--format", "ndjson", "--lake"]).arg(&lake).output().unwrap();
     assert_eq!(again.status.code(), Some(0), "{}", String::from_utf8_lossy(&again.stderr));
     assert!(again.stdout.is_empty(), "{}", String::from_utf8_lossy(&again.stdout));
+    // ... and the incident is the same one, not a second.
+    assert_eq!(incidents(), first);
+
+    // Everything again from the start (`--all`): the same alerts, already known, add no
+    // incident and change none.
+    let all = trailhouse().args(["detect", "--all", "--format", "ndjson", "--lake"]).arg(&lake).output().unwrap();
+    assert_eq!(all.status.code(), Some(0), "{}", String::from_utf8_lossy(&all.stderr));
+    let after = incidents();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0]["incident_id"], first[0]["incident_id"]);
 }

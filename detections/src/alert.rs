@@ -10,7 +10,7 @@ use lake::time::format_canonical;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::rule::Severity;
+use crate::rule::{Severity, Tactic};
 
 /// One deduplicated alert.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -23,6 +23,10 @@ pub struct Alert {
     /// `column=value` pairs of the dedup key.
     pub dedup_key: String,
     pub principal: Option<String>,
+    /// Who the alert is about, as incidents group it: the actor's ARN, an assumed role's
+    /// sessions folded into the role, an access key's calls into its user
+    /// ([`crate::engine::IDENTITY_ARN_SQL`]); `None` for alerts about no actor.
+    pub identity: Option<String>,
     pub source_ips: Vec<String>,
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
@@ -40,6 +44,8 @@ pub struct Alert {
     /// Extra columns the rule returned (first matching row), e.g. the opened port.
     pub details: serde_json::Map<String, serde_json::Value>,
     pub mitre: Vec<String>,
+    /// The rule's ATT&CK tactics (incidents order them along the kill chain).
+    pub tactics: Vec<Tactic>,
     pub controls: Vec<String>,
     pub triage: String,
     /// The rule's references (articles, documentation).
@@ -112,9 +118,11 @@ pub static ALERT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         s("controls"),
         s("run_id"),
         // Added after the first release: older lakes gain them when an alert is recorded.
-        Field::new("references", list, true),
+        Field::new("references", list.clone(), true),
         s("author"),
         s("license"),
+        s("identity"),
+        Field::new("tactics", list, true),
     ]))
 });
 
@@ -145,6 +153,12 @@ pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<Reco
         }
         Arc::new(b.finish())
     };
+    let mut tactics = ListBuilder::new(StringBuilder::new());
+    for a in alerts {
+        a.tactics.iter().for_each(|t| tactics.values().append_value(t.name()));
+        tactics.append(true);
+    }
+    let tactics: ArrayRef = Arc::new(tactics.finish());
     let mut events = Int64Builder::with_capacity(n);
     for a in alerts {
         events.append_value(i64::try_from(a.events).unwrap_or(i64::MAX));
@@ -172,6 +186,8 @@ pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<Reco
         lists(&|a| &a.references),
         strings(&|a| a.author.clone()),
         strings(&|a| a.license.clone()),
+        strings(&|a| a.identity.clone()),
+        tactics,
     ];
     Ok(RecordBatch::try_new(ALERT_SCHEMA.clone(), columns)?)
 }

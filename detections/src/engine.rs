@@ -23,12 +23,23 @@ use crate::sigma::{IDENTITY, IDENTITY_SQL};
 /// actor's readable name (not a lake column).
 const PRINCIPAL: &str = "principal";
 
+/// The column the engine adds beside it: [`IDENTITY_ARN_SQL`], who an incident is about.
+const IDENTITY_ARN: &str = "__identity_arn";
+
+/// The actor as incidents group it: the ARN of the role behind an assumed-role session (a
+/// role's sessions are one identity), else the caller's own ARN (an IAM user's, whichever
+/// of its access keys it used; root's), else its readable name (a service).
+pub static IDENTITY_ARN_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!("coalesce({USER_IDENTITY_COL}.sessioncontext.sessionissuer.arn, {USER_IDENTITY_COL}.arn, {PRINCIPAL_SQL})")
+});
+
 /// One matched event.
 #[derive(Debug, Clone)]
 struct Hit {
     time: i64,
     eventid: String,
     principal: Option<String>,
+    identity: Option<String>,
     ip: Option<String>,
     account: Option<String>,
     region: Option<String>,
@@ -50,7 +61,11 @@ pub async fn evaluate(ctx: &SessionContext, rule: &Rule) -> Result<Vec<Alert>> {
     // A rule over events names the actor; one over the lake's own records (`integrity`,
     // the ledger) has no `useridentity`.
     let about_events = schema.has_column_with_unqualified_name(USER_IDENTITY_COL);
-    let actor = if about_events { PRINCIPAL_SQL.to_string() } else { "CAST(NULL AS VARCHAR)".into() };
+    let (actor, identity_arn) = if about_events {
+        (PRINCIPAL_SQL.to_string(), IDENTITY_ARN_SQL.clone())
+    } else {
+        ("CAST(NULL AS VARCHAR)".into(), "CAST(NULL AS VARCHAR)".into())
+    };
     // Only what an alert is made of: the few columns it shows, the dedup key, the threshold's
     // distinct column and the rule's own extra columns (details). `SELECT * FROM events`
     // then reads those few columns, not the whole row's JSON.
@@ -63,7 +78,7 @@ pub async fn evaluate(ctx: &SessionContext, rule: &Rule) -> Result<Vec<Alert>> {
             ALERT_COLUMNS.contains(&name.as_str())
                 || rule.dedup.key.contains(name)
                 || rule.threshold.as_ref().and_then(|t| t.distinct.as_ref()) == Some(name)
-                || (!known.contains(*name) && name.as_str() != PRINCIPAL)
+                || (!known.contains(*name) && name.as_str() != PRINCIPAL && name.as_str() != IDENTITY_ARN)
         })
         .map(|name| format!("matched.\"{}\"", name.replace('"', "\"\"")))
         .collect();
@@ -79,7 +94,10 @@ pub async fn evaluate(ctx: &SessionContext, rule: &Rule) -> Result<Vec<Alert>> {
     } else {
         String::new()
     };
-    let wrapped = format!("SELECT {actor} AS {PRINCIPAL}{identity}, {} FROM ({sql}) AS matched", used.join(", "));
+    let wrapped = format!(
+        "SELECT {actor} AS {PRINCIPAL}, {identity_arn} AS {IDENTITY_ARN}{identity}, {} FROM ({sql}) AS matched",
+        used.join(", ")
+    );
     // Streamed: only the hits' few fields are kept, not the matched rows' every column.
     let started = std::time::Instant::now();
     let mut stream = ctx.sql(&wrapped).await.map_err(sql_err)?.execute_stream().await.map_err(sql_err)?;
@@ -146,8 +164,10 @@ pub async fn evaluate_filters(ctx: &SessionContext, rules: &[&Rule]) -> Result<V
     let columns = ALERT_COLUMNS.join(", ");
     let sql = format!(
         "SELECT {PRINCIPAL_SQL} AS {PRINCIPAL}, {columns}, \
-         coalesce({USER_IDENTITY_COL}.sessioncontext.sessionissuer.arn, {PRINCIPAL_SQL}) AS {}, {} FROM events WHERE {}",
+         coalesce({USER_IDENTITY_COL}.sessioncontext.sessionissuer.arn, {PRINCIPAL_SQL}) AS {}, {} AS {IDENTITY_ARN}, \
+         {} FROM events WHERE {}",
         crate::sigma::IDENTITY,
+        *IDENTITY_ARN_SQL,
         flags.join(", "),
         any.join(" OR ")
     );
@@ -155,7 +175,7 @@ pub async fn evaluate_filters(ctx: &SessionContext, rules: &[&Rule]) -> Result<V
     let started = std::time::Instant::now();
     let mut stream = ctx.sql(&sql).await.map_err(sql_err)?.execute_stream().await.map_err(sql_err)?;
     let mut per_rule: Vec<Vec<Hit>> = vec![Vec::new(); rules.len()];
-    let base = ALERT_COLUMNS.len() + 2;
+    let base = ALERT_COLUMNS.len() + 3;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(sql_err)?;
         let rows = batch.project(&(0..base).collect::<Vec<_>>())?;
@@ -206,6 +226,7 @@ fn hits(batches: &[RecordBatch], rule: &Rule) -> Result<Vec<Hit>> {
         let times = cast(times, &lake::schema::timestamp_type())?;
         let times = times.as_primitive::<TimestampMicrosecondType>();
         let principal = text(PRINCIPAL)?;
+        let identity = text(IDENTITY_ARN)?;
         let ip = text(SOURCE_IP_ADDRESS)?;
         let account = text(RECIPIENT_ACCOUNT_ID)?;
         let region = text(AWS_REGION)?;
@@ -228,7 +249,7 @@ fn hits(batches: &[RecordBatch], rule: &Rule) -> Result<Vec<Hit>> {
             .schema()
             .fields()
             .iter()
-            .filter(|f| !known.contains(f.name()) && f.name() != PRINCIPAL)
+            .filter(|f| !known.contains(f.name()) && f.name() != PRINCIPAL && f.name() != IDENTITY_ARN)
             .map(|f| Ok((f.name().clone(), as_text(b.column_by_name(f.name()).expect("listed"))?)))
             .collect::<Result<_>>()?;
         let get = |v: &Option<Vec<Option<String>>>, i: usize| v.as_ref().and_then(|v| v[i].clone());
@@ -242,6 +263,7 @@ fn hits(batches: &[RecordBatch], rule: &Rule) -> Result<Vec<Hit>> {
                 time: if times.is_null(i) { 0 } else { times.value(i) },
                 eventid: ids[i].clone().unwrap_or_default(),
                 principal: get(&principal, i),
+                identity: get(&identity, i),
                 ip: get(&ip, i),
                 account: get(&account, i),
                 region: get(&region, i),
@@ -341,6 +363,7 @@ fn fold(rule: &Rule, mut hits: Vec<Hit>) -> Vec<Alert> {
                 severity: rule.severity,
                 dedup_key,
                 principal: members.iter().find_map(|h| h.principal.clone()),
+                identity: members.iter().find_map(|h| h.identity.clone()),
                 source_ips: set(&|h| h.ip.clone()),
                 accounts: set(&|h| h.account.clone()),
                 regions: set(&|h| h.region.clone()),
@@ -353,6 +376,7 @@ fn fold(rule: &Rule, mut hits: Vec<Hit>) -> Vec<Alert> {
                 last_seen_micros: last,
                 details: members.first().map(|h| h.details.clone()).unwrap_or_default(),
                 mitre: rule.mitre.clone(),
+                tactics: rule.tactics.clone(),
                 controls: rule.controls.clone(),
                 triage: rule.triage.clone(),
                 references: rule.references.clone(),

@@ -12,6 +12,8 @@
 //! - [`engine`]: one rule over registered `events`/`history` into deduplicated alerts.
 //! - [`run`]: a run over the lake: incremental by Delta version (the watermark lives in
 //!   the lake's `detection_runs` table), alerts appended to the lake's `alerts` table.
+//! - [`incident`]: a run's alerts about one identity within a window, grouped into scored
+//!   incidents (the lake's `incidents` table) and the attack-sequence alert.
 //! - [`alert`]: alerts and their forms (a table, a line, Arrow for the `alerts` table).
 //! - [`sink`]: where alerts go (terminal, JSONL file, Slack-compatible webhook) and
 //!   [`sink::Sinks::deliver_then_record`], the order that makes delivery at least once.
@@ -26,6 +28,7 @@ pub mod baseline;
 pub mod coverage;
 pub mod engine;
 mod error;
+pub mod incident;
 pub mod lint;
 pub mod pack;
 pub mod rule;

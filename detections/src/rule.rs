@@ -86,6 +86,28 @@ impl Tactic {
         }
     }
 
+    /// Its name in rule files and the lake's tables (`defense_evasion`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tactic::InitialAccess => "initial_access",
+            Tactic::Execution => "execution",
+            Tactic::Persistence => "persistence",
+            Tactic::PrivilegeEscalation => "privilege_escalation",
+            Tactic::DefenseEvasion => "defense_evasion",
+            Tactic::CredentialAccess => "credential_access",
+            Tactic::Discovery => "discovery",
+            Tactic::LateralMovement => "lateral_movement",
+            Tactic::Collection => "collection",
+            Tactic::Exfiltration => "exfiltration",
+            Tactic::Impact => "impact",
+        }
+    }
+
+    /// The tactic named `name` ([`Tactic::name`]).
+    pub fn from_name(name: &str) -> Option<Tactic> {
+        Tactic::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// ATT&CK's id for it (`TA0005`).
     pub fn mitre_id(self) -> &'static str {
         match self {

@@ -109,6 +109,19 @@ impl serde::Serialize for Scope {
     }
 }
 
+/// How a run behaves beyond its rules and scope.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Alerts about one identity this close together are one incident ([`crate::incident`]).
+    pub incident_window_micros: i64,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions { incident_window_micros: crate::incident::DEFAULT_WINDOW_MICROS }
+    }
+}
+
 /// What a run did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunSummary {
@@ -123,6 +136,9 @@ pub struct RunSummary {
     pub alerts: Vec<Alert>,
     /// Alerts found again and suppressed because the lake already has them.
     pub duplicates: usize,
+    /// The incidents of every identity this run's alerts name, recomputed (stored by
+    /// [`record`] before the alerts).
+    pub incidents: crate::incident::Incidents,
     pub seconds: f64,
     /// When the run started (microseconds), recorded as the alerts' `detected_at`.
     #[serde(skip)]
@@ -147,7 +163,7 @@ pub struct Resolution {
 /// the summary to [`crate::sink::Sinks::deliver_then_record`], which delivers the alerts and
 /// then [`record`]s the run (so a crash in between re-raises them instead of losing them).
 pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary> {
-    run_in(query::new_context()?, lake, rules, scope).await
+    run_in(query::new_context()?, lake, rules, scope, &RunOptions::default()).await
 }
 
 /// [`run`] with the rules' SQL planned and run in `ctx`: a context from
@@ -158,6 +174,7 @@ pub async fn run_in(
     lake: &Lake,
     rules: &[Rule],
     scope: Scope,
+    options: &RunOptions,
 ) -> Result<RunSummary> {
     let started = Instant::now();
     let now = now_micros();
@@ -290,7 +307,17 @@ pub async fn run_in(
     let before = alerts.len();
     let mut seen = HashSet::new();
     alerts.retain(|a| !known.contains(&a.alert_id) && seen.insert(a.alert_id.clone()));
-    let duplicates = before - alerts.len();
+    let mut duplicates = before - alerts.len();
+    // The incidents of the identities these alerts name, and the attack sequences they
+    // raise (new ones only: a rerun's sequence alert is already in the lake).
+    let incidents = crate::incident::assemble(lake, &alerts, options.incident_window_micros).await?;
+    for sequence in incidents.incidents.iter().filter_map(crate::incident::sequence_alert) {
+        if known.contains(&sequence.alert_id) {
+            duplicates += 1;
+        } else {
+            alerts.push(sequence);
+        }
+    }
     alerts.sort_by(|a, b| (a.first_seen_micros, &a.rule_id).cmp(&(b.first_seen_micros, &b.rule_id)));
 
     let summary = RunSummary {
@@ -302,6 +329,7 @@ pub async fn run_in(
         rules: rules.len(),
         alerts,
         duplicates,
+        incidents,
         seconds: started.elapsed().as_secs_f64(),
         detected_at: now,
         baseline_facts: baselines.into_facts(),
@@ -315,6 +343,9 @@ pub async fn run_in(
 /// alerts table suppresses the repeats. Call it after delivering the alerts (as
 /// [`crate::sink::Sinks::deliver_then_record`] does), never before.
 pub async fn record(lake: &Lake, summary: &RunSummary) -> Result<()> {
+    // Incidents first: a crash before the alerts are written re-raises the same alerts,
+    // which recompute the same incidents (same ids) and replace these rows.
+    crate::incident::store(lake, &summary.incidents, summary.detected_at, &summary.run_id).await?;
     if !summary.alerts.is_empty() {
         // An alerts table written before `references`, `author` and `license` gains them.
         if lake.try_table(ALERTS_TABLE).await?.is_some() {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
+use detections::alert::Alert;
 use detections::run::{RunSummary, Scope, record, run};
 use ingest::aws::AwsOptions;
 use ingest::backfill::{BackfillOptions, backfill};
@@ -21,7 +22,7 @@ async fn ingest_dir(lake: &Lake, dir: &Path) -> ingest::backfill::Summary {
 }
 
 /// A lake of 20,000 generated events (2 accounts, 1 day) with the planted scenarios.
-async fn generated_lake(root: &Path) -> (Lake, Vec<(String, String, String)>) {
+async fn generated_lake(root: &Path) -> (Lake, Vec<(String, String, String, String)>) {
     let logs = root.join("logs");
     generate(&GenerateOptions {
         out: logs.clone(),
@@ -34,14 +35,14 @@ async fn generated_lake(root: &Path) -> (Lake, Vec<(String, String, String)>) {
     .unwrap();
     let lake = Lake::open_or_create(&root.join("lake").display().to_string(), &LakeOptions::default()).await.unwrap();
     ingest_dir(&lake, &logs).await;
-    // (time, account, scenario)
+    // (time, account, scenario, actor)
     let planted = std::fs::read_to_string(logs.join("planted.tsv"))
         .unwrap()
         .lines()
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            (f[0].to_string(), f[1].to_string(), f[3].to_string())
+            (f[0].to_string(), f[1].to_string(), f[3].to_string(), f[5].to_string())
         })
         .collect();
     (lake, planted)
@@ -83,7 +84,7 @@ async fn every_planted_scenario_raises_its_alert_once() {
     let s = run(&lake, &rules, Scope::Incremental).await.unwrap();
     let counts = by_rule(&s);
     assert!(planted.len() >= 14, "{planted:?}");
-    for (time, account, scenario) in &planted {
+    for (time, account, scenario, _) in &planted {
         let rule = rule_for(scenario);
         let hit = s.alerts.iter().any(|a| {
             a.rule_id == rule
@@ -125,6 +126,35 @@ async fn every_planted_scenario_raises_its_alert_once() {
     let brute = s.alerts.iter().find(|a| a.rule_id == "console-brute-force").unwrap();
     assert_eq!(brute.source_ips, vec!["198.51.100.23".to_string()]);
     assert!(brute.events >= 10, "{brute:?}");
+
+    // Each planted intrusion of several steps by one identity (root signing in without MFA
+    // then making a key; bob opening SSH, making a key for another user and reading an
+    // instance's password) is one incident holding every step's alert.
+    let mut intrusions: BTreeMap<(String, String), Vec<&str>> = BTreeMap::new();
+    for (_, account, scenario, actor) in &planted {
+        intrusions.entry((account.clone(), actor.clone())).or_default().push(rule_for(scenario));
+    }
+    intrusions.retain(|_, steps| steps.len() > 1);
+    assert!(intrusions.len() >= 3, "{intrusions:?}");
+    for ((account, actor), steps) in &intrusions {
+        let identity = if actor == "root" {
+            format!("arn:aws:iam::{account}:root")
+        } else {
+            format!("arn:aws:iam::{account}:user/{actor}")
+        };
+        let theirs: Vec<&detections::incident::Incident> =
+            s.incidents.incidents.iter().filter(|i| i.identity == identity).collect();
+        let holding: Vec<&&detections::incident::Incident> =
+            theirs.iter().filter(|i| steps.iter().all(|r| i.steps.iter().any(|st| st.rule_id == *r))).collect();
+        assert_eq!(holding.len(), 1, "{identity}: steps {steps:?} not in one incident: {theirs:#?}");
+    }
+    // Every alert about an identity is a step of exactly one incident.
+    let stepped: Vec<&str> =
+        s.incidents.incidents.iter().flat_map(|i| i.steps.iter().map(|st| st.alert_id.as_str())).collect();
+    assert_eq!(stepped.len(), stepped.iter().collect::<HashSet<_>>().len(), "an alert in two incidents");
+    for a in s.alerts.iter().filter(|a| a.identity.is_some() && a.rule_id != detections::incident::SEQUENCE_RULE) {
+        assert!(stepped.contains(&a.alert_id.as_str()), "alert in no incident: {a:?}");
+    }
 }
 
 /// Issue 31's "quiet by default": the first run over routine traffic alone (the generator
@@ -536,4 +566,100 @@ async fn write_as_an_older_build(dir: &Path, batch: arrow::array::RecordBatch) {
         .with_save_mode(SaveMode::Append)
         .await
         .unwrap();
+}
+
+/// An alert as a rule would raise it, about `identity`, `hour` hours into 2026-11-20.
+fn alert_about(id: &str, identity: &str, rule: &str, tactic: detections::rule::Tactic, hour: i64) -> Alert {
+    let at = 1_795_132_800_000_000 + hour * 3_600_000_000;
+    Alert {
+        alert_id: id.into(),
+        rule_id: rule.into(),
+        title: rule.into(),
+        severity: detections::rule::Severity::High,
+        dedup_key: format!("identity={identity}"),
+        principal: identity.rsplit('/').next().map(String::from),
+        identity: Some(identity.into()),
+        source_ips: vec!["198.51.100.23".into()],
+        accounts: vec!["111122223333".into()],
+        regions: vec!["us-east-1".into()],
+        event_names: vec!["GetUser".into()],
+        event_ids: vec![format!("ev-{id}")],
+        events: 1,
+        first_seen: detections::alert::rfc3339(at),
+        last_seen: detections::alert::rfc3339(at),
+        first_seen_micros: at,
+        last_seen_micros: at,
+        details: Default::default(),
+        mitre: vec![],
+        tactics: vec![tactic],
+        controls: vec![],
+        triage: "look".into(),
+        references: vec![],
+        author: None,
+        license: None,
+    }
+}
+
+/// A run's summary holding `alerts` and the incidents they update, as `run` makes it.
+async fn summary_of(lake: &Lake, alerts: Vec<Alert>) -> RunSummary {
+    let incidents =
+        detections::incident::assemble(lake, &alerts, detections::incident::DEFAULT_WINDOW_MICROS).await.unwrap();
+    let mut alerts = alerts;
+    alerts.extend(incidents.incidents.iter().filter_map(detections::incident::sequence_alert));
+    RunSummary {
+        run_id: format!("run-{}", alerts.len()),
+        scope: Scope::Incremental,
+        from_version: None,
+        to_version: 0,
+        data_files: 0,
+        rules: 1,
+        alerts,
+        duplicates: 0,
+        incidents,
+        seconds: 0.0,
+        detected_at: lake::time::now_micros(),
+        baseline_facts: vec![],
+        resolved: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_later_alert_joins_its_identitys_incident_and_replaces_its_row() {
+    use detections::rule::Tactic;
+    const BOB: &str = "arn:aws:iam::111122223333:user/bob";
+    const CAROL: &str = "arn:aws:iam::111122223333:user/carol";
+    let dir = tempfile::tempdir().unwrap();
+    let lake =
+        Lake::open_or_create(&dir.path().join("lake").display().to_string(), &LakeOptions::default()).await.unwrap();
+    let first = summary_of(
+        &lake,
+        vec![
+            alert_about("b1", BOB, "self-enumeration", Tactic::Discovery, 1),
+            alert_about("b2", BOB, "self-policy", Tactic::PrivilegeEscalation, 2),
+            alert_about("c1", CAROL, "new-region", Tactic::DefenseEvasion, 2),
+        ],
+    )
+    .await;
+    assert_eq!(first.incidents.incidents.len(), 2);
+    assert!(first.alerts.iter().all(|a| a.rule_id != detections::incident::SEQUENCE_RULE), "two stages only");
+    record(&lake, &first).await.unwrap();
+
+    // The next run: bob's third step, read together with his stored two.
+    let next = summary_of(&lake, vec![alert_about("b3", BOB, "second-access-key", Tactic::Persistence, 3)]).await;
+    assert_eq!(next.incidents.identities, [BOB]);
+    let bob = &next.incidents.incidents[0];
+    assert_eq!(bob.steps.iter().map(|s| s.alert_id.as_str()).collect::<Vec<_>>(), ["b1", "b2", "b3"]);
+    assert_eq!(bob.incident_id, first.incidents.incidents.iter().find(|i| i.identity == BOB).unwrap().incident_id);
+    let sequence: Vec<&Alert> =
+        next.alerts.iter().filter(|a| a.rule_id == detections::incident::SEQUENCE_RULE).collect();
+    assert_eq!(sequence.len(), 1, "three rising stages raise the sequence alert");
+    record(&lake, &next).await.unwrap();
+
+    // One row per incident: bob's replaced (three alerts), carol's untouched.
+    let rows = sql_values(
+        &lake,
+        "SELECT string_agg(identity || ' ' || CAST(alerts AS VARCHAR), ';' ORDER BY identity) FROM incidents",
+    )
+    .await;
+    assert_eq!(rows, [format!("{BOB} 3;{CAROL} 1")]);
 }

@@ -50,7 +50,7 @@ impl QueryError {
 /// The command that creates a table of the lake that is written on first use.
 fn written_by(table: &str) -> Option<&'static str> {
     Some(match table {
-        lake::ALERTS_TABLE | lake::RUNS_TABLE | lake::BASELINES_TABLE => "`trailhouse detect`",
+        lake::ALERTS_TABLE | lake::RUNS_TABLE | lake::BASELINES_TABLE | lake::INCIDENTS_TABLE => "`trailhouse detect`",
         lake::INTEGRITY_TABLE => "`trailhouse ingest` (when it meets digest files)",
         lake::TRIAGE_TABLE => "the console (`trailhouse serve`), when an alert is triaged,",
         _ => return None,

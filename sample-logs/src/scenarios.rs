@@ -84,6 +84,13 @@ impl Scenario {
         }
     }
 
+    /// Who does it: an IAM user's name, or `root`.
+    pub fn actor(self) -> &'static str {
+        match self.action() {
+            Action::Logins { who, .. } | Action::Call { who, .. } => who,
+        }
+    }
+
     /// When and where it is planted: the second of the first day (UTC), the account (an
     /// index, modulo the number of accounts) and the region.
     const fn schedule(self) -> (i64, usize, &'static str) {

@@ -59,9 +59,10 @@ pub(crate) fn write_log_file(folder: &Path, name: &str, json: &str, gz: &mut Vec
 /// Writes `out/planted.tsv`: one line per planted scenario (`time`, `account`, `region`,
 /// `scenario`, and `key`: the object a tampering concerns, empty for events), under a header.
 pub(crate) fn write_planted(out: &Path, plants: &[Plant], accounts: &[Account]) -> Result<()> {
-    let mut tsv = String::from("time\taccount\tregion\tscenario\tkey\n");
+    let mut tsv = String::from("time\taccount\tregion\tscenario\tkey\tactor\n");
     for p in plants {
-        let _ = writeln!(tsv, "{}\t{}\t{}\t{}\t", timestamp(p.at), accounts[p.account].id, p.region, p.scenario.name());
+        let (at, account, scenario) = (timestamp(p.at), &accounts[p.account].id, p.scenario.name());
+        let _ = writeln!(tsv, "{at}\t{account}\t{}\t{scenario}\t\t{}", p.region, p.scenario.actor());
     }
     let path = out.join("planted.tsv");
     std::fs::create_dir_all(out).map_err(|e| GenerateError::io(out, e))?;

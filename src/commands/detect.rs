@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use detections::rule::Rule;
-use detections::run::{RunSummary, Scope};
+use detections::run::{RunOptions, RunSummary, Scope};
 use detections::sink::{PrintFormat, Printer, Sinks};
 use lake::Lake;
 
@@ -52,6 +52,11 @@ pub struct Args {
     /// Evaluate and print, but write nothing to the lake (no alerts table, no watermark).
     #[arg(long)]
     pub dry_run: bool,
+    /// Alerts about one identity (a role with its sessions, a user with its keys) less than
+    /// this far apart are one incident in the lake's `incidents` table; an incident whose
+    /// ATT&CK tactics progress raises `incident-attack-sequence`.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = period)]
+    pub incident_window: DurationArg,
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
@@ -75,8 +80,9 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         webhook: a.webhook.clone(),
         dry_run: a.dry_run,
     };
+    let options = RunOptions { incident_window_micros: a.incident_window.micros };
     let Some(every) = &a.every else {
-        let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster).await?;
+        let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options).await?;
         return Ok(if summary.alerts.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ALERTS) });
     };
     let mut ticks = tokio::time::interval(Duration::from_micros(every.micros as u64));
@@ -91,7 +97,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         }
         // A failed run (lake unreachable, a webhook down) is logged and retried on the next
         // tick: the watermark did not move, so nothing is skipped.
-        if let Err(e) = run_once(&lake, &rules, scope, &sinks, &a.cluster).await {
+        if let Err(e) = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options).await {
             tracing::error!(error = crate::one_line(&e), "Detection run failed; retrying on the next tick.");
         }
     }
@@ -101,8 +107,15 @@ pub async fn run(a: Args) -> Result<ExitCode> {
 
 /// One run: evaluate, then deliver to every sink and record in the lake (in that order:
 /// [`Sinks::deliver_then_record`]), then log what it did.
-async fn run_once(lake: &Lake, rules: &[Rule], scope: Scope, sinks: &Sinks, on: &ClusterArgs) -> Result<RunSummary> {
-    let summary = detections::run::run_in(on.context().await?, lake, rules, scope).await?;
+async fn run_once(
+    lake: &Lake,
+    rules: &[Rule],
+    scope: Scope,
+    sinks: &Sinks,
+    on: &ClusterArgs,
+    options: &RunOptions,
+) -> Result<RunSummary> {
+    let summary = detections::run::run_in(on.context().await?, lake, rules, scope, options).await?;
     sinks.deliver_then_record(lake, &summary).await?;
     let incremental = summary.scope == Scope::Incremental;
     let versions = match summary.from_version {
@@ -110,14 +123,19 @@ async fn run_once(lake: &Lake, rules: &[Rule], scope: Scope, sinks: &Sinks, on: 
         Some(v) if incremental => format!("versions {}..={}", v + 1, summary.to_version),
         _ => format!("up to version {}", summary.to_version),
     };
+    let incidents = &summary.incidents.incidents;
+    let sequences = summary.alerts.iter().filter(|a| a.rule_id == detections::incident::SEQUENCE_RULE).count();
     tracing::info!(
-        "{} rules over {} data files ({}, {}): {} new alert(s), {} already known; {:.2}s{}.",
+        "{} rules over {} data files ({}, {}): {} new alert(s), {} already known; {} incident(s) updated \
+         ({} attack sequence(s)); {:.2}s{}.",
         summary.rules,
         summary.data_files,
         summary.scope,
         versions,
         summary.alerts.len(),
         summary.duplicates,
+        incidents.len(),
+        sequences,
         summary.seconds,
         if sinks.dry_run { " (dry run: nothing recorded)" } else { "" }
     );

@@ -29,6 +29,9 @@ pub const BASELINES_TABLE: &str = "baselines";
 /// Alert triage: one row per change of an alert's state (open, acknowledged, closed with a
 /// note); an alert's state is its newest row.
 pub const TRIAGE_TABLE: &str = "alert_triage";
+/// Incidents: a detection run's alerts about one identity within a window, grouped, scored
+/// and kept current (an identity's rows are replaced when its alerts change).
+pub const INCIDENTS_TABLE: &str = "incidents";
 
 /// An opened lake.
 #[derive(Debug, Clone)]
