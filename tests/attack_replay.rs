@@ -113,3 +113,94 @@ fn a_replayed_intrusion_raises_each_step_in_the_order_it_happened() {
     assert_eq!(after.len(), 1, "{after:?}");
     assert_eq!(after[0]["incident_id"], first[0]["incident_id"]);
 }
+
+/// The replayed intrusion's lake after `detect`, in `dir`.
+fn detected_lake(dir: &Path) -> std::path::PathBuf {
+    let (logs, lake) = (dir.join("logs"), dir.join("lake"));
+    write_logs(&logs);
+    let out = trailhouse().args(["ingest", "--source"]).arg(&logs).arg("--lake").arg(&lake).output().unwrap();
+    assert!(out.status.success(), "ingest failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = trailhouse().args(["detect", "--format", "ndjson", "--lake"]).arg(&lake).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    lake
+}
+
+/// Runs `trailhouse ARGS --lake LAKE`; (exit code, stdout, stderr).
+fn cli(lake: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = trailhouse().args(args).arg("--lake").arg(lake).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+fn rows(ndjson: &str) -> Vec<serde_json::Value> {
+    ndjson.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn alerts_and_incidents_are_listed_shown_and_triaged_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = detected_lake(dir.path());
+
+    // Newest first; --severity is that severity and above.
+    let (code, out, err) = cli(&lake, &["alerts", "list", "--format", "ndjson"]);
+    assert_eq!(code, 0, "{err}");
+    let all = rows(&out);
+    assert!(all.len() >= 8, "{out}");
+    let last_seen: Vec<&str> = all.iter().map(|a| a["last_seen"].as_str().unwrap()).collect();
+    assert!(last_seen.windows(2).all(|w| w[0] >= w[1]), "not newest first: {last_seen:?}");
+    let (_, out, _) = cli(&lake, &["alerts", "list", "--severity", "critical", "--format", "ndjson"]);
+    let critical = rows(&out);
+    assert!(!critical.is_empty() && critical.iter().all(|a| a["severity"] == "critical"), "{out}");
+    assert!(critical.len() < all.len());
+
+    // Close two alerts by prefix with one note; a close without a note, or with an unknown
+    // id among good ones, writes nothing.
+    let ids: Vec<String> = all.iter().map(|a| a["alert_id"].as_str().unwrap().to_string()).collect();
+    let (p0, p1) = (&ids[1][..8], &ids[2][..8]);
+    let (code, _, err) = cli(&lake, &["alerts", "close", p0, p1]);
+    assert_ne!(code, 0);
+    assert!(err.contains("needs a note"), "{err}");
+    let (code, _, err) = cli(&lake, &["alerts", "close", p0, "ffffffffffff", "--note", "x"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no alert ffffffffffff"), "{err}");
+    let (_, out, _) = cli(&lake, &["alerts", "list", "--state", "closed", "--format", "ndjson"]);
+    assert!(out.is_empty(), "nothing may be closed yet: {out}");
+    let (code, out, err) = cli(&lake, &["alerts", "close", p0, p1, "--note", "red-team exercise RT-12"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Closed 2 alerts"), "{out}");
+    let (_, out, _) = cli(&lake, &["alerts", "list", "--state", "closed", "--format", "ndjson"]);
+    let closed: Vec<String> = rows(&out).iter().map(|a| a["alert_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(closed.len(), 2, "{out}");
+    assert!(closed.contains(&ids[1]) && closed.contains(&ids[2]));
+    let (_, out, _) = cli(&lake, &["alerts", "list", "--state", "open", "--format", "ndjson"]);
+    assert_eq!(rows(&out).len(), all.len() - 2);
+
+    // One alert: its fields, the note, its events from the lake.
+    let (code, out, err) = cli(&lake, &["alerts", "show", &ids[1], "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["alert"]["state"], "closed");
+    assert_eq!(shown["triage"][0]["note"], "red-team exercise RT-12");
+    let events = shown["events"].as_array().unwrap();
+    assert!(!events.is_empty(), "{out}");
+    assert!(events.iter().all(|e| e["principal"] == "ci-deployer"), "{out}");
+
+    // The incident: listed, and shown with its steps in time order and their states.
+    let (code, out, err) = cli(&lake, &["incidents", "list", "--format", "ndjson"]);
+    assert_eq!(code, 0, "{err}");
+    let incidents = rows(&out);
+    assert_eq!(incidents.len(), 1, "{out}");
+    let id = incidents[0]["incident_id"].as_str().unwrap();
+    let (code, out, err) = cli(&lake, &["incidents", "show", &id[..10], "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let incident: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let steps = incident["steps"].as_array().unwrap();
+    assert_eq!(steps.len() as i64, incident["alerts"].as_i64().unwrap());
+    let times: Vec<&str> = steps.iter().map(|s| s["first_seen"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    let closed_steps = steps.iter().filter(|s| s["state"] == "closed").count();
+    let closed_in_incident = closed.iter().filter(|c| steps.iter().any(|s| s["alert_id"] == c.as_str())).count();
+    assert_eq!(closed_steps, closed_in_incident, "{out}");
+    let (code, out, _) = cli(&lake, &["incidents", "show", &id[..10]]);
+    assert_eq!(code, 0);
+    assert!(out.contains("credential access > discovery"), "{out}");
+}

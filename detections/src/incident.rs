@@ -52,6 +52,12 @@ pub const SEQUENCE_RULE: &str = "incident-attack-sequence";
 /// starts a new incident.
 pub const DEFAULT_WINDOW_MICROS: i64 = 24 * 3_600_000_000;
 
+/// What to do about an attack-sequence alert.
+pub const SEQUENCE_TRIAGE: &str = "One identity's alerts progress through the kill chain. Read the steps in \
+    order (`trailhouse incidents show ID`): who the identity is, where it acted from, whether each step was a \
+    planned change. If any step is not, treat the identity's credentials as stolen: deactivate its keys, revoke \
+    its sessions, and review what it changed.";
+
 /// How far tactics must progress before an incident raises [`SEQUENCE_RULE`].
 pub const SEQUENCE_STAGES: usize = 3;
 
@@ -291,11 +297,7 @@ pub fn sequence_alert(i: &Incident) -> Option<Alert> {
         mitre: i.tactics.iter().map(|t| t.mitre_id().to_string()).collect(),
         tactics: i.tactics.clone(),
         controls: vec![],
-        triage: "One identity's alerts progress through the kill chain. Read the steps in order (`trailhouse \
-                 incidents show ID`): who the identity is, where it acted from, whether each step was planned \
-                 change. If any step is not, treat the identity's credentials as stolen: deactivate its keys, \
-                 revoke its sessions, and review what it changed."
-            .into(),
+        triage: SEQUENCE_TRIAGE.into(),
         references: vec![
             "https://docs.aws.amazon.com/guardduty/latest/ug/guardduty-attack-sequence-finding-types.html".into(),
         ],

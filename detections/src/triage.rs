@@ -94,6 +94,28 @@ pub async fn record(lake: &Lake, change: &TriageChange) -> Result<u64> {
     Ok(lake.append(TRIAGE_TABLE, vec![change.to_batch()?]).await?)
 }
 
+/// Appends every change in one commit (a bulk acknowledge or close).
+pub async fn record_all(lake: &Lake, changes: &[TriageChange]) -> Result<u64> {
+    let batches = changes.iter().map(TriageChange::to_batch).collect::<Result<Vec<_>>>()?;
+    let batch = arrow::compute::concat_batches(&TRIAGE_SCHEMA, &batches)?;
+    Ok(lake.append(TRIAGE_TABLE, vec![batch]).await?)
+}
+
+/// SQL for the FROM clause of alerts with their triage: `alerts a` joined with `t`, each
+/// alert's newest state (`t.state`, NULL for an alert never triaged: open), and its note and
+/// time. `has_triage_table`: whether the lake has the `alert_triage` table yet. The console
+/// and `trailhouse alerts` read alerts through it.
+pub fn alerts_with_state(has_triage_table: bool) -> String {
+    let latest = if has_triage_table {
+        "SELECT alert_id, state, note, at FROM (SELECT alert_id, state, note, at, \
+         row_number() OVER (PARTITION BY alert_id ORDER BY at DESC) AS n FROM alert_triage) WHERE n = 1"
+    } else {
+        "SELECT CAST(NULL AS VARCHAR) AS alert_id, CAST(NULL AS VARCHAR) AS state, CAST(NULL AS VARCHAR) AS note, \
+         CAST(NULL AS TIMESTAMP) AS at WHERE false"
+    };
+    format!("alerts a LEFT JOIN ({latest}) t ON a.alert_id = t.alert_id")
+}
+
 /// Closes each alert of a resolution's rule whose event ids include its `eventid`, once,
 /// and only an alert nobody has triaged: an analyst who reopened or acknowledged it
 /// decides, not the rule. The note says why. Returns how many it closed (one commit).

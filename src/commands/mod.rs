@@ -2,12 +2,14 @@
 
 use std::process::ExitCode;
 
+pub mod alerts;
 pub mod cluster;
 pub mod compact;
 pub mod demo;
 pub mod detect;
 pub mod export;
 pub mod generate;
+pub mod incidents;
 pub mod ingest;
 pub mod rules;
 pub mod serve;
@@ -64,6 +66,23 @@ pub enum Command {
     ///   trailhouse detect --every 5m --jsonl alerts.jsonl --webhook https://hooks.slack.com/...
     #[command(verbatim_doc_comment)]
     Detect(detect::Args),
+    /// Alerts from the terminal: list (newest first, with filters), show one with its
+    /// events, and triage them (ack, close with a note, reopen) as the console does.
+    ///
+    /// Examples:
+    ///   trailhouse alerts list --severity high --state open
+    ///   trailhouse alerts show 3f9c2a
+    ///   trailhouse alerts close 3f9c2a 81bd07 --note "planned key rotation"
+    #[command(verbatim_doc_comment)]
+    Alerts(alerts::Args),
+    /// Incidents: each identity's alerts within a window, grouped and scored by `detect`,
+    /// with their tactics in kill-chain order.
+    ///
+    /// Examples:
+    ///   trailhouse incidents list --by-score
+    ///   trailhouse incidents show 59dce0
+    #[command(verbatim_doc_comment)]
+    Incidents(incidents::Args),
     /// Verify CloudTrail log file integrity: every digest chain, its signatures, and the
     /// log files the digests list.
     ///
@@ -115,6 +134,8 @@ impl Command {
             Command::Compact(a) => compact::run(a).await,
             Command::Rules(a) => rules::run(a).await,
             Command::Detect(a) => detect::run(a).await,
+            Command::Alerts(a) => alerts::run(a).await,
+            Command::Incidents(a) => incidents::run(a).await,
             Command::Verify(a) => verify::run(a).await,
             Command::Cluster(a) => cluster::run(a).await,
             Command::Serve(a) => serve::run(a).await,

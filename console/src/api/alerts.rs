@@ -28,13 +28,7 @@ const LIST_COLUMNS: &str = "a.alert_id, a.rule_id, a.title, a.severity, a.first_
 
 /// `alerts a` with `t`, each alert's newest triage state (none before the first triage).
 async fn with_state(session: &query::LakeSession) -> ApiResult<String> {
-    let latest = if has_table(session, TRIAGE_TABLE).await? {
-        "SELECT alert_id, state FROM (SELECT alert_id, state, row_number() OVER (PARTITION BY alert_id ORDER BY at DESC) AS n \
-         FROM alert_triage) WHERE n = 1"
-    } else {
-        "SELECT CAST(NULL AS VARCHAR) AS alert_id, CAST(NULL AS VARCHAR) AS state WHERE false"
-    };
-    Ok(format!("alerts a LEFT JOIN ({latest}) t ON a.alert_id = t.alert_id"))
+    Ok(detections::triage::alerts_with_state(has_table(session, TRIAGE_TABLE).await?))
 }
 
 pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Json<Value>> {

@@ -1,0 +1,160 @@
+//! `trailhouse incidents`: the lake's incidents (an identity's alerts within a window,
+//! grouped and scored by `detect`) from the terminal.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use lake::{INCIDENTS_TABLE, TRIAGE_TABLE};
+use serde_json::Value;
+
+use super::alerts::{Filters, conditions, has_table, objects, print, quote, resolve, session};
+use crate::args::LakeAccess;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: IncidentsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum IncidentsCommand {
+    /// Incidents newest first (or by score), with their tactics and steps.
+    ///
+    /// Examples:
+    ///   trailhouse incidents list --severity high
+    ///   trailhouse incidents list --by-score --since 7d
+    #[command(verbatim_doc_comment)]
+    List(ListArgs),
+    /// One incident: who, where, its tactics in kill-chain order and its alerts in time
+    /// order with their triage state.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub lake: LakeAccess,
+    #[command(flatten)]
+    pub filters: Filters,
+    /// Highest score first instead of newest first.
+    #[arg(long)]
+    pub by_score: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub lake: LakeAccess,
+    /// The incident's id, or a unique prefix of it (at least 6 characters).
+    pub id: String,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(a: Args) -> Result<ExitCode> {
+    match a.command {
+        IncidentsCommand::List(l) => list(l).await,
+        IncidentsCommand::Show(s) => show(s).await,
+    }
+}
+
+const NONE_YET: &str = "No incidents yet: `trailhouse detect` groups its alerts into incidents.";
+
+async fn list(a: ListArgs) -> Result<ExitCode> {
+    let session = session(&a.lake).await?;
+    if !has_table(&session, INCIDENTS_TABLE).await? {
+        eprintln!("{NONE_YET}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let order = if a.by_score { "a.score DESC, a.last_seen DESC" } else { "a.last_seen DESC, a.score DESC" };
+    let sql = format!(
+        "SELECT a.incident_id, a.severity, a.score, a.principal, array_to_string(a.accounts, ',') AS accounts, \
+         array_to_string(a.tactics, ' > ') AS tactics, a.alerts, a.first_seen, a.last_seen, a.identity \
+         FROM {INCIDENTS_TABLE} a WHERE {} ORDER BY {order}, a.incident_id LIMIT {}",
+        conditions(&a.filters).join(" AND "),
+        a.filters.limit
+    );
+    let df = session.context().sql(&sql).await?;
+    let schema = df.schema().inner().clone();
+    let batches = df.collect().await?;
+    print(&batches, schema, a.filters.format)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(a: ShowArgs) -> Result<ExitCode> {
+    let session = session(&a.lake).await?;
+    if !has_table(&session, INCIDENTS_TABLE).await? {
+        bail!("{NONE_YET}");
+    }
+    let id = resolve(&session, INCIDENTS_TABLE, "incident_id", &a.id, "incident").await?;
+    let sql = format!("SELECT * FROM {INCIDENTS_TABLE} WHERE incident_id = {} LIMIT 1", quote(&id));
+    let mut incident = objects(&session.sql(&sql).await?)?.into_iter().next().context("the incident vanished")?;
+    let mut steps: Vec<serde_json::Map<String, Value>> =
+        incident.get("steps").and_then(Value::as_str).map(serde_json::from_str).transpose()?.unwrap_or_default();
+    // Each step's triage state, as the console and `alerts list` show it.
+    if has_table(&session, TRIAGE_TABLE).await? && !steps.is_empty() {
+        let ids: Vec<String> =
+            steps.iter().filter_map(|s| s.get("alert_id").and_then(Value::as_str)).map(quote).collect();
+        let sql = format!(
+            "SELECT alert_id, state FROM (SELECT alert_id, state, row_number() OVER (PARTITION BY alert_id \
+             ORDER BY at DESC) AS n FROM alert_triage WHERE alert_id IN ({})) WHERE n = 1",
+            ids.join(", ")
+        );
+        let states = objects(&session.sql(&sql).await?)?;
+        for s in &mut steps {
+            let state = states.iter().find(|r| r.get("alert_id") == s.get("alert_id")).and_then(|r| r.get("state"));
+            s.insert("state".into(), state.cloned().unwrap_or_else(|| "open".into()));
+        }
+    } else {
+        steps.iter_mut().for_each(|s| {
+            s.insert("state".into(), "open".into());
+        });
+    }
+    incident.insert("steps".into(), Value::Array(steps.iter().cloned().map(Value::Object).collect()));
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&incident)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(v)) => {
+            v.iter().map(|x| x.as_str().map_or(x.to_string(), String::from)).collect::<Vec<_>>().join(", ")
+        }
+        Some(Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    };
+    let field = |k: &str| text(incident.get(k));
+    println!("[{}] Incident {} (score {})", field("severity").to_uppercase(), field("incident_id"), field("score"));
+    for (label, key) in [
+        ("principal", "principal"),
+        ("identity", "identity"),
+        ("accounts", "accounts"),
+        ("first seen", "first_seen"),
+        ("last seen", "last_seen"),
+        ("progression", "progression"),
+    ] {
+        println!("  {label:<12} {}", field(key));
+    }
+    let tactics: Vec<String> = incident
+        .get("tactics")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().filter_map(Value::as_str).map(|t| t.replace('_', " ")).collect())
+        .unwrap_or_default();
+    println!("  {:<12} {}", "tactics", tactics.join(" > "));
+    println!("\nSteps ({}):", steps.len());
+    for s in &steps {
+        let f = |k: &str| text(s.get(k));
+        println!(
+            "  {}  {:<8} {:<12} {:<40} {} [{}]",
+            f("first_seen"),
+            f("severity"),
+            f("state"),
+            f("rule_id"),
+            f("source_ips"),
+            f("alert_id")
+        );
+    }
+    println!("\n`trailhouse alerts show ID` opens a step; `trailhouse alerts ack|close ID...` triages them.");
+    Ok(ExitCode::SUCCESS)
+}
