@@ -204,3 +204,92 @@ fn alerts_and_incidents_are_listed_shown_and_triaged_from_the_terminal() {
     assert_eq!(code, 0);
     assert!(out.contains("credential access > discovery"), "{out}");
 }
+
+#[test]
+fn an_exception_records_its_alerts_as_suppressed_and_delivers_none_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, lake) = (dir.path().join("logs"), dir.path().join("lake"));
+    write_logs(&logs);
+    let out = trailhouse().args(["ingest", "--source"]).arg(&logs).arg("--lake").arg(&lake).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let add = |extra: &[&str]| {
+        let mut args = vec!["exceptions", "add"];
+        args.extend_from_slice(extra);
+        cli(&lake, &args)
+    };
+    // Refused, each with its reason: an unknown rule, an unknown field, no expiry within a
+    // year, no reason.
+    let base = ["--reason", "our secret scanner", "--owner", "secops", "--expires", "30d"];
+    let (code, _, err) = add(&[&["--rule", "offensive-tool-user-agnt", "--when", "true"][..], &base].concat());
+    assert!(code != 0 && err.contains("did you mean offensive-tool-user-agent"), "{err}");
+    let (code, _, err) =
+        add(&[&["--rule", "offensive-tool-user-agent", "--when", "useragent = 'x'"][..], &base].concat());
+    assert!(code != 0 && err.contains("user_agent"), "{err}");
+    let (code, _, err) = add(&[
+        "--rule",
+        "offensive-tool-user-agent",
+        "--when",
+        "true",
+        "--reason",
+        "r",
+        "--owner",
+        "o",
+        "--expires",
+        "400d",
+    ]);
+    assert!(code != 0 && err.contains("at most a year"), "{err}");
+    let (code, _, err) = add(&["--rule", "*", "--when", "true", "--owner", "o", "--expires", "1d"]);
+    assert!(code != 0 && err.contains("--reason"), "{err}");
+    let (_, out, _) = cli(&lake, &["exceptions", "list", "--all", "--json"]);
+    assert!(out.is_empty(), "a refused exception must write nothing: {out}");
+
+    let when = "user_agent LIKE 'TruffleHog%' AND source_ip = '203.0.113.66'";
+    let (code, out, err) = add(&[&["--rule", "offensive-tool-user-agent", "--when", when][..], &base].concat());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Added exception"), "{out}");
+
+    // The scanner's alert is recorded but delivered nowhere; the intrusion's other steps are.
+    let jsonl = dir.path().join("alerts.jsonl");
+    let out = trailhouse()
+        .args(["detect", "--format", "ndjson", "--jsonl"])
+        .arg(&jsonl)
+        .arg("--lake")
+        .arg(&lake)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = rows(&String::from_utf8(out.stdout).unwrap());
+    let delivered = rows(&std::fs::read_to_string(&jsonl).unwrap());
+    for alerts in [&printed, &delivered] {
+        assert!(alerts.iter().all(|a| a["rule_id"] != "offensive-tool-user-agent"), "{alerts:?}");
+        assert!(alerts.iter().any(|a| a["rule_id"] == "cloudtrail-tampering"), "{alerts:?}");
+    }
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 suppressed by exceptions"));
+    let (_, out, _) = cli(&lake, &["alerts", "list", "--suppressed", "--format", "ndjson"]);
+    let suppressed = rows(&out);
+    assert_eq!(suppressed.len(), 1, "{out}");
+    assert_eq!(suppressed[0]["rule_id"], "offensive-tool-user-agent");
+    let (_, out, _) = cli(&lake, &["exceptions", "list", "--json"]);
+    let listed = rows(&out);
+    assert_eq!((listed.len(), listed[0]["suppressed"].as_i64()), (1, Some(1)), "{out}");
+    assert_eq!(suppressed[0]["suppressed_by"], listed[0]["exception_id"]);
+    // A suppressed alert is judged benign: it is no step of the incident.
+    let (_, out, _) = cli(&lake, &["incidents", "list", "--format", "ndjson"]);
+    let incident_id = rows(&out)[0]["incident_id"].as_str().unwrap().to_string();
+    let (_, out, _) = cli(&lake, &["incidents", "show", &incident_id, "--json"]);
+    assert!(!out.contains("offensive-tool-user-agent"), "{out}");
+
+    // Removed: no longer in force, still in the history.
+    let id = listed[0]["exception_id"].as_str().unwrap();
+    let (code, out, err) = cli(&lake, &["exceptions", "remove", id, "--by", "alice"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Removed"), "{out}");
+    let (_, out, _) = cli(&lake, &["exceptions", "list", "--json"]);
+    assert!(out.is_empty(), "{out}");
+    let (_, out, _) = cli(&lake, &["exceptions", "list", "--all", "--json"]);
+    let history = rows(&out);
+    assert_eq!(
+        (history.len(), history[0]["state"].as_str(), history[0]["removed_by"].as_str()),
+        (1, Some("removed"), Some("alice"))
+    );
+}

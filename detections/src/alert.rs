@@ -31,6 +31,8 @@ pub struct Alert {
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
     pub event_names: Vec<String>,
+    /// The distinct user agents of its events.
+    pub user_agents: Vec<String>,
     /// Up to [`MAX_EVENT_IDS`] event ids.
     pub event_ids: Vec<String>,
     pub events: u64,
@@ -55,6 +57,10 @@ pub struct Alert {
     pub author: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
+    /// The exception that suppressed it ([`crate::exception`]): recorded in the lake,
+    /// counted, never delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suppressed_by: Option<String>,
 }
 
 pub const MAX_EVENT_IDS: usize = 20;
@@ -74,8 +80,9 @@ pub fn stable_id(parts: &[&str]) -> String {
 
 /// One line for people.
 pub fn summary_line(a: &Alert) -> String {
+    let suppressed = a.suppressed_by.as_ref().map_or(String::new(), |e| format!(" [suppressed by exception {e}]"));
     format!(
-        "[{}] {} - {} from {} in {} {} ({} event{}, {} .. {})",
+        "[{}] {} - {} from {} in {} {} ({} event{}, {} .. {}){suppressed}",
         a.severity.as_str().to_uppercase(),
         a.title,
         a.principal.as_deref().unwrap_or("?"),
@@ -122,7 +129,9 @@ pub static ALERT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         s("author"),
         s("license"),
         s("identity"),
-        Field::new("tactics", list, true),
+        Field::new("tactics", list.clone(), true),
+        Field::new("user_agents", list, true),
+        s("suppressed_by"),
     ]))
 });
 
@@ -188,6 +197,8 @@ pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<Reco
         strings(&|a| a.license.clone()),
         strings(&|a| a.identity.clone()),
         tactics,
+        lists(&|a| &a.user_agents),
+        strings(&|a| a.suppressed_by.clone()),
     ];
     Ok(RecordBatch::try_new(ALERT_SCHEMA.clone(), columns)?)
 }

@@ -11,7 +11,8 @@ use arrow::util::display::ArrayFormatter;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use lake::schema::{
-    AWS_REGION, EVENT_ID, EVENT_NAME, EVENT_TIME, RECIPIENT_ACCOUNT_ID, SOURCE_IP_ADDRESS, USER_IDENTITY_COL,
+    AWS_REGION, EVENT_ID, EVENT_NAME, EVENT_TIME, RECIPIENT_ACCOUNT_ID, SOURCE_IP_ADDRESS, USER_AGENT,
+    USER_IDENTITY_COL,
 };
 
 use crate::alert::{Alert, MAX_EVENT_IDS, rfc3339, stable_id};
@@ -44,6 +45,7 @@ struct Hit {
     account: Option<String>,
     region: Option<String>,
     eventname: Option<String>,
+    useragent: Option<String>,
     key: Vec<String>,
     /// The threshold's distinct column's value.
     distinct: Option<String>,
@@ -202,8 +204,8 @@ pub const PRINCIPAL_SQL: &str = "principal(named_struct('type', useridentity.typ
     useridentity.sessioncontext.sessionissuer.username))))";
 
 /// The lake's columns an alert shows.
-const ALERT_COLUMNS: [&str; 6] =
-    [EVENT_ID, EVENT_TIME, SOURCE_IP_ADDRESS, RECIPIENT_ACCOUNT_ID, AWS_REGION, EVENT_NAME];
+const ALERT_COLUMNS: [&str; 7] =
+    [EVENT_ID, EVENT_TIME, SOURCE_IP_ADDRESS, RECIPIENT_ACCOUNT_ID, AWS_REGION, EVENT_NAME, USER_AGENT];
 
 /// The lake's own column names: any other column a rule returns is an alert detail.
 static LAKE_COLUMNS: LazyLock<HashSet<String>> =
@@ -231,6 +233,7 @@ fn hits(batches: &[RecordBatch], rule: &Rule) -> Result<Vec<Hit>> {
         let account = text(RECIPIENT_ACCOUNT_ID)?;
         let region = text(AWS_REGION)?;
         let eventname = text(EVENT_NAME)?;
+        let useragent = text(USER_AGENT)?;
         let mut keys = Vec::new();
         for k in &rule.dedup.key {
             keys.push(text(k)?.ok_or_else(|| DetectError::Sql {
@@ -268,6 +271,7 @@ fn hits(batches: &[RecordBatch], rule: &Rule) -> Result<Vec<Hit>> {
                 account: get(&account, i),
                 region: get(&region, i),
                 eventname: get(&eventname, i),
+                useragent: get(&useragent, i),
                 key: keys.iter().map(|k| k[i].clone().unwrap_or_default()).collect(),
                 distinct: get(&distinct, i),
                 details,
@@ -368,6 +372,7 @@ fn fold(rule: &Rule, mut hits: Vec<Hit>) -> Vec<Alert> {
                 accounts: set(&|h| h.account.clone()),
                 regions: set(&|h| h.region.clone()),
                 event_names: set(&|h| h.eventname.clone()),
+                user_agents: set(&|h| h.useragent.clone()),
                 event_ids: members.iter().take(MAX_EVENT_IDS).map(|h| h.eventid.clone()).collect(),
                 events: members.len() as u64,
                 first_seen: rfc3339(first),
@@ -382,6 +387,7 @@ fn fold(rule: &Rule, mut hits: Vec<Hit>) -> Vec<Alert> {
                 references: rule.references.clone(),
                 author: rule.sigma.as_ref().map(|s| s.author.clone()).filter(|a| !a.is_empty()),
                 license: rule.sigma.as_ref().map(|s| s.license.clone()).filter(|l| !l.is_empty()),
+                suppressed_by: None,
             }
         })
         .collect()

@@ -26,6 +26,10 @@ pub enum DetectError {
     /// A triage change that cannot be recorded as asked (closing without a note).
     #[error("{0}")]
     Triage(String),
+    /// An exception that cannot be recorded as asked (no expiry, a condition that does not
+    /// parse), or one that does not exist.
+    #[error("{0}")]
+    Exception(String),
     #[error("webhook {url}: {message}")]
     Webhook { url: String, message: String },
 }

@@ -89,11 +89,12 @@ fn as_rfc3339<S: serde::Serializer>(micros: &i64, s: S) -> std::result::Result<S
 }
 
 impl Step {
-    /// The step an alert is, or `None` for an alert about no identity (or an attack
-    /// sequence alert itself, which is about an incident, not a step of one).
+    /// The step an alert is, or `None` for an alert about no identity, one an exception
+    /// suppressed (judged benign), or an attack sequence alert itself (about an incident,
+    /// not a step of one).
     pub fn of(a: &Alert) -> Option<Step> {
         let identity = a.identity.clone().filter(|i| !i.is_empty())?;
-        (a.rule_id != SEQUENCE_RULE).then(|| Step {
+        (a.rule_id != SEQUENCE_RULE && a.suppressed_by.is_none()).then(|| Step {
             alert_id: a.alert_id.clone(),
             rule_id: a.rule_id.clone(),
             title: a.title.clone(),
@@ -287,6 +288,7 @@ pub fn sequence_alert(i: &Incident) -> Option<Alert> {
         accounts: i.accounts.clone(),
         regions: union(i, |s| &s.regions),
         event_names: vec![],
+        user_agents: vec![],
         event_ids: i.steps.iter().flat_map(|s| s.event_ids.iter().take(2).cloned()).take(MAX_EVENT_IDS).collect(),
         events: i.steps.iter().map(|s| s.events).sum(),
         first_seen: rfc3339(i.first_seen_micros),
@@ -303,6 +305,7 @@ pub fn sequence_alert(i: &Incident) -> Option<Alert> {
         ],
         author: None,
         license: None,
+        suppressed_by: None,
     })
 }
 
@@ -342,8 +345,10 @@ async fn stored_steps(lake: &Lake, identities: &BTreeSet<String>) -> Result<Vec<
     }
     let sql = format!(
         "SELECT alert_id, rule_id, title, severity, tactics, principal, accounts, events, event_ids, first_seen, \
-         last_seen, identity, source_ips, regions FROM t WHERE identity IN ({}) AND rule_id <> '{SEQUENCE_RULE}'",
-        quoted_list(identities)
+         last_seen, identity, source_ips, regions FROM t WHERE identity IN ({}) AND rule_id <> '{SEQUENCE_RULE}' \
+         AND {}",
+        quoted_list(identities),
+        if has("suppressed_by") { "suppressed_by IS NULL" } else { "true" }
     );
     let mut out = Vec::new();
     for b in lake::read_table(&table, &sql).await? {

@@ -14,6 +14,8 @@
 //!   the lake's `detection_runs` table), alerts appended to the lake's `alerts` table.
 //! - [`incident`]: a run's alerts about one identity within a window, grouped into scored
 //!   incidents (the lake's `incidents` table) and the attack-sequence alert.
+//! - [`exception`]: scoped, owned, expiring reasons not to deliver an alert (the lake's
+//!   `exceptions` table); a suppressed alert is recorded and counted, never delivered.
 //! - [`alert`]: alerts and their forms (a table, a line, Arrow for the `alerts` table).
 //! - [`sink`]: where alerts go (terminal, JSONL file, Slack-compatible webhook) and
 //!   [`sink::Sinks::deliver_then_record`], the order that makes delivery at least once.
@@ -28,6 +30,7 @@ pub mod baseline;
 pub mod coverage;
 pub mod engine;
 mod error;
+pub mod exception;
 pub mod incident;
 pub mod lint;
 pub mod pack;

@@ -136,6 +136,8 @@ pub struct RunSummary {
     pub alerts: Vec<Alert>,
     /// Alerts found again and suppressed because the lake already has them.
     pub duplicates: usize,
+    /// Of `alerts`, how many an exception suppressed (recorded, never delivered).
+    pub suppressed: usize,
     /// The incidents of every identity this run's alerts name, recomputed (stored by
     /// [`record`] before the alerts).
     pub incidents: crate::incident::Incidents,
@@ -308,6 +310,10 @@ pub async fn run_in(
     let mut seen = HashSet::new();
     alerts.retain(|a| !known.contains(&a.alert_id) && seen.insert(a.alert_id.clone()));
     let mut duplicates = before - alerts.len();
+    // Exceptions first: an alert judged benign is recorded as suppressed and joins no
+    // incident.
+    let exceptions = crate::exception::load(lake).await?;
+    crate::exception::apply(&exceptions, &mut alerts, now).await?;
     // The incidents of the identities these alerts name, and the attack sequences they
     // raise (new ones only: a rerun's sequence alert is already in the lake).
     let incidents = crate::incident::assemble(lake, &alerts, options.incident_window_micros).await?;
@@ -318,6 +324,8 @@ pub async fn run_in(
             alerts.push(sequence);
         }
     }
+    crate::exception::apply(&exceptions, &mut alerts, now).await?;
+    let suppressed = alerts.iter().filter(|a| a.suppressed_by.is_some()).count();
     alerts.sort_by(|a, b| (a.first_seen_micros, &a.rule_id).cmp(&(b.first_seen_micros, &b.rule_id)));
 
     let summary = RunSummary {
@@ -329,6 +337,7 @@ pub async fn run_in(
         rules: rules.len(),
         alerts,
         duplicates,
+        suppressed,
         incidents,
         seconds: started.elapsed().as_secs_f64(),
         detected_at: now,

@@ -45,6 +45,9 @@ pub struct Sinks {
     pub webhook: Option<String>,
     /// Deliver, but record nothing in the lake (no alerts table, no watermark).
     pub dry_run: bool,
+    /// Also print the alerts an exception suppressed (marked with `suppressed_by`); they
+    /// still go to no other sink.
+    pub show_suppressed: bool,
 }
 
 impl Sinks {
@@ -62,9 +65,12 @@ impl Sinks {
         Ok(())
     }
 
-    async fn deliver(&self, alerts: &[Alert]) -> Result<()> {
+    async fn deliver(&self, all: &[Alert]) -> Result<()> {
+        // An alert an exception suppressed is recorded, never delivered.
+        let alerts: Vec<Alert> = all.iter().filter(|a| a.suppressed_by.is_none()).cloned().collect();
+        let alerts = alerts.as_slice();
         if let Some(printer) = &self.print {
-            printer.print(alerts)?;
+            printer.print(if self.show_suppressed { all } else { alerts })?;
         }
         if let Some(path) = &self.jsonl {
             append_jsonl(path, alerts)?;
@@ -83,6 +89,7 @@ impl std::fmt::Debug for Sinks {
             .field("jsonl", &self.jsonl)
             .field("webhook", &self.webhook.as_deref().map(redact))
             .field("dry_run", &self.dry_run)
+            .field("show_suppressed", &self.show_suppressed)
             .finish()
     }
 }
@@ -266,6 +273,7 @@ mod tests {
             accounts: vec!["111122223333".into()],
             regions: vec!["us-east-1".into()],
             event_names: vec!["ConsoleLogin".into()],
+            user_agents: vec![],
             event_ids: vec!["e1".into()],
             events: 1,
             first_seen: "2026-11-02T10:00:00Z".into(),
@@ -280,6 +288,7 @@ mod tests {
             references: vec![],
             author: None,
             license: None,
+            suppressed_by: None,
         }
     }
 

@@ -583,6 +583,7 @@ fn alert_about(id: &str, identity: &str, rule: &str, tactic: detections::rule::T
         accounts: vec!["111122223333".into()],
         regions: vec!["us-east-1".into()],
         event_names: vec!["GetUser".into()],
+        user_agents: vec!["aws-cli/2.15.0".into()],
         event_ids: vec![format!("ev-{id}")],
         events: 1,
         first_seen: detections::alert::rfc3339(at),
@@ -597,6 +598,7 @@ fn alert_about(id: &str, identity: &str, rule: &str, tactic: detections::rule::T
         references: vec![],
         author: None,
         license: None,
+        suppressed_by: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn written_by(table: &str) -> Option<&'static str> {
         lake::ALERTS_TABLE | lake::RUNS_TABLE | lake::BASELINES_TABLE | lake::INCIDENTS_TABLE => "`trailhouse detect`",
         lake::INTEGRITY_TABLE => "`trailhouse ingest` (when it meets digest files)",
         lake::TRIAGE_TABLE => "the console (`trailhouse serve`), when an alert is triaged,",
+        lake::EXCEPTIONS_TABLE => "`trailhouse exceptions add`",
         _ => return None,
     })
 }

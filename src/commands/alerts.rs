@@ -73,6 +73,9 @@ pub struct ListArgs {
     /// Only this rule's alerts.
     #[arg(long, value_name = "ID")]
     pub rule: Option<String>,
+    /// The alerts an exception suppressed (recorded, never delivered) instead of the others.
+    #[arg(long)]
+    pub suppressed: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -212,9 +215,14 @@ async fn list(a: ListArgs) -> Result<ExitCode> {
     if let Some(rule) = &a.rule {
         filters.push(format!("a.rule_id = {}", quote(rule)));
     }
+    // An alerts table from before exceptions has no suppressed_by: nothing was suppressed.
+    let knows_suppression = session.sql("SELECT suppressed_by FROM alerts LIMIT 0").await.is_ok();
+    let suppressed_by = if knows_suppression { "a.suppressed_by" } else { "CAST(NULL AS VARCHAR)" };
+    filters.push(format!("{suppressed_by} IS {}NULL", if a.suppressed { "NOT " } else { "" }));
     let from = alerts_with_state(has_table(&session, TRIAGE_TABLE).await?);
+    let extra = if a.suppressed { format!("{suppressed_by} AS suppressed_by, ") } else { String::new() };
     let sql = format!(
-        "SELECT a.alert_id, a.severity, coalesce(t.state, 'open') AS state, a.rule_id, a.principal, \
+        "SELECT a.alert_id, a.severity, coalesce(t.state, 'open') AS state, {extra}a.rule_id, a.principal, \
          array_to_string(a.accounts, ',') AS accounts, array_to_string(a.source_ips, ',') AS source_ips, \
          a.first_seen, a.last_seen, a.events, a.title \
          FROM {from} WHERE {} ORDER BY a.last_seen DESC, a.alert_id LIMIT {}",

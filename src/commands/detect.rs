@@ -52,6 +52,10 @@ pub struct Args {
     /// Evaluate and print, but write nothing to the lake (no alerts table, no watermark).
     #[arg(long)]
     pub dry_run: bool,
+    /// Also print the alerts an exception suppressed (`trailhouse exceptions`), marked;
+    /// they are recorded but never delivered to --jsonl or --webhook.
+    #[arg(long)]
+    pub show_suppressed: bool,
     /// Alerts about one identity (a role with its sessions, a user with its keys) less than
     /// this far apart are one incident in the lake's `incidents` table; an incident whose
     /// ATT&CK tactics progress raises `incident-attack-sequence`.
@@ -79,11 +83,13 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         jsonl: a.jsonl.clone(),
         webhook: a.webhook.clone(),
         dry_run: a.dry_run,
+        show_suppressed: a.show_suppressed,
     };
     let options = RunOptions { incident_window_micros: a.incident_window.micros };
     let Some(every) = &a.every else {
         let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options).await?;
-        return Ok(if summary.alerts.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ALERTS) });
+        let delivered = summary.alerts.len() - summary.suppressed;
+        return Ok(if delivered == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ALERTS) });
     };
     let mut ticks = tokio::time::interval(Duration::from_micros(every.micros as u64));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -126,13 +132,14 @@ async fn run_once(
     let incidents = &summary.incidents.incidents;
     let sequences = summary.alerts.iter().filter(|a| a.rule_id == detections::incident::SEQUENCE_RULE).count();
     tracing::info!(
-        "{} rules over {} data files ({}, {}): {} new alert(s), {} already known; {} incident(s) updated \
-         ({} attack sequence(s)); {:.2}s{}.",
+        "{} rules over {} data files ({}, {}): {} new alert(s), {} suppressed by exceptions, {} already known; \
+         {} incident(s) updated ({} attack sequence(s)); {:.2}s{}.",
         summary.rules,
         summary.data_files,
         summary.scope,
         versions,
-        summary.alerts.len(),
+        summary.alerts.len() - summary.suppressed,
+        summary.suppressed,
         summary.duplicates,
         incidents.len(),
         sequences,

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod compact;
 pub mod demo;
 pub mod detect;
+pub mod exceptions;
 pub mod export;
 pub mod generate;
 pub mod incidents;
@@ -83,6 +84,16 @@ pub enum Command {
     ///   trailhouse incidents show 59dce0
     #[command(verbatim_doc_comment)]
     Incidents(incidents::Args),
+    /// Exceptions: scoped, owned, expiring reasons not to deliver an alert (a rule or '*',
+    /// a SQL condition over the alert's fields, a reason, an owner, an expiry of at most a
+    /// year). Matching alerts are recorded as suppressed and counted, never delivered.
+    ///
+    /// Examples:
+    ///   trailhouse exceptions add --rule discovery-burst --when "principal = 'prowler'" --reason "weekly scan" --owner secops --expires 90d
+    ///   trailhouse exceptions list
+    ///   trailhouse exceptions remove 1a2b3c4d5e6f7a8b
+    #[command(verbatim_doc_comment)]
+    Exceptions(exceptions::Args),
     /// Verify CloudTrail log file integrity: every digest chain, its signatures, and the
     /// log files the digests list.
     ///
@@ -136,6 +147,7 @@ impl Command {
             Command::Detect(a) => detect::run(a).await,
             Command::Alerts(a) => alerts::run(a).await,
             Command::Incidents(a) => incidents::run(a).await,
+            Command::Exceptions(a) => exceptions::run(a).await,
             Command::Verify(a) => verify::run(a).await,
             Command::Cluster(a) => cluster::run(a).await,
             Command::Serve(a) => serve::run(a).await,

@@ -9,6 +9,7 @@
 //! - [`ALERTS_TABLE`], [`RUNS_TABLE`] and [`BASELINES_TABLE`]: what detection runs raised, how
 //!   far they read and what the stateful rules have seen; [`INCIDENTS_TABLE`]: those alerts
 //!   grouped by identity; [`TRIAGE_TABLE`]: what analysts decided about each alert;
+//!   [`EXCEPTIONS_TABLE`]: why some alerts are not delivered;
 //! - [`QUARANTINE_DIR`]: files that could not be decoded, each beside its error.
 //!
 //! This crate writes ([`writer`], [`commit`]), remembers what is in ([`ledger`]), keeps
@@ -75,8 +76,8 @@ pub use scan::{DataFile, LakeTable, ScanFiles, ScanSummary, ShippedScan};
 pub use snapshot::read_table;
 #[cfg(feature = "delta")]
 pub use tables::{
-    ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, INCIDENTS_TABLE, LEDGER_TABLE, Lake, QUARANTINE_DIR, RUNS_TABLE,
-    TRIAGE_TABLE,
+    ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, EXCEPTIONS_TABLE, INCIDENTS_TABLE, LEDGER_TABLE, Lake,
+    QUARANTINE_DIR, RUNS_TABLE, TRIAGE_TABLE,
 };
 #[cfg(feature = "delta")]
 pub use writer::LakeOptions;

@@ -142,6 +142,7 @@ pub const EVENT_NAME: &str = "eventname";
 pub const RECIPIENT_ACCOUNT_ID: &str = "recipientaccountid";
 pub const AWS_REGION: &str = "awsregion";
 pub const SOURCE_IP_ADDRESS: &str = "sourceipaddress";
+pub const USER_AGENT: &str = "useragent";
 pub const USER_IDENTITY_COL: &str = "useridentity";
 
 /// Parquet leaf paths (dotted; a list's elements are `name.list.element`) whose values

@@ -32,6 +32,9 @@ pub const TRIAGE_TABLE: &str = "alert_triage";
 /// Incidents: a detection run's alerts about one identity within a window, grouped, scored
 /// and kept current (an identity's rows are replaced when its alerts change).
 pub const INCIDENTS_TABLE: &str = "incidents";
+/// Alert exceptions: one row per change (added, removed); an exception's state is its
+/// newest row.
+pub const EXCEPTIONS_TABLE: &str = "exceptions";
 
 /// An opened lake.
 #[derive(Debug, Clone)]
