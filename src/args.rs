@@ -123,6 +123,23 @@ pub enum Pack {
 }
 
 impl PackArgs {
+    /// [`PackArgs::load`], with the settings file's `[rule_settings]` applied (rules off,
+    /// severities, dedup windows, accounts, shadow mode).
+    pub fn load_tuned(&self, ids: &[String]) -> Result<Vec<Rule>> {
+        let rules = self.load(ids)?;
+        let tuning = detections::tuning::Tuning::load(crate::settings::config_file().as_deref())?;
+        if tuning.is_empty() {
+            return Ok(rules);
+        }
+        let mut known: Vec<String> = detections::pack::builtin()?.into_iter().map(|r| r.id).collect();
+        known.extend(detections::pack::builtin_sigma()?.0.into_iter().map(|r| r.id));
+        if let Some(dir) = &self.rules {
+            known.extend(detections::pack::load_dir_reporting(dir)?.0.into_iter().map(|r| r.id));
+        }
+        known.extend(self.load(&[])?.into_iter().map(|r| r.id));
+        Ok(tuning.apply(rules, &known)?)
+    }
+
     /// The rules whose id is in `ids` (all when empty), from `--rules` or the built-in packs.
     /// A Sigma rule that does not compile is reported on stderr and the others load.
     pub fn load(&self, ids: &[String]) -> Result<Vec<Rule>> {

@@ -35,6 +35,10 @@ pub fn apply(args: Vec<OsString>, root: &clap::Command) -> Result<Vec<OsString>,
     let (chosen, at) = subcommand(&args, root);
     let mut found = Found { chosen: chosen.as_ref(), wanted: vec![], unknown: vec![] };
     for (key, value) in &table {
+        // Rule settings are read by the commands that run rules (detections::tuning).
+        if key == detections::tuning::TABLE {
+            continue;
+        }
         match (value, root.find_subcommand(key)) {
             (toml::Value::Table(inner), Some(cmd)) => found.section(key, cmd, inner),
             _ => match chosen.as_ref().and_then(|c| setting(c.cmd, key)) {
@@ -105,6 +109,12 @@ impl<'a> Found<'a> {
             }
         }
     }
+}
+
+/// The settings file this process was given, if any (for the tables that are not flags,
+/// such as `[rule_settings]`).
+pub fn config_file() -> Option<PathBuf> {
+    config_path(&std::env::args_os().collect::<Vec<_>>())
 }
 
 /// The settings file named by `--config FILE`, `--config=FILE` or `TRAILHOUSE_CONFIG`.

@@ -293,3 +293,45 @@ fn an_exception_records_its_alerts_as_suppressed_and_delivers_none_of_them() {
         (1, Some("removed"), Some("alice"))
     );
 }
+
+#[test]
+fn rule_settings_turn_rules_off_change_them_and_put_them_in_shadow_without_editing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, lake) = (dir.path().join("logs"), dir.path().join("lake"));
+    write_logs(&logs);
+    let out = trailhouse().args(["ingest", "--source"]).arg(&logs).arg("--lake").arg(&lake).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let settings = dir.path().join("trailhouse.toml");
+    let detect = |text: &str| {
+        std::fs::write(&settings, text).unwrap();
+        let out = trailhouse()
+            .args(["detect", "--dry-run", "--show-suppressed", "--format", "ndjson", "--config"])
+            .arg(&settings)
+            .arg("--lake")
+            .arg(&lake)
+            .output()
+            .unwrap();
+        (out.status.code(), rows(&String::from_utf8(out.stdout).unwrap()), String::from_utf8(out.stderr).unwrap())
+    };
+    // A misspelt rule, and an unknown key, fail at start naming the file and line.
+    let (code, _, err) = detect("\n[rule_settings.\"cloudtrail-tamperin\"]\nmode = \"shadow\"\n");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("trailhouse.toml line 2") && err.contains("did you mean cloudtrail-tampering"), "{err}");
+    let (code, _, err) = detect("[rule_settings.\"cloudtrail-tampering\"]\nmode = \"quiet\"\n");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("line 1") && err.contains("quiet"), "{err}");
+
+    let (code, alerts, err) = detect(
+        "[rule_settings.\"cloudtrail-tampering\"]\nmode = \"shadow\"\n\n\
+         [rule_settings.\"guardduty-disabled\"]\nenabled = false\n\n\
+         [rule_settings.\"tactic:discovery\"]\nseverity = \"low\"\n\n\
+         [rule_settings.\"iam-user-created\"]\nexclude_accounts = [\"111122223333\"]\n",
+    );
+    assert_eq!(code, Some(3), "{err}");
+    let find = |id: &str| alerts.iter().find(|a| a["rule_id"] == id);
+    assert_eq!(find("cloudtrail-tampering").unwrap()["shadow"], true, "shadow: shown, marked");
+    assert!(find("guardduty-disabled").is_none(), "disabled");
+    assert!(find("iam-user-created").is_none(), "its only account is excluded");
+    assert_eq!(find("iam-account-authorization-details").unwrap()["severity"], "low", "the tactic's severity");
+    assert!(err.contains("1 from shadow rules"), "{err}");
+}

@@ -61,6 +61,17 @@ pub struct Alert {
     /// counted, never delivered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
+    /// Raised by a rule in shadow mode ([`crate::tuning::Mode::Shadow`]): recorded and
+    /// counted, never delivered.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
+}
+
+impl Alert {
+    /// Whether sinks deliver it: not suppressed by an exception, not from a shadow rule.
+    pub fn delivered(&self) -> bool {
+        self.suppressed_by.is_none() && !self.shadow
+    }
 }
 
 pub const MAX_EVENT_IDS: usize = 20;
@@ -80,7 +91,11 @@ pub fn stable_id(parts: &[&str]) -> String {
 
 /// One line for people.
 pub fn summary_line(a: &Alert) -> String {
-    let suppressed = a.suppressed_by.as_ref().map_or(String::new(), |e| format!(" [suppressed by exception {e}]"));
+    let suppressed = match (&a.suppressed_by, a.shadow) {
+        (Some(e), _) => format!(" [suppressed by exception {e}]"),
+        (None, true) => " [shadow rule: not delivered]".to_string(),
+        (None, false) => String::new(),
+    };
     format!(
         "[{}] {} - {} from {} in {} {} ({} event{}, {} .. {}){suppressed}",
         a.severity.as_str().to_uppercase(),
@@ -132,6 +147,7 @@ pub static ALERT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("tactics", list.clone(), true),
         Field::new("user_agents", list, true),
         s("suppressed_by"),
+        Field::new("shadow", DataType::Boolean, true),
     ]))
 });
 
@@ -199,6 +215,7 @@ pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<Reco
         tactics,
         lists(&|a| &a.user_agents),
         strings(&|a| a.suppressed_by.clone()),
+        Arc::new(arrow::array::BooleanArray::from(alerts.iter().map(|a| Some(a.shadow)).collect::<Vec<_>>())),
     ];
     Ok(RecordBatch::try_new(ALERT_SCHEMA.clone(), columns)?)
 }

@@ -388,6 +388,7 @@ fn fold(rule: &Rule, mut hits: Vec<Hit>) -> Vec<Alert> {
                 author: rule.sigma.as_ref().map(|s| s.author.clone()).filter(|a| !a.is_empty()),
                 license: rule.sigma.as_ref().map(|s| s.license.clone()).filter(|l| !l.is_empty()),
                 suppressed_by: None,
+                shadow: rule.scope.mode == crate::tuning::Mode::Shadow,
             }
         })
         .collect()

@@ -400,6 +400,7 @@ mod tests {
             author: None,
             license: None,
             suppressed_by: None,
+            shadow: false,
         }
     }
 

@@ -89,12 +89,12 @@ fn as_rfc3339<S: serde::Serializer>(micros: &i64, s: S) -> std::result::Result<S
 }
 
 impl Step {
-    /// The step an alert is, or `None` for an alert about no identity, one an exception
-    /// suppressed (judged benign), or an attack sequence alert itself (about an incident,
-    /// not a step of one).
+    /// The step an alert is, or `None` for an alert about no identity, one not delivered
+    /// (an exception judged it benign, or its rule is in shadow mode), or an attack
+    /// sequence alert itself (about an incident, not a step of one).
     pub fn of(a: &Alert) -> Option<Step> {
         let identity = a.identity.clone().filter(|i| !i.is_empty())?;
-        (a.rule_id != SEQUENCE_RULE && a.suppressed_by.is_none()).then(|| Step {
+        (a.rule_id != SEQUENCE_RULE && a.delivered()).then(|| Step {
             alert_id: a.alert_id.clone(),
             rule_id: a.rule_id.clone(),
             title: a.title.clone(),
@@ -306,6 +306,7 @@ pub fn sequence_alert(i: &Incident) -> Option<Alert> {
         author: None,
         license: None,
         suppressed_by: None,
+        shadow: false,
     })
 }
 
@@ -348,7 +349,11 @@ async fn stored_steps(lake: &Lake, identities: &BTreeSet<String>) -> Result<Vec<
          last_seen, identity, source_ips, regions FROM t WHERE identity IN ({}) AND rule_id <> '{SEQUENCE_RULE}' \
          AND {}",
         quoted_list(identities),
-        if has("suppressed_by") { "suppressed_by IS NULL" } else { "true" }
+        match (has("suppressed_by"), has("shadow")) {
+            (true, true) => "suppressed_by IS NULL AND shadow IS NOT TRUE",
+            (true, false) => "suppressed_by IS NULL",
+            _ => "true",
+        }
     );
     let mut out = Vec::new();
     for b in lake::read_table(&table, &sql).await? {

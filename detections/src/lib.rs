@@ -20,6 +20,8 @@
 //! - [`sink`]: where alerts go (terminal, JSONL file, Slack-compatible webhook) and
 //!   [`sink::Sinks::deliver_then_record`], the order that makes delivery at least once.
 //! - [`triage`]: what analysts decided about each alert, kept in the lake.
+//! - [`tuning`]: rule settings from the settings file (off, severity, accounts, dedup
+//!   window, shadow mode) without editing rules.
 //!
 //! It reads the lake through `trailhouse-lake` and plans SQL with `trailhouse-query`; the
 //! only part of `trailhouse-ingest` it uses is the decoder (without the ingest pipeline or
@@ -40,5 +42,6 @@ pub mod sigma;
 pub mod sink;
 pub mod testing;
 pub mod triage;
+pub mod tuning;
 
 pub use error::{DetectError, Result};

@@ -302,6 +302,10 @@ pub struct Rule {
     /// Set for a rule compiled from Sigma (its id, level, status, author, license).
     #[serde(skip)]
     pub sigma: Option<crate::sigma::SigmaMeta>,
+    /// Where it may alert and whether its alerts are delivered, as the settings file's
+    /// `[rule_settings]` leave it ([`crate::tuning`]); every account, live, by default.
+    #[serde(skip)]
+    pub scope: crate::tuning::RuleScope,
 }
 
 /// `T1234` or `T1234.001`.

@@ -138,6 +138,8 @@ pub struct RunSummary {
     pub duplicates: usize,
     /// Of `alerts`, how many an exception suppressed (recorded, never delivered).
     pub suppressed: usize,
+    /// Of `alerts`, how many rules in shadow mode raised (recorded, never delivered).
+    pub shadow: usize,
     /// The incidents of every identity this run's alerts name, recomputed (stored by
     /// [`record`] before the alerts).
     pub incidents: crate::incident::Incidents,
@@ -310,6 +312,9 @@ pub async fn run_in(
     let mut seen = HashSet::new();
     alerts.retain(|a| !known.contains(&a.alert_id) && seen.insert(a.alert_id.clone()));
     let mut duplicates = before - alerts.len();
+    // A rule the settings limit to some accounts (or exclude from some) keeps only its
+    // alerts there.
+    alerts.retain(|a| rules.iter().find(|r| r.id == a.rule_id).is_none_or(|r| r.scope.admits(&a.accounts)));
     // Exceptions first: an alert judged benign is recorded as suppressed and joins no
     // incident.
     let exceptions = crate::exception::load(lake).await?;
@@ -326,6 +331,7 @@ pub async fn run_in(
     }
     crate::exception::apply(&exceptions, &mut alerts, now).await?;
     let suppressed = alerts.iter().filter(|a| a.suppressed_by.is_some()).count();
+    let shadow = alerts.iter().filter(|a| a.shadow && a.suppressed_by.is_none()).count();
     alerts.sort_by(|a, b| (a.first_seen_micros, &a.rule_id).cmp(&(b.first_seen_micros, &b.rule_id)));
 
     let summary = RunSummary {
@@ -338,6 +344,7 @@ pub async fn run_in(
         alerts,
         duplicates,
         suppressed,
+        shadow,
         incidents,
         seconds: started.elapsed().as_secs_f64(),
         detected_at: now,

@@ -45,7 +45,7 @@ pub struct Sinks {
     pub webhook: Option<String>,
     /// Deliver, but record nothing in the lake (no alerts table, no watermark).
     pub dry_run: bool,
-    /// Also print the alerts an exception suppressed (marked with `suppressed_by`); they
+    /// Also print the alerts an exception suppressed or a shadow rule raised (marked); they
     /// still go to no other sink.
     pub show_suppressed: bool,
 }
@@ -66,8 +66,8 @@ impl Sinks {
     }
 
     async fn deliver(&self, all: &[Alert]) -> Result<()> {
-        // An alert an exception suppressed is recorded, never delivered.
-        let alerts: Vec<Alert> = all.iter().filter(|a| a.suppressed_by.is_none()).cloned().collect();
+        // An alert an exception suppressed, or a shadow rule's, is recorded, never delivered.
+        let alerts: Vec<Alert> = all.iter().filter(|a| a.delivered()).cloned().collect();
         let alerts = alerts.as_slice();
         if let Some(printer) = &self.print {
             printer.print(if self.show_suppressed { all } else { alerts })?;
@@ -289,6 +289,7 @@ mod tests {
             author: None,
             license: None,
             suppressed_by: None,
+            shadow: false,
         }
     }
 

@@ -599,6 +599,7 @@ fn alert_about(id: &str, identity: &str, rule: &str, tactic: detections::rule::T
         author: None,
         license: None,
         suppressed_by: None,
+        shadow: false,
     }
 }
 
@@ -617,6 +618,8 @@ async fn summary_of(lake: &Lake, alerts: Vec<Alert>) -> RunSummary {
         rules: 1,
         alerts,
         duplicates: 0,
+        suppressed: 0,
+        shadow: 0,
         incidents,
         seconds: 0.0,
         detected_at: lake::time::now_micros(),

@@ -73,7 +73,8 @@ pub struct ListArgs {
     /// Only this rule's alerts.
     #[arg(long, value_name = "ID")]
     pub rule: Option<String>,
-    /// The alerts an exception suppressed (recorded, never delivered) instead of the others.
+    /// The alerts that were not delivered instead of the others: those an exception
+    /// suppressed and those of rules in shadow mode (recorded, never delivered).
     #[arg(long)]
     pub suppressed: bool,
 }
@@ -218,9 +219,13 @@ async fn list(a: ListArgs) -> Result<ExitCode> {
     // An alerts table from before exceptions has no suppressed_by: nothing was suppressed.
     let knows_suppression = session.sql("SELECT suppressed_by FROM alerts LIMIT 0").await.is_ok();
     let suppressed_by = if knows_suppression { "a.suppressed_by" } else { "CAST(NULL AS VARCHAR)" };
-    filters.push(format!("{suppressed_by} IS {}NULL", if a.suppressed { "NOT " } else { "" }));
+    let knows_shadow = session.sql("SELECT shadow FROM alerts LIMIT 0").await.is_ok();
+    let shadow = if knows_shadow { "coalesce(a.shadow, false)" } else { "false" };
+    let undelivered = format!("({suppressed_by} IS NOT NULL OR {shadow})");
+    filters.push(if a.suppressed { undelivered } else { format!("NOT {undelivered}") });
     let from = alerts_with_state(has_table(&session, TRIAGE_TABLE).await?);
-    let extra = if a.suppressed { format!("{suppressed_by} AS suppressed_by, ") } else { String::new() };
+    let extra =
+        if a.suppressed { format!("{suppressed_by} AS suppressed_by, {shadow} AS shadow, ") } else { String::new() };
     let sql = format!(
         "SELECT a.alert_id, a.severity, coalesce(t.state, 'open') AS state, {extra}a.rule_id, a.principal, \
          array_to_string(a.accounts, ',') AS accounts, array_to_string(a.source_ips, ',') AS source_ips, \

@@ -52,8 +52,9 @@ pub struct Args {
     /// Evaluate and print, but write nothing to the lake (no alerts table, no watermark).
     #[arg(long)]
     pub dry_run: bool,
-    /// Also print the alerts an exception suppressed (`trailhouse exceptions`), marked;
-    /// they are recorded but never delivered to --jsonl or --webhook.
+    /// Also print the alerts an exception suppressed (`trailhouse exceptions`) or a shadow
+    /// rule raised (`mode = "shadow"` in [rule_settings]), marked; they are recorded but
+    /// never delivered to --jsonl or --webhook.
     #[arg(long)]
     pub show_suppressed: bool,
     /// Alerts about one identity (a role with its sessions, a user with its keys) less than
@@ -64,7 +65,7 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let rules = a.pack.load(&a.only)?;
+    let rules = a.pack.load_tuned(&a.only)?;
     let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await.with_context(|| {
         format!("cannot open the lake at {} (fill it with `trailhouse ingest` first)", a.lake.location())
     })?;
@@ -88,7 +89,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     let options = RunOptions { incident_window_micros: a.incident_window.micros };
     let Some(every) = &a.every else {
         let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options).await?;
-        let delivered = summary.alerts.len() - summary.suppressed;
+        let delivered = summary.alerts.iter().filter(|a| a.delivered()).count();
         return Ok(if delivered == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ALERTS) });
     };
     let mut ticks = tokio::time::interval(Duration::from_micros(every.micros as u64));
@@ -132,14 +133,15 @@ async fn run_once(
     let incidents = &summary.incidents.incidents;
     let sequences = summary.alerts.iter().filter(|a| a.rule_id == detections::incident::SEQUENCE_RULE).count();
     tracing::info!(
-        "{} rules over {} data files ({}, {}): {} new alert(s), {} suppressed by exceptions, {} already known; \
-         {} incident(s) updated ({} attack sequence(s)); {:.2}s{}.",
+        "{} rules over {} data files ({}, {}): {} new alert(s), {} suppressed by exceptions, {} from shadow \
+         rules, {} already known; {} incident(s) updated ({} attack sequence(s)); {:.2}s{}.",
         summary.rules,
         summary.data_files,
         summary.scope,
         versions,
-        summary.alerts.len() - summary.suppressed,
+        summary.alerts.iter().filter(|a| a.delivered()).count(),
         summary.suppressed,
+        summary.shadow,
         summary.duplicates,
         incidents.len(),
         sequences,

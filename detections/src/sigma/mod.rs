@@ -285,6 +285,7 @@ impl Meta {
             baselines: vec![],
             tests,
             sigma: Some(self.sigma),
+            scope: Default::default(),
         }
     }
 }
