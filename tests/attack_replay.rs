@@ -335,3 +335,41 @@ fn rule_settings_turn_rules_off_change_them_and_put_them_in_shadow_without_editi
     assert_eq!(find("iam-account-authorization-details").unwrap()["severity"], "low", "the tactic's severity");
     assert!(err.contains("1 from shadow rules"), "{err}");
 }
+
+#[test]
+fn a_backtest_reports_what_a_rule_would_raise_and_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, lake) = (dir.path().join("logs"), dir.path().join("lake"));
+    write_logs(&logs);
+    let out = trailhouse().args(["ingest", "--source"]).arg(&logs).arg("--lake").arg(&lake).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let backtest = |rule: &str| cli(&lake, &["rules", "backtest", rule, "--since", "3650d", "--format", "json"]);
+
+    let (code, out, err) = backtest("cloudtrail-tampering");
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["alerts"], 1, "{out}");
+    assert_eq!(report["per_day"], serde_json::json!([["2026-11-20", 1]]));
+    assert_eq!(report["per_principal"], serde_json::json!([["ci-deployer", 1]]));
+    assert_eq!(report["first"][0]["rule_id"], "cloudtrail-tampering");
+
+    // A rule file not in any pack: a copy of a pack rule under a new id.
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/rules/iam-user-created.toml"))
+            .unwrap()
+            .replacen("id = \"iam-user-created\"", "id = \"my-new-user-rule\"", 1);
+    let file = dir.path().join("my-new-user-rule.toml");
+    std::fs::write(&file, text).unwrap();
+    let (code, out, err) = backtest(file.to_str().unwrap());
+    assert_eq!(code, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((report["rules"][0].as_str(), report["alerts"].as_i64()), (Some("my-new-user-rule"), Some(1)), "{out}");
+
+    let (code, _, err) = backtest("no-such-rule");
+    assert_ne!(code, 0);
+    assert!(err.contains("neither a rule file nor a rule of the pack"), "{err}");
+    // Nothing was recorded: no alerts, no runs, no incidents.
+    for table in ["alerts", "detection_runs", "incidents"] {
+        assert!(!lake.join(table).exists(), "{table} written by a backtest");
+    }
+}

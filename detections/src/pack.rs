@@ -48,6 +48,30 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Rule>> {
     Ok(rules)
 }
 
+/// The rules of one file: a `*.toml` rule, or a Sigma `*.yml`/`*.yaml` file (its tests from
+/// `<rule>.tests.toml` beside it). A Sigma rule that does not compile is an error saying why.
+pub fn load_file(path: &Path) -> Result<Vec<Rule>> {
+    let io = |source| DetectError::Io { context: format!("reading rule file {}", path.display()), source };
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.ends_with(".toml") {
+        return Ok(vec![Rule::parse(&text, &path.display().to_string())?]);
+    }
+    if !(name.ends_with(".yml") || name.ends_with(".yaml")) {
+        return Err(DetectError::Rule {
+            origin: path.display().to_string(),
+            message: "not a rule file: give a .toml rule or a .yml Sigma rule".into(),
+        });
+    }
+    let tests_path = path.with_file_name(format!("{}.tests.toml", stem(&name)));
+    let tests = std::fs::read_to_string(&tests_path).ok().map(|t| (tests_path.display().to_string(), t));
+    let (rules, problems) = owned_sigma_rules(&[(path.display().to_string(), text, tests)])?;
+    if let Some(p) = problems.first() {
+        return Err(DetectError::Rule { origin: path.display().to_string(), message: p.clone() });
+    }
+    finish(rules)
+}
+
 /// [`load_dir`], with the Sigma rules that did not load (each: file and why) returned.
 pub fn load_dir_reporting(dir: &Path) -> Result<(Vec<Rule>, Vec<String>)> {
     read_dir(dir)

@@ -114,11 +114,14 @@ impl serde::Serialize for Scope {
 pub struct RunOptions {
     /// Alerts about one identity this close together are one incident ([`crate::incident`]).
     pub incident_window_micros: i64,
+    /// A backtest: every alert the rules would raise, those the lake already holds too, and
+    /// no incidents (nothing of it is to be recorded).
+    pub backtest: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> RunOptions {
-        RunOptions { incident_window_micros: crate::incident::DEFAULT_WINDOW_MICROS }
+        RunOptions { incident_window_micros: crate::incident::DEFAULT_WINDOW_MICROS, backtest: false }
     }
 }
 
@@ -307,7 +310,7 @@ pub async fn run_in(
     }
 
     // Deduplicate against what the lake already holds.
-    let known = known_alert_ids(lake).await?;
+    let known = if options.backtest { HashSet::new() } else { known_alert_ids(lake).await? };
     let before = alerts.len();
     let mut seen = HashSet::new();
     alerts.retain(|a| !known.contains(&a.alert_id) && seen.insert(a.alert_id.clone()));
@@ -321,7 +324,11 @@ pub async fn run_in(
     crate::exception::apply(&exceptions, &mut alerts, now).await?;
     // The incidents of the identities these alerts name, and the attack sequences they
     // raise (new ones only: a rerun's sequence alert is already in the lake).
-    let incidents = crate::incident::assemble(lake, &alerts, options.incident_window_micros).await?;
+    let incidents = if options.backtest {
+        crate::incident::Incidents::default()
+    } else {
+        crate::incident::assemble(lake, &alerts, options.incident_window_micros).await?
+    };
     for sequence in incidents.incidents.iter().filter_map(crate::incident::sequence_alert) {
         if known.contains(&sequence.alert_id) {
             duplicates += 1;

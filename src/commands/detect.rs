@@ -86,7 +86,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         dry_run: a.dry_run,
         show_suppressed: a.show_suppressed,
     };
-    let options = RunOptions { incident_window_micros: a.incident_window.micros };
+    let options = RunOptions { incident_window_micros: a.incident_window.micros, ..RunOptions::default() };
     let Some(every) = &a.every else {
         let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options).await?;
         let delivered = summary.alerts.iter().filter(|a| a.delivered()).count();

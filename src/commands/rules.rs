@@ -4,10 +4,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
+use detections::alert::Alert;
 use detections::rule::Rule;
+use detections::run::{RunOptions, Scope};
 
-use crate::args::PackArgs;
+use crate::args::{ClusterArgs, DurationArg, LakeAccess, PackArgs, age};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -79,6 +81,45 @@ pub enum RulesCommand {
         #[arg(long)]
         accepted: bool,
     },
+    /// Run one rule over history and print what it would have raised, recording nothing:
+    /// would-fire counts per day, account and principal, the top dedup keys and the first
+    /// alerts. RULE is a pack rule's id (with the settings file's [rule_settings]) or a rule
+    /// file (.toml, or a Sigma .yml) not in any pack yet; the lake's exceptions apply and
+    /// what they would suppress is counted apart.
+    ///
+    /// Examples:
+    ///   trailhouse rules backtest console-login-new-ip --since 30d
+    ///   trailhouse rules backtest ./my-rules/new-rule.toml --since 7d --format json
+    #[command(verbatim_doc_comment)]
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    pub lake: LakeAccess,
+    #[command(flatten)]
+    pub pack: PackArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// A rule id, or the path of a rule file.
+    #[arg(value_name = "RULE|FILE")]
+    pub rule: String,
+    /// How far back (e.g. 7d, 30d).
+    #[arg(long, default_value = "30d", value_parser = age)]
+    pub since: DurationArg,
+    /// How many of the first alerts to show.
+    #[arg(long, default_value_t = 10)]
+    pub first: usize,
+    /// text, or json (one object).
+    #[arg(long, value_enum, default_value_t = BacktestFormat::Text)]
+    pub format: BacktestFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BacktestFormat {
+    Text,
+    Json,
 }
 
 /// How `rules list` prints.
@@ -91,6 +132,7 @@ pub enum ListFormat {
 
 pub async fn run(a: Args) -> Result<ExitCode> {
     match a.command {
+        RulesCommand::Backtest(b) => backtest(b).await,
         RulesCommand::List { pack, format, json } => {
             let format = if json { ListFormat::Json } else { format };
             let rules = pack.load(&[])?;
@@ -202,5 +244,150 @@ fn kind(r: &Rule) -> &'static str {
         (_, true) => "stateful",
         (true, false) => "threshold",
         (false, false) => "match",
+    }
+}
+
+/// `rules backtest`: one rule over `--since` of history, nothing recorded.
+async fn backtest(a: BacktestArgs) -> Result<ExitCode> {
+    let path = std::path::Path::new(&a.rule);
+    let rules = if path.is_file() {
+        detections::pack::load_file(path)?
+    } else {
+        a.pack.load_tuned(std::slice::from_ref(&a.rule)).with_context(|| {
+            format!("{} is neither a rule file nor a rule of the pack (`trailhouse rules list`)", a.rule)
+        })?
+    };
+    if rules.is_empty() {
+        bail!("no rule in {}", a.rule);
+    }
+    let lake = lake::Lake::open_existing(a.lake.location(), &a.lake.options(None)).await.with_context(|| {
+        format!("cannot open the lake at {} (fill it with `trailhouse ingest` first)", a.lake.location())
+    })?;
+    let options = RunOptions { backtest: true, ..RunOptions::default() };
+    let summary =
+        detections::run::run_in(a.cluster.context().await?, &lake, &rules, Scope::Since(a.since.micros), &options)
+            .await?;
+    let report = Backtest::of(&summary.alerts, a.first);
+    if a.format == BacktestFormat::Json {
+        let v = serde_json::json!({
+            "rules": rules.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            "since": a.since.text,
+            "alerts": report.would_fire,
+            "suppressed": report.suppressed,
+            "shadow": report.shadow,
+            "events": report.events,
+            "per_day": report.per_day,
+            "per_account": report.per_account,
+            "per_principal": report.per_principal,
+            "top_keys": report.top_keys,
+            "first": report.first,
+            "seconds": summary.seconds,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
+    let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+    writeln!(
+        out,
+        "{} over the last {}: {} alert(s) would fire ({} events){}{}; nothing recorded ({:.2}s).",
+        ids.join(", "),
+        a.since.text,
+        report.would_fire,
+        report.events,
+        if report.suppressed > 0 {
+            format!(", {} more suppressed by exceptions", report.suppressed)
+        } else {
+            String::new()
+        },
+        if report.shadow > 0 {
+            format!(" ({} of them from a rule in shadow mode)", report.shadow)
+        } else {
+            String::new()
+        },
+        summary.seconds
+    )?;
+    for (title, counts) in
+        [("per day", &report.per_day), ("per account", &report.per_account), ("per principal", &report.per_principal)]
+    {
+        if counts.is_empty() {
+            continue;
+        }
+        writeln!(out, "\n{title}:")?;
+        for (k, n) in counts.iter().take(20) {
+            writeln!(out, "  {n:>6}  {k}")?;
+        }
+        if counts.len() > 20 {
+            writeln!(out, "  ... {} more", counts.len() - 20)?;
+        }
+    }
+    if !report.top_keys.is_empty() {
+        writeln!(out, "\ntop dedup keys:")?;
+        for (k, n) in &report.top_keys {
+            writeln!(out, "  {n:>6}  {k}")?;
+        }
+    }
+    if !report.first.is_empty() {
+        writeln!(out, "\nfirst alerts:")?;
+        for line in &report.first_lines {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a backtest found.
+struct Backtest {
+    would_fire: usize,
+    suppressed: usize,
+    shadow: usize,
+    events: u64,
+    /// (day, alerts), in day order.
+    per_day: Vec<(String, usize)>,
+    /// (account, alerts), most first.
+    per_account: Vec<(String, usize)>,
+    per_principal: Vec<(String, usize)>,
+    /// The ten dedup keys with most alerts.
+    top_keys: Vec<(String, usize)>,
+    first: Vec<Alert>,
+    first_lines: Vec<String>,
+}
+
+impl Backtest {
+    fn of(all: &[Alert], first: usize) -> Backtest {
+        use std::collections::BTreeMap;
+        // A shadow rule's alerts are what a backtest is for: they count as firing.
+        let firing: Vec<&Alert> = all.iter().filter(|a| a.suppressed_by.is_none()).collect();
+        let count = |key: &dyn Fn(&Alert) -> Vec<String>| -> BTreeMap<String, usize> {
+            let mut m = BTreeMap::new();
+            for a in &firing {
+                for k in key(a) {
+                    *m.entry(k).or_default() += 1;
+                }
+            }
+            m
+        };
+        let most_first = |m: BTreeMap<String, usize>| {
+            let mut v: Vec<(String, usize)> = m.into_iter().collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v
+        };
+        let mut sorted = firing.clone();
+        sorted.sort_by_key(|a| a.first_seen_micros);
+        let first: Vec<Alert> = sorted.iter().take(first).map(|a| (*a).clone()).collect();
+        let mut keys = most_first(count(&|a| vec![format!("{} {}", a.rule_id, a.dedup_key)]));
+        keys.truncate(10);
+        Backtest {
+            would_fire: firing.len(),
+            suppressed: all.iter().filter(|a| a.suppressed_by.is_some()).count(),
+            shadow: all.iter().filter(|a| a.shadow && a.suppressed_by.is_none()).count(),
+            events: firing.iter().map(|a| a.events).sum(),
+            per_day: count(&|a| vec![a.first_seen.chars().take(10).collect()]).into_iter().collect(),
+            per_account: most_first(count(&|a| a.accounts.clone())),
+            per_principal: most_first(count(&|a| vec![a.principal.clone().unwrap_or_else(|| "?".into())])),
+            top_keys: keys,
+            first_lines: first.iter().map(detections::alert::summary_line).collect(),
+            first,
+        }
     }
 }
