@@ -35,8 +35,9 @@ pub fn apply(args: Vec<OsString>, root: &clap::Command) -> Result<Vec<OsString>,
     let (chosen, at) = subcommand(&args, root);
     let mut found = Found { chosen: chosen.as_ref(), wanted: vec![], unknown: vec![] };
     for (key, value) in &table {
-        // Rule settings are read by the commands that run rules (detections::tuning).
-        if key == detections::tuning::TABLE {
+        // Rule settings and destinations are read by the commands that use them
+        // (detections::tuning, route::config).
+        if key == detections::tuning::TABLE || key == route::config::TABLE {
             continue;
         }
         match (value, root.find_subcommand(key)) {

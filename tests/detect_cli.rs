@@ -78,10 +78,12 @@ fn serve(stream: std::net::TcpStream, first_status: u16, tx: mpsc::Sender<serde_
         }
         let mut body = vec![0; length];
         reader.read_exact(&mut body).unwrap();
-        write!(writer, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n").unwrap();
+        // Reported before the answer: once the client has its answer (or has exited), the
+        // body is in the channel.
         if status == 200 {
             let _ = tx.send(serde_json::from_slice(&body).unwrap());
         }
+        write!(writer, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n").unwrap();
         status = 200;
     }
 }
@@ -249,4 +251,227 @@ fn an_alert_whose_delivery_failed_is_raised_again_not_lost() {
     // --dry-run records nothing either; --all after the recorded run finds only known alerts.
     let dry = output(trailhouse().args(["detect", "--all", "--dry-run", "--format", "ndjson", "--lake"]).arg(&lake));
     assert_eq!(dry.status.code(), Some(0), "{}", String::from_utf8_lossy(&dry.stderr));
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap();
+    attrs.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone()
+}
+
+/// Every message on an SQS queue, read until it stays empty (polled with a deadline).
+async fn drain(sqs: &aws_sdk_sqs::Client, queue: &str, want: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut out = Vec::new();
+    while out.len() < want && std::time::Instant::now() < deadline {
+        let got = sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in got.messages() {
+            out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+            sqs.delete_message().queue_url(queue).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        }
+    }
+    out
+}
+
+fn received(rx: &mpsc::Receiver<serde_json::Value>, want: usize) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while out.len() < want {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(v) => out.push(v),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_are_routed_to_each_destination_and_one_that_fails_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = small_lake(dir.path());
+    let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
+    let config = aws.sdk_config().await;
+    let (sqs, sns) = (aws_sdk_sqs::Client::new(&config), aws_sdk_sns::Client::new(&config));
+    let (events, hub) = (aws_sdk_eventbridge::Client::new(&config), aws_sdk_securityhub::Client::new(&config));
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    // SNS -> a queue; an EventBridge bus whose rule sends trailhouse's events to a queue;
+    // Security Hub on.
+    let sns_queue = sqs.create_queue().queue_name(format!("sns-{id}")).send().await.unwrap().queue_url.unwrap();
+    let topic = sns.create_topic().name(format!("alerts-{id}")).send().await.unwrap().topic_arn.unwrap();
+    let arn = queue_arn(&sqs, &sns_queue).await;
+    sns.subscribe().topic_arn(&topic).protocol("sqs").endpoint(arn).send().await.unwrap();
+    let eb_queue = sqs.create_queue().queue_name(format!("eb-{id}")).send().await.unwrap().queue_url.unwrap();
+    let bus = format!("security-{id}");
+    events.create_event_bus().name(&bus).send().await.unwrap();
+    events
+        .put_rule()
+        .name("trailhouse")
+        .event_bus_name(&bus)
+        .event_pattern(r#"{"source":["trailhouse"]}"#)
+        .send()
+        .await
+        .unwrap();
+    let target =
+        aws_sdk_eventbridge::types::Target::builder().id("q").arn(queue_arn(&sqs, &eb_queue).await).build().unwrap();
+    events.put_targets().rule("trailhouse").event_bus_name(&bus).targets(target).send().await.unwrap();
+    let _ = hub.enable_security_hub().send().await;
+
+    let (slack_url, slack) = webhook_server(vec![]);
+    let (pd_url, pagerduty) = webhook_server(vec![]);
+    // A webhook that is down: nothing listens on its port.
+    let down = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/hook/SECRETDOWNTOKEN", l.local_addr().unwrap())
+    };
+    let jsonl = dir.path().join("routed.jsonl");
+    let settings = dir.path().join("trailhouse.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            r#"
+[[destinations]]
+name = "oncall-slack"
+kind = "slack"
+url_env = "TRAILHOUSE_TEST_SLACK_URL"
+min_severity = "high"
+
+[[destinations]]
+name = "pagerduty"
+kind = "pagerduty"
+routing_key = "R0UTINGKEY"
+events_url = "{pd_url}"
+min_severity = "critical"
+
+[[destinations]]
+name = "sns"
+kind = "sns"
+topic_arn = "{topic}"
+rules = ["console-brute-force"]
+
+[[destinations]]
+name = "bus"
+kind = "eventbridge"
+event_bus = "{bus}"
+format = "ocsf"
+
+[[destinations]]
+name = "hub"
+kind = "securityhub"
+min_severity = "high"
+
+[[destinations]]
+name = "archive"
+kind = "jsonl"
+path = "{}"
+
+[[destinations]]
+name = "siem"
+kind = "webhook"
+url_env = "TRAILHOUSE_TEST_SIEM_URL"
+"#,
+            jsonl.display()
+        ),
+    )
+    .unwrap();
+    let detect = |siem: &str| {
+        trailhouse()
+            .args(["detect", "--format", "ndjson", "--config"])
+            .arg(&settings)
+            .arg("--lake")
+            .arg(&lake)
+            .env("TRAILHOUSE_TEST_SLACK_URL", &slack_url)
+            .env("TRAILHOUSE_TEST_SIEM_URL", siem)
+            .env("AWS_ENDPOINT_URL", common::endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap()
+    };
+    let out = detect(&down);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let alerts: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| alerts.iter().filter(|a| f(a)).count();
+    let high = count(&|a| a["severity"] == "high" || a["severity"] == "critical");
+    let critical = count(&|a| a["severity"] == "critical");
+    let brute = count(&|a| a["rule_id"] == "console-brute-force");
+    assert!(high > 0 && critical > 0 && brute == 1, "{alerts:?}");
+
+    // Each destination got what its filters let through.
+    let to_slack = received(&slack, high);
+    assert_eq!(to_slack.len(), high);
+    assert!(to_slack.iter().all(|m| m["blocks"].is_array()), "{to_slack:?}");
+    let to_pd = received(&pagerduty, critical);
+    assert_eq!(to_pd.len(), critical);
+    for m in &to_pd {
+        assert_eq!((m["event_action"].as_str(), m["routing_key"].as_str()), (Some("trigger"), Some("R0UTINGKEY")));
+        assert!(alerts.iter().any(|a| a["alert_id"] == m["dedup_key"]), "{m}");
+    }
+    let via_sns = drain(&sqs, &sns_queue, 1).await;
+    assert_eq!(via_sns.len(), 1);
+    let message: serde_json::Value = serde_json::from_str(via_sns[0]["Message"].as_str().unwrap()).unwrap();
+    assert_eq!(message["rule_id"], "console-brute-force");
+    let via_bus = drain(&sqs, &eb_queue, alerts.len()).await;
+    assert_eq!(via_bus.len(), alerts.len());
+    assert!(via_bus.iter().all(|e| e["detail-type"] == "trailhouse alert" && e["detail"]["class_uid"] == 2004));
+    let findings = hub.get_findings().max_results(100).send().await.unwrap();
+    let ids: Vec<&str> = findings.findings().iter().filter_map(|f| f.id()).collect();
+    let wanted: Vec<&str> = alerts
+        .iter()
+        .filter(|a| a["severity"] == "high" || a["severity"] == "critical")
+        .map(|a| a["alert_id"].as_str().unwrap())
+        .collect();
+    assert!(wanted.iter().all(|w| ids.contains(w)), "{ids:?} lacks some of {wanted:?}");
+    assert_eq!(std::fs::read_to_string(&jsonl).unwrap().lines().count(), alerts.len());
+    // The webhook that is down failed, named without its secret; the others went on.
+    assert!(stderr.contains("siem") && !stderr.contains("SECRETDOWNTOKEN"), "{stderr}");
+    let status = |sql: &str| {
+        String::from_utf8(
+            trailhouse().args(["sql", "--format", "csv", "--lake"]).arg(&lake).arg(sql).output().unwrap().stdout,
+        )
+        .unwrap()
+    };
+    let latest = "SELECT destination, status, count(*) AS n FROM (SELECT *, row_number() OVER (PARTITION BY alert_id, \
+                  destination ORDER BY at DESC) AS k FROM alert_deliveries) WHERE k = 1 GROUP BY 1, 2 ORDER BY 1, 2";
+    let first = status(latest);
+    assert!(first.contains(&format!("siem,failed,{}", alerts.len())), "{first}");
+
+    // The webhook is back: the next run (no new alerts) delivers what failed, once.
+    let (siem_url, siem) = webhook_server(vec![]);
+    // A critical alert closed in between: its PagerDuty incident is resolved.
+    let closed = alerts.iter().find(|a| a["severity"] == "critical").unwrap()["alert_id"].as_str().unwrap().to_string();
+    stdout_of(trailhouse().args(["alerts", "close", &closed, "--note", "known change", "--lake"]).arg(&lake));
+    let out = detect(&siem_url);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let to_siem = received(&siem, alerts.len());
+    assert_eq!(to_siem.len(), alerts.len());
+    let resolve = received(&pagerduty, 1);
+    assert_eq!(resolve.len(), 1);
+    assert_eq!(
+        (resolve[0]["event_action"].as_str(), resolve[0]["dedup_key"].as_str()),
+        (Some("resolve"), Some(closed.as_str()))
+    );
+    let after = status(latest);
+    assert!(after.contains(&format!("siem,delivered,{}", alerts.len())), "{after}");
+    assert!(after.contains("pagerduty,resolved,1"), "{after}");
+    // Nothing was delivered twice (the process has exited: whatever it sent is in).
+    assert_eq!(slack.try_iter().count(), 0);
+    assert_eq!(siem.try_iter().count(), 0);
+    let more = sqs.receive_message().queue_url(&eb_queue).max_number_of_messages(10).send().await.unwrap();
+    assert!(more.messages().is_empty(), "{more:?}");
 }

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::rule::{Severity, Tactic};
 
 /// One deduplicated alert.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Alert {
     /// Stable id from rule, dedup key and window: the same finding always has the same id.
     pub alert_id: String,
@@ -26,12 +26,14 @@ pub struct Alert {
     /// Who the alert is about, as incidents group it: the actor's ARN, an assumed role's
     /// sessions folded into the role, an access key's calls into its user
     /// ([`crate::engine::IDENTITY_ARN_SQL`]); `None` for alerts about no actor.
+    #[serde(default)]
     pub identity: Option<String>,
     pub source_ips: Vec<String>,
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
     pub event_names: Vec<String>,
     /// The distinct user agents of its events.
+    #[serde(default)]
     pub user_agents: Vec<String>,
     /// Up to [`MAX_EVENT_IDS`] event ids.
     pub event_ids: Vec<String>,
@@ -47,27 +49,40 @@ pub struct Alert {
     pub details: serde_json::Map<String, serde_json::Value>,
     pub mitre: Vec<String>,
     /// The rule's ATT&CK tactics (incidents order them along the kill chain).
+    #[serde(default)]
     pub tactics: Vec<Tactic>,
     pub controls: Vec<String>,
     pub triage: String,
     /// The rule's references (articles, documentation).
     pub references: Vec<String>,
     /// Who wrote the rule and under which license (Sigma rules; empty for the built-in pack).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub license: Option<String>,
     /// The exception that suppressed it ([`crate::exception`]): recorded in the lake,
     /// counted, never delivered.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
     /// Raised by a rule in shadow mode ([`crate::tuning::Mode::Shadow`]): recorded and
     /// counted, never delivered.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
 }
 
 impl Alert {
+    /// An alert from its JSON (as sinks write it), its times restored from the RFC 3339
+    /// fields.
+    pub fn from_json(text: &str) -> serde_json::Result<Alert> {
+        let mut a: Alert = serde_json::from_str(text)?;
+        a.first_seen_micros = lake::time::parse_canonical(&a.first_seen)
+            .or_else(|| lake::time::parse_lenient(&a.first_seen))
+            .unwrap_or(0);
+        a.last_seen_micros =
+            lake::time::parse_canonical(&a.last_seen).or_else(|| lake::time::parse_lenient(&a.last_seen)).unwrap_or(0);
+        Ok(a)
+    }
+
     /// Whether sinks deliver it: not suppressed by an exception, not from a shadow rule.
     pub fn delivered(&self) -> bool {
         self.suppressed_by.is_none() && !self.shadow

@@ -504,8 +504,18 @@ pub async fn store(lake: &Lake, incidents: &Incidents, updated_at: i64, run_id: 
     Ok(())
 }
 
+/// An incident for other modules' tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
+    /// The hijacked user's three-stage incident (discovery, privilege escalation,
+    /// persistence).
+    pub(crate) fn hijacked_user_incident() -> super::Incident {
+        super::group(super::tests::hijacked_user(), super::DEFAULT_WINDOW_MICROS).remove(0)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
     use super::*;
 
     const HOUR: i64 = 3_600_000_000;
@@ -534,7 +544,7 @@ mod tests {
 
     /// The hijacked user's story: denied probing and self-enumeration (discovery), an inline
     /// policy on itself (privilege escalation), a second key (persistence).
-    fn hijacked_user() -> Vec<Step> {
+    pub(crate) fn hijacked_user() -> Vec<Step> {
         vec![
             step("a3", BOB, "self-policy", Severity::High, &[Tactic::PrivilegeEscalation], 3),
             step("a1", BOB, "self-enumeration", Severity::Medium, &[Tactic::Discovery], 1),

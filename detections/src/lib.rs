@@ -16,6 +16,7 @@
 //!   incidents (the lake's `incidents` table) and the attack-sequence alert.
 //! - [`exception`]: scoped, owned, expiring reasons not to deliver an alert (the lake's
 //!   `exceptions` table); a suppressed alert is recorded and counted, never delivered.
+//! - [`ocsf`]: alerts and incidents as OCSF Detection Findings (class 2004).
 //! - [`alert`]: alerts and their forms (a table, a line, Arrow for the `alerts` table).
 //! - [`sink`]: where alerts go (terminal, JSONL file, Slack-compatible webhook) and
 //!   [`sink::Sinks::deliver_then_record`], the order that makes delivery at least once.
@@ -35,6 +36,7 @@ mod error;
 pub mod exception;
 pub mod incident;
 pub mod lint;
+pub mod ocsf;
 pub mod pack;
 pub mod rule;
 pub mod run;

@@ -102,6 +102,8 @@ pub enum PrintFormat {
     Table,
     /// One JSON object per alert, one per line (nothing when there are none).
     Ndjson,
+    /// One OCSF Detection Finding (class 2004) per alert, one per line.
+    Ocsf,
 }
 
 /// The terminal sink: alerts written to a writer (stdout for the command line) and flushed.
@@ -130,6 +132,11 @@ impl Printer {
         let io = |source| DetectError::Output { context: "cannot print the alerts".into(), source };
         match self.format {
             PrintFormat::Ndjson => out.write_all(&json_lines(alerts).map_err(io)?).map_err(io)?,
+            PrintFormat::Ocsf => {
+                for a in alerts {
+                    writeln!(out, "{}", crate::ocsf::alert_finding(a)).map_err(io)?;
+                }
+            }
             PrintFormat::Table if alerts.is_empty() => writeln!(out, "No new alerts.").map_err(io)?,
             PrintFormat::Table => {
                 writeln!(out, "{}", table(alerts)?).map_err(io)?;

@@ -16,8 +16,8 @@ use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::SessionState;
 use lake::{
-    ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, EXCEPTIONS_TABLE, INCIDENTS_TABLE, INTEGRITY_TABLE, LEDGER_TABLE,
-    Lake, LakeTable, RUNS_TABLE, TRIAGE_TABLE,
+    ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, DELIVERIES_TABLE, EXCEPTIONS_TABLE, INCIDENTS_TABLE,
+    INTEGRITY_TABLE, LEDGER_TABLE, Lake, LakeTable, RUNS_TABLE, TRIAGE_TABLE,
 };
 
 use crate::session::TableInfo;
@@ -26,7 +26,7 @@ use crate::views;
 /// The lake's tables, and whether every lake has it (the detection tables exist once
 /// `trailhouse detect` has run, `integrity` once a digest file was ingested, `alert_triage`
 /// once an alert was triaged in the console).
-pub(crate) const LAKE_TABLES: [(&str, bool); 9] = [
+pub(crate) const LAKE_TABLES: [(&str, bool); 10] = [
     (CLOUDTRAIL_TABLE, true),
     (LEDGER_TABLE, true),
     (INTEGRITY_TABLE, false),
@@ -36,6 +36,7 @@ pub(crate) const LAKE_TABLES: [(&str, bool); 9] = [
     (TRIAGE_TABLE, false),
     (INCIDENTS_TABLE, false),
     (EXCEPTIONS_TABLE, false),
+    (DELIVERIES_TABLE, false),
 ];
 
 /// A snapshot of the session's state, for planning a view (the schema cannot hold the

@@ -54,6 +54,7 @@ fn written_by(table: &str) -> Option<&'static str> {
         lake::INTEGRITY_TABLE => "`trailhouse ingest` (when it meets digest files)",
         lake::TRIAGE_TABLE => "the console (`trailhouse serve`), when an alert is triaged,",
         lake::EXCEPTIONS_TABLE => "`trailhouse exceptions add`",
+        lake::DELIVERIES_TABLE => "`trailhouse detect` with destinations in its settings file",
         _ => return None,
     })
 }

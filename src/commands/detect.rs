@@ -66,6 +66,20 @@ pub struct Args {
 
 pub async fn run(a: Args) -> Result<ExitCode> {
     let rules = a.pack.load_tuned(&a.only)?;
+    // Destinations from the settings file, checked before anything runs.
+    let destinations = match crate::settings::config_file() {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the settings file {}", path.display()))?;
+            route::config::parse(&text, &path.display().to_string())?
+        }
+        None => vec![],
+    };
+    let router = if destinations.is_empty() || a.dry_run {
+        None
+    } else {
+        Some(route::Router::new(destinations, &a.lake.aws().sdk_config().await).await?)
+    };
     let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await.with_context(|| {
         format!("cannot open the lake at {} (fill it with `trailhouse ingest` first)", a.lake.location())
     })?;
@@ -88,7 +102,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     };
     let options = RunOptions { incident_window_micros: a.incident_window.micros, ..RunOptions::default() };
     let Some(every) = &a.every else {
-        let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options).await?;
+        let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options, router.as_ref()).await?;
         let delivered = summary.alerts.iter().filter(|a| a.delivered()).count();
         return Ok(if delivered == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ALERTS) });
     };
@@ -104,7 +118,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         }
         // A failed run (lake unreachable, a webhook down) is logged and retried on the next
         // tick: the watermark did not move, so nothing is skipped.
-        if let Err(e) = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options).await {
+        if let Err(e) = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options, router.as_ref()).await {
             tracing::error!(error = crate::one_line(&e), "Detection run failed; retrying on the next tick.");
         }
     }
@@ -121,9 +135,29 @@ async fn run_once(
     sinks: &Sinks,
     on: &ClusterArgs,
     options: &RunOptions,
+    router: Option<&route::Router>,
 ) -> Result<RunSummary> {
     let summary = detections::run::run_in(on.context().await?, lake, rules, scope, options).await?;
+    // The routing outbox's pending rows first, then the run's record, then the deliveries:
+    // a crash anywhere leaves each (alert, destination) pending, never lost.
+    if let Some(r) = router {
+        r.enqueue(lake, &summary.alerts).await?;
+    }
     sinks.deliver_then_record(lake, &summary).await?;
+    if let Some(r) = router {
+        let f = r.flush(lake).await?;
+        if !f.delivered.is_empty() || !f.failed.is_empty() || f.resolved > 0 {
+            let show = |m: &std::collections::BTreeMap<String, usize>| {
+                m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+            };
+            tracing::info!(
+                delivered = %show(&f.delivered),
+                failed = %show(&f.failed),
+                resolved = f.resolved,
+                "Routed alerts to their destinations."
+            );
+        }
+    }
     let incremental = summary.scope == Scope::Incremental;
     let versions = match summary.from_version {
         Some(v) if incremental && v >= summary.to_version => format!("no commits since version {v}"),

@@ -9,7 +9,8 @@
 //! - [`ALERTS_TABLE`], [`RUNS_TABLE`] and [`BASELINES_TABLE`]: what detection runs raised, how
 //!   far they read and what the stateful rules have seen; [`INCIDENTS_TABLE`]: those alerts
 //!   grouped by identity; [`TRIAGE_TABLE`]: what analysts decided about each alert;
-//!   [`EXCEPTIONS_TABLE`]: why some alerts are not delivered;
+//!   [`EXCEPTIONS_TABLE`]: why some alerts are not delivered; [`DELIVERIES_TABLE`]: where
+//!   the others went;
 //! - [`QUARANTINE_DIR`]: files that could not be decoded, each beside its error.
 //!
 //! This crate writes ([`writer`], [`commit`]), remembers what is in ([`ledger`]), keeps
@@ -76,8 +77,8 @@ pub use scan::{DataFile, LakeTable, ScanFiles, ScanSummary, ShippedScan};
 pub use snapshot::read_table;
 #[cfg(feature = "delta")]
 pub use tables::{
-    ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, EXCEPTIONS_TABLE, INCIDENTS_TABLE, LEDGER_TABLE, Lake,
-    QUARANTINE_DIR, RUNS_TABLE, TRIAGE_TABLE,
+    ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, DELIVERIES_TABLE, EXCEPTIONS_TABLE, INCIDENTS_TABLE, LEDGER_TABLE,
+    Lake, QUARANTINE_DIR, RUNS_TABLE, TRIAGE_TABLE,
 };
 #[cfg(feature = "delta")]
 pub use writer::LakeOptions;

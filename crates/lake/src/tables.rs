@@ -35,6 +35,9 @@ pub const INCIDENTS_TABLE: &str = "incidents";
 /// Alert exceptions: one row per change (added, removed); an exception's state is its
 /// newest row.
 pub const EXCEPTIONS_TABLE: &str = "exceptions";
+/// The routing outbox: one row per delivery attempt of an alert to a destination
+/// (pending, delivered, failed, resolved); a pair's state is its newest row.
+pub const DELIVERIES_TABLE: &str = "alert_deliveries";
 
 /// An opened lake.
 #[derive(Debug, Clone)]
