@@ -258,6 +258,37 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
     assert_refused(&get(&format!("{base}/api/investigate?kind=user&value=x")).await, "kind must be one of");
     assert_refused(&get(&format!("{base}/api/investigate?kind=ip")).await, "value is required");
 
+    // Incidents, highest score first, each with its steps.
+    let (status, inc) = get(&format!("{base}/api/incidents?limit=200")).await;
+    assert_eq!(status, 200, "{inc}");
+    let incidents = inc["incidents"].as_array().unwrap();
+    let stored = sql(lake, "SELECT count(*) AS n FROM incidents")[0]["n"].as_i64().unwrap();
+    assert!(stored > 0);
+    assert_eq!(inc["total"].as_i64(), Some(stored));
+    let scores: Vec<f64> = incidents.iter().map(|i| i["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "not highest score first: {scores:?}");
+    for i in incidents {
+        assert_eq!(i["steps"].as_array().unwrap().len() as i64, i["alerts"].as_i64().unwrap(), "{i}");
+        assert!(i["steps"].as_array().unwrap().iter().all(|s| s["state"].is_string()), "{i}");
+    }
+    assert_refused(&get(&format!("{base}/api/incidents?limit=0")).await, "limit");
+
+    // Bulk triage: one note for many alerts, refused whole without a note or with an
+    // unknown id.
+    let picked: Vec<&str> =
+        alerts.iter().map(|a| a["alert_id"].as_str().unwrap()).filter(|a| *a != id).take(2).collect();
+    let bulk = format!("{base}/api/alerts/triage");
+    assert_refused(&post(&bulk, json!({"ids": picked, "state": "closed"})).await, "needs a note");
+    let (status, _) = post(&bulk, json!({"ids": [picked[0], "no-such-alert"], "state": "closed", "note": "x"})).await;
+    assert_eq!(status, 404);
+    assert_refused(&post(&bulk, json!({"state": "closed", "note": "x"})).await, "needs \"ids\"");
+    let (status, r) = post(&bulk, json!({"ids": picked, "state": "closed", "note": "benign: the nightly scan"})).await;
+    assert_eq!((status, r["changed"].as_i64()), (200, Some(2)), "{r}");
+    let closed = get(&format!("{base}/api/alerts?state=closed&limit=1000")).await.1;
+    let closed: Vec<&str> =
+        closed["alerts"].as_array().unwrap().iter().map(|a| a["alert_id"].as_str().unwrap()).collect();
+    assert!(picked.iter().all(|p| closed.contains(p)), "{closed:?}");
+
     // The editor's list of tables and views.
     let schema = get(&format!("{base}/api/schema")).await.1;
     let tables = schema["tables"].as_array().unwrap();
@@ -593,7 +624,34 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
     let rows = browser.eval("return document.querySelectorAll('#alerts-table tbody tr[data-alert-id]').length").await;
     let total = get(&format!("{}/api/alerts", server.url)).await.1["total"].as_u64().unwrap();
     assert_eq!(rows.as_u64().unwrap(), total.min(100));
+    // Incidents come first, highest score first, with their tactics as a strip.
+    let incidents = get(&format!("{}/api/incidents", server.url)).await.1;
+    let shown = browser.eval("return document.querySelectorAll('#incidents-table tr.incident').length").await;
+    assert_eq!(shown.as_u64().unwrap() as usize, incidents["incidents"].as_array().unwrap().len());
+    let first = browser.eval("return document.querySelector('#incidents-table tr.incident').dataset.incidentId").await;
+    assert_eq!(first, incidents["incidents"][0]["incident_id"]);
+    let incidents_first = browser
+        .eval("return document.getElementById('incidents').compareDocumentPosition(document.getElementById('alerts-table')) & 4")
+        .await;
+    assert_eq!(incidents_first.as_u64(), Some(4), "the incidents are above the alerts");
     browser.screenshot("alerts").await;
+    // Two alerts acknowledged at once, with one note.
+    let before = get(&format!("{}/api/alerts?state=acknowledged", server.url)).await.1["total"].as_u64().unwrap();
+    browser
+        .eval("const p = document.querySelectorAll('#alerts-table tbody input.pick'); p[1].checked = true; p[2].checked = true; return 1")
+        .await;
+    browser.type_into("#bulk-note", "on it").await;
+    browser.click("#bulk-ack").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = get(&format!("{}/api/alerts?state=acknowledged", server.url)).await.1["total"].as_u64().unwrap();
+        if now == before + 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the bulk acknowledge did not reach the lake: {now} vs {before}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.ready("alerts").await;
     let id =
         browser.eval("return document.querySelector('#alerts-table tbody tr[data-alert-id]').dataset.alertId").await;
     let id = id.as_str().unwrap().to_string();

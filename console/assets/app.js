@@ -257,10 +257,12 @@
         : empty('none'));
   }
 
-  function alertsTable(id, alerts) {
+  function alertsTable(id, alerts, { selectable = false } = {}) {
     const cols = ['Severity', 'Title', 'Principal', 'Accounts', 'Source IPs', 'First seen', 'Last seen', 'Events', 'State'];
+    const all = selectable ? h('input', { type: 'checkbox', id: `${id}-all`, title: 'select every alert on this page',
+      onchange: (e) => { for (const c of e.target.closest('table').querySelectorAll('tbody input.pick')) c.checked = e.target.checked; } }) : null;
     return h('div', { class: 'table-wrap' }, h('table', { id, class: 'data alerts' },
-      h('thead', null, h('tr', null, cols.map((c) => h('th', null, c)))),
+      h('thead', null, h('tr', null, selectable ? h('th', { class: 'pick' }, all) : null, cols.map((c) => h('th', null, c)))),
       h('tbody', null, alerts.map((a) => h('tr', {
         class: 'clickable', 'data-alert-id': a.alert_id,
         onclick: (e) => {
@@ -268,6 +270,7 @@
           navigate('/alerts/' + encodeURIComponent(a.alert_id));
         },
       },
+      selectable ? h('td', { class: 'pick' }, h('input', { type: 'checkbox', class: 'pick', value: a.alert_id })) : null,
       h('td', null, sevBadge(a.severity)),
       h('td', { class: 'title' }, h('a', { href: '/alerts/' + encodeURIComponent(a.alert_id) }, a.title || a.rule_id || a.alert_id)),
       h('td', { class: 'principal' }, a.principal ? invLink('principal', a.principal) : h('span', { class: 'muted' }, '–')),
@@ -672,13 +675,81 @@
     const alerts = d.alerts || [];
     const total = d.total || 0;
     countEl.textContent = `${fmtNum(total)} alert${total === 1 ? '' : 's'}`;
-    root.append(alertsTable('alerts-table', alerts));
+    // Incidents first: an identity's alerts as one story, highest score first.
+    if (!offset && !Object.values(f).some(Boolean)) {
+      const inc = await ctx.api('/api/incidents?limit=10');
+      root.append(incidentsSection(inc.incidents || [], inc.total || 0));
+    }
+    root.append(h('h2', null, 'Alerts'));
+    root.append(bulkBar(ctx, 'alerts-table'));
+    root.append(alertsTable('alerts-table', alerts, { selectable: true }));
+    const nd = d.not_delivered || [];
+    if (nd.length) {
+      root.append(h('div', { class: 'not-delivered', id: 'not-delivered' },
+        h('span', { class: 'muted' }, 'Recorded but not delivered: '),
+        nd.map((r, i) => h('span', null, i ? ', ' : '', h('code', null, r.rule_id),
+          ` ${[r.suppressed ? `${fmtNum(r.suppressed)} suppressed by exceptions` : '', r.shadow ? `${fmtNum(r.shadow)} shadow` : ''].filter(Boolean).join(', ')}`))));
+    }
     if (!alerts.length) root.append(empty(Object.values(f).some(Boolean) ? 'No alerts match these filters.' : 'No alerts.'));
     root.append(pager(total, offset, alerts.length, (o) => {
       const u = new URLSearchParams(location.search);
       if (o) u.set('offset', String(o)); else u.delete('offset');
       return '/alerts' + (u.toString() ? '?' + u : '');
     }));
+  }
+
+  const TACTIC_ORDER = ['initial_access', 'credential_access', 'discovery', 'execution', 'privilege_escalation',
+    'persistence', 'lateral_movement', 'defense_evasion', 'collection', 'exfiltration', 'impact'];
+  const tacticName = (t) => String(t).replace(/_/g, ' ');
+
+  /** The incidents: score, who, the tactics as a strip, the steps (expandable). */
+  function incidentsSection(incidents, total) {
+    const head = h('div', { class: 'page-head' }, h('h2', null, 'Incidents'),
+      h('span', { class: 'muted count', id: 'incidents-count' }, `${fmtNum(total)} incident${total === 1 ? '' : 's'}, highest score first`));
+    if (!incidents.length) return h('section', { id: 'incidents' }, head, empty('No incidents: `trailhouse detect` groups each identity\'s alerts.'));
+    const rows = incidents.map((i) => {
+      const steps = Array.isArray(i.steps) ? i.steps : [];
+      const tactics = (Array.isArray(i.tactics) ? i.tactics : []).slice().sort((a, b) => TACTIC_ORDER.indexOf(a) - TACTIC_ORDER.indexOf(b));
+      const detail = h('tr', { class: 'incident-steps', hidden: true },
+        h('td', { colspan: 7 }, h('ol', { class: 'steps' }, steps.map((st) => h('li', null,
+          timeEl(st.first_seen), ' ', sevBadge(st.severity), ' ',
+          h('a', { href: '/alerts/' + encodeURIComponent(st.alert_id) }, st.title || st.rule_id), ' ',
+          stateBadge(st.state || 'open'))))));
+      const row = h('tr', { class: 'clickable incident', 'data-incident-id': i.incident_id,
+        onclick: (e) => { if (e.target.closest('a, button')) return; detail.hidden = !detail.hidden; } },
+      h('td', null, sevBadge(i.severity)),
+      h('td', { class: 'num score' }, fmtNum(i.score)),
+      h('td', { class: 'principal' }, i.principal ? invLink('principal', i.principal) : h('span', { class: 'muted' }, i.identity || '–')),
+      h('td', null, accountLinks(i.accounts)),
+      h('td', null, h('span', { class: 'tactics' }, tactics.map((t, n) => h('span', null, n ? h('span', { class: 'arrow' }, '→') : null, h('span', { class: `tactic t-${t}` }, tacticName(t)))))),
+      h('td', { class: 'num' }, `${fmtNum(steps.length)} step${steps.length === 1 ? '' : 's'}`),
+      h('td', { class: 'nowrap' }, timeEl(i.last_seen)));
+      return [row, detail];
+    });
+    return h('section', { id: 'incidents' }, head, h('div', { class: 'table-wrap' }, h('table', { id: 'incidents-table', class: 'data incidents' },
+      h('thead', null, h('tr', null, ['Severity', 'Score', 'Identity', 'Accounts', 'Tactics', 'Steps', 'Last seen'].map((c) => h('th', null, c)))),
+      h('tbody', null, rows.flat()))));
+  }
+
+  /** Acknowledge or close the selected alerts with one note. */
+  function bulkBar(ctx, tableId) {
+    const note = h('input', { id: 'bulk-note', type: 'text', placeholder: 'note (needed to close)', spellcheck: 'false' });
+    const status = h('span', { id: 'bulk-status', class: 'muted' });
+    const act = async (state) => {
+      const ids = [...document.querySelectorAll(`#${tableId} tbody input.pick:checked`)].map((c) => c.value);
+      if (!ids.length) { status.textContent = 'Select alerts first.'; return; }
+      try {
+        const r = await api('/api/alerts/triage', { method: 'POST', json: { ids, state, note: note.value } });
+        status.textContent = `${r.state === 'closed' ? 'Closed' : r.state === 'acknowledged' ? 'Acknowledged' : 'Reopened'} ${fmtNum(r.changed)}.`;
+        navigate(here(), { replace: true });
+      } catch (e) {
+        status.textContent = e.message || String(e);
+      }
+    };
+    return h('div', { class: 'bulk', id: 'bulk-bar' },
+      h('button', { type: 'button', id: 'bulk-ack', onclick: () => act('acknowledged') }, 'Acknowledge selected'),
+      h('button', { type: 'button', id: 'bulk-close', onclick: () => act('closed') }, 'Close selected'),
+      note, status);
   }
 
   /** Prev/next links for limit/offset paging. */

@@ -324,11 +324,17 @@ pub async fn run_in(
     crate::exception::apply(&exceptions, &mut alerts, now).await?;
     // The incidents of the identities these alerts name, and the attack sequences they
     // raise (new ones only: a rerun's sequence alert is already in the lake).
+    let grouping = Instant::now();
     let incidents = if options.backtest {
         crate::incident::Incidents::default()
     } else {
         crate::incident::assemble(lake, &alerts, options.incident_window_micros).await?
     };
+    tracing::debug!(
+        incidents = incidents.incidents.len(),
+        seconds = grouping.elapsed().as_secs_f64(),
+        "Incidents grouped."
+    );
     for sequence in incidents.incidents.iter().filter_map(crate::incident::sequence_alert) {
         if known.contains(&sequence.alert_id) {
             duplicates += 1;

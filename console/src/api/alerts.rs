@@ -32,7 +32,8 @@ async fn with_state(session: &query::LakeSession) -> ApiResult<String> {
 }
 
 pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Json<Value>> {
-    let p = Params::from_uri(&uri, &["severity", "rule", "account", "principal", "state", "limit", "offset"])?;
+    let p =
+        Params::from_uri(&uri, &["severity", "rule", "account", "principal", "state", "delivery", "limit", "offset"])?;
     let mut filters = vec!["true".to_string()];
     if let Some(s) = p.one_of("severity", &SEVERITIES)? {
         filters.push(format!("a.severity = {}", quote(&s)));
@@ -55,6 +56,15 @@ pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Js
     if !has_table(&session, ALERTS_TABLE).await? {
         return Ok(Json(json!({ "total": 0, "alerts": [], "rules": [], "severities": SEVERITIES })));
     }
+    // Alerts an exception suppressed or a shadow rule raised are recorded, not delivered:
+    // apart by default, shown with delivery=undelivered, counted per rule either way.
+    let undelivered = undelivered_condition(&session).await;
+    let delivery = p.one_of("delivery", &["delivered", "undelivered"])?;
+    filters.push(if delivery.as_deref() == Some("undelivered") {
+        undelivered.clone()
+    } else {
+        format!("NOT {undelivered}")
+    });
     let from = with_state(&session).await?;
     let filter = filters.join(" AND ");
     let total = super::count(&session, &format!("SELECT count(*) FROM {from} WHERE {filter}")).await?;
@@ -63,7 +73,72 @@ pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Js
     );
     let alerts = objects(&query_table(&session, &sql).await?);
     let rules = strings(&run(&session, "SELECT DISTINCT rule_id FROM alerts ORDER BY 1").await?, 0)?;
-    Ok(Json(json!({ "total": total, "alerts": alerts, "rules": rules, "severities": SEVERITIES })))
+    let not_delivered = objects(
+        &query_table(
+            &session,
+            &format!(
+                "SELECT a.rule_id, count(*) FILTER (WHERE {s}) AS suppressed, count(*) FILTER (WHERE NOT {s}) AS shadow \
+                 FROM alerts a WHERE {undelivered} GROUP BY 1 ORDER BY 2 DESC, 3 DESC, 1",
+                s = if undelivered == "false" { "false" } else { "a.suppressed_by IS NOT NULL" }
+            ),
+        )
+        .await?,
+    );
+    Ok(Json(json!({
+        "total": total, "alerts": alerts, "rules": rules, "severities": SEVERITIES, "not_delivered": not_delivered,
+    })))
+}
+
+/// SQL true for an alert that was not delivered (an exception suppressed it, or its rule is
+/// in shadow mode); `false` over an alerts table from before both.
+async fn undelivered_condition(session: &query::LakeSession) -> String {
+    let has = |c: &'static str| async move { session.sql(&format!("SELECT {c} FROM alerts LIMIT 0")).await.is_ok() };
+    match (has("suppressed_by").await, has("shadow").await) {
+        (true, true) => "(a.suppressed_by IS NOT NULL OR coalesce(a.shadow, false))".into(),
+        (true, false) => "(a.suppressed_by IS NOT NULL)".into(),
+        _ => "false".into(),
+    }
+}
+
+/// `POST /api/alerts/triage`: one state and note for many alerts (`{"ids": [...], "state":
+/// ..., "note": ...}`), recorded in one commit; an unknown id refuses the whole request.
+pub async fn bulk_triage(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let request = super::json_body(&headers, &body)?;
+    let ids: Vec<String> = request
+        .get("ids")
+        .and_then(Value::as_array)
+        .map(|v| v.iter().filter_map(Value::as_str).map(String::from).collect())
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return Err(ApiError::bad_request("the body needs \"ids\": the alerts to change"));
+    }
+    if ids.len() > 1000 {
+        return Err(ApiError::bad_request("at most 1000 alerts at once"));
+    }
+    let state = request
+        .get("state")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("the body needs \"state\": open, acknowledged or closed"))?;
+    let state: TriageState = state.parse().map_err(ApiError::bad_request)?;
+    let note = request.get("note").and_then(Value::as_str);
+    let changes = ids.iter().map(|id| TriageChange::now(id, state, note)).collect::<Result<Vec<_>, _>>()?;
+    let session = console.session().await?;
+    if !has_table(&session, ALERTS_TABLE).await? {
+        return Err(ApiError::not_found("the lake has no alerts yet (run `trailhouse detect`)"));
+    }
+    let list = ids.iter().map(|i| quote(i)).collect::<Vec<_>>().join(", ");
+    let known =
+        strings(&run(&session, &format!("SELECT DISTINCT alert_id FROM alerts WHERE alert_id IN ({list})")).await?, 0)?;
+    if let Some(missing) = ids.iter().find(|i| !known.contains(i)) {
+        return Err(ApiError::not_found(format!("no alert {missing}")));
+    }
+    detections::triage::record_all(&console.lake, &changes).await?;
+    tracing::info!(alerts = changes.len(), state = state.as_str(), "alerts triaged in bulk");
+    Ok(Json(json!({ "changed": changes.len(), "state": state.as_str() })))
 }
 
 /// The alerts that name a principal, IP or other value (for an investigation).

@@ -3,6 +3,7 @@
 //! other error.
 
 mod alerts;
+mod incidents;
 mod investigate;
 mod overview;
 mod sql;
@@ -23,6 +24,8 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/info", get(info))
         .route("/overview", get(overview::overview))
         .route("/alerts", get(alerts::list))
+        .route("/alerts/triage", post(alerts::bulk_triage))
+        .route("/incidents", get(incidents::list))
         .route("/alerts/{id}", get(alerts::one))
         .route("/alerts/{id}/triage", post(alerts::triage))
         .route("/investigate", get(investigate::investigate))
