@@ -289,6 +289,17 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
         closed["alerts"].as_array().unwrap().iter().map(|a| a["alert_id"].as_str().unwrap()).collect();
     assert!(picked.iter().all(|p| closed.contains(p)), "{closed:?}");
 
+    // An exception from the console is checked as the CLI checks one.
+    let exceptions = format!("{base}/api/exceptions");
+    let rule = alerts[0]["rule_id"].clone();
+    let bad = json!({"rule": rule, "condition": "useragent = 'x'", "reason": "r", "owner": "o", "days": 30});
+    assert_refused(&post(&exceptions, bad).await, "user_agent");
+    let long = json!({"rule": rule, "condition": "true", "reason": "r", "owner": "o", "days": 400});
+    assert_refused(&post(&exceptions, long).await, "days must be from 1 to 366");
+    let unknown = json!({"rule": "no-such-rule", "condition": "true", "reason": "r", "owner": "o"});
+    assert_refused(&post(&exceptions, unknown).await, "no rule");
+    assert_eq!(get(&exceptions).await.1["exceptions"], json!([]));
+
     // The editor's list of tables and views.
     let schema = get(&format!("{base}/api/schema")).await.1;
     let tables = schema["tables"].as_array().unwrap();
@@ -679,6 +690,32 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
     assert_eq!(browser.eval("return document.getElementById('triage-current').textContent").await, "acknowledged");
     let history = browser.eval("return document.getElementById('triage-history').textContent").await;
     assert!(history.as_str().unwrap().contains("checking with the owner"), "{history}");
+
+    // Closed as benign: the page proposes the narrowest exception, added on confirmation.
+    browser.eval("const s = document.getElementById('triage-state'); s.value = 'closed'; s.dispatchEvent(new Event('change')); return 1").await;
+    browser.type_into("#triage-note", "the owner's planned change").await;
+    browser.click("#triage-save").await;
+    let condition = browser
+        .wait_for(
+            "the proposal",
+            "document.getElementById('exception-condition') && document.getElementById('exception-condition').value",
+        )
+        .await;
+    let alert = get(&format!("{}/api/alerts/{id}", server.url)).await.1["alert"].clone();
+    let condition = condition.as_str().unwrap().to_string();
+    assert!(condition.contains(alert["accounts"][0].as_str().unwrap()), "{condition}");
+    browser.type_into("#exception-owner", "secops").await;
+    browser.click("#exception-add").await;
+    browser
+        .wait_for("the exception added", "/Added exception/.test(document.getElementById('exception-msg').textContent)")
+        .await;
+    let exceptions = get(&format!("{}/api/exceptions", server.url)).await.1;
+    let added = &exceptions["exceptions"][0];
+    assert_eq!(
+        (added["rule"].clone(), added["condition"].as_str()),
+        (alert["rule_id"].clone(), Some(condition.as_str()))
+    );
+    assert_eq!(added["reason"], "the owner's planned change");
 
     // Investigate the alert's principal from its page.
     let principal = get(&format!("{}/api/alerts/{id}", server.url)).await.1["alert"]["principal"].clone();

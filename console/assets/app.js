@@ -796,7 +796,7 @@
           h('li', null, safeUrl(r) ? h('a', { href: r, target: '_blank', rel: 'noopener noreferrer' }, r) : r)))] : null,
       ] : empty(`The rule ${a.rule_id || ''} is no longer in the rule set.`));
 
-    root.append(h('div', { class: 'alert-grid' }, h('div', null, fields, ruleCard), triageBox(ctx, id, d.triage || { state: 'open', history: [] }, headState)));
+    root.append(h('div', { class: 'alert-grid' }, h('div', null, fields, ruleCard), triageBox(ctx, id, d.triage || { state: 'open', history: [] }, headState, a)));
 
     const ev = d.events || { columns: [], rows: [] };
     root.append(h('section', { class: 'card' },
@@ -804,7 +804,8 @@
       dataTable('alert-events', ev.columns || [], ev.rows || [], {}, { accounts: true })));
   }
 
-  function triageBox(ctx, id, triage, headState) {
+  function triageBox(ctx, id, triage, headState, alertRow) {
+    const proposal = h('div', { id: 'exception-proposal' });
     const curEl = h('span', { id: 'triage-current', class: 'badge state' });
     const since = h('span', { class: 'muted since' });
     const stateSel = h('select', { id: 'triage-state' }, STATES.map((s) => h('option', { value: s }, s)));
@@ -839,6 +840,7 @@
         const t = await api(`/api/alerts/${encodeURIComponent(id)}/triage`, { method: 'POST', json: { state: stateSel.value, note: note.value.trim() } });
         if (!ctx.alive()) return;
         show(t || {});
+        if (stateSel.value === 'closed' && alertRow) proposal.replaceChildren(exceptionProposal(alertRow, note.value.trim()));
         note.value = '';
         msg.textContent = 'saved';
       } catch (e) {
@@ -859,8 +861,43 @@
       h('label', null, 'New state', stateSel),
       h('label', null, 'Note', note),
       h('div', { class: 'row' }, save, msg),
-      err,
+      err, proposal,
       h('h4', null, 'History'), history, noHistory);
+  }
+
+  /** After a close: the narrowest exception that would have kept this alert quiet (this
+   *  rule, this identity or principal, this account, 30 days), to confirm or edit. */
+  function exceptionProposal(a, reason) {
+    const q = (v) => `'${String(v).replace(/'/g, "''")}'`;
+    const parts = [];
+    if (a.identity) parts.push(`identity = ${q(a.identity)}`);
+    else if (a.principal) parts.push(`principal = ${q(a.principal)}`);
+    if (Array.isArray(a.accounts) && a.accounts.length === 1) parts.push(`account = ${q(a.accounts[0])}`);
+    const cond = h('input', { id: 'exception-condition', type: 'text', value: parts.join(' AND ') || 'true', spellcheck: 'false' });
+    const why = h('input', { id: 'exception-reason', type: 'text', value: reason, placeholder: 'why these alerts are not worth anyone\'s time' });
+    const owner = h('input', { id: 'exception-owner', type: 'text', placeholder: 'who answers for it' });
+    const days = h('select', { id: 'exception-days' }, [7, 30, 90, 180, 365].map((d) => h('option', { value: String(d), selected: d === 30 }, `${d} days`)));
+    const out = h('span', { id: 'exception-msg', class: 'muted' });
+    const add = h('button', { type: 'button', id: 'exception-add' }, 'Add exception');
+    add.addEventListener('click', async () => {
+      out.textContent = 'adding…';
+      try {
+        const r = await api('/api/exceptions', { method: 'POST', json: {
+          rule: a.rule_id, condition: cond.value.trim(), reason: why.value.trim(), owner: owner.value.trim(), days: parseInt(days.value, 10) } });
+        out.textContent = `Added exception ${r.exception_id}: alerts it matches are recorded, not delivered, until ${r.expires_at}.`;
+        add.disabled = true;
+      } catch (e) {
+        out.textContent = e.message || String(e);
+      }
+    });
+    return h('div', { class: 'card proposal' },
+      h('h4', null, 'Not worth an alert next time?'),
+      h('p', { class: 'muted' }, `An exception for rule ${a.rule_id}: matching alerts are recorded and counted, never delivered, until it expires.`),
+      h('label', null, 'When (SQL over the alert)', cond),
+      h('label', null, 'Reason', why),
+      h('label', null, 'Owner', owner),
+      h('label', null, 'For', days),
+      h('div', { class: 'row' }, add, out));
   }
 
   // ---------------------------------------------------------- investigate

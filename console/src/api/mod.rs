@@ -3,6 +3,7 @@
 //! other error.
 
 mod alerts;
+mod exceptions;
 mod incidents;
 mod investigate;
 mod overview;
@@ -26,6 +27,7 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/alerts", get(alerts::list))
         .route("/alerts/triage", post(alerts::bulk_triage))
         .route("/incidents", get(incidents::list))
+        .route("/exceptions", get(exceptions::list).post(exceptions::add))
         .route("/alerts/{id}", get(alerts::one))
         .route("/alerts/{id}/triage", post(alerts::triage))
         .route("/investigate", get(investigate::investigate))
