@@ -373,3 +373,69 @@ fn a_backtest_reports_what_a_rule_would_raise_and_records_nothing() {
         assert!(!lake.join(table).exists(), "{table} written by a backtest");
     }
 }
+
+#[test]
+fn a_sigma_filter_loads_as_exceptions_that_suppress_only_alerts_whose_events_all_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let (logs, lake) = (dir.path().join("logs"), dir.path().join("lake"));
+    write_logs(&logs);
+    let out = trailhouse().args(["ingest", "--source"]).arg(&logs).arg("--lake").arg(&lake).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // The trail's own pipeline stops and restarts logging from CI: not for the pack's rule
+    // nor for SigmaHQ's (named by its Sigma id).
+    let matching = write(
+        "ci-trail.yml",
+        "title: CI pipeline maintains the trail\ndescription: ci-deployer stops logging during trail migrations.\n\
+         logsource:\n  product: aws\n  service: cloudtrail\nfilter:\n  rules:\n    - cloudtrail-tampering\n    - \
+         4db60cc0-36fb-42b7-9b58-a5b53019fb74\n  selection:\n    userIdentity.userName: ci-deployer\n    \
+         eventName: StopLogging\n  condition: not selection\n",
+    );
+    let other = write(
+        "guardduty.yml",
+        "title: only from the office\nfilter:\n  rules: [guardduty-disabled]\n  selection:\n    \
+         sourceIPAddress: 10.1.2.3\n  condition: not selection\n",
+    );
+    let unknown =
+        write("unknown.yml", "title: x\nfilter:\n  rules: [no-such-rule]\n  s: {eventName: X}\n  condition: not s\n");
+    let add = |f: &Path| {
+        let mut c = trailhouse();
+        c.args(["exceptions", "add", "--owner", "secops", "--expires", "30d", "--sigma-filter"])
+            .arg(f)
+            .arg("--lake")
+            .arg(&lake);
+        c.output().unwrap()
+    };
+    let out = add(&unknown);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-rule, which no pack has"));
+    for f in [&matching, &other] {
+        let out = add(f);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let (_, out, _) = cli(&lake, &["exceptions", "list", "--json"]);
+    let listed = rows(&out);
+    let mut rules: Vec<&str> = listed.iter().map(|e| e["rule"].as_str().unwrap()).collect();
+    rules.sort();
+    assert_eq!(rules, ["cloudtrail-tampering", "guardduty-disabled", "sigma-aws-cloudtrail-disable-logging"], "{out}");
+    assert!(listed.iter().all(|e| e["event_condition"].is_string()), "{out}");
+    let tampering = listed.iter().find(|e| e["rule"] == "cloudtrail-tampering").unwrap();
+    assert!(tampering["reason"].as_str().unwrap().starts_with("CI pipeline maintains the trail"));
+
+    let out =
+        trailhouse().args(["detect", "--pack", "all", "--format", "ndjson", "--lake"]).arg(&lake).output().unwrap();
+    let delivered = rows(&String::from_utf8(out.stdout).unwrap());
+    let fired: Vec<&str> = delivered.iter().map(|a| a["rule_id"].as_str().unwrap()).collect();
+    assert!(
+        !fired.contains(&"cloudtrail-tampering") && !fired.contains(&"sigma-aws-cloudtrail-disable-logging"),
+        "{fired:?}"
+    );
+    assert!(fired.contains(&"guardduty-disabled"), "its events do not match the filter: {fired:?}");
+    let (_, out, _) = cli(&lake, &["alerts", "list", "--suppressed", "--format", "ndjson"]);
+    let suppressed: Vec<String> = rows(&out).iter().map(|a| a["rule_id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(suppressed.len(), 2, "{suppressed:?}");
+}

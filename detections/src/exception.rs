@@ -44,6 +44,9 @@ pub struct Exception {
     pub rule: String,
     /// A SQL condition over [`FACTS_SCHEMA`].
     pub condition: String,
+    /// A SQL condition over the lake's `cloudtrail` rows (a Sigma filter's, compiled): when
+    /// set, an alert is suppressed only if every event it lists matches it too.
+    pub event_condition: Option<String>,
     pub reason: String,
     pub owner: String,
     #[serde(serialize_with = "as_rfc3339")]
@@ -94,6 +97,7 @@ impl Exception {
             exception_id: stable_id(&["exception", rule, condition, owner, &created])[..16].to_string(),
             rule: rule.into(),
             condition: condition.into(),
+            event_condition: None,
             reason: reason.into(),
             owner: owner.into(),
             created_at: now,
@@ -101,6 +105,14 @@ impl Exception {
             removed_at: None,
             removed_by: None,
         })
+    }
+
+    /// The exception, also requiring every event of a matching alert to satisfy `sql` (over
+    /// a `cloudtrail` row), checked by planning it over the lake's schema.
+    pub async fn with_events(mut self, sql: &str) -> Result<Exception> {
+        check_event_condition(sql).await?;
+        self.event_condition = Some(sql.to_string());
+        Ok(self)
     }
 
     /// Whether it is about `rule_id`.
@@ -218,13 +230,30 @@ pub fn check_condition(condition: &str) -> Result<()> {
     Ok(())
 }
 
+/// Plans `sql` as a filter over the lake's `cloudtrail` rows: refused with the reason when
+/// it does not plan.
+pub async fn check_event_condition(sql: &str) -> Result<()> {
+    let ctx = context()?;
+    let empty = datafusion::datasource::MemTable::try_new(lake::schema::cloudtrail_schema(), vec![vec![]])?;
+    ctx.register_table(lake::CLOUDTRAIL_TABLE, Arc::new(empty))?;
+    let planned = ctx.sql(&format!("SELECT eventid FROM cloudtrail WHERE {sql}")).await;
+    planned.map(|_| ()).map_err(|e| DetectError::Exception(format!("event condition: {}", first_line(&e.to_string()))))
+}
+
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or_default().to_string()
 }
 
 /// Marks each alert the first active exception (by creation) matches with its id; returns
-/// how many it marked. Alerts already marked keep their mark.
-pub async fn apply(exceptions: &[Exception], alerts: &mut [Alert], now: i64) -> Result<usize> {
+/// how many it marked. Alerts already marked keep their mark. `events`: a context with the
+/// lake's `cloudtrail` table, for exceptions with an event condition (without it, such
+/// exceptions suppress nothing).
+pub async fn apply(
+    exceptions: &[Exception],
+    alerts: &mut [Alert],
+    now: i64,
+    events: Option<&SessionContext>,
+) -> Result<usize> {
     let mut active: Vec<&Exception> = exceptions.iter().filter(|e| e.active_at(now)).collect();
     active.sort_by_key(|e| (e.created_at, e.exception_id.clone()));
     if active.is_empty() || alerts.is_empty() {
@@ -257,10 +286,31 @@ pub async fn apply(exceptions: &[Exception], alerts: &mut [Alert], now: i64) -> 
                 continue;
             }
         };
-        let ids: std::collections::HashSet<String> = matched
+        let mut ids: std::collections::HashSet<String> = matched
             .iter()
             .flat_map(|b| b.column(0).as_string::<i32>().iter().flatten().map(String::from).collect::<Vec<_>>())
             .collect();
+        if let Some(sql) = &e.event_condition {
+            let candidates: Vec<&Alert> =
+                open.iter().map(|&i| &alerts[i]).filter(|a| ids.contains(&a.alert_id)).collect();
+            let matching = match events {
+                Some(ctx) => matching_events(ctx, sql, &candidates).await,
+                None => Ok(Default::default()),
+            };
+            let matching = match matching {
+                Ok(m) => m,
+                Err(err) => {
+                    tracing::warn!(exception = %e.exception_id, error = %err, "exception event condition failed; ignored");
+                    continue;
+                }
+            };
+            ids.retain(|id| {
+                candidates
+                    .iter()
+                    .find(|a| &a.alert_id == id)
+                    .is_some_and(|a| !a.event_ids.is_empty() && a.event_ids.iter().all(|ev| matching.contains(ev)))
+            });
+        }
         for i in open {
             if ids.contains(&alerts[i].alert_id) {
                 alerts[i].suppressed_by = Some(e.exception_id.clone());
@@ -269,6 +319,35 @@ pub async fn apply(exceptions: &[Exception], alerts: &mut [Alert], now: i64) -> 
         }
     }
     Ok(marked)
+}
+
+/// Of `alerts`' event ids, those whose event satisfies `sql`.
+async fn matching_events(
+    ctx: &SessionContext,
+    sql: &str,
+    alerts: &[&Alert],
+) -> std::result::Result<std::collections::HashSet<String>, datafusion::error::DataFusionError> {
+    let ids: Vec<String> =
+        alerts.iter().flat_map(|a| a.event_ids.iter().map(|e| format!("'{}'", e.replace('\'', "''")))).collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let day = |m: i64| crate::alert::rfc3339(m.div_euclid(86_400_000_000) * 86_400_000_000)[..10].to_string();
+    let from = alerts.iter().map(|a| a.first_seen_micros).min().unwrap_or(0);
+    let to = alerts.iter().map(|a| a.last_seen_micros).max().unwrap_or(0);
+    let query = format!(
+        "SELECT eventid FROM {} WHERE eventid IN ({}) AND eventdate BETWEEN DATE '{}' AND DATE '{}' AND coalesce(({sql}), false)",
+        lake::CLOUDTRAIL_TABLE,
+        ids.join(", "),
+        day(from),
+        day(to)
+    );
+    let mut out = std::collections::HashSet::new();
+    for b in ctx.sql(&query).await?.collect().await? {
+        let c = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        out.extend(c.as_string::<i32>().iter().flatten().map(String::from));
+    }
+    Ok(out)
 }
 
 pub static EXCEPTION_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -285,6 +364,7 @@ pub static EXCEPTION_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("removed_by", DataType::Utf8, true),
         // When this row was written: an exception's state is its newest row.
         Field::new("recorded_at", ts, false),
+        Field::new("event_condition", DataType::Utf8, true),
     ]))
 });
 
@@ -304,6 +384,7 @@ fn to_batch(e: &Exception, recorded_at: i64) -> Result<RecordBatch> {
             t(e.removed_at),
             Arc::new(StringArray::from(vec![e.removed_by.as_deref()])),
             t(Some(recorded_at)),
+            Arc::new(StringArray::from(vec![e.event_condition.as_deref()])),
         ],
     )?)
 }
@@ -331,11 +412,18 @@ pub async fn remove(lake: &Lake, id: &str, by: &str, now: i64) -> Result<Excepti
 /// Every exception's newest state (removed and expired ones included), oldest first.
 pub async fn load(lake: &Lake) -> Result<Vec<Exception>> {
     let Some(table) = lake.try_table(EXCEPTIONS_TABLE).await? else { return Ok(vec![]) };
-    let sql = "SELECT exception_id, rule, condition, reason, owner, created_at, expires_at, removed_at, removed_by \
-               FROM (SELECT *, row_number() OVER (PARTITION BY exception_id ORDER BY recorded_at DESC) AS n FROM t) \
-               WHERE n = 1 ORDER BY created_at, exception_id";
+    let events = if table.snapshot().is_ok_and(|s| s.schema().field("event_condition").is_some()) {
+        "event_condition"
+    } else {
+        "CAST(NULL AS VARCHAR) AS event_condition"
+    };
+    let sql = format!(
+        "SELECT exception_id, rule, condition, reason, owner, created_at, expires_at, removed_at, removed_by, {events} \
+         FROM (SELECT *, row_number() OVER (PARTITION BY exception_id ORDER BY recorded_at DESC) AS n FROM t) \
+         WHERE n = 1 ORDER BY created_at, exception_id"
+    );
     let mut out = Vec::new();
-    for b in lake::read_table(&table, sql).await? {
+    for b in lake::read_table(&table, &sql).await? {
         let text = |i: usize| -> Result<Vec<Option<String>>> {
             let c = arrow::compute::cast(b.column(i), &DataType::Utf8)?;
             Ok(c.as_string::<i32>().iter().map(|v| v.map(String::from)).collect())
@@ -347,11 +435,13 @@ pub async fn load(lake: &Lake) -> Result<Vec<Exception>> {
         };
         let (ids, rules, conditions, reasons, owners) = (text(0)?, text(1)?, text(2)?, text(3)?, text(4)?);
         let (created, expires, removed, removed_by) = (times(5)?, times(6)?, times(7)?, text(8)?);
+        let event_conditions = text(9)?;
         for r in 0..b.num_rows() {
             out.push(Exception {
                 exception_id: ids[r].clone().unwrap_or_default(),
                 rule: rules[r].clone().unwrap_or_default(),
                 condition: conditions[r].clone().unwrap_or_default(),
+                event_condition: event_conditions[r].clone(),
                 reason: reasons[r].clone().unwrap_or_default(),
                 owner: owners[r].clone().unwrap_or_default(),
                 created_at: created[r].unwrap_or_default(),
@@ -417,7 +507,7 @@ mod tests {
             alert("a3", "discovery-burst", &["10.0.0.5"]),
         ];
         alerts[2].user_agents = vec!["aws-cli/2.15".into()];
-        assert_eq!(apply(std::slice::from_ref(&e), &mut alerts, NOW).await.unwrap(), 1);
+        assert_eq!(apply(std::slice::from_ref(&e), &mut alerts, NOW, None).await.unwrap(), 1);
         assert_eq!(alerts[0].suppressed_by.as_deref(), Some(e.exception_id.as_str()));
         assert!(alerts[1].suppressed_by.is_none() && alerts[2].suppressed_by.is_none());
     }
@@ -426,20 +516,20 @@ mod tests {
     async fn a_single_value_condition_never_suppresses_an_alert_that_spans_several() {
         let e = exception("*", "source_ip = '10.0.0.5'");
         let mut alerts = vec![alert("one", "r", &["10.0.0.5"]), alert("two", "r", &["10.0.0.5", "203.0.113.9"])];
-        assert_eq!(apply(&[e], &mut alerts, NOW).await.unwrap(), 1);
+        assert_eq!(apply(&[e], &mut alerts, NOW, None).await.unwrap(), 1);
         assert!(alerts[1].suppressed_by.is_none(), "an alert also about another address is delivered");
         // The list form says what it means.
         let all = exception("*", "array_has(source_ips, '203.0.113.9')");
-        assert_eq!(apply(&[all], &mut alerts, NOW).await.unwrap(), 1);
+        assert_eq!(apply(&[all], &mut alerts, NOW, None).await.unwrap(), 1);
     }
 
     #[tokio::test]
     async fn expired_and_removed_exceptions_stop_applying() {
         let mut e = exception("*", "true");
         let mut alerts = vec![alert("a", "r", &["10.0.0.5"])];
-        assert_eq!(apply(std::slice::from_ref(&e), &mut alerts, NOW + 31 * DAY).await.unwrap(), 0, "expired");
+        assert_eq!(apply(std::slice::from_ref(&e), &mut alerts, NOW + 31 * DAY, None).await.unwrap(), 0, "expired");
         e.removed_at = Some(NOW);
-        assert_eq!(apply(&[e], &mut alerts, NOW + DAY).await.unwrap(), 0, "removed");
+        assert_eq!(apply(&[e], &mut alerts, NOW + DAY, None).await.unwrap(), 0, "removed");
     }
 
     #[test]

@@ -321,7 +321,7 @@ pub async fn run_in(
     // Exceptions first: an alert judged benign is recorded as suppressed and joins no
     // incident.
     let exceptions = crate::exception::load(lake).await?;
-    crate::exception::apply(&exceptions, &mut alerts, now).await?;
+    crate::exception::apply(&exceptions, &mut alerts, now, Some(&ctx)).await?;
     // The incidents of the identities these alerts name, and the attack sequences they
     // raise (new ones only: a rerun's sequence alert is already in the lake).
     let grouping = Instant::now();
@@ -342,7 +342,7 @@ pub async fn run_in(
             alerts.push(sequence);
         }
     }
-    crate::exception::apply(&exceptions, &mut alerts, now).await?;
+    crate::exception::apply(&exceptions, &mut alerts, now, Some(&ctx)).await?;
     let suppressed = alerts.iter().filter(|a| a.suppressed_by.is_some()).count();
     let shadow = alerts.iter().filter(|a| a.shadow && a.suppressed_by.is_none()).count();
     alerts.sort_by(|a, b| (a.first_seen_micros, &a.rule_id).cmp(&(b.first_seen_micros, &b.rule_id)));

@@ -50,15 +50,21 @@ pub struct AddArgs {
     #[command(flatten)]
     pub lake: LakeAccess,
     /// The rule's id, or '*' for every rule.
-    #[arg(long)]
-    pub rule: String,
+    #[arg(long, required_unless_present = "sigma_filter", conflicts_with = "sigma_filter")]
+    pub rule: Option<String>,
     /// The condition, SQL over the alert's fields (see above); `true` for all of the rule's
     /// alerts.
-    #[arg(long, value_name = "SQL")]
-    pub when: String,
-    /// Why these alerts are not worth anyone's time.
-    #[arg(long)]
-    pub reason: String,
+    #[arg(long, value_name = "SQL", required_unless_present = "sigma_filter", conflicts_with = "sigma_filter")]
+    pub when: Option<String>,
+    /// A Sigma filter (pySigma's `filter:` YAML: `rules:`, selections, `condition: not
+    /// ...`): one exception per rule it lists, suppressing an alert when every one of its
+    /// events matches the filter's selection.
+    #[arg(long, value_name = "FILE")]
+    pub sigma_filter: Option<PathBuf>,
+    /// Why these alerts are not worth anyone's time [default for a Sigma filter: its title
+    /// and description].
+    #[arg(long, required_unless_present = "sigma_filter")]
+    pub reason: Option<String>,
     /// Who answers for it.
     #[arg(long)]
     pub owner: String,
@@ -119,14 +125,26 @@ fn expiry(text: &str, now: i64) -> Result<i64> {
     bail!("--expires {text:?}: give a duration (30d, 90d) or a date (2027-01-31)")
 }
 
+/// Every rule there is: the built-in packs and `--rules DIR`.
+fn known_rules(dir: Option<&std::path::Path>) -> Result<Vec<detections::rule::Rule>> {
+    let mut known = detections::pack::builtin()?;
+    known.extend(detections::pack::builtin_sigma()?.0);
+    if let Some(dir) = dir {
+        known.extend(detections::pack::load_dir(dir)?);
+    }
+    Ok(known)
+}
+
 async fn add(a: AddArgs) -> Result<ExitCode> {
-    let rule = a.rule.trim();
+    if let Some(file) = &a.sigma_filter {
+        return add_sigma_filter(&a, file).await;
+    }
+    let (Some(rule), Some(when), Some(reason)) = (a.rule.as_deref(), a.when.as_deref(), a.reason.as_deref()) else {
+        bail!("--rule, --when and --reason are needed (or --sigma-filter FILE)");
+    };
+    let rule = rule.trim();
     if rule != "*" && rule != detections::incident::SEQUENCE_RULE {
-        let mut known: Vec<String> = detections::pack::builtin()?.into_iter().map(|r| r.id).collect();
-        known.extend(detections::pack::builtin_sigma()?.0.into_iter().map(|r| r.id));
-        if let Some(dir) = &a.rules {
-            known.extend(detections::pack::load_dir(dir)?.into_iter().map(|r| r.id));
-        }
+        let known: Vec<String> = known_rules(a.rules.as_deref())?.into_iter().map(|r| r.id).collect();
         if !known.iter().any(|k| k == rule) {
             let near = datafusion::common::utils::datafusion_strsim::levenshtein;
             let mut close: Vec<&String> = known.iter().filter(|k| near(k, rule) <= 3 || k.contains(rule)).collect();
@@ -142,7 +160,7 @@ async fn add(a: AddArgs) -> Result<ExitCode> {
         }
     }
     let now = lake::time::now_micros();
-    let e = Exception::new(rule, &a.when, &a.reason, &a.owner, expiry(&a.expires, now)?, now)?;
+    let e = Exception::new(rule, when, reason, &a.owner, expiry(&a.expires, now)?, now)?;
     let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await.with_context(|| {
         format!("cannot open the lake at {} (fill it with `trailhouse ingest` first)", a.lake.location())
     })?;
@@ -154,6 +172,53 @@ async fn add(a: AddArgs) -> Result<ExitCode> {
         e.condition,
         detections::alert::rfc3339(e.expires_at)
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `exceptions add --sigma-filter FILE`: one exception per rule the filter lists.
+async fn add_sigma_filter(a: &AddArgs, file: &std::path::Path) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let filter = detections::sigma::filter::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let known = known_rules(a.rules.as_deref())?;
+    let mut rules = Vec::new();
+    for wanted in &filter.rules {
+        let found = known.iter().find(|r| {
+            r.id == *wanted
+                || r.sigma.as_ref().is_some_and(|s| s.id == *wanted)
+                || r.id == detections::sigma::rule_id(wanted)
+        });
+        match found {
+            Some(r) => rules.push(r.id.clone()),
+            None => bail!(
+                "{}: the filter names rule {wanted}, which no pack has (--rules DIR for your own)",
+                file.display()
+            ),
+        }
+    }
+    let reason = a.reason.clone().unwrap_or_else(|| {
+        if filter.description.is_empty() {
+            filter.title.clone()
+        } else {
+            format!("{}: {}", filter.title, filter.description)
+        }
+    });
+    let now = lake::time::now_micros();
+    let expires = expiry(&a.expires, now)?;
+    let mut made = Vec::new();
+    for rule in &rules {
+        made.push(Exception::new(rule, "true", &reason, &a.owner, expires, now)?.with_events(&filter.events).await?);
+    }
+    let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await?;
+    for e in &made {
+        exception::add(&lake, e).await?;
+        println!(
+            "Added exception {} for rule {} from the Sigma filter {} (until {}).",
+            e.exception_id,
+            e.rule,
+            file.display(),
+            detections::alert::rfc3339(e.expires_at)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -205,7 +270,7 @@ async fn list(a: ListArgs, expired_only: bool) -> Result<ExitCode> {
     }
     for e in &shown {
         println!(
-            "{}  {:<8} rule {:<36} until {}  owner {}  suppressed {}\n    when {}\n    why  {}",
+            "{}  {:<8} rule {:<36} until {}  owner {}  suppressed {}\n    when {}{}\n    why  {}",
             e.exception_id,
             state(e, now),
             e.rule,
@@ -213,6 +278,7 @@ async fn list(a: ListArgs, expired_only: bool) -> Result<ExitCode> {
             e.owner,
             counts.get(&e.exception_id).copied().unwrap_or(0),
             e.condition,
+            e.event_condition.as_ref().map_or(String::new(), |c| format!("\n    and every event: {c}")),
             e.reason
         );
     }

@@ -11,6 +11,7 @@
 pub mod compile;
 pub mod condition;
 pub mod correlation;
+pub mod filter;
 
 use std::collections::BTreeMap;
 
