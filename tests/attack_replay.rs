@@ -203,6 +203,12 @@ fn alerts_and_incidents_are_listed_shown_and_triaged_from_the_terminal() {
     let (code, out, _) = cli(&lake, &["incidents", "show", &id[..10]]);
     assert_eq!(code, 0);
     assert!(out.contains("credential access > discovery"), "{out}");
+    // ... and as an OCSF Detection Finding.
+    let (code, out, err) = cli(&lake, &["incidents", "show", id, "--ocsf"]);
+    assert_eq!(code, 0, "{err}");
+    let finding: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((finding["class_uid"].as_i64(), finding["finding_info"]["uid"].as_str()), (Some(2004), Some(id)));
+    assert_eq!(finding["finding_info"]["attacks"][0]["tactic"]["uid"], "TA0006", "{finding}");
 }
 
 #[test]
@@ -368,6 +374,15 @@ fn a_backtest_reports_what_a_rule_would_raise_and_records_nothing() {
     let (code, _, err) = backtest("no-such-rule");
     assert_ne!(code, 0);
     assert!(err.contains("neither a rule file nor a rule of the pack"), "{err}");
+    // Alerts as OCSF Detection Findings (a dry run records nothing either).
+    let out = trailhouse().args(["detect", "--dry-run", "--format", "ocsf", "--lake"]).arg(&lake).output().unwrap();
+    let findings = rows(&String::from_utf8(out.stdout).unwrap());
+    assert!(findings.len() >= 8, "{findings:?}");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["class_uid"] == 2004 && f["type_uid"] == 200_401 && f["finding_info"]["uid"].is_string())
+    );
     // Nothing was recorded: no alerts, no runs, no incidents.
     for table in ["alerts", "detection_runs", "incidents"] {
         assert!(!lake.join(table).exists(), "{table} written by a backtest");

@@ -62,7 +62,7 @@ pub const SEQUENCE_TRIAGE: &str = "One identity's alerts progress through the ki
 pub const SEQUENCE_STAGES: usize = 3;
 
 /// One alert as an incident sees it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Step {
     pub alert_id: String,
     pub rule_id: String,
@@ -76,12 +76,19 @@ pub struct Step {
     pub events: u64,
     #[serde(skip)]
     pub event_ids: Vec<String>,
-    #[serde(rename = "first_seen", serialize_with = "as_rfc3339")]
+    #[serde(rename = "first_seen", serialize_with = "as_rfc3339", deserialize_with = "from_rfc3339")]
     pub first_seen_micros: i64,
-    #[serde(rename = "last_seen", serialize_with = "as_rfc3339")]
+    #[serde(rename = "last_seen", serialize_with = "as_rfc3339", deserialize_with = "from_rfc3339")]
     pub last_seen_micros: i64,
     #[serde(skip)]
     identity: String,
+}
+
+fn from_rfc3339<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    lake::time::parse_canonical(&text)
+        .or_else(|| lake::time::parse_lenient(&text))
+        .ok_or_else(|| serde::de::Error::custom(format!("not a time: {text}")))
 }
 
 fn as_rfc3339<S: serde::Serializer>(micros: &i64, s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -114,7 +121,7 @@ impl Step {
 }
 
 /// One incident: an identity's alerts within the window of each other.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Incident {
     /// Stable: the identity's and its first alert's, so a rerun gives the same id.
     pub incident_id: String,
@@ -123,9 +130,9 @@ pub struct Incident {
     /// The readable name of the actor of its first alert.
     pub principal: Option<String>,
     pub accounts: Vec<String>,
-    #[serde(rename = "first_seen", serialize_with = "as_rfc3339")]
+    #[serde(rename = "first_seen", serialize_with = "as_rfc3339", deserialize_with = "from_rfc3339")]
     pub first_seen_micros: i64,
-    #[serde(rename = "last_seen", serialize_with = "as_rfc3339")]
+    #[serde(rename = "last_seen", serialize_with = "as_rfc3339", deserialize_with = "from_rfc3339")]
     pub last_seen_micros: i64,
     /// The highest severity of its alerts.
     pub severity: Severity,

@@ -48,8 +48,11 @@ pub struct ShowArgs {
     /// The incident's id, or a unique prefix of it (at least 6 characters).
     pub id: String,
     /// One JSON object instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ocsf")]
     pub json: bool,
+    /// The incident as an OCSF Detection Finding (class 2004), one JSON object.
+    #[arg(long)]
+    pub ocsf: bool,
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
@@ -112,6 +115,12 @@ async fn show(a: ShowArgs) -> Result<ExitCode> {
         });
     }
     incident.insert("steps".into(), Value::Array(steps.iter().cloned().map(Value::Object).collect()));
+    if a.ocsf {
+        let parsed: detections::incident::Incident = serde_json::from_value(Value::Object(incident.clone()))
+            .context("the incident's row does not read back as an incident")?;
+        println!("{}", detections::ocsf::incident_finding(&parsed));
+        return Ok(ExitCode::SUCCESS);
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&incident)?);
         return Ok(ExitCode::SUCCESS);
