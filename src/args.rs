@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use detections::rule::Rule;
 use ingest::aws::AwsOptions;
 use lake::LakeOptions;
@@ -114,6 +114,25 @@ pub struct PackArgs {
     pub sigma_dirs: Vec<PathBuf>,
 }
 
+/// The accounts under an OU, at every level below it.
+async fn accounts_under(client: &aws_sdk_organizations::Client, ou: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut todo = vec![ou.to_string()];
+    while let Some(parent) = todo.pop() {
+        let mut pages = client.list_accounts_for_parent().parent_id(&parent).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            out.extend(page?.accounts().iter().filter_map(|a| a.id().map(String::from)));
+        }
+        let mut pages = client.list_organizational_units_for_parent().parent_id(&parent).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            todo.extend(page?.organizational_units().iter().filter_map(|u| u.id().map(String::from)));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// The built-in packs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Pack {
@@ -125,12 +144,30 @@ pub enum Pack {
 impl PackArgs {
     /// [`PackArgs::load`], with the settings file's `[rule_settings]` applied (rules off,
     /// severities, dedup windows, accounts, shadow mode).
-    pub fn load_tuned(&self, ids: &[String]) -> Result<Vec<Rule>> {
+    pub async fn load_tuned(&self, ids: &[String], aws: &AwsOptions) -> Result<Vec<Rule>> {
         let rules = self.load(ids)?;
         let tuning = detections::tuning::Tuning::load(crate::settings::config_file().as_deref())?;
         if tuning.is_empty() {
             return Ok(rules);
         }
+        // Accounts named by OU path: the OU's accounts, at every level below it.
+        let ous = tuning.organizational_units();
+        let tuning = if ous.is_empty() {
+            tuning
+        } else {
+            let client = aws_sdk_organizations::Client::new(&aws.sdk_config().await);
+            let mut resolved = std::collections::BTreeMap::new();
+            for ou in ous {
+                let accounts = accounts_under(&client, &ou).await.with_context(|| {
+                    format!(
+                        "cannot list the accounts of OU {ou} (organizations:ListAccountsForParent and \
+                         ListOrganizationalUnitsForParent, from the management or a delegated administrator account)"
+                    )
+                })?;
+                resolved.insert(ou, accounts);
+            }
+            tuning.with_organizational_units(&resolved)?
+        };
         let mut known: Vec<String> = detections::pack::builtin()?.into_iter().map(|r| r.id).collect();
         known.extend(detections::pack::builtin_sigma()?.0.into_iter().map(|r| r.id));
         if let Some(dir) = &self.rules {

@@ -475,3 +475,64 @@ url_env = "TRAILHOUSE_TEST_SIEM_URL"
     let more = sqs.receive_message().queue_url(&eb_queue).max_number_of_messages(10).send().await.unwrap();
     assert!(more.messages().is_empty(), "{more:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rule_settings_name_accounts_by_organizational_unit_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = small_lake(dir.path());
+    let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
+    let org = aws_sdk_organizations::Client::new(&aws.sdk_config().await);
+    let org_id = match org
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+    {
+        Ok(o) => o.organization().unwrap().id().unwrap().to_string(),
+        Err(_) => org.describe_organization().send().await.unwrap().organization().unwrap().id().unwrap().to_string(),
+    };
+    let root = org.list_roots().send().await.unwrap().roots()[0].id().unwrap().to_string();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let ou = org.create_organizational_unit().parent_id(&root).name(format!("sandbox-{id}")).send().await.unwrap();
+    let ou = ou.organizational_unit().unwrap().id().unwrap().to_string();
+    let created = org
+        .create_account()
+        .email(format!("{id}@example.com"))
+        .account_name(format!("sandbox-{id}"))
+        .send()
+        .await
+        .unwrap();
+    let account = created.create_account_status().unwrap().account_id().unwrap().to_string();
+    org.move_account().account_id(&account).source_parent_id(&root).destination_parent_id(&ou).send().await.unwrap();
+    let path = format!("{org_id}/{root}/{ou}/");
+
+    let settings = dir.path().join("trailhouse.toml");
+    let detect = |text: String| {
+        std::fs::write(&settings, text).unwrap();
+        trailhouse()
+            .args(["detect", "--dry-run", "--format", "ndjson", "--endpoint-url", &common::endpoint(), "--config"])
+            .arg(&settings)
+            .arg("--lake")
+            .arg(&lake)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap()
+    };
+    // Only the sandbox OU's accounts: the lake's alerts are in other accounts.
+    let only = detect(format!("[rule_settings.\"*\"]\naccounts = [\"{path}\"]\n"));
+    assert_eq!(only.status.code(), Some(0), "{}", String::from_utf8_lossy(&only.stderr));
+    assert!(only.stdout.is_empty());
+    // Everything but the sandbox: the alerts stay.
+    let but = detect(format!("[rule_settings.\"*\"]\nexclude_accounts = [\"{path}\"]\n"));
+    assert_eq!(but.status.code(), Some(3), "{}", String::from_utf8_lossy(&but.stderr));
+    // An OU the organization does not have fails at start, naming it.
+    let missing = detect(format!("[rule_settings.\"*\"]\naccounts = [\"{org_id}/{root}/ou-zzzz-99999999/\"]\n"));
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("ou-zzzz-99999999"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+}

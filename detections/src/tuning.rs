@@ -19,9 +19,12 @@
 //! enabled = true
 //! ```
 //!
-//! A selector is a rule id, `tactic:<name>` (every rule covering that tactic) or `*`; a
-//! rule takes `*`'s settings, then its tactics', then its own (the most specific wins).
-//! Keys: `enabled`, `severity`, `accounts` and `exclude_accounts` (account ids),
+//! A selector is a rule id, `tactic:<name>` (every rule covering that tactic), `tag:<tag>`
+//! (an ATT&CK technique such as `T1098`, a control such as a CIS id, or the pack:
+//! `sigma`, `trailhouse`) or `*`; a rule takes `*`'s settings, then its tags', then its
+//! tactics', then its own (the most specific wins).
+//! Keys: `enabled`, `severity`, `accounts` and `exclude_accounts` (account ids, or OU paths
+//! as `aws:PrincipalOrgPaths` writes them, resolved to their accounts at start),
 //! `dedup_window`, `mode` (`live` or `shadow`). An unknown rule id, tactic or key, or a bad
 //! value, is an error naming the file and line.
 
@@ -72,8 +75,8 @@ impl Setting {
 /// Where a rule may raise alerts and whether they are delivered, as the settings left it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleScope {
-    /// Only alerts in these accounts (empty: every account).
-    pub accounts: Vec<String>,
+    /// Only alerts in these accounts (`None`: every account).
+    pub accounts: Option<Vec<String>>,
     /// No alerts whose accounts are all among these.
     pub exclude_accounts: Vec<String>,
     pub mode: Mode,
@@ -82,7 +85,7 @@ pub struct RuleScope {
 impl RuleScope {
     /// Whether an alert in `accounts` is the rule's to raise.
     pub fn admits(&self, accounts: &[String]) -> bool {
-        let included = self.accounts.is_empty() || accounts.iter().any(|a| self.accounts.contains(a));
+        let included = self.accounts.as_ref().is_none_or(|only| accounts.iter().any(|a| only.contains(a)));
         let excluded = !accounts.is_empty() && accounts.iter().all(|a| self.exclude_accounts.contains(a));
         included && !excluded
     }
@@ -118,13 +121,13 @@ impl Tuning {
                 return Err(err(origin, line, &format!("{TABLE}.{selector:?}: dedup_window {w:?} is not a duration")));
             }
             for id in setting.accounts.iter().chain(&setting.exclude_accounts).flatten() {
-                if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                if !is_account_id(id) && ou_of(id).is_none() {
                     return Err(err(
                         origin,
                         line,
                         &format!(
-                            "{TABLE}.{selector:?}: {id:?} is not an account id (12 digits); OU paths are not \
-                             supported yet: list the OU's account ids"
+                            "{TABLE}.{selector:?}: {id:?} is neither an account id (12 digits) nor an OU path \
+                             (o-exampleorgid/r-examplerootid/ou-ab12-11111111/, as aws:PrincipalOrgPaths writes it)"
                         ),
                     ));
                 }
@@ -154,12 +157,57 @@ impl Tuning {
         self.settings.is_empty()
     }
 
+    /// The OU ids the settings name (through OU paths), to resolve to their accounts.
+    pub fn organizational_units(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .settings
+            .values()
+            .flat_map(|(s, _)| s.accounts.iter().chain(&s.exclude_accounts).flatten())
+            .filter_map(|v| ou_of(v).map(String::from))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Replaces each OU path with the accounts `resolved` lists under its OU (every level
+    /// below it); an OU it does not list is an error naming the file and line.
+    pub fn with_organizational_units(mut self, resolved: &BTreeMap<String, Vec<String>>) -> Result<Tuning> {
+        let origin = self.origin.clone();
+        for (selector, (setting, line)) in self.settings.iter_mut() {
+            for list in [&mut setting.accounts, &mut setting.exclude_accounts].into_iter().flatten() {
+                let mut out = Vec::new();
+                for v in list.iter() {
+                    match ou_of(v) {
+                        None => out.push(v.clone()),
+                        Some(ou) => match resolved.get(ou) {
+                            Some(accounts) => out.extend(accounts.iter().cloned()),
+                            None => {
+                                return Err(err(
+                                    &origin,
+                                    *line,
+                                    &format!("{TABLE}.{selector:?}: OU {ou} could not be resolved"),
+                                ));
+                            }
+                        },
+                    }
+                }
+                *list = out;
+            }
+        }
+        Ok(self)
+    }
+
     /// Applies the settings to `rules`: drops disabled rules, sets severities, dedup
     /// windows and scopes. `known` lists every rule id that exists (the loaded pack may be
     /// a selection); a setting for an id not in it is an error naming its line.
     pub fn apply(&self, rules: Vec<Rule>, known: &[String]) -> Result<Vec<Rule>> {
         for (selector, (_, line)) in &self.settings {
-            if selector == "*" || selector.starts_with("tactic:") || known.iter().any(|k| k == selector) {
+            if selector == "*"
+                || selector.starts_with("tactic:")
+                || selector.starts_with("tag:")
+                || known.iter().any(|k| k == selector)
+            {
                 continue;
             }
             let near = |k: &String| datafusion::common::utils::datafusion_strsim::levenshtein(k, selector) <= 3;
@@ -179,8 +227,12 @@ impl Tuning {
             if let Some(w) = setting.dedup_window {
                 rule.dedup.window = w;
             }
+            if let Some(ou) = setting.accounts.iter().chain(&setting.exclude_accounts).flatten().find_map(|v| ou_of(v))
+            {
+                return Err(err(&self.origin, 0, &format!("{TABLE}: OU {ou} was not resolved to its accounts")));
+            }
             rule.scope = RuleScope {
-                accounts: setting.accounts.unwrap_or_default(),
+                accounts: setting.accounts,
                 exclude_accounts: setting.exclude_accounts.unwrap_or_default(),
                 mode: setting.mode.unwrap_or_default(),
             };
@@ -189,9 +241,17 @@ impl Tuning {
         Ok(out)
     }
 
-    /// `*`, then the rule's tactics (in the matrix's order), then the rule's own.
+    /// `*`, then the rule's tags, then its tactics (in the matrix's order), then the rule's
+    /// own.
     fn for_rule(&self, rule: &Rule) -> Setting {
         let mut s = self.settings.get("*").map(|(s, _)| s.clone()).unwrap_or_default();
+        for (selector, (more, _)) in &self.settings {
+            if let Some(tag) = selector.strip_prefix("tag:")
+                && has_tag(rule, tag)
+            {
+                s = s.then(more);
+            }
+        }
         for t in Tactic::ALL.iter().filter(|t| rule.tactics.contains(t)) {
             if let Some((more, _)) = self.settings.get(&format!("tactic:{}", t.name())) {
                 s = s.then(more);
@@ -202,6 +262,34 @@ impl Tuning {
         }
         s
     }
+}
+
+fn is_account_id(v: &str) -> bool {
+    v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The OU an OU path ends in (`o-.../r-.../ou-a/ou-b/` -> `ou-b`), or `None` for anything
+/// else. A bare `ou-...` id is taken too.
+pub fn ou_of(v: &str) -> Option<&str> {
+    let last = v.trim_end_matches('/').rsplit('/').next()?;
+    let ok =
+        last.starts_with("ou-") && last.len() > 4 && last[3..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let path_ok = v.trim_end_matches('/').split('/').count() == 1 || v.starts_with("o-");
+    (ok && path_ok).then_some(last)
+}
+
+/// Whether `rule` carries `tag`: an ATT&CK technique it names (`T1098` covers
+/// `T1098.001`), a control it maps to (`CIS-3.1`), or the pack it is from (`sigma`,
+/// `trailhouse`); case-insensitive.
+pub fn has_tag(rule: &Rule, tag: &str) -> bool {
+    let tag = tag.to_ascii_lowercase();
+    let pack = if rule.sigma.is_some() { "sigma" } else { "trailhouse" };
+    tag == pack
+        || rule.mitre.iter().any(|t| {
+            let t = t.to_ascii_lowercase();
+            t == tag || t.strip_prefix(&tag).is_some_and(|rest| rest.starts_with('.'))
+        })
+        || rule.controls.iter().any(|c| c.eq_ignore_ascii_case(&tag))
 }
 
 fn err(origin: &str, line: usize, message: &str) -> DetectError {
@@ -269,6 +357,9 @@ enabled = false
 [rule_settings."console-login-new-ip"]
 exclude_accounts = ["111122223333"]
 dedup_window = "6h"
+
+[rule_settings."tag:T1562"]
+mode = "shadow"
 "#;
         let all = rules();
         let ids = known(&all);
@@ -284,6 +375,11 @@ dedup_window = "6h"
         let other_discovery =
             tuned.iter().find(|r| r.tactics.contains(&Tactic::Discovery) && r.id != details.id).unwrap();
         assert_eq!(other_discovery.severity, Severity::Low);
+        let evasion = tuned.iter().filter(|r| r.mitre.iter().any(|t| t.starts_with("T1562"))).collect::<Vec<_>>();
+        assert!(
+            !evasion.is_empty() && evasion.iter().all(|r| r.scope.mode == Mode::Shadow),
+            "tag:T1562 covers T1562.008"
+        );
         let new_ip = get("console-login-new-ip").unwrap();
         assert_eq!(new_ip.dedup.window, "6h");
         assert!(!new_ip.scope.admits(&["111122223333".into()]));
@@ -304,8 +400,10 @@ dedup_window = "6h"
         assert!(e.contains("mute"), "{e}");
         let e = bad("[rule_settings.\"tactic:recon\"]\nenabled = false\n");
         assert!(e.contains("no tactic \"recon\""), "{e}");
-        let e = bad("[rule_settings.\"*\"]\naccounts = [\"ou-ab12-cdefgh34\"]\n");
-        assert!(e.contains("not an account id"), "{e}");
+        let e = bad("[rule_settings.\"*\"]\naccounts = [\"prod\"]\n");
+        assert!(e.contains("neither an account id"), "{e}");
+        let e = bad("[rule_settings.\"*\"]\naccounts = [\"o-aa11bb22cc/r-ab12/ou-ab12-cdefgh34/\"]\n");
+        assert!(e.contains("not resolved"), "an OU path needs resolving first: {e}");
         let e = bad("[rule_settings.\"*\"]\ndedup_window = \"soon\"\n");
         assert!(e.contains("not a duration"), "{e}");
         assert!(Tuning::parse("lake = \"x\"\n", "t.toml").unwrap().is_empty());

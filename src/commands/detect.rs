@@ -65,7 +65,7 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    let rules = a.pack.load_tuned(&a.only)?;
+    let rules = a.pack.load_tuned(&a.only, &a.lake.aws()).await?;
     // Destinations from the settings file, checked before anything runs.
     let destinations = match crate::settings::config_file() {
         Some(path) => {

@@ -253,7 +253,7 @@ async fn backtest(a: BacktestArgs) -> Result<ExitCode> {
     let rules = if path.is_file() {
         detections::pack::load_file(path)?
     } else {
-        a.pack.load_tuned(std::slice::from_ref(&a.rule)).with_context(|| {
+        a.pack.load_tuned(std::slice::from_ref(&a.rule), &a.lake.aws()).await.with_context(|| {
             format!("{} is neither a rule file nor a rule of the pack (`trailhouse rules list`)", a.rule)
         })?
     };
