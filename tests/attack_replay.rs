@@ -425,6 +425,27 @@ fn a_sigma_filter_loads_as_exceptions_that_suppress_only_alerts_whose_events_all
             .arg(&lake);
         c.output().unwrap()
     };
+    // The same by hand: --events, checked against the lake's columns when added.
+    let (code, _, err) = cli(
+        &lake,
+        &[
+            "exceptions",
+            "add",
+            "--rule",
+            "iam-user-created",
+            "--when",
+            "true",
+            "--events",
+            "usragent = 'x'",
+            "--reason",
+            "r",
+            "--owner",
+            "o",
+            "--expires",
+            "1d",
+        ],
+    );
+    assert!(code != 0 && err.contains("event condition"), "{err}");
     let out = add(&unknown);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-rule, which no pack has"));

@@ -469,6 +469,10 @@ url_env = "TRAILHOUSE_TEST_SIEM_URL"
     let after = status(latest);
     assert!(after.contains(&format!("siem,delivered,{}", alerts.len())), "{after}");
     assert!(after.contains("pagerduty,resolved,1"), "{after}");
+    // Security Hub holds one finding per alert: a rerun updates, never duplicates.
+    let findings = hub.get_findings().max_results(100).send().await.unwrap();
+    let ours = findings.findings().iter().filter(|f| f.id().is_some_and(|i| wanted.contains(&i))).count();
+    assert_eq!(ours, wanted.len());
     // Nothing was delivered twice (the process has exited: whatever it sent is in).
     assert_eq!(slack.try_iter().count(), 0);
     assert_eq!(siem.try_iter().count(), 0);

@@ -56,6 +56,10 @@ pub struct AddArgs {
     /// alerts.
     #[arg(long, value_name = "SQL", required_unless_present = "sigma_filter", conflicts_with = "sigma_filter")]
     pub when: Option<String>,
+    /// Also require every event the alert lists to match this SQL over the lake's
+    /// `cloudtrail` rows (e.g. "useragent LIKE 'Prowler/%'"); checked when added.
+    #[arg(long, value_name = "SQL", conflicts_with = "sigma_filter")]
+    pub events: Option<String>,
     /// A Sigma filter (pySigma's `filter:` YAML: `rules:`, selections, `condition: not
     /// ...`): one exception per rule it lists, suppressing an alert when every one of its
     /// events matches the filter's selection.
@@ -160,7 +164,10 @@ async fn add(a: AddArgs) -> Result<ExitCode> {
         }
     }
     let now = lake::time::now_micros();
-    let e = Exception::new(rule, when, reason, &a.owner, expiry(&a.expires, now)?, now)?;
+    let mut e = Exception::new(rule, when, reason, &a.owner, expiry(&a.expires, now)?, now)?;
+    if let Some(sql) = &a.events {
+        e = e.with_events(sql).await?;
+    }
     let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await.with_context(|| {
         format!("cannot open the lake at {} (fill it with `trailhouse ingest` first)", a.lake.location())
     })?;
