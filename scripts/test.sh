@@ -44,7 +44,18 @@ export TRAILHOUSE_TEST_CHROMEDRIVER
 # Fake credentials for the local server only; the SDK's chain needs something.
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true
-cargo test --workspace --all-targets "$@"
+# The output is kept for scripts/count-tests.sh, which fails a run where a test binary ran
+# nothing or fewer tests passed than tests/test-count records. It checks whole runs only:
+# extra arguments that select tests (a name, `--test cli`) skip it.
+log="$target_dir/test-output.log"
+cargo test --workspace --all-targets "$@" 2>&1 | tee "$log"
+whole=true
+for a in "$@"; do
+  case "$a" in --no-fail-fast | --release | --locked | --offline | -q | --quiet) ;; *) whole=false ;; esac
+done
+if $whole; then
+  scripts/count-tests.sh "$log"
+fi
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 # A bounded fuzzing run of the decoder and the SQS message parser (TRAILHOUSE_FUZZ_SECS=0
 # skips it; a crash fails the run and leaves the input under fuzz/artifacts/).
