@@ -4,6 +4,7 @@
 
 mod args;
 mod commands;
+mod exit;
 mod progress;
 mod repl;
 mod settings;
@@ -18,7 +19,7 @@ use clap::Parser;
 /// Start with `trailhouse demo`: it generates sample logs, ingests them into ./lake and
 /// shows what is there.
 #[derive(Debug, Parser)]
-#[command(name = "trailhouse", version, about, long_about = None)]
+#[command(name = "trailhouse", version, about, long_about = None, after_help = exit::HELP)]
 struct Cli {
     /// More log output (-v debug, -vv trace); TRAILHOUSE_LOG=<filter> overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]

@@ -15,9 +15,6 @@ use lake::Lake;
 use crate::args::{ClusterArgs, DurationArg, LakeAccess, PackArgs, age, period};
 use crate::signal::wait_for_signal;
 
-/// Exit status of `detect` when a run raised new alerts (0: none, 1: an error).
-pub const EXIT_ALERTS: u8 = 3;
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -104,7 +101,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     let Some(every) = &a.every else {
         let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options, router.as_ref()).await?;
         let delivered = summary.alerts.iter().filter(|a| a.delivered()).count();
-        return Ok(if delivered == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_ALERTS) });
+        return Ok(if delivered == 0 { ExitCode::SUCCESS } else { ExitCode::from(crate::exit::Exit::Alerts) });
     };
     let mut ticks = tokio::time::interval(Duration::from_micros(every.micros as u64));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -157,7 +157,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
                 load(&c.commits),
                 if load(&c.commits) == 1 { "" } else { "s" }
             );
-            return Ok(ExitCode::from(130));
+            return Ok(ExitCode::from(crate::exit::Exit::Interrupted));
         }
     };
     shown.finish().await;
@@ -174,7 +174,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
              (CloudTrail writes under .../AWSLogs/<account>/CloudTrail/), or pass --allow-empty when this is expected",
             summary.objects_listed
         );
-        return Ok(ExitCode::from(2));
+        return Ok(ExitCode::from(crate::exit::Exit::NoLogFiles));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,13 +9,7 @@ use integrity::chain::{Chain, ChainReport, DigestObject, Finding, Uncovered, Unc
 use integrity::folder::{ChainKeys, Scope, group};
 use integrity::keys::PublicKeys;
 
-/// Exit status of `verify` when a digest, a signature, a link, an hour or a log file is
-/// wrong (0: all valid, 1: an error).
-pub const EXIT_PROBLEMS: u8 = 4;
-/// Exit status of `verify` when log files no digest covers are its only failures (the
-/// problems' status wins when both are found). The same as [`EXIT_PROBLEMS`] for now: a
-/// script that failed on 4 before keeps failing on a bucket it cannot vouch for.
-pub const EXIT_UNCOVERED: u8 = 4;
+use crate::exit::Exit;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
@@ -212,15 +206,10 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// 0, or [`EXIT_PROBLEMS`] (which wins), or [`EXIT_UNCOVERED`].
+    /// 0, or [`Exit::Problems`], also when log files no digest covers are the only failures
+    /// (a script that failed on 4 keeps failing on a bucket `verify` cannot vouch for).
     pub fn exit_code(self) -> ExitCode {
-        if self.problems > 0 {
-            ExitCode::from(EXIT_PROBLEMS)
-        } else if self.uncovered > 0 {
-            ExitCode::from(EXIT_UNCOVERED)
-        } else {
-            ExitCode::SUCCESS
-        }
+        if self.problems > 0 || self.uncovered > 0 { ExitCode::from(Exit::Problems) } else { ExitCode::SUCCESS }
     }
 }
 
