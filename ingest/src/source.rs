@@ -166,6 +166,28 @@ pub async fn fetch_digest_s3(
     Ok(crate::continuous::ArrivedDigest { object: obj, bucket: Some(bucket.to_string()), gz, signature })
 }
 
+/// Every key under an S3 prefix (one listing, all pages).
+pub async fn list_keys_s3(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| IngestError::Aws(explain(&e, "ListObjectsV2", &format!("s3://{bucket}/{prefix}"))))?;
+        keys.extend(page.contents().iter().filter_map(|o| o.key().map(String::from)));
+    }
+    Ok(keys)
+}
+
+/// GETs one S3 object whole, or `None` when S3 says it does not exist (the typed
+/// NoSuchKey / 404, not a match on the message's text).
+pub async fn fetch_s3_if_exists(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Option<Bytes>> {
+    match fetch_s3(client, bucket, key).await {
+        Ok(b) => Ok(Some(b)),
+        Err(IngestError::Aws(f)) if f.kind == crate::aws::failure::FailureKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// GETs one S3 object whole.
 pub async fn fetch_s3(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<Bytes> {
     let resource = format!("s3://{bucket}/{key}");

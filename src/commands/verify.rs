@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use ingest::aws::failure::explain;
 use integrity::chain::{Chain, ChainReport, DigestObject, Finding, Uncovered, UncoveredPolicy, check, totals};
 use integrity::folder::{ChainKeys, Scope, group};
 use integrity::keys::PublicKeys;
@@ -103,7 +102,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     let (listed, s3) = if let Some(rest) = a.source.strip_prefix("s3://") {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let client = aws.s3_client().await;
-        (list_s3(&client, bucket, prefix).await?, Some((client, bucket.to_string())))
+        (ingest::source::list_keys_s3(&client, bucket, prefix).await?, Some((client, bucket.to_string())))
     } else if a.source.contains("://") {
         bail!("{}: give s3://bucket[/prefix] or a folder", a.source);
     } else {
@@ -172,17 +171,6 @@ async fn fetch_public_keys(
         keys.merge(PublicKeys::from_list(&list, &format!("ListPublicKeys in {region}"))?);
     }
     Ok(keys)
-}
-
-/// Every key under an S3 prefix.
-async fn list_s3(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<Vec<String>> {
-    let mut listed = Vec::new();
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| explain(&e, "ListObjectsV2", &format!("s3://{bucket}/{prefix}")))?;
-        listed.extend(page.contents().iter().filter_map(|o| o.key().map(String::from)));
-    }
-    Ok(listed)
 }
 
 /// How [`print_reports`] shows reports.
@@ -319,15 +307,15 @@ async fn verify_s3(
     for ((account, region), ChainKeys { digests: digest_keys, logs, history }) in chains {
         let mut digests = Vec::with_capacity(digest_keys.len());
         for key in digest_keys {
-            let out = s3
-                .get_object()
-                .bucket(bucket)
-                .key(&key)
-                .send()
-                .await
-                .map_err(|e| explain(&e, "GetObject", &format!("s3://{bucket}/{key}")))?;
-            let signature = out.metadata().and_then(|m| m.get("signature")).cloned();
-            let gz = out.body.collect().await.with_context(|| format!("s3://{bucket}/{key}"))?.into_bytes().to_vec();
+            // The same fetch as ingest's continuous validation: the signature metadata trimmed.
+            let object = ingest::object::SourceObject {
+                uri: format!("s3://{bucket}/{key}"),
+                key: key.clone(),
+                size: 0,
+                etag: None,
+            };
+            let arrived = ingest::source::fetch_digest_s3(s3, bucket, object).await?;
+            let (gz, signature) = (arrived.gz.to_vec(), arrived.signature);
             if let (Some(dir), Some(sig)) = (&a.save_signatures, &signature) {
                 let path = dir.join(format!("{key}.signature"));
                 if let Some(parent) = path.parent() {
@@ -342,9 +330,8 @@ async fn verify_s3(
         let report = tokio::task::spawn_blocking(move || {
             let mut failures = Vec::new();
             let mut fetch = |key: &str| -> Option<Vec<u8>> {
-                match handle.block_on(ingest::source::fetch_s3(&client, &bucket, key)) {
-                    Ok(b) => Some(b.to_vec()),
-                    Err(e) if e.to_string().contains("NoSuchKey") => None,
+                match handle.block_on(ingest::source::fetch_s3_if_exists(&client, &bucket, key)) {
+                    Ok(b) => b.map(|b| b.to_vec()),
                     Err(e) => {
                         failures.push(e.to_string());
                         None
