@@ -319,12 +319,9 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
         summary.logs_missing += d.logs_missing as u64;
         summary.logs_pending += d.logs_pending as u64;
     }
-    let run_id = uuid::Uuid::new_v4().to_string();
-    // The integrity rows first: a crash before the ledger commit checks the digests again
-    // (a second row for the same digest; readers take the newest).
-    lake.record_digests(&checked.digests, &run_id).await?;
     ledger.extend(checked.ledger);
-    summary.lake_version = lake.commit_run(&mut cloudtrail, adds, &ledger, &run_id).await?;
+    let mut window = crate::window::Window { adds, ledger, digests: checked.digests };
+    summary.lake_version = window.commit(lake, &mut cloudtrail).await?.version;
     summary.commits = counters.commits.fetch_add(1, Ordering::Relaxed) + 1;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events as f64 / summary.seconds.max(1e-9);

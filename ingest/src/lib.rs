@@ -39,5 +39,7 @@ pub mod rebuild;
 #[cfg(feature = "pipeline")]
 pub mod source;
 pub mod sqs;
+#[cfg(feature = "pipeline")]
+pub mod window;
 
 pub use error::{IngestError, Result};

@@ -745,22 +745,18 @@ impl Ingestor<'_> {
             }
         }
         if !flushed.ledger.is_empty() {
-            let run_id = uuid::Uuid::new_v4().to_string();
-            // The integrity rows first: a crash before the ledger commit checks the digests
-            // again (a second row for the same digest; readers take the newest).
-            lake.record_digests(&checked_digests, &run_id).await?;
-            Metrics::add(&metrics.digests_checked, checked_digests.len() as u64);
-            Metrics::add(
-                &metrics.digests_with_problems,
-                checked_digests.iter().filter(|d| d.has_problem()).count() as u64,
-            );
-            let version = lake.commit_run(&mut self.cloudtrail, flushed.adds, &flushed.ledger, &run_id).await?;
+            let mut window =
+                crate::window::Window { adds: flushed.adds, ledger: flushed.ledger, digests: checked_digests };
+            let committed = window.commit(lake, &mut self.cloudtrail).await?;
+            let version = committed.version;
+            Metrics::add(&metrics.digests_checked, committed.digests_checked);
+            Metrics::add(&metrics.digests_with_problems, committed.digests_with_problems);
             Metrics::add(&metrics.commits, 1);
             Metrics::add(&metrics.files, flushed.files);
             Metrics::add(&metrics.events, flushed.events);
             Metrics::add(&metrics.bytes, flushed.bytes);
             Metrics::add(&metrics.files_quarantined, flushed.quarantined.len() as u64);
-            self.admission.committed(&flushed.ledger);
+            self.admission.committed(&window.ledger);
             tracing::info!(
                 files = flushed.files,
                 events = flushed.events,
