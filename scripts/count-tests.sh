@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks what a `cargo test` run ran, from its output (scripts/test.sh saves it):
 # - every libtest binary ran at least one test (a binary with none is a crate or a test file
-#   whose tests were lost, or a `[lib]` that should say `test = false`);
+#   whose tests were lost; `cargo test --all-targets` builds a library's unit-test binary
+#   even with `test = false`, so a library without unit tests is excluded in scripts/test.sh);
 # - at least as many tests passed as tests/test-count records. More: the file is raised to
 #   the new count (commit it with the tests that were added). Fewer: the run fails; lower
 #   the file by hand, in the same commit, when tests are removed on purpose.

@@ -119,3 +119,45 @@ impl LogicalExtensionCodec for LakeCodec {
         self.inner.try_encode_file_format(buf, node)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    /// A detection run's new rows travel to the scheduler as an in-memory table: every
+    /// partition and row arrives, and a cut-short buffer is an error, not fewer rows.
+    #[tokio::test]
+    async fn an_in_memory_table_travels_whole_and_a_cut_buffer_is_refused() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("eventid", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let batch = |ids: &[&str], n: i64| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(StringArray::from(ids.to_vec())), Arc::new(Int64Array::from(vec![n; ids.len()]))],
+            )
+            .unwrap()
+        };
+        let table =
+            MemTable::try_new(schema.clone(), vec![vec![batch(&["a", "b"], 1)], vec![batch(&["c"], 2)]]).unwrap();
+        let codec = LakeCodec::default();
+        let mut buf = vec![];
+        let name = TableReference::bare("events");
+        codec.try_encode_table_provider(&name, Arc::new(table), &mut buf).unwrap();
+        let ctx = SessionContext::new();
+        let decoded = codec.try_decode_table_provider(&buf, &name, schema.clone(), &ctx.task_ctx()).unwrap();
+        ctx.register_table("events", decoded).unwrap();
+        let rows = ctx.sql("SELECT count(*), sum(n) FROM events").await.unwrap().collect().await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&rows).unwrap().to_string();
+        assert!(text.contains("| 3 ") && text.contains("| 4 "), "{text}");
+
+        let cut = &buf[..buf.len() - 10];
+        let err = codec.try_decode_table_provider(cut, &name, schema, &ctx.task_ctx()).unwrap_err().to_string();
+        assert!(err.contains("cut short"), "{err}");
+    }
+}

@@ -178,3 +178,18 @@ impl QueryStageExecutor for StageExec {
         self.inner.collect_column_stats()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scheduler_url_is_df_host_port_and_anything_else_is_refused() {
+        assert_eq!(parse_url("df://10.0.0.5:50050").unwrap(), ("10.0.0.5".to_string(), 50050));
+        assert_eq!(parse_url("df://scheduler.internal:50050/").unwrap(), ("scheduler.internal".to_string(), 50050));
+        for bad in ["http://10.0.0.5:50050", "df://10.0.0.5", "df://10.0.0.5:port", "10.0.0.5:50050"] {
+            let e = parse_url(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{bad}: {e}");
+        }
+    }
+}
