@@ -46,15 +46,18 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-eas
 export AWS_EC2_METADATA_DISABLED=true
 # The output is kept for scripts/count-tests.sh, which fails a run where a test binary ran
 # nothing or fewer tests passed than tests/test-count records. It checks whole runs only:
-# extra arguments that select tests (a name, `--test cli`) skip it.
+# extra arguments that select tests (a name, `--test cli`) skip it, and the doc tests.
 log="$target_dir/test-output.log"
-# (The workspace-hack crate holds no code, only dependency features: nothing to test.)
-cargo test --workspace --exclude trailhouse-workspace-hack --all-targets "$@" 2>&1 | tee "$log"
 whole=true
 for a in "$@"; do
   case "$a" in --no-fail-fast | --release | --locked | --offline | -q | --quiet) ;; *) whole=false ;; esac
 done
+# (The workspace-hack crate holds no code, only dependency features: nothing to test.)
+cargo test --workspace --exclude trailhouse-workspace-hack --all-targets "$@" 2>&1 | tee "$log"
 if $whole; then
+  # The examples in the crates' docs (`--all-targets` leaves doc tests out): each compiles,
+  # and those not marked `no_run` run.
+  cargo test --workspace --exclude trailhouse-workspace-hack --doc "$@" 2>&1 | tee -a "$log"
   scripts/count-tests.sh "$log"
 fi
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS

@@ -786,6 +786,9 @@ fn the_test_count_check_refuses_an_empty_binary_and_a_shrinking_suite() {
     let empty = check(&(binary("a", 3) + &binary("b", 4) + &binary("c", 0)));
     assert!(!empty.status.success());
     assert!(String::from_utf8_lossy(&empty.stderr).contains("tests/c.rs (target/debug/deps/c-0) ran no test"));
+    // A crate without doc examples runs no doc test: not an empty binary.
+    let docs = "   Doc-tests cluster\n\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n";
+    assert!(check(&(binary("a", 3) + &binary("b", 4) + docs)).status.success());
     // Criterion's benchmarks in test mode print no libtest summary: not a binary to count.
     let bench = "     Running benches/stages.rs (target/debug/deps/stages-0)\nTesting stages/x\nSuccess\n";
     assert!(check(&(binary("a", 3) + &binary("b", 4) + bench)).status.success());
