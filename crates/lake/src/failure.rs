@@ -132,7 +132,7 @@ pub fn sentence(kind: FailureKind, action: &str, resource: &str, what: &str) -> 
     let hint = match kind {
         FailureKind::NotFound if resource.starts_with("queue ") => {
             "no such queue: check --queue-url and that the queue is in the region the URL names \
-             (README: The ingest service)"
+             (docs/service.md)"
         }
         FailureKind::NotFound
             if what.contains("NoSuchKey") || (!what.contains("Bucket") && action.ends_with("Object")) =>
@@ -144,7 +144,7 @@ pub fn sentence(kind: FailureKind, action: &str, resource: &str, what: &str) -> 
         }
         FailureKind::AccessDenied => {
             "access denied: the credentials in use lack this permission or a bucket/queue/key policy refuses it \
-             (README: IAM)"
+             (docs/iam.md)"
         }
         FailureKind::BadCredentials => {
             "AWS rejected the credentials: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, and that \
