@@ -372,7 +372,8 @@ async fn a_lake_that_refuses_writes_keeps_every_message_and_fails_loudly() {
 }
 
 /// The one error line a failed command ends with: it must name the resource, say what to
-/// check and point at the README, in a line a person reads (not the SDK's 1.5 KB dump).
+/// check and point at the page that helps (the README or docs/), in a line a person reads
+/// (not the SDK's 1.5 KB dump).
 fn one_clear_line(out: &std::process::Output, wants: &[&str]) -> String {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -434,12 +435,15 @@ async fn aws_refusals_and_unreachable_services_fail_fast_with_one_clear_line() {
         .arg(&small);
     one_clear_line(&output(c).await, &["s3://no-such-bucket-for-trailhouse/bi", "no such bucket"]);
 
-    for (code, says) in [("AccessDenied", "access denied"), ("InvalidAccessKeyId", "rejected the credentials")] {
+    // Each names the page that helps: the IAM policies, or the README's configuration.
+    for (code, says, page) in [
+        ("AccessDenied", "access denied", "docs/iam.md"),
+        ("InvalidAccessKeyId", "rejected the credentials", "README: Configuration"),
+    ] {
         let faults = Faults { rate: 0.0, deny_object_writes: false, refuse_all: Some(code) };
         let (proxy, _) = start_proxy(upstream(), faults, 3).await;
         let out = output(backfill(&proxy, "s3://trail-bucket/AWSLogs/")).await;
-        let line = one_clear_line(&out, &["s3://trail-bucket/AWSLogs/", code, says, "README"]);
-        assert!(code != "AccessDenied" || line.contains("IAM"), "{line}");
+        one_clear_line(&out, &["s3://trail-bucket/AWSLogs/", code, says, page]);
     }
 
     let home = tempfile::tempdir().unwrap();
