@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{ArrayRef, Int64Builder, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondBuilder};
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use lake::time::format_canonical;
 use serde::Serialize;
@@ -168,41 +168,11 @@ pub static ALERT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 /// Alerts as one batch of the `alerts` table.
 pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<RecordBatch> {
-    let n = alerts.len();
-    let strings = |f: &dyn Fn(&Alert) -> Option<String>| -> ArrayRef {
-        let mut b = StringBuilder::with_capacity(n, n * 16);
-        for a in alerts {
-            b.append_option(f(a));
-        }
-        Arc::new(b.finish())
-    };
-    let lists = |f: &dyn Fn(&Alert) -> &Vec<String>| -> ArrayRef {
-        let mut b = ListBuilder::new(StringBuilder::new());
-        for a in alerts {
-            for v in f(a) {
-                b.values().append_value(v);
-            }
-            b.append(true);
-        }
-        Arc::new(b.finish())
-    };
-    let times = |f: &dyn Fn(&Alert) -> i64| -> ArrayRef {
-        let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-        for a in alerts {
-            b.append_value(f(a));
-        }
-        Arc::new(b.finish())
-    };
-    let mut tactics = ListBuilder::new(StringBuilder::new());
-    for a in alerts {
-        a.tactics.iter().for_each(|t| tactics.values().append_value(t.name()));
-        tactics.append(true);
-    }
-    let tactics: ArrayRef = Arc::new(tactics.finish());
-    let mut events = Int64Builder::with_capacity(n);
-    for a in alerts {
-        events.append_value(i64::try_from(a.events).unwrap_or(i64::MAX));
-    }
+    use crate::columns::{ints, lists as list_of, strings as text, times as time};
+    let strings = |f: &dyn Fn(&Alert) -> Option<String>| text(alerts, f);
+    let lists = |f: &dyn Fn(&Alert) -> &Vec<String>| list_of(alerts, |a| f(a).clone());
+    let times = |f: &dyn Fn(&Alert) -> i64| time(alerts, f);
+    let tactics = list_of(alerts, |a| a.tactics.iter().map(|t| t.name()).collect());
     let columns: Vec<ArrayRef> = vec![
         strings(&|a| Some(a.alert_id.clone())),
         strings(&|a| Some(a.rule_id.clone())),
@@ -211,7 +181,7 @@ pub fn to_batch(alerts: &[Alert], detected_at: i64, run_id: &str) -> Result<Reco
         times(&|_| detected_at),
         times(&|a| a.first_seen_micros),
         times(&|a| a.last_seen_micros),
-        Arc::new(events.finish()),
+        ints(alerts, |a| i64::try_from(a.events).unwrap_or(i64::MAX)),
         strings(&|a| a.principal.clone()),
         lists(&|a| &a.source_ips),
         lists(&|a| &a.accounts),

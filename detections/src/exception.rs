@@ -19,11 +19,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Int64Builder, ListBuilder, RecordBatch, StringArray, StringBuilder,
-    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::DFSchema;
 use datafusion::prelude::SessionContext;
 pub use lake::EXCEPTIONS_TABLE;
@@ -158,30 +155,13 @@ pub static FACTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 /// The alerts as rows of [`FACTS_SCHEMA`].
 pub fn facts(alerts: &[Alert]) -> Result<RecordBatch> {
-    let n = alerts.len();
-    let strings = |f: &dyn Fn(&Alert) -> Option<String>| -> ArrayRef {
-        let mut b = StringBuilder::with_capacity(n, n * 16);
-        alerts.iter().for_each(|a| b.append_option(f(a)));
-        Arc::new(b.finish())
-    };
-    let lists = |f: &dyn Fn(&Alert) -> &Vec<String>| -> ArrayRef {
-        let mut b = ListBuilder::new(StringBuilder::new());
-        for a in alerts {
-            f(a).iter().for_each(|v| b.values().append_value(v));
-            b.append(true);
-        }
-        Arc::new(b.finish())
-    };
+    use crate::columns::{ints, lists as list_of, strings as text, times as time};
+    let strings = |f: &dyn Fn(&Alert) -> Option<String>| text(alerts, f);
+    let lists = |f: &dyn Fn(&Alert) -> &Vec<String>| list_of(alerts, |a| f(a).clone());
+    let times = |f: &dyn Fn(&Alert) -> i64| time(alerts, f);
     // The single value when there is exactly one, else NULL (a condition on it then does not
     // match an alert that spans several).
     let only = |v: &Vec<String>| (v.len() == 1).then(|| v[0].clone());
-    let times = |f: &dyn Fn(&Alert) -> i64| -> ArrayRef {
-        let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-        alerts.iter().for_each(|a| b.append_value(f(a)));
-        Arc::new(b.finish())
-    };
-    let mut events = Int64Builder::with_capacity(n);
-    alerts.iter().for_each(|a| events.append_value(i64::try_from(a.events).unwrap_or(i64::MAX)));
     let columns: Vec<ArrayRef> = vec![
         strings(&|a| Some(a.alert_id.clone())),
         strings(&|a| Some(a.rule_id.clone())),
@@ -199,7 +179,7 @@ pub fn facts(alerts: &[Alert]) -> Result<RecordBatch> {
         lists(&|a| &a.event_names),
         strings(&|a| only(&a.user_agents)),
         lists(&|a| &a.user_agents),
-        Arc::new(events.finish()),
+        ints(alerts, |a| i64::try_from(a.events).unwrap_or(i64::MAX)),
         times(&|a| a.first_seen_micros),
         times(&|a| a.last_seen_micros),
         strings(&|a| Some(serde_json::Value::Object(a.details.clone()).to_string())),
@@ -424,15 +404,8 @@ pub async fn load(lake: &Lake) -> Result<Vec<Exception>> {
     );
     let mut out = Vec::new();
     for b in lake::read_table(&table, &sql).await? {
-        let text = |i: usize| -> Result<Vec<Option<String>>> {
-            let c = arrow::compute::cast(b.column(i), &DataType::Utf8)?;
-            Ok(c.as_string::<i32>().iter().map(|v| v.map(String::from)).collect())
-        };
-        let times = |i: usize| -> Result<Vec<Option<i64>>> {
-            let c = arrow::compute::cast(b.column(i), &lake::schema::timestamp_type())?;
-            let c = c.as_primitive::<TimestampMicrosecondType>();
-            Ok((0..c.len()).map(|r| c.is_valid(r).then(|| c.value(r))).collect())
-        };
+        let text = |i: usize| crate::columns::read_text(&b, i);
+        let times = |i: usize| crate::columns::read_times(&b, i);
         let (ids, rules, conditions, reasons, owners) = (text(0)?, text(1)?, text(2)?, text(3)?, text(4)?);
         let (created, expires, removed, removed_by) = (times(5)?, times(6)?, times(7)?, text(8)?);
         let event_conditions = text(9)?;

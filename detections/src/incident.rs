@@ -32,11 +32,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, LazyLock};
 
-use arrow::array::{
-    Array, ArrayRef, AsArray, Float64Builder, Int64Builder, ListBuilder, RecordBatch, StringBuilder,
-    TimestampMicrosecondBuilder,
-};
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::array::{Array, ArrayRef, AsArray, Float64Builder, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 pub use lake::INCIDENTS_TABLE;
 use lake::{ALERTS_TABLE, Lake};
 use serde::Serialize;
@@ -364,26 +361,10 @@ async fn stored_steps(lake: &Lake, identities: &BTreeSet<String>) -> Result<Vec<
     );
     let mut out = Vec::new();
     for b in lake::read_table(&table, &sql).await? {
-        let text = |i: usize| -> Result<Vec<Option<String>>> {
-            let c = arrow::compute::cast(b.column(i), &DataType::Utf8)?;
-            Ok(c.as_string::<i32>().iter().map(|v| v.map(String::from)).collect())
-        };
-        let lists = |i: usize| -> Result<Vec<Vec<String>>> {
-            let Some(l) = b.column(i).as_list_opt::<i32>() else { return Ok(vec![vec![]; b.num_rows()]) };
-            (0..l.len())
-                .map(|r| {
-                    if l.is_null(r) {
-                        return Ok(vec![]);
-                    }
-                    let v = arrow::compute::cast(&l.value(r), &DataType::Utf8)?;
-                    Ok(v.as_string::<i32>().iter().flatten().map(String::from).collect())
-                })
-                .collect()
-        };
+        let text = |i: usize| crate::columns::read_text(&b, i);
+        let lists = |i: usize| crate::columns::read_lists(&b, i);
         let times = |i: usize| -> Result<Vec<i64>> {
-            let c = arrow::compute::cast(b.column(i), &lake::schema::timestamp_type())?;
-            let c = c.as_primitive::<TimestampMicrosecondType>();
-            Ok((0..c.len()).map(|r| if c.is_null(r) { 0 } else { c.value(r) }).collect())
+            Ok(crate::columns::read_times(&b, i)?.into_iter().map(Option::unwrap_or_default).collect())
         };
         let (ids, rules, titles, severities) = (text(0)?, text(1)?, text(2)?, text(3)?);
         let (tactics, principals, accounts) = (lists(4)?, text(5)?, lists(6)?);
@@ -445,31 +426,12 @@ pub static INCIDENT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 /// Incidents as one batch of the `incidents` table.
 pub fn to_batch(incidents: &[Incident], updated_at: i64, run_id: &str) -> Result<RecordBatch> {
-    let n = incidents.len();
-    let strings = |f: &dyn Fn(&Incident) -> Option<String>| -> ArrayRef {
-        let mut b = StringBuilder::with_capacity(n, n * 16);
-        incidents.iter().for_each(|i| b.append_option(f(i)));
-        Arc::new(b.finish())
-    };
-    let lists = |f: &dyn Fn(&Incident) -> Vec<String>| -> ArrayRef {
-        let mut b = ListBuilder::new(StringBuilder::new());
-        for i in incidents {
-            f(i).iter().for_each(|v| b.values().append_value(v));
-            b.append(true);
-        }
-        Arc::new(b.finish())
-    };
-    let times = |f: &dyn Fn(&Incident) -> i64| -> ArrayRef {
-        let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-        incidents.iter().for_each(|i| b.append_value(f(i)));
-        Arc::new(b.finish())
-    };
-    let ints = |f: &dyn Fn(&Incident) -> i64| -> ArrayRef {
-        let mut b = Int64Builder::with_capacity(n);
-        incidents.iter().for_each(|i| b.append_value(f(i)));
-        Arc::new(b.finish())
-    };
-    let mut score = Float64Builder::with_capacity(n);
+    use crate::columns::{ints as int, lists as list_of, strings as text, times as time};
+    let strings = |f: &dyn Fn(&Incident) -> Option<String>| text(incidents, f);
+    let lists = |f: &dyn Fn(&Incident) -> Vec<String>| list_of(incidents, f);
+    let times = |f: &dyn Fn(&Incident) -> i64| time(incidents, f);
+    let ints = |f: &dyn Fn(&Incident) -> i64| int(incidents, f);
+    let mut score = Float64Builder::with_capacity(incidents.len());
     incidents.iter().for_each(|i| score.append_value(i.score));
     let columns: Vec<ArrayRef> = vec![
         strings(&|i| Some(i.incident_id.clone())),

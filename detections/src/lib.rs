@@ -30,6 +30,7 @@
 
 pub mod alert;
 pub mod baseline;
+mod columns;
 pub mod coverage;
 pub mod engine;
 mod error;

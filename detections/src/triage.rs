@@ -107,13 +107,46 @@ pub async fn record_all(lake: &Lake, changes: &[TriageChange]) -> Result<u64> {
 /// and `trailhouse alerts` read alerts through it.
 pub fn alerts_with_state(has_triage_table: bool) -> String {
     let latest = if has_triage_table {
-        "SELECT alert_id, state, note, at FROM (SELECT alert_id, state, note, at, \
-         row_number() OVER (PARTITION BY alert_id ORDER BY at DESC) AS n FROM alert_triage) WHERE n = 1"
+        latest_sql(TRIAGE_TABLE, "true")
     } else {
         "SELECT CAST(NULL AS VARCHAR) AS alert_id, CAST(NULL AS VARCHAR) AS state, CAST(NULL AS VARCHAR) AS note, \
          CAST(NULL AS TIMESTAMP) AS at WHERE false"
+            .to_string()
     };
     format!("alerts a LEFT JOIN ({latest}) t ON a.alert_id = t.alert_id")
+}
+
+/// Each alert's newest triage row (`alert_id, state, note, at`) of `table` (the triage
+/// table's name in the query) among the rows where `filter` holds.
+fn latest_sql(table: &str, filter: &str) -> String {
+    format!(
+        "SELECT alert_id, state, note, at FROM (SELECT alert_id, state, note, at, \
+         row_number() OVER (PARTITION BY alert_id ORDER BY at DESC) AS n FROM {table} WHERE {filter}) WHERE n = 1"
+    )
+}
+
+/// The triage state of each of `ids` that was ever triaged (an alert not in the map is
+/// open), read from the lake's `alert_triage` table.
+pub async fn states(lake: &Lake, ids: &[&str]) -> Result<std::collections::HashMap<String, TriageState>> {
+    use arrow::array::AsArray;
+
+    let mut out = std::collections::HashMap::new();
+    let Some(table) = lake.try_table(TRIAGE_TABLE).await? else { return Ok(out) };
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let list = ids.iter().map(|i| format!("'{}'", i.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
+    let sql = latest_sql("t", &format!("alert_id IN ({list})"));
+    for b in lake::read_table(&table, &sql).await? {
+        let id = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
+        let state = arrow::compute::cast(b.column(1), &DataType::Utf8)?;
+        for (id, state) in id.as_string::<i32>().iter().zip(state.as_string::<i32>().iter()) {
+            if let (Some(id), Some(Ok(state))) = (id, state.map(str::parse::<TriageState>)) {
+                out.insert(id.to_string(), state);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Closes each alert of a resolution's rule whose event ids include its `eventid`, once,

@@ -167,6 +167,26 @@ pub(crate) fn print(
     Ok(())
 }
 
+/// A cell as text: strings as they are, lists joined with ", ", nothing for null.
+pub(crate) fn text_of(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(v)) => {
+            v.iter().map(|x| x.as_str().map_or(x.to_string(), String::from)).collect::<Vec<_>>().join(", ")
+        }
+        Some(Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Runs `sql` and prints its rows in `format`.
+pub(crate) async fn query_and_print(session: &LakeSession, sql: &str, format: Option<Format>) -> Result<()> {
+    let df = session.context().sql(sql).await?;
+    let schema = df.schema().inner().clone();
+    let batches = df.collect().await?;
+    print(&batches, schema, format)
+}
+
 /// Rows as JSON objects.
 pub(crate) fn objects(batches: &[RecordBatch]) -> Result<Vec<serde_json::Map<String, Value>>> {
     let Some(first) = batches.first() else { return Ok(vec![]) };
@@ -234,10 +254,7 @@ async fn list(a: ListArgs) -> Result<ExitCode> {
         filters.join(" AND "),
         a.filters.limit
     );
-    let df = session.context().sql(&sql).await?;
-    let schema = df.schema().inner().clone();
-    let batches = df.collect().await?;
-    print(&batches, schema, a.filters.format)?;
+    query_and_print(&session, &sql, a.filters.format).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -269,14 +286,7 @@ async fn show(a: ShowArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let text = |k: &str| match alert.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(v)) => {
-            v.iter().map(|x| x.as_str().map_or(x.to_string(), String::from)).collect::<Vec<_>>().join(", ")
-        }
-        Some(Value::Null) | None => String::new(),
-        Some(v) => v.to_string(),
-    };
+    let text = |k: &str| text_of(alert.get(k));
     let mut out = String::new();
     use std::fmt::Write as _;
     let _ = writeln!(out, "[{}] {}", text("severity").to_uppercase(), text("title"));

@@ -4,10 +4,10 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use lake::{INCIDENTS_TABLE, TRIAGE_TABLE};
+use lake::INCIDENTS_TABLE;
 use serde_json::Value;
 
-use super::alerts::{Filters, conditions, has_table, objects, print, quote, resolve, session};
+use super::alerts::{Filters, conditions, has_table, objects, query_and_print, quote, resolve, session, text_of};
 use crate::args::LakeAccess;
 
 #[derive(Debug, clap::Args)]
@@ -78,10 +78,7 @@ async fn list(a: ListArgs) -> Result<ExitCode> {
         conditions(&a.filters).join(" AND "),
         a.filters.limit
     );
-    let df = session.context().sql(&sql).await?;
-    let schema = df.schema().inner().clone();
-    let batches = df.collect().await?;
-    print(&batches, schema, a.filters.format)?;
+    query_and_print(&session, &sql, a.filters.format).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -96,23 +93,13 @@ async fn show(a: ShowArgs) -> Result<ExitCode> {
     let mut steps: Vec<serde_json::Map<String, Value>> =
         incident.get("steps").and_then(Value::as_str).map(serde_json::from_str).transpose()?.unwrap_or_default();
     // Each step's triage state, as the console and `alerts list` show it.
-    if has_table(&session, TRIAGE_TABLE).await? && !steps.is_empty() {
-        let ids: Vec<String> =
-            steps.iter().filter_map(|s| s.get("alert_id").and_then(Value::as_str)).map(quote).collect();
-        let sql = format!(
-            "SELECT alert_id, state FROM (SELECT alert_id, state, row_number() OVER (PARTITION BY alert_id \
-             ORDER BY at DESC) AS n FROM alert_triage WHERE alert_id IN ({})) WHERE n = 1",
-            ids.join(", ")
-        );
-        let states = objects(&session.sql(&sql).await?)?;
-        for s in &mut steps {
-            let state = states.iter().find(|r| r.get("alert_id") == s.get("alert_id")).and_then(|r| r.get("state"));
-            s.insert("state".into(), state.cloned().unwrap_or_else(|| "open".into()));
-        }
-    } else {
-        steps.iter_mut().for_each(|s| {
-            s.insert("state".into(), "open".into());
-        });
+    let lake = lake::Lake::open_existing(a.lake.location(), &a.lake.options(None)).await?;
+    let ids: Vec<&str> = steps.iter().filter_map(|s| s.get("alert_id").and_then(Value::as_str)).collect();
+    let states = detections::triage::states(&lake, &ids).await?;
+    for s in &mut steps {
+        let id = s.get("alert_id").and_then(Value::as_str).unwrap_or_default();
+        let state = states.get(id).map_or("open", |t| t.as_str());
+        s.insert("state".into(), state.into());
     }
     incident.insert("steps".into(), Value::Array(steps.iter().cloned().map(Value::Object).collect()));
     if a.ocsf {
@@ -125,14 +112,7 @@ async fn show(a: ShowArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&incident)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let text = |v: Option<&Value>| match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(v)) => {
-            v.iter().map(|x| x.as_str().map_or(x.to_string(), String::from)).collect::<Vec<_>>().join(", ")
-        }
-        Some(Value::Null) | None => String::new(),
-        Some(v) => v.to_string(),
-    };
+    let text = text_of;
     let field = |k: &str| text(incident.get(k));
     println!("[{}] Incident {} (score {})", field("severity").to_uppercase(), field("incident_id"), field("score"));
     for (label, key) in [

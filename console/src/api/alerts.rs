@@ -119,12 +119,7 @@ pub async fn bulk_triage(
     if ids.len() > 1000 {
         return Err(ApiError::bad_request("at most 1000 alerts at once"));
     }
-    let state = request
-        .get("state")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("the body needs \"state\": open, acknowledged or closed"))?;
-    let state: TriageState = state.parse().map_err(ApiError::bad_request)?;
-    let note = request.get("note").and_then(Value::as_str);
+    let (state, note) = state_and_note(&request)?;
     let changes = ids.iter().map(|id| TriageChange::now(id, state, note)).collect::<Result<Vec<_>, _>>()?;
     let session = console.session().await?;
     if !has_table(&session, ALERTS_TABLE).await? {
@@ -182,12 +177,7 @@ pub async fn triage(
 ) -> ApiResult<Json<Value>> {
     let id = super::path_id(id)?;
     let request = super::json_body(&headers, &body)?;
-    let state = request
-        .get("state")
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::bad_request("the body needs \"state\": open, acknowledged or closed"))?;
-    let state: TriageState = state.parse().map_err(ApiError::bad_request)?;
-    let note = request.get("note").and_then(Value::as_str);
+    let (state, note) = state_and_note(&request)?;
     let change = TriageChange::now(&id, state, note)?;
     let session = console.session().await?;
     find(&session, &id).await?;
@@ -195,6 +185,15 @@ pub async fn triage(
     tracing::info!(alert = %id, state = state.as_str(), "alert triaged");
     let session = console.session().await?;
     Ok(Json(triage_of(&session, &id).await?))
+}
+
+/// A triage request's `state` (required) and `note`.
+fn state_and_note(request: &Value) -> ApiResult<(TriageState, Option<&str>)> {
+    let state = request
+        .get("state")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad_request("the body needs \"state\": open, acknowledged or closed"))?;
+    Ok((state.parse().map_err(ApiError::bad_request)?, request.get("note").and_then(Value::as_str)))
 }
 
 /// The alert's row, or 404.

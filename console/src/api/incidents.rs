@@ -6,13 +6,12 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::Uri;
-use lake::{INCIDENTS_TABLE, TRIAGE_TABLE};
+use lake::INCIDENTS_TABLE;
 use serde_json::{Value, json};
 
 use super::alerts::{objects, query_table};
 use super::{Params, has_table};
 use crate::Console;
-use crate::cells::quote;
 use crate::error::ApiResult;
 
 pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Json<Value>> {
@@ -38,20 +37,13 @@ pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Js
         ids.extend(steps.as_array().into_iter().flatten().filter_map(|s| s["alert_id"].as_str().map(String::from)));
         i.insert("steps".into(), steps);
     }
-    if has_table(&session, TRIAGE_TABLE).await? && !ids.is_empty() {
-        let list = ids.iter().map(|i| quote(i)).collect::<Vec<_>>().join(", ");
-        let sql = format!(
-            "SELECT alert_id, state FROM (SELECT alert_id, state, row_number() OVER (PARTITION BY alert_id ORDER BY \
-             at DESC) AS n FROM alert_triage WHERE alert_id IN ({list})) WHERE n = 1"
-        );
-        let states = objects(&query_table(&session, &sql).await?);
-        for i in &mut incidents {
-            if let Some(Value::Array(steps)) = i.get_mut("steps") {
-                for s in steps {
-                    let state =
-                        states.iter().find(|r| r.get("alert_id") == s.get("alert_id")).and_then(|r| r.get("state"));
-                    s["state"] = state.cloned().unwrap_or_else(|| json!("open"));
-                }
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let states = detections::triage::states(&console.lake, &ids).await?;
+    for i in &mut incidents {
+        if let Some(Value::Array(steps)) = i.get_mut("steps") {
+            for s in steps {
+                let id = s["alert_id"].as_str().unwrap_or_default();
+                s["state"] = json!(states.get(id).map_or("open", |t| t.as_str()));
             }
         }
     }

@@ -132,20 +132,6 @@ pub async fn latest(lake: &Lake, statuses: &[Status], now: i64) -> Result<Vec<Ro
 
 /// The alerts among `ids` whose newest triage state is closed.
 pub async fn closed(lake: &Lake, ids: &[&str]) -> Result<std::collections::HashSet<String>> {
-    let Some(table) = lake.try_table(lake::TRIAGE_TABLE).await? else { return Ok(Default::default()) };
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let list: Vec<String> = ids.iter().map(|i| format!("'{}'", i.replace('\'', "''"))).collect();
-    let sql = format!(
-        "SELECT alert_id FROM (SELECT alert_id, state, row_number() OVER (PARTITION BY alert_id ORDER BY at DESC) AS n \
-         FROM t WHERE alert_id IN ({})) WHERE n = 1 AND state = 'closed'",
-        list.join(", ")
-    );
-    let mut out = std::collections::HashSet::new();
-    for b in lake::read_table(&table, &sql).await? {
-        let c = arrow::compute::cast(b.column(0), &DataType::Utf8)?;
-        out.extend(c.as_string::<i32>().iter().flatten().map(String::from));
-    }
-    Ok(out)
+    let states = detections::triage::states(lake, ids).await?;
+    Ok(states.into_iter().filter(|(_, s)| *s == detections::triage::TriageState::Closed).map(|(id, _)| id).collect())
 }

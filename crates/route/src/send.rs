@@ -165,20 +165,34 @@ fn pagerduty_trigger(key: &str, a: &Alert) -> Value {
     })
 }
 
-/// `f` up to [`TRIES`] times, with a backoff of 200 ms, then 400 ms between.
-async fn retry<F, Fut>(name: &str, mut f: F) -> Result<()>
+/// Why one try failed: worth another try (a 5xx, a 429, no answer), or not (a 4xx).
+enum Failed {
+    Retry(String),
+    Final(String),
+}
+
+impl From<String> for Failed {
+    fn from(e: String) -> Failed {
+        Failed::Retry(e)
+    }
+}
+
+/// `f` up to [`TRIES`] times while it fails retryably, with a backoff of 200 ms, then
+/// 400 ms between (the backoff is what the retry waits for, not a synchronisation).
+async fn retry<F, Fut, E>(name: &str, mut f: F) -> Result<()>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<(), String>>,
+    Fut: std::future::Future<Output = std::result::Result<(), E>>,
+    E: Into<Failed>,
 {
     let mut last = String::new();
     for attempt in 0..TRIES {
-        match f().await {
+        match f().await.map_err(Into::into) {
             Ok(()) => return Ok(()),
-            Err(e) => last = e,
+            Err(Failed::Final(e)) => return Err(RouteError::delivery(name, e)),
+            Err(Failed::Retry(e)) => last = e,
         }
         if attempt + 1 < TRIES {
-            // Backoff before the retry; nothing but the retry waits on it.
             tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
         }
     }
@@ -189,23 +203,18 @@ where
 /// Errors name the destination, never its URL (it may hold a token).
 async fn post_json(http: &reqwest::Client, name: &str, url: &str, body: &Value) -> Result<()> {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut last = String::new();
-    for attempt in 0..TRIES {
+    retry(name, || async {
         match http.post(url).header("content-type", "application/json").body(bytes.clone()).send().await {
-            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) if r.status().is_server_error() || r.status().as_u16() == 429 => {
-                last = format!("HTTP {}", r.status())
+                Err(Failed::Retry(format!("HTTP {}", r.status())))
             }
-            Ok(r) => return Err(RouteError::delivery(name, format!("HTTP {}", r.status()))),
-            Err(e) => {
-                last = if e.is_timeout() { "timed out".into() } else { format!("cannot connect: {}", e.without_url()) }
-            }
+            Ok(r) => Err(Failed::Final(format!("HTTP {}", r.status()))),
+            Err(e) if e.is_timeout() => Err(Failed::Retry("timed out".into())),
+            Err(e) => Err(Failed::Retry(format!("cannot connect: {}", e.without_url()))),
         }
-        if attempt + 1 < TRIES {
-            tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
-        }
-    }
-    Err(RouteError::delivery(name, last))
+    })
+    .await
 }
 
 fn append_jsonl(d: &Destination, alerts: &[Alert]) -> std::result::Result<(), String> {
