@@ -255,8 +255,25 @@ fn metric(port: u16, name: &str) -> Option<u64> {
     line.rsplit(' ').next()?.parse().ok()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// The port a service started with `--metrics-addr 127.0.0.1:0` listens on, read from its
+/// log (a port picked by the test and released could be taken by another test's service).
+fn metrics_port(log: &std::path::Path, child: &mut std::process::Child) -> u16 {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let port = text
+            .lines()
+            .filter(|l| l.contains("Metrics endpoint listening."))
+            .find_map(|l| l.split("addr=127.0.0.1:").nth(1)?.split_whitespace().next()?.parse().ok());
+        if let Some(port) = port {
+            return port;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the service exited ({status}) before serving metrics:\n{text}");
+        }
+        assert!(Instant::now() < deadline, "no metrics address in the log after 120 s:\n{text}");
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
 }
 
 /// Three services on one queue and one lake while files arrive; one of them is SIGKILLed
@@ -282,20 +299,22 @@ async fn three_ingesters_on_one_queue_one_killed_twice_land_every_event_once() {
     let files = generated_files(&logs);
     let logs_dir = e.dir.path().join("service-logs");
     std::fs::create_dir_all(&logs_dir).unwrap();
-    let start = |name: &str, port: u16| {
-        let err = std::fs::File::create(logs_dir.join(format!("{name}.log"))).unwrap();
-        e.service()
+    let start = |name: &str| {
+        let log = logs_dir.join(format!("{name}.log"));
+        let mut child = e
+            .service()
             .args(["--flush-secs", "1", "--visibility-secs", "4", "--lanes", "1", "--stats-secs", "3600"])
-            .args(["--metrics-addr", &format!("127.0.0.1:{port}")])
+            .args(["--metrics-addr", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(err)
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
-            .unwrap()
+            .unwrap();
+        let port = metrics_port(&log, &mut child);
+        (child, port)
     };
     let logs_of = |name: &str| std::fs::read_to_string(logs_dir.join(format!("{name}.log"))).unwrap_or_default();
-    let (a, b) = (start("a", free_port()), start("b", free_port()));
-    let port = free_port();
-    let mut c = (start("c1", port), port);
+    let (a, b) = (start("a").0, start("b").0);
+    let mut c = start("c1");
 
     // Files arrive in four rounds; after each of the first two, the third service is killed
     // as soon as it has received some of the round's messages, and a new one started.
@@ -320,8 +339,7 @@ async fn three_ingesters_on_one_queue_one_killed_twice_land_every_event_once() {
             c.0.kill().unwrap();
             c.0.wait().unwrap();
             kills += 1;
-            let port = free_port();
-            c = (start(&format!("c{}", i + 2), port), port);
+            c = start(&format!("c{}", i + 2));
         }
     }
     assert_eq!(kills, 2);
@@ -461,31 +479,44 @@ async fn sigterm_flushes_commits_deletes_and_exits_cleanly() {
         e.put(k, raw.clone()).await;
         e.send(e.s3_note(k)).await;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = e
+    let log = e.dir.path().join("service.log");
+    let mut child = e
         .service()
-        .args(["--flush-secs", "3600", "--stats-secs", "1", "--metrics-addr", &format!("127.0.0.1:{port}")])
+        .args(["--flush-secs", "3600", "--stats-secs", "1", "--metrics-addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    // Poll the metrics endpoint until every file is decoded (not yet committed: the flush
-    // interval is an hour).
+    let port = metrics_port(&log, &mut child);
+    let log_tail = || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+    };
+    // Poll the metrics endpoint until every message is received (not yet committed: the
+    // flush interval is an hour). The deadline is generous: on a loaded CI machine the
+    // service's start and moto's first receive are slow, and the wait costs nothing when
+    // they are not.
     let want_files = 6;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let body = loop {
-        let body = std::net::TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut s| {
-            use std::io::{Read, Write};
-            s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
-            let mut out = String::new();
-            s.read_to_string(&mut out).ok()?;
-            Some(out)
-        });
-        if let Some(b) = body.filter(|b| b.contains("trailhouse_messages_received 6")) {
-            break b;
+    let deadline = Instant::now() + Duration::from_secs(240);
+    while metric(port, "messages_received").unwrap_or(0) < 6 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the service exited early ({status}):\n{}", log_tail());
         }
-        assert!(Instant::now() < deadline, "metrics never showed the messages");
+        assert!(
+            Instant::now() < deadline,
+            "metrics never showed the 6 messages (received {:?}); the service's log ends:\n{}",
+            metric(port, "messages_received"),
+            log_tail()
+        );
         std::thread::park_timeout(Duration::from_millis(100));
+    }
+    let body = {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
     };
     assert!(
         body.contains("# TYPE trailhouse_events counter") && body.contains("trailhouse_queue_lag_messages"),
@@ -494,7 +525,7 @@ async fn sigterm_flushes_commits_deletes_and_exits_cleanly() {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "exit status {:?}", out.status);
+    assert!(out.status.success(), "exit status {:?}; the service's log ends:\n{}", out.status, log_tail());
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let want: u64 = files[20..26].iter().map(|f| f.2).sum();
     assert_eq!(

@@ -781,7 +781,9 @@ pub async fn bind_metrics(addr: std::net::SocketAddr) -> Result<tokio::net::TcpL
              choose another --metrics-addr / TRAILHOUSE_METRICS_ADDR)"
         ))
     })?;
-    tracing::info!(%addr, "Metrics endpoint listening.");
+    // The bound address, so `--metrics-addr 127.0.0.1:0` tells where the OS put it.
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!(addr = %bound, "Metrics endpoint listening.");
     Ok(listener)
 }
 
