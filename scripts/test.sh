@@ -46,7 +46,7 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-eas
 export AWS_EC2_METADATA_DISABLED=true
 # The output is kept for scripts/count-tests.sh, which fails a run where a test binary ran
 # nothing or fewer tests passed than tests/test-count records. It checks whole runs only:
-# extra arguments that select tests (a name, `--test cli`) skip it, and the doc tests.
+# extra arguments that select tests (a name, `--test it cli::`) skip it, and the doc tests.
 log="$target_dir/test-output.log"
 whole=true
 for a in "$@"; do

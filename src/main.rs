@@ -68,8 +68,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes on one line, each cause once: many errors (ours, delta-rs's)
-/// already print their source in their own message, and `{:#}` would print it again.
+/// The error and its causes on one line, each cause once. The workspace's errors print
+/// their cause in their own message and do not also return it as `source()` (tested
+/// below); anyhow's contexts add a layer each; an error of another crate (delta-rs,
+/// DataFusion) may still do both, and its repeat is left out here.
 pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut out = e.to_string();
     for cause in e.chain().skip(1) {
@@ -83,10 +85,22 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
 }
 
 /// True when the error is a closed stdout (`trailhouse sql ... | head`): not an error.
+/// A query error keeps its I/O cause in its message, so it is asked, also where a
+/// detection or cluster error carries it.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
+        let query = c
+            .downcast_ref::<query::QueryError>()
+            .or_else(|| match c.downcast_ref::<detections::DetectError>() {
+                Some(detections::DetectError::Query(q)) => Some(q),
+                _ => None,
+            })
+            .or_else(|| match c.downcast_ref::<cluster::ClusterError>() {
+                Some(cluster::ClusterError::Query(q)) => Some(q),
+                _ => None,
+            });
         c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            || c.downcast_ref::<query::QueryError>().is_some_and(query::QueryError::is_broken_pipe)
+            || query.is_some_and(query::QueryError::is_broken_pipe)
     })
 }
 
@@ -109,7 +123,7 @@ fn init_tracing(verbose: u8) {
     };
     // The AWS SDK logs the resolved identity (access key id) at debug and signing details
     // at trace; delta-rs logs its object store's configuration, key id included, at debug.
-    // These crates never log below info, whatever TRAILHOUSE_LOG asks for (tests/sqs.rs).
+    // These crates never log below info, whatever TRAILHOUSE_LOG asks for (tests/it/sqs.rs).
     for target in [
         "aws_smithy_runtime",
         "aws_smithy_runtime_api",
@@ -141,4 +155,47 @@ fn install(filter: tracing_subscriber::EnvFilter) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    /// Whether `e` prints a cause that it also returns as `source()`: printed whole
+    /// (`{:#}`, a chain walk), such an error says the same thing twice.
+    fn repeats_its_source(e: &(dyn Error + 'static)) -> bool {
+        let text = e.to_string();
+        e.source().is_some_and(|s| text.contains(&s.to_string()))
+    }
+
+    #[test]
+    fn the_workspaces_errors_print_their_cause_once() {
+        let io = || std::io::Error::other("disk on fire");
+        let df = || datafusion::error::DataFusionError::Plan("no such column x".into());
+        let arrow = || datafusion::arrow::error::ArrowError::ComputeError("bad cast".into());
+        let errors: Vec<Box<dyn Error>> = vec![
+            Box::new(lake::LakeError::Io { path: "p".into(), cause: io() }),
+            Box::new(ingest::IngestError::Io { path: "p".into(), cause: io() }),
+            Box::new(query::QueryError::from(df())),
+            Box::new(query::QueryError::from(arrow())),
+            Box::new(query::QueryError::Io { context: "writing".into(), cause: io() }),
+            Box::new(detections::DetectError::from(arrow())),
+            Box::new(detections::DetectError::from(df())),
+            Box::new(detections::DetectError::Io { context: "reading".into(), cause: io() }),
+            Box::new(detections::DetectError::from(query::QueryError::from(df()))),
+            Box::new(cluster::ClusterError::Bind { address: "a".into(), cause: io() }),
+            Box::new(cluster::ClusterError::from(query::QueryError::from(df()))),
+            Box::new(console::ConsoleError::Bind { address: "a".into(), cause: io() }),
+            Box::new(route::RouteError::from(arrow())),
+        ];
+        for e in &errors {
+            assert!(!repeats_its_source(e.as_ref()), "{e:?} prints its source and returns it");
+            // The cause is in the message: nothing is lost by not returning it.
+            assert!(["disk on fire", "no such column x", "bad cast"].iter().any(|c| e.to_string().contains(c)), "{e}");
+        }
+        // ... and the whole line names each cause once.
+        let e = anyhow::Error::from(query::QueryError::from(df())).context("running the rules");
+        assert_eq!(super::one_line(&e).matches("no such column x").count(), 1, "{}", super::one_line(&e));
+        assert_eq!(format!("{e:#}").matches("no such column x").count(), 1, "{e:#}");
+    }
 }

@@ -1,12 +1,11 @@
 //! Progress of a long backfill: a bar on a terminal, a log line every 10 s otherwise.
-//! The library only counts ([`ingest::lanes::Counters`]); showing is the binary's job.
+//! The library only counts ([`ingest::counters::Counters`]); showing is the binary's job.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ingest::lanes::Counters;
+use ingest::counters::Counters;
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,18 +46,16 @@ impl Progress {
                     _ = &mut stopped => break,
                     _ = tick.tick() => {}
                 }
-                let files = counters.files.load(Ordering::Relaxed);
-                let events = counters.events.load(Ordering::Relaxed);
-                let mb = counters.bytes.load(Ordering::Relaxed) as f64 / 1e6;
+                let s = counters.snapshot();
+                let (files, events) = (s.files_read, s.events_read);
+                let mb = s.bytes_read as f64 / 1e6;
                 let rate = events as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                let commits = counters.commits.load(Ordering::Relaxed);
-                let committed_files = counters.committed_files.load(Ordering::Relaxed);
-                let committed_events = counters.committed_events.load(Ordering::Relaxed);
+                let (commits, committed_files, committed_events) = (s.commits, s.files, s.events);
                 match &bar {
                     Some(b) => {
                         // Log files to read: digests, other objects and files already in
                         // the lake are listed but not counted.
-                        b.set_length(counters.to_read.load(Ordering::Relaxed));
+                        b.set_length(s.to_read);
                         b.set_position(files);
                         b.set_message(format!(
                             "{events} events, {mb:.0} MB, {rate:.0} events/s; committed {committed_files} files, {committed_events} events"

@@ -170,5 +170,5 @@ async fn describe(session: &LakeSession, table: &str) -> Result<String> {
 }
 
 fn readline_err(e: ReadlineError) -> QueryError {
-    QueryError::Io { context: "the prompt".into(), source: std::io::Error::other(e.to_string()) }
+    QueryError::Io { context: "the prompt".into(), cause: std::io::Error::other(e.to_string()) }
 }

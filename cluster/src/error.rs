@@ -3,15 +3,15 @@
 /// A cluster error.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("{0}")]
+    #[error(transparent)]
     Ballista(#[from] ballista_core::error::BallistaError),
-    #[error("{0}")]
+    #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
-    #[error("cannot listen on {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
+    #[error("cannot listen on {address}: {cause}")]
+    Bind { address: String, cause: std::io::Error },
     #[error("bad cluster address {0:?}: expected df://host:port")]
     Address(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Query(#[from] query::QueryError),
 }
 

@@ -50,8 +50,8 @@ pub fn parse_url(url: &str) -> Result<(String, u16)> {
 /// passed through).
 fn free_port(ip: std::net::IpAddr) -> Result<u16> {
     let l = std::net::TcpListener::bind((ip, 0))
-        .map_err(|source| ClusterError::Bind { address: format!("{ip}:0"), source })?;
-    l.local_addr().map(|a| a.port()).map_err(|source| ClusterError::Bind { address: format!("{ip}:0"), source })
+        .map_err(|cause| ClusterError::Bind { address: format!("{ip}:0"), cause })?;
+    l.local_addr().map(|a| a.port()).map_err(|cause| ClusterError::Bind { address: format!("{ip}:0"), cause })
 }
 
 /// Runs an executor until SIGTERM/SIGINT or the scheduler stops it.
@@ -61,7 +61,7 @@ pub async fn run(opts: ExecutorOptions) -> Result<()> {
     let port = if opts.bind.port() == 0 { free_port(ip)? } else { opts.bind.port() };
     let grpc_port = if opts.grpc_port == 0 { free_port(ip)? } else { opts.grpc_port };
     std::fs::create_dir_all(&opts.work_dir)
-        .map_err(|source| ClusterError::Bind { address: opts.work_dir.display().to_string(), source })?;
+        .map_err(|cause| ClusterError::Bind { address: opts.work_dir.display().to_string(), cause })?;
     let work_dir = opts.work_dir.clone();
     let functions = lake_state(SessionConfig::new(), lake_runtime(None)?)?;
     let runtime: ballista_core::RuntimeProducer = Arc::new(move |_: &SessionConfig| lake_runtime(Some(&work_dir)));

@@ -24,9 +24,9 @@ impl Scheduler {
     pub async fn bind(address: SocketAddr, external_host: Option<String>) -> Result<Scheduler> {
         let listener = tokio::net::TcpListener::bind(address)
             .await
-            .map_err(|source| ClusterError::Bind { address: address.to_string(), source })?;
+            .map_err(|cause| ClusterError::Bind { address: address.to_string(), cause })?;
         let bound =
-            listener.local_addr().map_err(|source| ClusterError::Bind { address: address.to_string(), source })?;
+            listener.local_addr().map_err(|cause| ClusterError::Bind { address: address.to_string(), cause })?;
         let session_builder: ballista_scheduler::SessionBuilder =
             Arc::new(|config: SessionConfig| lake_state(config, lake_runtime(None)?));
         let config = SchedulerConfig {
@@ -46,7 +46,7 @@ impl Scheduler {
 
     /// Where it listens.
     pub fn address(&self) -> Result<SocketAddr> {
-        self.listener.local_addr().map_err(|source| ClusterError::Bind { address: "scheduler".into(), source })
+        self.listener.local_addr().map_err(|cause| ClusterError::Bind { address: "scheduler".into(), cause })
     }
 
     /// Serves until the process ends.

@@ -37,7 +37,7 @@ pub async fn asset(Path(file): Path<String>) -> Response {
 /// JSON 404, another method a JSON 405.
 pub async fn page(method: Method, uri: Uri) -> Response {
     if uri.path().starts_with("/api/") || uri.path() == "/api" {
-        return ApiError::not_found(format!("no API endpoint {} (see console/API.md)", uri.path())).into_response();
+        return ApiError::not_found(format!("no API endpoint {} (see docs/console.md)", uri.path())).into_response();
     }
     if method != Method::GET && method != Method::HEAD {
         return method_not_allowed(method, uri).await;

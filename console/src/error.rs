@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 /// Errors from starting or running the console.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
-    #[error("cannot listen on {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
+    #[error("cannot listen on {address}: {cause}")]
+    Bind { address: String, cause: std::io::Error },
     #[error(
         "{address} is not a loopback address: the console shows your CloudTrail logs to whoever reaches it, \
          so binding it there needs --auth-token (or TRAILHOUSE_SERVE_TOKEN)"

@@ -1,7 +1,7 @@
 //! trailhouse-console: a local web console over the trailhouse lake, served by the
 //! `trailhouse` binary itself (`trailhouse serve`).
 //!
-//! One axum router holds a JSON API ([`api`], documented in `console/API.md`) and the web
+//! One axum router holds a JSON API ([`api`], documented in `docs/console.md`) and the web
 //! UI ([`assets`]: one page, uPlot for charts, compiled into the binary). Every request
 //! reads the lake through a fresh [`query::LakeSession`] (the same functions, views and
 //! rules as the CLI, at the lake's newest version), so what was ingested a second ago is
@@ -94,7 +94,7 @@ impl Server {
     /// Opens the lake and binds `address` (port 0: a free one). Off loopback, a token is
     /// required.
     pub async fn bind(address: &str, config: Config) -> Result<Server, ConsoleError> {
-        let bind_err = |source| ConsoleError::Bind { address: address.to_string(), source };
+        let bind_err = |cause| ConsoleError::Bind { address: address.to_string(), cause };
         let listener = tokio::net::TcpListener::bind(address).await.map_err(bind_err)?;
         let local = listener.local_addr().map_err(bind_err)?;
         if !local.ip().is_loopback() && config.token.is_none() {
@@ -142,5 +142,18 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/assets/{*file}", axum::routing::get(assets::asset))
         .fallback(assets::page)
         .layer(axum::middleware::from_fn_with_state(console.clone(), auth::check))
+        .layer(axum::middleware::from_fn(request_span))
         .with_state(console)
+}
+
+/// Each request's log lines (its query's, its errors') carry a `request` span: a number
+/// counting the server's requests, the method and the path (never the query string, which
+/// may hold SQL, nor headers, which may hold the token).
+async fn request_span(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tracing::Instrument;
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
+    next.run(req).instrument(span).await
 }

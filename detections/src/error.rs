@@ -11,14 +11,14 @@ pub enum DetectError {
     Lake(#[from] lake::LakeError),
     #[error(transparent)]
     Query(#[from] query::QueryError),
-    #[error("{0}")]
+    #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error("delta table: {0}")]
-    Delta(#[from] deltalake::DeltaTableError),
+    Delta(deltalake::DeltaTableError),
     #[error("cannot build the alert batch: {0}")]
-    Arrow(#[from] arrow::error::ArrowError),
-    #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Arrow(arrow::error::ArrowError),
+    #[error("{context}: {cause}")]
+    Io { context: String, cause: std::io::Error },
     /// A sink could not take the alerts (a closed stdout, a JSONL file that cannot be
     /// written). The I/O error is the source, so `... | head` is recognised as a closed pipe.
     #[error("{context}")]
@@ -35,3 +35,16 @@ pub enum DetectError {
 }
 
 pub type Result<T, E = DetectError> = std::result::Result<T, E>;
+
+// Conversions that keep the cause in the message and out of `source()`, so it prints once.
+impl From<deltalake::DeltaTableError> for DetectError {
+    fn from(e: deltalake::DeltaTableError) -> Self {
+        DetectError::Delta(e)
+    }
+}
+
+impl From<arrow::error::ArrowError> for DetectError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        DetectError::Arrow(e)
+    }
+}

@@ -846,7 +846,7 @@ pub fn lint_builtin(trailhouse: bool, sigma: bool) -> Result<Vec<Finding>> {
 
 /// The findings of the rule files in `dir`.
 pub fn lint_dir(dir: &Path) -> Result<Vec<Finding>> {
-    let io = |source| DetectError::Io { context: format!("reading rules from {}", dir.display()), source };
+    let io = |cause| DetectError::Io { context: format!("reading rules from {}", dir.display()), cause };
     let mut files = Vec::new();
     let mut paths: Vec<std::path::PathBuf> =
         std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>().map_err(io)?;

@@ -51,7 +51,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Rule>> {
 /// The rules of one file: a `*.toml` rule, or a Sigma `*.yml`/`*.yaml` file (its tests from
 /// `<rule>.tests.toml` beside it). A Sigma rule that does not compile is an error saying why.
 pub fn load_file(path: &Path) -> Result<Vec<Rule>> {
-    let io = |source| DetectError::Io { context: format!("reading rule file {}", path.display()), source };
+    let io = |cause| DetectError::Io { context: format!("reading rule file {}", path.display()), cause };
     let text = std::fs::read_to_string(path).map_err(io)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if name.ends_with(".toml") {
@@ -107,7 +107,7 @@ type OwnedSigmaFile = (String, String, Option<(String, String)>);
 
 /// A folder's entries, sorted.
 fn sorted_paths(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let io = |source| DetectError::Io { context: format!("reading rules from {}", dir.display()), source };
+    let io = |cause| DetectError::Io { context: format!("reading rules from {}", dir.display()), cause };
     let mut paths: Vec<std::path::PathBuf> =
         std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>().map_err(io)?;
     paths.sort();
@@ -116,7 +116,7 @@ fn sorted_paths(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 
 /// The Sigma rule files among `paths` (a folder's), each with its tests file if it has one.
 fn sigma_files(dir: &Path, paths: &[std::path::PathBuf]) -> Result<Vec<OwnedSigmaFile>> {
-    let io = |source| DetectError::Io { context: format!("reading Sigma rules from {}", dir.display()), source };
+    let io = |cause| DetectError::Io { context: format!("reading Sigma rules from {}", dir.display()), cause };
     let mut out = Vec::new();
     for path in paths {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -142,7 +142,7 @@ fn owned_sigma_rules(files: &[OwnedSigmaFile]) -> Result<(Vec<Rule>, Vec<String>
 
 /// `*.toml` rules and Sigma rules of a folder.
 fn read_dir(dir: &Path) -> Result<(Vec<Rule>, Vec<String>)> {
-    let io = |source| DetectError::Io { context: format!("reading rules from {}", dir.display()), source };
+    let io = |cause| DetectError::Io { context: format!("reading rules from {}", dir.display()), cause };
     let paths = sorted_paths(dir)?;
     let mut rules = Vec::new();
     for path in &paths {

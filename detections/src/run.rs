@@ -176,6 +176,9 @@ pub async fn run(lake: &Lake, rules: &[Rule], scope: Scope) -> Result<RunSummary
 /// [`run`] with the rules' SQL planned and run in `ctx`: a context from
 /// [`query::new_context`], or one whose plans run elsewhere (a cluster's client context
 /// with the query crate's functions registered), which gives the same alerts.
+///
+/// Its log lines carry a `detect` span with the run id the alerts and the `detection_runs`
+/// row record.
 pub async fn run_in(
     ctx: datafusion::prelude::SessionContext,
     lake: &Lake,
@@ -183,9 +186,22 @@ pub async fn run_in(
     scope: Scope,
     options: &RunOptions,
 ) -> Result<RunSummary> {
+    use tracing::Instrument;
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("detect", run = %run_id);
+    run_with_id(ctx, lake, rules, scope, options, run_id).instrument(span).await
+}
+
+async fn run_with_id(
+    ctx: datafusion::prelude::SessionContext,
+    lake: &Lake,
+    rules: &[Rule],
+    scope: Scope,
+    options: &RunOptions,
+    run_id: String,
+) -> Result<RunSummary> {
     let started = Instant::now();
     let now = now_micros();
-    let run_id = uuid::Uuid::new_v4().to_string();
     let table = lake.table(CLOUDTRAIL_TABLE).await?;
     let version = table.version().unwrap_or_default();
     table.update_datafusion_session(&ctx.state())?;

@@ -146,9 +146,9 @@ impl Tuning {
     /// The settings file at `path`, or none without one.
     pub fn load(path: Option<&std::path::Path>) -> Result<Tuning> {
         let Some(path) = path else { return Ok(Tuning::default()) };
-        let text = std::fs::read_to_string(path).map_err(|source| DetectError::Io {
+        let text = std::fs::read_to_string(path).map_err(|cause| DetectError::Io {
             context: format!("cannot read the settings file {}", path.display()),
-            source,
+            cause,
         })?;
         Tuning::parse(&text, &path.display().to_string())
     }

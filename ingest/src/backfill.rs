@@ -24,8 +24,9 @@ use tokio::sync::mpsc;
 
 use crate::admission::{Admission, Verdict};
 use crate::continuous::{IntegrityOptions, Verifier};
+use crate::counters::{self, Counters};
 use crate::decode::DEFAULT_MAX_INFLATED;
-use crate::lanes::{Counters, Flushed, LaneOptions, Lanes};
+use crate::lanes::{Flushed, LaneOptions, Lanes};
 use crate::source::{Source, SourceObject};
 use crate::{IngestError, Result};
 
@@ -183,7 +184,17 @@ pub struct Summary {
 }
 
 /// Ingests every log file under `source` that the lake does not have yet.
+///
+/// Every log line of the run, its lanes' and commits' included, carries a `backfill` span
+/// with a run id of its own, so one run's lines can be told from another's in a shared log.
 pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> Result<Summary> {
+    use tracing::Instrument;
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let span = tracing::info_span!("backfill", run = &run[..12]);
+    backfill_in_span(lake, source, opts).instrument(span).await
+}
+
+async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) -> Result<Summary> {
     let started = Instant::now();
     let mut cloudtrail = lake.table(CLOUDTRAIL_TABLE).await?;
     let admission = Admission::new(lake.known_sources().await?);
@@ -195,7 +206,7 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     let (list_tx, mut list_rx) = mpsc::channel::<SourceObject>(1024);
     let lister = {
         let source = source.clone();
-        tokio::spawn(async move { source.list(list_tx).await })
+        tokio::spawn(tracing::Instrument::in_current_span(async move { source.list(list_tx).await }))
     };
 
     // Skip what is known or not a log file; fetch with bounded concurrency; hand to lanes.
@@ -321,8 +332,19 @@ pub async fn backfill(lake: &Lake, source: &Source, opts: &BackfillOptions) -> R
     }
     ledger.extend(checked.ledger);
     let mut window = crate::window::Window { adds, ledger, digests: checked.digests };
-    summary.lake_version = window.commit(lake, &mut cloudtrail).await?.version;
-    summary.commits = counters.commits.fetch_add(1, Ordering::Relaxed) + 1;
+    let committed = window.commit(lake, &mut cloudtrail).await?;
+    summary.lake_version = committed.version;
+    // What the earlier commits held is counted already; this one holds the rest.
+    let before = counters.snapshot();
+    counters.emit(counters::Committed {
+        files: summary.files.saturating_sub(before.files),
+        events: summary.events.saturating_sub(before.events),
+        bytes: summary.bytes.saturating_sub(before.bytes),
+        digests_checked: committed.digests_checked,
+        digests_with_problems: committed.digests_with_problems,
+        version: committed.version,
+    });
+    summary.commits = counters.commits.load(Ordering::Relaxed);
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events as f64 / summary.seconds.max(1e-9);
     tracing::info!(
@@ -366,19 +388,22 @@ impl Committed {
     async fn commit(&mut self, lake: &Lake, cloudtrail: &mut deltalake::DeltaTable, lanes: &Lanes) -> Result<()> {
         let mut flushed = lanes.flush().await?;
         if !flushed.ledger.is_empty() {
-            let run_id = uuid::Uuid::new_v4().to_string();
-            let adds = std::mem::take(&mut flushed.adds);
-            self.data_files += adds.len() as u64;
-            let version = lake.commit_run(cloudtrail, adds, &flushed.ledger, &run_id).await?;
-            let c = &lanes.counters;
-            tracing::info!(
-                files = c.committed_files.fetch_add(flushed.files, Ordering::Relaxed) + flushed.files,
-                events = c.committed_events.fetch_add(flushed.events, Ordering::Relaxed) + flushed.events,
-                version,
-                commit = c.commits.fetch_add(1, Ordering::Relaxed) + 1,
-                "Backfill progress committed."
-            );
-            flushed.ledger.clear();
+            // The digests are checked once the log files are all in: none in this window.
+            let mut window = crate::window::Window {
+                adds: std::mem::take(&mut flushed.adds),
+                ledger: std::mem::take(&mut flushed.ledger),
+                digests: Vec::new(),
+            };
+            self.data_files += window.adds.len() as u64;
+            let committed = window.commit(lake, cloudtrail).await?;
+            lanes.counters.emit(counters::Committed {
+                files: flushed.files,
+                events: flushed.events,
+                bytes: flushed.bytes,
+                digests_checked: 0,
+                digests_with_problems: 0,
+                version: committed.version,
+            });
             self.totals.absorb(flushed);
         }
         self.since = Instant::now();

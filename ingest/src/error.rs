@@ -5,14 +5,14 @@ use crate::decode::DecodeError;
 /// Errors from ingesting: each says which object, bucket or table it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    #[error("cannot read {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
     /// An AWS call failed: the message names the resource, the cause and what to check.
     #[cfg(feature = "pipeline")]
     #[error("{0}")]
     Aws(crate::aws::failure::Failure),
-    #[error("{uri}: {source}")]
-    Decode { uri: String, source: DecodeError },
+    #[error("{uri}: {cause}")]
+    Decode { uri: String, cause: DecodeError },
     #[cfg(feature = "pipeline")]
     #[error(transparent)]
     Lake(#[from] lake::LakeError),

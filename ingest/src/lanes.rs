@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Barrier, Mutex};
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use lake::{Lake, LakeError, LedgerEntry, schema};
 
+use crate::counters::{Counters, FileDecoded, FileQuarantined};
 use crate::decode::{EventBatchBuilder, FileDecoder};
 use crate::layout;
 use crate::object::{Payload, SourceObject};
@@ -89,25 +90,6 @@ impl Flushed {
     }
 }
 
-/// Running totals, readable while the work goes on (a progress bar, metrics).
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Objects listed under the source (backfill only).
-    pub listed: AtomicU64,
-    /// Of those, the log files to read (not in the lake yet): a progress bar's total.
-    pub to_read: AtomicU64,
-    pub files: AtomicU64,
-    pub events: AtomicU64,
-    pub bytes: AtomicU64,
-    /// Inflated bytes since the last flush (for size-triggered flushes).
-    pub pending_inflated: AtomicU64,
-    /// Commits made so far, and the log files and events they hold (a backfill commits
-    /// every `--commit-every`; what is committed survives a crash).
-    pub commits: AtomicU64,
-    pub committed_files: AtomicU64,
-    pub committed_events: AtomicU64,
-}
-
 enum LaneMsg {
     Jobs(Vec<(SourceObject, Payload)>),
     Flush(oneshot::Sender<Result<Flushed>>, Arc<Barrier>),
@@ -164,10 +146,12 @@ impl Lanes {
                 read_buf: Vec::new(),
                 failed: None,
             };
+            // The lanes log inside the caller's span (a backfill's run).
+            let span = tracing::Span::current();
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("ingest-lane-{i}"))
-                    .spawn(move || lane.run())
+                    .spawn(move || span.in_scope(|| lane.run()))
                     .map_err(|e| IngestError::Config(format!("cannot start a lane thread: {e}")))?,
             );
         }
@@ -355,7 +339,7 @@ impl Lane {
         let name = layout::canonical_name(&obj.key).to_string();
         let size = data.len() as u64;
         self.out.bytes += size;
-        self.counters.bytes.fetch_add(size, Ordering::Relaxed);
+        Counters::add(&self.counters.bytes_read, size);
         let mut entry = LedgerEntry {
             name,
             uri: obj.uri.clone(),
@@ -376,14 +360,16 @@ impl Lane {
                 self.out.bad_time += c.bad_time;
                 self.out.not_object += c.not_object;
                 self.out.inflated += decoded.inflated_bytes;
-                self.counters.events.fetch_add(c.events, Ordering::Relaxed);
-                self.counters.pending_inflated.fetch_add(decoded.inflated_bytes, Ordering::Relaxed);
-                tracing::debug!(source = %obj.uri, events = c.events, "File decoded.");
+                self.counters.emit(FileDecoded {
+                    uri: &obj.uri,
+                    events: c.events,
+                    inflated_bytes: decoded.inflated_bytes,
+                });
                 entry.events = c.events as i64;
             }
             Err(e) => {
                 let error = e.to_string();
-                tracing::warn!(source = %obj.uri, error = %error, "File quarantined.");
+                self.counters.emit(FileQuarantined { uri: &obj.uri, error: &error });
                 let copy = Bytes::copy_from_slice(data);
                 let to = self.handle.block_on(self.lake.quarantine(&entry.name, &obj.uri, copy, &error))?;
                 self.out.quarantined.push(QuarantinedFile {
@@ -395,7 +381,7 @@ impl Lane {
             }
         }
         self.out.ledger.push(entry);
-        self.counters.files.fetch_add(1, Ordering::Relaxed);
+        Counters::add(&self.counters.files_read, 1);
         if self.builder.len() >= self.batch_rows {
             let batch = self.builder.finish();
             self.write_batch(batch)?;
@@ -459,7 +445,7 @@ fn read_into(path: &str, size: usize, buf: &mut Vec<u8>) -> Result<()> {
     std::fs::File::open(path)
         .and_then(|mut f| (&mut f).take(u64::MAX).read_to_end(buf))
         .map(|_| ())
-        .map_err(|source| IngestError::Io { path: path.to_string(), source })
+        .map_err(|cause| IngestError::Io { path: path.to_string(), cause })
 }
 
 #[cfg(test)]

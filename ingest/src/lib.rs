@@ -28,6 +28,7 @@ pub mod aws;
 pub mod backfill;
 #[cfg(feature = "pipeline")]
 pub mod continuous;
+pub mod counters;
 pub mod decode;
 pub mod error;
 #[cfg(feature = "pipeline")]

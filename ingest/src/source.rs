@@ -37,7 +37,7 @@ impl Source {
         if !root.exists() {
             return Err(IngestError::Io {
                 path: location.to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
+                cause: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or folder"),
             });
         }
         Ok(Source::Local { root })
@@ -123,7 +123,7 @@ impl Source {
     pub async fn digest(&self, obj: &SourceObject) -> Result<crate::continuous::ArrivedDigest> {
         match self {
             Source::Local { .. } => {
-                let io = |source| IngestError::Io { path: obj.uri.clone(), source };
+                let io = |cause| IngestError::Io { path: obj.uri.clone(), cause };
                 let gz = tokio::fs::read(&obj.uri).await.map_err(io)?;
                 let signature = tokio::fs::read_to_string(format!("{}.signature", obj.uri))
                     .await
@@ -236,7 +236,7 @@ pub(crate) fn layout_prefix(path: &Path) -> Option<String> {
 /// organization trail is millions of files). Returns how many were sent; stops early when
 /// the receiver has gone.
 fn walk(root: &Path, tx: &tokio::sync::mpsc::Sender<SourceObject>) -> Result<u64> {
-    let io = |p: &Path, source| IngestError::Io { path: p.display().to_string(), source };
+    let io = |p: &Path, cause| IngestError::Io { path: p.display().to_string(), cause };
     let base = layout_prefix(root);
     if root.is_file() {
         let meta = std::fs::metadata(root).map_err(|e| io(root, e))?;

@@ -42,15 +42,25 @@ pub struct Committed {
 impl Window {
     /// Records the digests, then commits the data files and the ledger rows. The data files
     /// are taken (they are in the lake now); the ledger rows stay for the caller to note.
+    ///
+    /// Its log lines (retries of a conflicting commit among them) carry a `commit` span with
+    /// the run id the ledger rows and integrity rows record.
     pub async fn commit(&mut self, lake: &Lake, cloudtrail: &mut DeltaTable) -> Result<Committed> {
+        use tracing::Instrument;
         let run_id = uuid::Uuid::new_v4().to_string();
-        lake.record_digests(&self.digests, &run_id).await?;
-        let version = lake.commit_run(cloudtrail, std::mem::take(&mut self.adds), &self.ledger, &run_id).await?;
-        Ok(Committed {
-            version,
-            run_id,
-            digests_checked: self.digests.len() as u64,
-            digests_with_problems: self.digests.iter().filter(|d| d.has_problem()).count() as u64,
-        })
+        let span = tracing::info_span!("commit", run = %run_id, files = self.ledger.len());
+        async {
+            lake.record_digests(&self.digests, &run_id).await?;
+            let version = lake.commit_run(cloudtrail, std::mem::take(&mut self.adds), &self.ledger, &run_id).await?;
+            tracing::debug!(version, digests = self.digests.len(), "Window committed.");
+            Ok(Committed {
+                version,
+                run_id: run_id.clone(),
+                digests_checked: self.digests.len() as u64,
+                digests_with_problems: self.digests.iter().filter(|d| d.has_problem()).count() as u64,
+            })
+        }
+        .instrument(span)
+        .await
     }
 }

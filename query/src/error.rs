@@ -10,19 +10,19 @@ use datafusion::error::DataFusionError;
 pub enum QueryError {
     #[error(transparent)]
     Lake(#[from] lake::LakeError),
-    #[error("table {table}: {source}")]
-    Table { table: &'static str, source: Box<deltalake::DeltaTableError> },
+    #[error("table {table}: {cause}")]
+    Table { table: &'static str, cause: Box<deltalake::DeltaTableError> },
     /// A statement that could not be planned or run, already explained.
     #[error("{0}")]
     Sql(String),
     #[error("query failed: {0}")]
-    DataFusion(#[from] DataFusionError),
+    DataFusion(DataFusionError),
     #[error("cannot format the result: {0}")]
-    Format(#[from] arrow::error::ArrowError),
+    Format(arrow::error::ArrowError),
     #[error("cannot write Parquet: {0}")]
-    Parquet(#[from] parquet::errors::ParquetError),
-    #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Parquet(parquet::errors::ParquetError),
+    #[error("{context}: {cause}")]
+    Io { context: String, cause: std::io::Error },
     #[error("{0}")]
     Usage(String),
     /// Storage that refused or could not be reached (no such bucket, access denied, no
@@ -33,11 +33,31 @@ pub enum QueryError {
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
 
+// Conversions that keep the cause in the message and out of `source()`: each error prints
+// its cause once, however it is printed (a `{}`, a chain walk, the console's JSON).
+impl From<DataFusionError> for QueryError {
+    fn from(e: DataFusionError) -> Self {
+        QueryError::DataFusion(e)
+    }
+}
+
+impl From<arrow::error::ArrowError> for QueryError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        QueryError::Format(e)
+    }
+}
+
+impl From<parquet::errors::ParquetError> for QueryError {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        QueryError::Parquet(e)
+    }
+}
+
 impl QueryError {
     /// True when the error is a closed pipe (`... | head`): not worth reporting.
     pub fn is_broken_pipe(&self) -> bool {
         match self {
-            QueryError::Io { source, .. } => source.kind() == std::io::ErrorKind::BrokenPipe,
+            QueryError::Io { cause, .. } => cause.kind() == std::io::ErrorKind::BrokenPipe,
             QueryError::Format(arrow::error::ArrowError::IoError(_, e)) => e.kind() == std::io::ErrorKind::BrokenPipe,
             QueryError::Parquet(parquet::errors::ParquetError::External(e)) => {
                 e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)

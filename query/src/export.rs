@@ -406,8 +406,7 @@ impl Target {
             let s3 = register_s3(session, bucket, options)?;
             Arc::new(PrefixStore::new(s3, Path::from(prefix)))
         } else {
-            std::fs::create_dir_all(to)
-                .map_err(|source| QueryError::Io { context: format!("creating {to}"), source })?;
+            std::fs::create_dir_all(to).map_err(|cause| QueryError::Io { context: format!("creating {to}"), cause })?;
             let local = LocalFileSystem::new_with_prefix(to).map_err(store_error(format!("opening {to}")))?;
             // Deleting a partition's last file removes its emptied folder too.
             Arc::new(local.with_automatic_cleanup(true))
@@ -452,7 +451,7 @@ impl Target {
     async fn rows_in_footer(&self, meta: &ObjectMeta) -> Result<u64> {
         let fail = |why: String| QueryError::Io {
             context: format!("reading the footer of {}{}", self.write_url, meta.location),
-            source: std::io::Error::other(why),
+            cause: std::io::Error::other(why),
         };
         let (size, tail_len) = (meta.size, FOOTER_SIZE as u64);
         if size < tail_len + 4 {
@@ -526,7 +525,7 @@ impl Target {
     async fn put_manifest(&self, manifest: &Manifest) -> Result<()> {
         let context = || format!("writing {}{MANIFEST}", self.write_url);
         let body = serde_json::to_vec_pretty(&manifest.to_json())
-            .map_err(|e| QueryError::Io { context: context(), source: e.into() })?;
+            .map_err(|e| QueryError::Io { context: context(), cause: e.into() })?;
         self.store.put(&Path::from(MANIFEST), PutPayload::from(body)).await.map(drop).map_err(store_error(context()))
     }
 }
@@ -545,7 +544,7 @@ struct Written {
 fn store_error(context: String) -> impl FnOnce(object_store::Error) -> QueryError {
     move |e| match lake::failure::explain_text(&e.to_string(), &format!("Export: {context}"), "") {
         Some(failure) => QueryError::Storage(failure),
-        None => QueryError::Io { context, source: std::io::Error::other(e) },
+        None => QueryError::Io { context, cause: std::io::Error::other(e) },
     }
 }
 

@@ -23,7 +23,7 @@
 //! (apache/datafusion#24241: a self join filtered on the other side's struct field) is
 //! planned as it was, as with leaf pushdown off, instead of failing the query. The wrong
 //! results reported upstream for computed columns named like their input
-//! (apache/datafusion#25414) do not reproduce on 55.2; `query/tests/scan.rs` keeps those
+//! (apache/datafusion#25414) do not reproduce on 55.2; `query/tests/it/scan.rs` keeps those
 //! shapes, compared with pushdown off, so an upgrade that brings them back fails a test.
 
 use std::sync::Arc;

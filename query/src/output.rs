@@ -97,7 +97,7 @@ struct Sink<W: Write + Send> {
 }
 
 fn io(context: &str) -> impl Fn(std::io::Error) -> QueryError + '_ {
-    move |source| QueryError::Io { context: context.to_string(), source }
+    move |cause| QueryError::Io { context: context.to_string(), cause }
 }
 
 impl<W: Write + Send> Sink<W> {

@@ -147,15 +147,14 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         s = backfill(&lake, &source, &opts) => s,
         () = wait_for_signal() => {
             shown.finish().await;
-            let c = &opts.counters;
-            let load = |n: &std::sync::atomic::AtomicU64| n.load(std::sync::atomic::Ordering::Relaxed);
+            let c = opts.counters.snapshot();
             eprintln!(
                 "Stopped. Kept {} log files ({} events) in {} commit{}; what was read since the last commit is not \
                  kept. Run the same command again to resume: committed files are skipped.",
-                load(&c.committed_files),
-                load(&c.committed_events),
-                load(&c.commits),
-                if load(&c.commits) == 1 { "" } else { "s" }
+                c.files,
+                c.events,
+                c.commits,
+                if c.commits == 1 { "" } else { "s" }
             );
             return Ok(ExitCode::from(crate::exit::Exit::Interrupted));
         }
@@ -235,7 +234,8 @@ fn backfill_options(t: &TuningArgs) -> BackfillOptions {
 }
 
 async fn cmd_service(a: &Args, aws: &AwsOptions) -> Result<ExitCode> {
-    use ingest::sqs::service::{Metrics, Service, ServiceOptions, bind_metrics, serve_metrics};
+    use ingest::counters::Counters;
+    use ingest::sqs::service::{Service, ServiceOptions, bind_metrics};
     let queue_url = a.queue_url.clone().context("--queue-url is required without --source")?;
     let integrity = a.integrity.options(aws)?;
     let opts = ServiceOptions {
@@ -251,7 +251,7 @@ async fn cmd_service(a: &Args, aws: &AwsOptions) -> Result<ExitCode> {
         lanes: BackfillOptions { integrity: integrity.clone(), ..backfill_options(&a.tuning) }.lane_options(),
         integrity,
     };
-    let metrics = std::sync::Arc::new(Metrics::default());
+    let metrics = std::sync::Arc::new(Counters::default());
     if let Some(addr) = a.service.metrics_addr {
         tokio::spawn(serve_metrics(bind_metrics(addr).await?, metrics.clone()));
     }
@@ -270,15 +270,32 @@ async fn cmd_service(a: &Args, aws: &AwsOptions) -> Result<ExitCode> {
     } else {
         println!(
             "Ingested {} events from {} files ({} quarantined) in {} commits; {} messages deleted, {} not understood, {} failed; {:.1}s.",
-            summary.events,
-            summary.files,
-            summary.files_quarantined,
-            summary.commits,
-            summary.messages_deleted,
-            summary.messages_unrecognised,
-            summary.messages_failed,
+            summary.counts.events,
+            summary.counts.files,
+            summary.counts.files_quarantined,
+            summary.counts.commits,
+            summary.counts.messages_deleted,
+            summary.counts.messages_unrecognised,
+            summary.counts.messages_failed,
             summary.seconds
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves the service's counters as Prometheus text at `GET /metrics` on `listener` (from
+/// `bind_metrics`), with axum (the HTTP stack the console already brings), until the
+/// process ends. Any other path is 404.
+async fn serve_metrics(listener: tokio::net::TcpListener, metrics: std::sync::Arc<ingest::counters::Counters>) {
+    use axum::http::header::CONTENT_TYPE;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let metrics = metrics.clone();
+            async move { ([(CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.snapshot().prometheus()) }
+        }),
+    );
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!("the metrics endpoint stopped: {e}");
+    }
 }

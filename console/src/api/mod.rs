@@ -1,4 +1,4 @@
-//! The JSON API (`console/API.md`): one module per page of the UI. Parameters are read by
+//! The JSON API (`docs/console.md`, "The JSON API"): one module per page of the UI. Parameters are read by
 //! hand so that a bad one is a 400 with a message naming it, in the same JSON as every
 //! other error.
 

@@ -5,10 +5,10 @@ use deltalake::DeltaTableError;
 /// Errors from the lake: each names the lake (or path) it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
-    #[error("lake at {location}: {source}")]
-    Delta { location: String, source: Box<DeltaTableError> },
+    #[error("cannot read {path}: {cause}")]
+    Io { path: String, cause: std::io::Error },
+    #[error("lake at {location}: {cause}")]
+    Delta { location: String, cause: Box<DeltaTableError> },
     #[error("lake at {location}: {message}")]
     State { location: String, message: String },
     #[error("invalid location {0:?}: expected a local folder or s3://bucket/prefix")]
@@ -28,7 +28,7 @@ impl LakeError {
     pub fn delta(location: &str) -> impl Fn(DeltaTableError) -> LakeError + '_ {
         move |e| match crate::failure::explain_text(&e.to_string(), "Lake access", location) {
             Some(failure) => LakeError::Storage { location: location.to_string(), failure },
-            None => LakeError::Delta { location: location.to_string(), source: Box::new(e) },
+            None => LakeError::Delta { location: location.to_string(), cause: Box::new(e) },
         }
     }
 

@@ -11,8 +11,8 @@ pub fn location_url(location: &str) -> Result<Url> {
         Url::parse(location).map_err(|_| LakeError::Location(location.to_string()))?
     } else {
         let path = std::path::Path::new(location);
-        std::fs::create_dir_all(path).map_err(|source| LakeError::Io { path: location.to_string(), source })?;
-        let abs = path.canonicalize().map_err(|source| LakeError::Io { path: location.to_string(), source })?;
+        std::fs::create_dir_all(path).map_err(|cause| LakeError::Io { path: location.to_string(), cause })?;
+        let abs = path.canonicalize().map_err(|cause| LakeError::Io { path: location.to_string(), cause })?;
         Url::from_directory_path(&abs).map_err(|_| LakeError::Location(location.to_string()))?
     };
     if !url.path().ends_with('/') {
@@ -26,7 +26,7 @@ pub(crate) fn create_local_dir(url: &Url) -> Result<()> {
     if url.scheme() == "file"
         && let Ok(path) = url.to_file_path()
     {
-        std::fs::create_dir_all(&path).map_err(|source| LakeError::Io { path: path.display().to_string(), source })?;
+        std::fs::create_dir_all(&path).map_err(|cause| LakeError::Io { path: path.display().to_string(), cause })?;
     }
     Ok(())
 }

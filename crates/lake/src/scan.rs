@@ -138,7 +138,7 @@ impl LakeTable {
     pub fn try_new(table: &DeltaTable) -> Result<Self> {
         let location = table.table_url().to_string();
         let state =
-            table.snapshot().map_err(|e| LakeError::Delta { location: location.clone(), source: Box::new(e) })?.clone();
+            table.snapshot().map_err(|e| LakeError::Delta { location: location.clone(), cause: Box::new(e) })?.clone();
         let table_url = table.log_store().root_url().clone();
         let logical = state.snapshot().arrow_schema();
         let partition_columns = state.metadata().partition_columns().to_vec();

@@ -14,7 +14,7 @@ pub async fn read_table(table: &DeltaTable, sql: &str) -> Result<Vec<RecordBatch
     let ctx = SessionContext::new();
     table
         .update_datafusion_session(&ctx.state())
-        .map_err(|e| LakeError::Delta { location: location.clone(), source: Box::new(e) })?;
+        .map_err(|e| LakeError::Delta { location: location.clone(), cause: Box::new(e) })?;
     ctx.register_table("t", std::sync::Arc::new(crate::LakeTable::try_new(table)?)).map_err(df_err)?;
     ctx.sql(sql).await.map_err(df_err)?.collect().await.map_err(df_err)
 }

@@ -17,7 +17,7 @@ pub enum RouteError {
     #[error(transparent)]
     Detect(#[from] detections::DetectError),
     #[error("cannot build the outbox batch: {0}")]
-    Arrow(#[from] arrow::error::ArrowError),
+    Arrow(arrow::error::ArrowError),
 }
 
 impl RouteError {
@@ -31,3 +31,10 @@ impl RouteError {
 }
 
 pub type Result<T, E = RouteError> = std::result::Result<T, E>;
+
+// The cause in the message and out of `source()`, so it prints once.
+impl From<arrow::error::ArrowError> for RouteError {
+    fn from(e: arrow::error::ArrowError) -> Self {
+        RouteError::Arrow(e)
+    }
+}

@@ -14,7 +14,7 @@
 //!   commit that records it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,8 @@ use crate::admission::{Admission, Verdict};
 use crate::aws::AwsOptions;
 use crate::aws::failure::{Failure, FailureKind, explain};
 use crate::continuous::{ArrivedDigest, IntegrityOptions, Store, Verifier};
-use crate::lanes::{Counters, LaneOptions, Lanes};
+use crate::counters::{self, Counters, Snapshot};
+use crate::lanes::{LaneOptions, Lanes};
 use crate::object::{Payload, SourceObject};
 use crate::source::{fetch_digest_s3, fetch_s3};
 use crate::{IngestError, Result};
@@ -62,63 +63,12 @@ pub struct ServiceOptions {
     pub integrity: IntegrityOptions,
 }
 
-/// Counters, shared with the metrics endpoint. The file counters have the names of
-/// backfill's [`crate::backfill::Summary`] fields.
-#[derive(Debug, Default, Serialize)]
-pub struct Metrics {
-    pub messages_received: AtomicU64,
-    pub messages_deleted: AtomicU64,
-    pub messages_unrecognised: AtomicU64,
-    pub messages_failed: AtomicU64,
-    pub test_events: AtomicU64,
-    pub files_not_logs: AtomicU64,
-    pub files_already_ingested: AtomicU64,
-    pub files: AtomicU64,
-    pub files_quarantined: AtomicU64,
-    pub events: AtomicU64,
-    pub bytes: AtomicU64,
-    pub commits: AtomicU64,
-    pub errors: AtomicU64,
-    pub queue_lag_messages: AtomicU64,
-    /// Digest files checked, and those with a problem (see the `integrity` table).
-    pub digests_checked: AtomicU64,
-    pub digests_with_problems: AtomicU64,
-}
-
-impl Metrics {
-    /// The counters in Prometheus text format.
-    pub fn prometheus(&self) -> String {
-        let v = serde_json::to_value(self).unwrap_or_default();
-        let mut out = String::new();
-        if let Some(map) = v.as_object() {
-            for (k, v) in map {
-                let kind = if k == "queue_lag_messages" { "gauge" } else { "counter" };
-                out.push_str(&format!("# TYPE trailhouse_{k} {kind}\ntrailhouse_{k} {v}\n"));
-            }
-        }
-        out
-    }
-
-    fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
-/// What a `--once` run did (field names as in backfill's [`crate::backfill::Summary`]).
+/// What a `--once` run did: the counters (field names as in backfill's
+/// [`crate::backfill::Summary`]) and how long it took.
 #[derive(Debug, Default, Serialize)]
 pub struct ServiceSummary {
-    pub messages_received: u64,
-    pub messages_deleted: u64,
-    pub messages_unrecognised: u64,
-    pub messages_failed: u64,
-    pub files: u64,
-    pub events: u64,
-    pub files_quarantined: u64,
-    pub files_already_ingested: u64,
-    pub files_not_logs: u64,
-    pub commits: u64,
-    pub digests_checked: u64,
-    pub digests_with_problems: u64,
+    #[serde(flatten)]
+    pub counts: Snapshot,
     pub seconds: f64,
     pub events_per_second: f64,
 }
@@ -141,7 +91,7 @@ pub struct Service {
     opts: ServiceOptions,
     sqs: aws_sdk_sqs::Client,
     s3: aws_sdk_s3::Client,
-    metrics: Arc<Metrics>,
+    metrics: Arc<Counters>,
     in_flight: InFlight,
     /// A failure that stops the service (a receiver met a queue that is gone, or access
     /// refused): the run finishes its window, then returns it.
@@ -152,7 +102,7 @@ pub struct Service {
 
 impl Service {
     /// A service reading `opts.queue_url` into `lake`, with clients built from `aws`.
-    pub async fn new(lake: Lake, aws: &AwsOptions, opts: ServiceOptions, metrics: Arc<Metrics>) -> Service {
+    pub async fn new(lake: Lake, aws: &AwsOptions, opts: ServiceOptions, metrics: Arc<Counters>) -> Service {
         let conf = aws.sdk_config().await;
         Service {
             lake,
@@ -239,7 +189,7 @@ impl Service {
         self.preflight().await?;
         let cloudtrail = self.lake.table(CLOUDTRAIL_TABLE).await?;
         let admission = Admission::new(self.lake.known_sources().await?);
-        let lanes = Lanes::start(&self.lake, &cloudtrail, &opts.lanes, Arc::new(Counters::default()))?;
+        let lanes = Lanes::start(&self.lake, &cloudtrail, &opts.lanes, self.metrics.clone())?;
         let verifier = match opts.integrity.enabled {
             true => Some(Verifier::new(&self.lake, opts.integrity.clone()).await?),
             false => None,
@@ -339,24 +289,8 @@ impl Service {
     }
 
     fn summary(&self, seconds: f64) -> ServiceSummary {
-        let m = &self.metrics;
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ServiceSummary {
-            messages_received: load(&m.messages_received),
-            messages_deleted: load(&m.messages_deleted),
-            messages_unrecognised: load(&m.messages_unrecognised),
-            messages_failed: load(&m.messages_failed),
-            files: load(&m.files),
-            events: load(&m.events),
-            files_quarantined: load(&m.files_quarantined),
-            files_already_ingested: load(&m.files_already_ingested),
-            files_not_logs: load(&m.files_not_logs),
-            commits: load(&m.commits),
-            digests_checked: load(&m.digests_checked),
-            digests_with_problems: load(&m.digests_with_problems),
-            seconds,
-            events_per_second: load(&m.events) as f64 / seconds.max(1e-9),
-        }
+        let counts = self.metrics.snapshot();
+        ServiceSummary { counts, seconds, events_per_second: counts.events as f64 / seconds.max(1e-9) }
     }
 
     fn forget(&self, id: &str) {
@@ -384,9 +318,9 @@ impl Service {
                 .await
             {
                 Ok(out) => {
-                    Metrics::add(&self.metrics.messages_deleted, out.successful().len() as u64);
+                    Counters::add(&self.metrics.messages_deleted, out.successful().len() as u64);
                     for f in out.failed() {
-                        Metrics::add(&self.metrics.errors, 1);
+                        Counters::add(&self.metrics.errors, 1);
                         tracing::warn!(
                             code = f.code(),
                             "A message could not be deleted; its redelivery will be skipped as already ingested."
@@ -394,7 +328,7 @@ impl Service {
                     }
                 }
                 Err(e) => {
-                    Metrics::add(&self.metrics.errors, 1);
+                    Counters::add(&self.metrics.errors, 1);
                     let failure = explain(&e, "DeleteMessageBatch", &format!("queue {}", self.opts.queue_url));
                     tracing::warn!("{failure}; redeliveries will be skipped as already ingested.");
                 }
@@ -540,19 +474,19 @@ impl Service {
             if let Some(lag) = lag {
                 metrics.queue_lag_messages.store(lag, Ordering::Relaxed);
             }
-            let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+            let s = metrics.snapshot();
             tracing::info!(
-                received = l(&metrics.messages_received),
-                deleted = l(&metrics.messages_deleted),
-                files = l(&metrics.files),
-                skipped = l(&metrics.files_already_ingested),
-                events = l(&metrics.events),
-                bytes = l(&metrics.bytes),
-                commits = l(&metrics.commits),
-                lag = l(&metrics.queue_lag_messages),
-                unrecognised = l(&metrics.messages_unrecognised),
-                failed = l(&metrics.messages_failed),
-                retried = l(&metrics.errors),
+                received = s.messages_received,
+                deleted = s.messages_deleted,
+                files = s.files,
+                skipped = s.files_already_ingested,
+                events = s.events,
+                bytes = s.bytes,
+                commits = s.commits,
+                lag = s.queue_lag_messages,
+                unrecognised = s.messages_unrecognised,
+                failed = s.messages_failed,
+                retried = s.errors,
                 "Ingest service statistics (files skipped: already in the lake; retried: AWS calls that failed and were tried again)."
             );
         }
@@ -597,13 +531,12 @@ impl Ingestor<'_> {
         let metrics = &self.svc.metrics;
         match parse_body(&m.body) {
             Err(e) => {
-                tracing::warn!(message_id = %m.id, error = %e, "Message not understood; left for the dead-letter queue.");
-                Metrics::add(&metrics.messages_unrecognised, 1);
+                metrics.emit(counters::MessageUnrecognised { id: &m.id, error: &e.to_string() });
                 self.svc.forget(&m.id);
                 None
             }
             Ok(Announcement::TestEvent) => {
-                Metrics::add(&metrics.test_events, 1);
+                Counters::add(&metrics.test_events, 1);
                 let deleted = self
                     .svc
                     .sqs
@@ -613,7 +546,7 @@ impl Ingestor<'_> {
                     .send()
                     .await;
                 if deleted.is_ok() {
-                    Metrics::add(&metrics.messages_deleted, 1);
+                    Counters::add(&metrics.messages_deleted, 1);
                 }
                 self.svc.forget(&m.id);
                 None
@@ -627,8 +560,8 @@ impl Ingestor<'_> {
                     }
                     match self.admission.verdict(&o.key, o.size) {
                         Verdict::Admit => wanted.push(o),
-                        Verdict::NotALog => Metrics::add(&metrics.files_not_logs, 1),
-                        Verdict::AlreadyIngested => Metrics::add(&metrics.files_already_ingested, 1),
+                        Verdict::NotALog => Counters::add(&metrics.files_not_logs, 1),
+                        Verdict::AlreadyIngested => Counters::add(&metrics.files_already_ingested, 1),
                     }
                 }
                 if wanted.is_empty() {
@@ -669,7 +602,7 @@ impl Ingestor<'_> {
             match data {
                 Ok(Fetched::Digest(d)) => {
                     if self.admission.digest_verdict(&o.key, Some(d.gz.len() as i64)) != Verdict::Admit {
-                        Metrics::add(&metrics.files_already_ingested, 1);
+                        Counters::add(&metrics.files_already_ingested, 1);
                         continue;
                     }
                     self.admission.take(&o.key);
@@ -678,7 +611,7 @@ impl Ingestor<'_> {
                 Ok(Fetched::Log(data)) => {
                     // The notification's size may be absent (CloudTrail's SNS) or stale.
                     if self.admission.verdict(&o.key, Some(data.len() as i64)) != Verdict::Admit {
-                        Metrics::add(&metrics.files_already_ingested, 1);
+                        Counters::add(&metrics.files_already_ingested, 1);
                         continue;
                     }
                     let obj = SourceObject {
@@ -692,7 +625,7 @@ impl Ingestor<'_> {
                 }
                 Err(e) => {
                     ok = false;
-                    Metrics::add(&metrics.errors, 1);
+                    Counters::add(&metrics.errors, 1);
                     tracing::warn!(message_id = %m.id, error = %e, "Object fetch failed; the message will be retried.");
                 }
             }
@@ -700,7 +633,7 @@ impl Ingestor<'_> {
         if ok {
             self.window.done.push((m.id, m.receipt));
         } else {
-            Metrics::add(&metrics.messages_failed, 1);
+            Counters::add(&metrics.messages_failed, 1);
             self.svc.forget(&m.id);
         }
         Ok(())
@@ -749,21 +682,16 @@ impl Ingestor<'_> {
                 crate::window::Window { adds: flushed.adds, ledger: flushed.ledger, digests: checked_digests };
             let committed = window.commit(lake, &mut self.cloudtrail).await?;
             let version = committed.version;
-            Metrics::add(&metrics.digests_checked, committed.digests_checked);
-            Metrics::add(&metrics.digests_with_problems, committed.digests_with_problems);
-            Metrics::add(&metrics.commits, 1);
-            Metrics::add(&metrics.files, flushed.files);
-            Metrics::add(&metrics.events, flushed.events);
-            Metrics::add(&metrics.bytes, flushed.bytes);
-            Metrics::add(&metrics.files_quarantined, flushed.quarantined.len() as u64);
-            self.admission.committed(&window.ledger);
-            tracing::info!(
-                files = flushed.files,
-                events = flushed.events,
+            metrics.emit(counters::Committed {
+                files: flushed.files,
+                events: flushed.events,
+                bytes: flushed.bytes,
+                digests_checked: committed.digests_checked,
+                digests_with_problems: committed.digests_with_problems,
                 version,
-                messages = self.window.done.len(),
-                "Committed."
-            );
+            });
+            self.admission.committed(&window.ledger);
+            tracing::debug!(messages = self.window.done.len(), "Their messages are deleted next.");
             self.window.ledger_seen = lake.table(LEDGER_TABLE).await?.version();
         }
         self.admission.abandon_pending();
@@ -785,23 +713,4 @@ pub async fn bind_metrics(addr: std::net::SocketAddr) -> Result<tokio::net::TcpL
     let bound = listener.local_addr().unwrap_or(addr);
     tracing::info!(addr = %bound, "Metrics endpoint listening.");
     Ok(listener)
-}
-
-/// Serves Prometheus text on `listener` (from [`bind_metrics`]) until the task is dropped.
-pub async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else { continue };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let _ = sock.read(&mut buf).await;
-            let body = metrics.prometheus();
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-        });
-    }
 }

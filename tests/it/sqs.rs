@@ -1,10 +1,5 @@
 //! The SQS-driven service end to end: the real binary, the real aws-sdk-s3/sqs clients,
 //! the local S3/SQS server that scripts/test.sh starts on 127.0.0.1.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -12,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
 use aws_sdk_sqs::types::QueueAttributeName;
-use common::{dataset_files, endpoint, keys_under, upload_trail};
+use test_support::{dataset_files, endpoint, keys_under, upload_trail};
 
 struct Env {
     s3: aws_sdk_s3::Client,
@@ -510,18 +505,22 @@ async fn sigterm_flushes_commits_deletes_and_exits_cleanly() {
         );
         std::thread::park_timeout(Duration::from_millis(100));
     }
-    let body = {
+    let get = |path: &str| {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
         out
     };
+    let body = get("/metrics");
+    assert!(body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(
         body.contains("# TYPE trailhouse_events counter") && body.contains("trailhouse_queue_lag_messages"),
         "{body}"
     );
+    let other = get("/admin");
+    assert!(other.starts_with("HTTP/1.0 404") || other.starts_with("HTTP/1.1 404"), "{other}");
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();

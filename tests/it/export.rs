@@ -1,19 +1,14 @@
 //! `trailhouse export` run again into the same target, as a scheduled export does: the real
 //! binary, a lake it generated and ingested, the files read back with the `parquet` crate
 //! (footers only), a folder and an S3 prefix on the local S3 server.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{endpoint, keys_under, run_ok, trailhouse};
 use parquet::file::reader::{FileReader, SerializedFileReader};
+use test_support::{endpoint, keys_under, run_ok, trailhouse};
 
 const MANIFEST: &str = "_trailhouse_export.json";
 
@@ -155,8 +150,7 @@ fn exporting_twice_to_a_folder_replaces_the_first_copy() {
     assert_eq!(on_disk, vec![MANIFEST.to_string()], "nothing but Parquet files and the manifest");
 
     // A reader that shares no code with trailhouse reads the folder past the manifest.
-    let python = std::env::var("TRAILHOUSE_TEST_PYTHON")
-        .expect("TRAILHOUSE_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs duckdb");
+    let python = test_support::python();
     let glob = format!("{to_s}/**/*.parquet");
     let out = run_ok(Command::new(python).args([
         "-c",

@@ -146,9 +146,10 @@ async fn every_sigmahq_rule_loads_compiles_and_passes_its_tests() {
 #[test]
 fn a_sigma_rule_the_compiler_cannot_take_is_named_and_the_others_load() {
     let dir = tempfile::tempdir().unwrap();
-    let good = include_str!("../sigma/aws_enum_buckets.yml");
+    let good = include_str!("../../sigma/aws_enum_buckets.yml");
     std::fs::write(dir.path().join("good.yml"), good).unwrap();
-    std::fs::write(dir.path().join("good.tests.toml"), include_str!("../sigma/aws_enum_buckets.tests.toml")).unwrap();
+    std::fs::write(dir.path().join("good.tests.toml"), include_str!("../../sigma/aws_enum_buckets.tests.toml"))
+        .unwrap();
     let bad = good.replace("eventName: 'ListBuckets'", "eventName|base64offset: 'ListBuckets'");
     assert_ne!(bad, good);
     std::fs::write(dir.path().join("bad.yml"), bad).unwrap();
@@ -271,7 +272,7 @@ fn both_builtin_packs_name_only_events_cloudtrail_records() {
     let wrong: Vec<String> = findings.iter().filter(|f| f.accepted.is_none()).map(|f| f.to_string()).collect();
     assert!(wrong.is_empty(), "`trailhouse rules lint --pack all` finds:\n{}", wrong.join("\n"));
     // Every accepted finding is still there: a fixed SigmaHQ rule drops its entry.
-    let upstream = include_str!("../aws-api/sigma-upstream.toml");
+    let upstream = include_str!("../../aws-api/sigma-upstream.toml");
     let accepted = findings.iter().filter(|f| f.accepted.is_some()).count();
     assert_eq!(accepted, upstream.matches("[[finding]]").count(), "detections/aws-api/sigma-upstream.toml");
 }

@@ -1,8 +1,5 @@
 //! Detection runs over a real lake built from generated logs: the planted scenarios are
 //! found, incremental runs read only new data, and alerts are never raised twice.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;

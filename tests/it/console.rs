@@ -2,9 +2,6 @@
 //! JSON API over HTTP (every endpoint, auth on and off, bad parameters, SQL errors), and
 //! its pages driven in a real browser (Debian's Chromium through ChromeDriver), with a
 //! screenshot of each page under `target/ui-screenshots/`.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -14,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-mod common;
-
-use common::trailhouse;
+use test_support::trailhouse;
 
 fn run(c: &mut Command) -> String {
     let out = c.output().unwrap();
@@ -487,11 +482,10 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
     async fn start() -> Browser {
-        let chromedriver =
-            std::env::var("TRAILHOUSE_TEST_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromedriver = test_support::chromedriver();
         assert!(
             Path::new(&chromedriver).exists(),
-            "no ChromeDriver at {chromedriver}: run scripts/browser.sh install (scripts/test.sh does)"
+            "this test needs a headless browser: no ChromeDriver at {chromedriver}; run scripts/browser.sh install"
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = Command::new(&chromedriver)

@@ -1,11 +1,6 @@
 //! The lake the query tests share: generated logs (2 days, 3 accounts, planted
 //! scenarios) ingested once per test binary, and the source events read back with
 //! serde_json as the independent truth.
-#![allow(dead_code)]
-
-// The ingest tests' helpers (source files read back with serde_json).
-#[path = "../../../ingest/tests/common/mod.rs"]
-mod ingest_common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -19,7 +14,6 @@ use serde_json::Value;
 
 pub struct Fixture {
     _dir: tempfile::TempDir,
-    pub logs: PathBuf,
     pub lake: PathBuf,
     /// Every source event, parsed by serde_json.
     pub events: Vec<Value>,
@@ -48,8 +42,8 @@ fn build() -> Fixture {
         let s = backfill(&l, &src, &o).await.unwrap();
         assert!(s.quarantined.is_empty());
     });
-    let events = ingest_common::source_events(&logs).into_values().flatten().collect();
-    Fixture { _dir: dir, logs, lake, events }
+    let events = test_support::source_events(&logs).into_values().flatten().collect();
+    Fixture { _dir: dir, lake, events }
 }
 
 pub async fn session(f: &Fixture) -> query::LakeSession {
@@ -59,9 +53,7 @@ pub async fn session(f: &Fixture) -> query::LakeSession {
 /// Runs `scripts/independent_reader.py` (the Python `deltalake` package and DuckDB, in the
 /// venv scripts/test.sh makes) over the lake and an export folder; its JSON report.
 pub fn independent_reader(lake: &Path, export: &Path) -> Value {
-    let python = std::env::var("TRAILHOUSE_TEST_PYTHON").expect(
-        "TRAILHOUSE_TEST_PYTHON is not set: run the tests with scripts/test.sh, which installs deltalake and duckdb",
-    );
+    let python = test_support::python();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/independent_reader.py");
     let out = std::process::Command::new(python).arg(script).arg(lake.join("cloudtrail")).arg(export).output().unwrap();
     assert!(out.status.success(), "independent reader failed: {}", String::from_utf8_lossy(&out.stderr));

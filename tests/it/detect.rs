@@ -1,9 +1,6 @@
 //! `trailhouse rules` and `trailhouse detect` as a user (or cron) runs them: exit codes,
 //! every alert sink (stdout, JSONL, the lake's alerts table, a webhook on a local HTTP
 //! server), and no alert lost when a sink fails.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -12,9 +9,7 @@ use std::process::{Command, Output};
 use std::sync::mpsc;
 use std::time::Duration;
 
-mod common;
-
-use common::trailhouse;
+use test_support::{run_ok, trailhouse};
 
 fn output(c: &mut Command) -> Output {
     c.output().unwrap()
@@ -302,7 +297,8 @@ fn received(rx: &mpsc::Receiver<serde_json::Value>, want: usize) -> Vec<serde_js
 async fn alerts_are_routed_to_each_destination_and_one_that_fails_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let lake = small_lake(dir.path());
-    let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
+    let aws =
+        ingest::aws::AwsOptions { endpoint_url: Some(test_support::endpoint()), region: Some("us-east-1".into()) };
     let config = aws.sdk_config().await;
     let (sqs, sns) = (aws_sdk_sqs::Client::new(&config), aws_sdk_sns::Client::new(&config));
     let (events, hub) = (aws_sdk_eventbridge::Client::new(&config), aws_sdk_securityhub::Client::new(&config));
@@ -394,7 +390,7 @@ url_env = "TRAILHOUSE_TEST_SIEM_URL"
             .arg(&lake)
             .env("TRAILHOUSE_TEST_SLACK_URL", &slack_url)
             .env("TRAILHOUSE_TEST_SIEM_URL", siem)
-            .env("AWS_ENDPOINT_URL", common::endpoint())
+            .env("AWS_ENDPOINT_URL", test_support::endpoint())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -484,7 +480,8 @@ url_env = "TRAILHOUSE_TEST_SIEM_URL"
 async fn rule_settings_name_accounts_by_organizational_unit_path() {
     let dir = tempfile::tempdir().unwrap();
     let lake = small_lake(dir.path());
-    let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
+    let aws =
+        ingest::aws::AwsOptions { endpoint_url: Some(test_support::endpoint()), region: Some("us-east-1".into()) };
     let org = aws_sdk_organizations::Client::new(&aws.sdk_config().await);
     let org_id = match org
         .create_organization()
@@ -514,7 +511,15 @@ async fn rule_settings_name_accounts_by_organizational_unit_path() {
     let detect = |text: String| {
         std::fs::write(&settings, text).unwrap();
         trailhouse()
-            .args(["detect", "--dry-run", "--format", "ndjson", "--endpoint-url", &common::endpoint(), "--config"])
+            .args([
+                "detect",
+                "--dry-run",
+                "--format",
+                "ndjson",
+                "--endpoint-url",
+                &test_support::endpoint(),
+                "--config",
+            ])
             .arg(&settings)
             .arg("--lake")
             .arg(&lake)
@@ -539,4 +544,31 @@ async fn rule_settings_name_accounts_by_organizational_unit_path() {
         "{}",
         String::from_utf8_lossy(&missing.stderr)
     );
+}
+
+#[test]
+fn rules_lint_names_a_misspelt_event_with_its_line_and_closest_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = std::fs::read_to_string("detections/rules/root-console-login.toml").unwrap();
+    let bad = rule.replacen("'ConsoleLogin'", "'ConsoleLogon'", 1);
+    std::fs::write(dir.path().join("root-console-login.toml"), &bad).unwrap();
+    let line = bad.lines().position(|l| l.contains("'ConsoleLogon'")).unwrap() + 1;
+
+    let out = trailhouse().args(["rules", "lint", "--rules"]).arg(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let expected =
+        format!("root-console-login.toml:{line}: rule root-console-login: unknown event name \"ConsoleLogon\"");
+    assert!(stdout.contains(&expected), "{stdout}");
+    assert!(stdout.contains("closest known event names: ConsoleLogin"), "{stdout}");
+    assert!(stdout.contains("1 findings"), "{stdout}");
+
+    // Loading the folder for anything else warns and goes on.
+    let out = trailhouse().args(["rules", "list", "--rules"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: "), "the load warns");
+
+    // The built-in packs are clean.
+    let out = run_ok(trailhouse().args(["rules", "lint", "--pack", "all"]));
+    assert!(out.contains("0 findings"), "{out}");
 }

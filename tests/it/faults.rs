@@ -2,11 +2,6 @@
 //! local S3/SQS server answers a share of requests with 500, 503 SlowDown, a reset
 //! connection or a slow trickle. Backfill and the SQS service must still count exactly; a
 //! lake that refuses writes must leave every message on the queue and fail loudly.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,7 +15,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use common::{dataset_files, endpoint};
+use test_support::{dataset_files, endpoint};
 
 const DATASET_EVENTS: u64 = 2_900 + 21;
 const DATASET_FILES: u64 = 55 + 2;

@@ -1,8 +1,5 @@
 //! `trailhouse sql` and `trailhouse export` as a user runs them: formats, files, pipes,
 //! the prompt, and errors.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -10,9 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-mod common;
-
-use common::trailhouse;
+use test_support::trailhouse;
 
 fn run_ok(c: &mut Command) -> (String, String) {
     let out = c.output().unwrap();
@@ -183,16 +178,11 @@ fn bad_queries_and_empty_lakes_get_one_actionable_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no lake here"));
 }
 
-fn endpoint() -> String {
-    std::env::var("TRAILHOUSE_TEST_ENDPOINT").expect(
-        "TRAILHOUSE_TEST_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the local S3/SQS server",
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sql_and_export_work_on_s3_with_the_real_client() {
     let l = lake();
-    let aws = ingest::aws::AwsOptions { endpoint_url: Some(endpoint()), region: Some("us-east-1".into()) };
+    let aws =
+        ingest::aws::AwsOptions { endpoint_url: Some(test_support::endpoint()), region: Some("us-east-1".into()) };
     let s3 = aws.s3_client().await;
     let bucket = format!("lake-{}", uuid::Uuid::new_v4().simple());
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
@@ -202,14 +192,14 @@ async fn sql_and_export_work_on_s3_with_the_real_client() {
     let s3_lake = format!("s3://{bucket}/lake");
     run_ok(
         trailhouse()
-            .args(["ingest", "--json", "--endpoint-url", &endpoint(), "--lake", &s3_lake, "--source"])
+            .args(["ingest", "--json", "--endpoint-url", &test_support::endpoint(), "--lake", &s3_lake, "--source"])
             .arg(&datasets),
     );
     // The S3 lake's endpoint from AWS_ENDPOINT_URL_S3 alone (the SDK's service-specific
     // variable), as an operator pointing every S3 client at a VPC endpoint would set it.
     let (out, _) = run_ok(
         trailhouse()
-            .env("AWS_ENDPOINT_URL_S3", endpoint())
+            .env("AWS_ENDPOINT_URL_S3", test_support::endpoint())
             .env_remove("AWS_ENDPOINT_URL")
             .env_remove("TRAILHOUSE_ENDPOINT_URL")
             .args(["sql", "--lake", &s3_lake, "SELECT count(*) AS n FROM cloudtrail"]),
@@ -224,7 +214,7 @@ async fn sql_and_export_work_on_s3_with_the_real_client() {
                 "export",
                 "--json",
                 "--endpoint-url",
-                &endpoint(),
+                &test_support::endpoint(),
                 "--to",
                 &format!("s3://{bucket}/export"),
                 "--lake",

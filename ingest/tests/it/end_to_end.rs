@@ -1,14 +1,11 @@
 //! The lake end to end on local folders: real datasets, lossless rows, idempotent re-runs.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::HashMap;
 
 use arrow::array::{AsArray, Int64Array};
-use common::*;
+use test_support::*;
+
+use crate::quiet;
 use ingest::backfill::backfill;
 use ingest::rebuild::rebuild_events;
 use ingest::source::Source;

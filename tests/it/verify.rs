@@ -1,9 +1,6 @@
 //! `trailhouse verify` and the log files no digest covers, run as a user would: a signed
 //! generated trail (two accounts in six regions, digests for 00:00-02:00 of 2026-11-02),
 //! then log files planted where no digest covers them, in a folder and in an S3 bucket.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -11,9 +8,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-mod common;
-
-use common::{keys_under, run_ok, trailhouse, upload_trail};
+use test_support::{keys_under, run_ok, trailhouse, upload_trail};
 
 /// Two hours of an organization trail's generated logs, two accounts in six regions, under
 /// `dir/bucket`, with signed digests naming `bucket`: (the folder, its public-keys file).
@@ -298,14 +293,15 @@ async fn over_s3_log_files_no_digest_covers_are_reported_and_accepted_alike() {
     let bucket = format!("trail-{}", uuid::Uuid::new_v4().simple());
     let (logs, keys) = signed_trail(dir.path(), &bucket);
     let planted = Planted::new(&logs);
-    let aws = ingest::aws::AwsOptions { endpoint_url: Some(common::endpoint()), region: Some("us-east-1".into()) };
+    let aws =
+        ingest::aws::AwsOptions { endpoint_url: Some(test_support::endpoint()), region: Some("us-east-1".into()) };
     let s3 = aws.s3_client().await;
     s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let digests = upload_trail(&s3, &bucket, &logs).await;
     let source = format!("s3://{bucket}/AWSLogs/");
     let verify = |extra: &[&str]| {
         let mut c = trailhouse();
-        c.args(["verify", "--json", "--endpoint-url", &common::endpoint(), "--source", &source, "--public-keys"])
+        c.args(["verify", "--json", "--endpoint-url", &test_support::endpoint(), "--source", &source, "--public-keys"])
             .arg(&keys)
             .args(extra);
         c.output().unwrap()

@@ -1,17 +1,12 @@
 //! Hostile input through the whole backfill path: every class of bad file gets a clear
 //! error naming the file and is quarantined; every readable event, odd as it may be, is
 //! kept; nothing panics and nothing else is lost.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use common::quiet;
+use crate::quiet;
 use ingest::backfill::{BackfillOptions, backfill};
 use ingest::source::Source;
 use lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions, read_table};

@@ -1,9 +1,6 @@
 //! The same SQL, export and detections on a DataFusion Ballista cluster: a scheduler and
 //! two executors started as separate `trailhouse cluster` processes on 127.0.0.1 (free
 //! ports, killed at the end), against the same lake run locally.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -11,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
-
-use common::{run_ok, trailhouse};
+use test_support::{run_ok, trailhouse};
 
 /// Ballista's own log lines: executors log each task they run, the scheduler each
 /// executor that registers.

@@ -2,16 +2,13 @@
 //! only the struct leaves a query names, skips files by partition and statistics, and
 //! leaf expression pushdown (on) returns what it returns when off, for the join and
 //! subquery shapes that break it upstream.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::fixture::{fixture, session};
 use arrow::array::RecordBatch;
 use arrow::util::pretty::pretty_format_batches;
-use common::{fixture, session};
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions, LakeTable, ScanFiles};
@@ -119,7 +116,7 @@ async fn the_scanned_files_are_a_plain_list_a_day_filter_narrows() {
 
 /// A copy of the fixture lake compacted into 500-row row groups, each with its bloom
 /// filters on the needle leaves (what `trailhouse compact` writes).
-fn compacted_copy(f: &common::Fixture) -> tempfile::TempDir {
+fn compacted_copy(f: &crate::fixture::Fixture) -> tempfile::TempDir {
     fn copy(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
         for e in std::fs::read_dir(from).unwrap() {

@@ -2,18 +2,13 @@
 //! return what the source files (read independently with serde_json) say they should;
 //! every output format round-trips; COPY and export write partitioned Parquet; errors
 //! point at the fix.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use crate::fixture::{Fixture, fixture, session};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::DataType;
-use common::{Fixture, fixture, session};
 use query::output::Format;
 use serde_json::Value;
 
@@ -393,7 +388,7 @@ fn an_independent_reader_sees_the_same_lake_and_export() {
         };
         query::export::export(&sess, &o).await.unwrap().rows
     });
-    let report = common::independent_reader(&f.lake, &export_dir);
+    let report = crate::fixture::independent_reader(&f.lake, &export_dir);
     let columns: Vec<String> = lake::schema::cloudtrail_schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(report["lake_rows"].as_u64(), Some(f.events.len() as u64));
     assert_eq!(report["export_rows"].as_u64(), Some(rows));

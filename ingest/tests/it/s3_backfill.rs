@@ -1,12 +1,9 @@
 //! Backfill from an S3 prefix, over the wire with the real aws-sdk-s3 client, against the
 //! local S3 server that scripts/test.sh starts on 127.0.0.1.
-// A test fails by panicking: unwrap() here is the assertion (clippy.toml allows it inside
-// #[test] functions; the helpers beside them need it too).
-#![allow(clippy::unwrap_used)]
 
-mod common;
+use test_support::*;
 
-use common::*;
+use crate::{aws, quiet};
 use ingest::backfill::backfill;
 use ingest::source::Source;
 use lake::{Lake, LakeOptions};

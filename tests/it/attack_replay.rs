@@ -3,15 +3,11 @@
 //! CloudTrail's key layout, ingested, and run through `trailhouse detect` with the built-in
 //! pack. The alerts must name each step, in the order the attacker took them, and nothing
 //! else.
-// A test fails by panicking: unwrap() here is the assertion.
-#![allow(clippy::unwrap_used)]
 
 use std::io::Write;
 use std::path::Path;
 
-mod common;
-
-use common::trailhouse;
+use test_support::trailhouse;
 
 const LOG: &str = "111122223333_CloudTrail_us-east-1_20261120T1015Z_attack.json";
 
