@@ -75,6 +75,6 @@ per_rule
 
 # The same SQL in DuckDB over the same Parquet files (the pack as `detect --all` runs it).
 scripts/moto.sh install >/dev/null
-/usr/bin/time -f '%e %M' -o target/bench-time.txt .venv/bin/python benches/pack_duckdb.py "$source_lake" detections/rules > target/bench-out.txt
+/usr/bin/time -f '%e %M' -o target/bench-time.txt .venv/bin/python benches/pack_duckdb.py "$source_lake" crates/detections/packs/trailhouse > target/bench-out.txt
 read -r s kb < <(tail -1 target/bench-time.txt)
 printf '%-44s %8.2f s %8.0f MB  %s\n' "DuckDB: the pack's SQL over the same files" "$s" "$((kb / 1024))" "$(cat target/bench-out.txt)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes detections/aws-api/events.tsv: the CloudTrail event sources and event names that
+"""Writes crates/detections/aws-api/events.tsv: the CloudTrail event sources and event names that
 AWS's published API models (botocore's data/<service>/<version>/service-2.json) imply, which
 `trailhouse rules lint` checks every rule against.
 
@@ -7,7 +7,7 @@ One line per event source: `<source>\t<Name> <Name> ...`, sorted. A service's ev
 is `<endpointPrefix>.amazonaws.com` except where CloudTrail names it otherwise (EXCEPTIONS
 below, each with where it was seen); its event names are its operations. Events CloudTrail
 records that no model has (console sign-in, service events, console-only calls, S3's own
-names) are in detections/aws-api/cloudtrail-only.toml, written by hand with a page each.
+names) are in crates/detections/aws-api/cloudtrail-only.toml, written by hand with a page each.
 
 Usage (from the repository root; downloads the pinned botocore wheel from PyPI with pip
 unless this Python already has that version):

@@ -53,11 +53,11 @@ for a in "$@"; do
   case "$a" in --no-fail-fast | --release | --locked | --offline | -q | --quiet) ;; *) whole=false ;; esac
 done
 # (The workspace-hack crate holds no code, only dependency features: nothing to test.)
-cargo test --workspace --exclude trailhouse-workspace-hack --all-targets "$@" 2>&1 | tee "$log"
+cargo test --workspace --exclude workspace-hack --all-targets "$@" 2>&1 | tee "$log"
 if $whole; then
   # The examples in the crates' docs (`--all-targets` leaves doc tests out): each compiles,
   # and those not marked `no_run` run.
-  cargo test --workspace --exclude trailhouse-workspace-hack --doc "$@" 2>&1 | tee -a "$log"
+  cargo test --workspace --exclude workspace-hack --doc "$@" 2>&1 | tee -a "$log"
   scripts/count-tests.sh "$log"
 fi
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS

@@ -60,14 +60,14 @@ pub enum RulesCommand {
     /// name must be an event of the sources the rule names (of any source when it names
     /// none); a pattern must match at least one known name.
     ///
-    /// Known: detections/aws-api/events.tsv, generated from botocore's service models by
+    /// Known: crates/detections/aws-api/events.tsv, generated from botocore's service models by
     /// scripts/aws-api-table.py, and the CloudTrail-only events (console sign-in, service
-    /// events, S3's own names) in detections/aws-api/cloudtrail-only.toml, each with the page
+    /// events, S3's own names) in crates/detections/aws-api/cloudtrail-only.toml, each with the page
     /// that lists it. A name CloudTrail records that neither has belongs in that file.
     ///
     /// Prints one line per finding (file:line: rule: the value, the closest known names) and
     /// exits 1 if there is any. Findings in SigmaHQ's rules that are known are accepted
-    /// (detections/aws-api/sigma-upstream.toml) and only counted. A folder given with
+    /// (crates/detections/aws-api/sigma-upstream.toml) and only counted. A folder given with
     /// --rules is also linted whenever it is loaded, with warnings on stderr.
     ///
     /// Examples:

@@ -356,10 +356,11 @@ fn a_backtest_reports_what_a_rule_would_raise_and_records_nothing() {
     assert_eq!(report["first"][0]["rule_id"], "cloudtrail-tampering");
 
     // A rule file not in any pack: a copy of a pack rule under a new id.
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/rules/iam-user-created.toml"))
-            .unwrap()
-            .replacen("id = \"iam-user-created\"", "id = \"my-new-user-rule\"", 1);
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/detections/packs/trailhouse/iam-user-created.toml"),
+    )
+    .unwrap()
+    .replacen("id = \"iam-user-created\"", "id = \"my-new-user-rule\"", 1);
     let file = dir.path().join("my-new-user-rule.toml");
     std::fs::write(&file, text).unwrap();
     let (code, out, err) = backtest(file.to_str().unwrap());

@@ -114,7 +114,7 @@ fn rules_list_shows_the_pack_and_rules_test_passes() {
 #[test]
 fn a_settings_files_sigma_dirs_add_their_rules_to_the_pack() {
     let dir = tempfile::tempdir().unwrap();
-    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("detections/sigma-examples");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/detections/sigma-examples");
     let config = dir.path().join("trailhouse.toml");
     std::fs::write(&config, format!("sigma_dirs = [{:?}]\n", examples.display().to_string())).unwrap();
     let ids = |extra: &[&str]| -> Vec<String> {
@@ -549,7 +549,7 @@ async fn rule_settings_name_accounts_by_organizational_unit_path() {
 #[test]
 fn rules_lint_names_a_misspelt_event_with_its_line_and_closest_names() {
     let dir = tempfile::tempdir().unwrap();
-    let rule = std::fs::read_to_string("detections/rules/root-console-login.toml").unwrap();
+    let rule = std::fs::read_to_string("crates/detections/packs/trailhouse/root-console-login.toml").unwrap();
     let bad = rule.replacen("'ConsoleLogin'", "'ConsoleLogon'", 1);
     std::fs::write(dir.path().join("root-console-login.toml"), &bad).unwrap();
     let line = bad.lines().position(|l| l.contains("'ConsoleLogon'")).unwrap() + 1;

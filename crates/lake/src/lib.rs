@@ -1,4 +1,4 @@
-//! trailhouse-lake: the CloudTrail table's schema and the Delta tables that hold it.
+//! lake: the CloudTrail table's schema and the Delta tables that hold it.
 //!
 //! A lake is a folder (local or `s3://bucket/prefix`) of Delta tables:
 //!
@@ -16,7 +16,7 @@
 //! This crate writes ([`writer`], [`commit`]), remembers what is in ([`ledger`]), keeps
 //! bad input aside ([`quarantine`]), compacts ([`compact`]), upgrades a lake written by an
 //! older build ([`evolve`]) and opens snapshots for reading ([`snapshot`]). It does not
-//! decode CloudTrail files (`trailhouse-ingest`) nor plan SQL (`trailhouse-query`).
+//! decode CloudTrail files (`ingest`) nor plan SQL (`query`).
 //!
 //! Without the default `delta` feature it is only [`schema`] and [`time`].
 //!

@@ -460,7 +460,7 @@ impl From<LakeError> for DataFusionError {
 
 /// Files of one version of a lake table, chosen by a client that read the Delta log, as a
 /// table: what a distributed engine's scheduler plans a scan of without the Delta log
-/// (DataFusion Ballista's, `trailhouse-cluster`). Its scan keeps the files whose partition
+/// (DataFusion Ballista's, `cluster`). Its scan keeps the files whose partition
 /// values can match the filters; the Parquet scan then prunes row groups and pages by
 /// their statistics as usual.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! trailhouse-route: alerts to where people are, never lost on the way.
+//! route: alerts to where people are, never lost on the way.
 //!
 //! Destinations come from the settings file's `[[destinations]]` ([`config`]): Slack
 //! (incoming webhook, blocks), PagerDuty Events API v2 (a trigger per alert deduplicated by
