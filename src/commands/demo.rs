@@ -53,8 +53,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     // The digests are signed with the generator's key, not CloudTrail's: check them with it.
     let text = std::fs::read_to_string(&marker)?;
     let keys = integrity::keys::PublicKeys::from_json(&text, &marker.display().to_string())?;
-    let checks = ingest::continuous::IntegrityOptions {
-        keys: ingest::continuous::KeySource::File(std::sync::Arc::new(keys)),
+    let checks = ingest::digest_check::IntegrityOptions {
+        keys: ingest::digest_check::KeySource::File(std::sync::Arc::new(keys)),
         // The whole copy is here: a listed file it lacks was deleted, not late.
         missing_after: std::time::Duration::ZERO,
         ..Default::default()

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use ingest::aws::AwsOptions;
 use ingest::backfill::{BackfillOptions, Summary, backfill};
-use ingest::continuous::{IntegrityOptions, KeySource};
+use ingest::digest_check::{IntegrityOptions, KeySource};
 use ingest::source::Source;
 use lake::Lake;
 

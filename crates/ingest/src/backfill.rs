@@ -23,9 +23,9 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::admission::{Admission, Verdict};
-use crate::continuous::{IntegrityOptions, Verifier};
 use crate::counters::{self, Counters};
 use crate::decode::DEFAULT_MAX_INFLATED;
+use crate::digest_check::{IntegrityOptions, Verifier};
 use crate::lanes::{Flushed, LaneOptions, Lanes};
 use crate::source::{Source, SourceObject};
 use crate::{IngestError, Result};
@@ -285,7 +285,7 @@ async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) 
     totals.absorb(flushed);
 
     // The digests met, checked against the log files now in (or already in) the lake.
-    let mut checked = crate::continuous::Checked::default();
+    let mut checked = crate::digest_check::Checked::default();
     // (Also without digests when earlier digests wait for log files: this run may bring them.)
     let verifier = if checking { Some(Verifier::new(lake, opts.integrity.clone()).await?) } else { None };
     if let Some(mut verifier) = verifier.filter(|v| !digest_objects.is_empty() || v.pending() > 0) {

@@ -26,10 +26,10 @@ pub mod admission;
 pub mod aws;
 #[cfg(feature = "pipeline")]
 pub mod backfill;
-#[cfg(feature = "pipeline")]
-pub mod continuous;
 pub mod counters;
 pub mod decode;
+#[cfg(feature = "pipeline")]
+pub mod digest_check;
 pub mod error;
 #[cfg(feature = "pipeline")]
 pub mod lanes;

@@ -120,7 +120,7 @@ impl Source {
 impl Source {
     /// A digest file with its signature: the object's `signature` metadata (S3), or a
     /// `<file>.signature` sidecar beside it (a local copy; none: `None`).
-    pub async fn digest(&self, obj: &SourceObject) -> Result<crate::continuous::ArrivedDigest> {
+    pub async fn digest(&self, obj: &SourceObject) -> Result<crate::digest_check::ArrivedDigest> {
         match self {
             Source::Local { .. } => {
                 let io = |cause| IngestError::Io { path: obj.uri.clone(), cause };
@@ -129,17 +129,17 @@ impl Source {
                     .await
                     .ok()
                     .map(|s| s.trim().to_string());
-                Ok(crate::continuous::ArrivedDigest { object: obj.clone(), bucket: None, gz: gz.into(), signature })
+                Ok(crate::digest_check::ArrivedDigest { object: obj.clone(), bucket: None, gz: gz.into(), signature })
             }
             Source::S3 { client, bucket, .. } => fetch_digest_s3(client, bucket, obj.clone()).await,
         }
     }
 
     /// Where a digest's listed log files are looked for when the lake lacks them.
-    pub fn store(&self) -> crate::continuous::Store {
+    pub fn store(&self) -> crate::digest_check::Store {
         match self {
-            Source::Local { root } => crate::continuous::Store::Local { root: root.clone() },
-            Source::S3 { client, .. } => crate::continuous::Store::S3(client.clone()),
+            Source::Local { root } => crate::digest_check::Store::Local { root: root.clone() },
+            Source::S3 { client, .. } => crate::digest_check::Store::S3(client.clone()),
         }
     }
 }
@@ -149,7 +149,7 @@ pub async fn fetch_digest_s3(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     obj: SourceObject,
-) -> Result<crate::continuous::ArrivedDigest> {
+) -> Result<crate::digest_check::ArrivedDigest> {
     let resource = format!("s3://{bucket}/{}", obj.key);
     let out = client
         .get_object()
@@ -163,7 +163,7 @@ pub async fn fetch_digest_s3(
         out.body.collect().await.map_err(|e| IngestError::Aws(body_failure(&e, "GetObject", &resource)))?.into_bytes();
     let mut obj = obj;
     obj.size = gz.len() as i64;
-    Ok(crate::continuous::ArrivedDigest { object: obj, bucket: Some(bucket.to_string()), gz, signature })
+    Ok(crate::digest_check::ArrivedDigest { object: obj, bucket: Some(bucket.to_string()), gz, signature })
 }
 
 /// Every key under an S3 prefix (one listing, all pages).

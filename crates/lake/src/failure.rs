@@ -20,7 +20,10 @@ pub enum FailureKind {
     NoCredentials,
     /// The endpoint could not be reached (refused, DNS, timeout).
     Unreachable,
-    /// Throttling, a server error, or a response that could not be read: worth retrying.
+    /// AWS asked for fewer requests (S3's SlowDown, throttling, HTTP 429): retried with
+    /// backoff; lasting, it says to lower concurrency or raise a quota.
+    Throttled,
+    /// A server error, or a response that could not be read: worth retrying.
     Transient,
     /// Anything else the service refused (a bad request).
     Refused,
@@ -29,7 +32,7 @@ pub enum FailureKind {
 impl FailureKind {
     /// Whether trying again later can succeed.
     pub fn is_retryable(self) -> bool {
-        matches!(self, FailureKind::Unreachable | FailureKind::Transient)
+        matches!(self, FailureKind::Unreachable | FailureKind::Throttled | FailureKind::Transient)
     }
 
     /// Whether the failure cannot go away without a person: no such bucket or queue, a
@@ -79,12 +82,13 @@ pub fn classify_code(code: &str, status: u16, message: &str) -> (FailureKind, St
         | "Throttling"
         | "ThrottlingException"
         | "RequestThrottled"
-        | "InternalError"
-        | "ServiceUnavailable"
-        | "RequestTimeout" => FailureKind::Transient,
+        | "TooManyRequestsException"
+        | "RequestLimitExceeded" => FailureKind::Throttled,
+        "InternalError" | "ServiceUnavailable" | "RequestTimeout" => FailureKind::Transient,
         _ if status == 404 => FailureKind::NotFound,
         _ if status == 403 => FailureKind::AccessDenied,
-        _ if status == 429 || status >= 500 => FailureKind::Transient,
+        _ if status == 429 => FailureKind::Throttled,
+        _ if status >= 500 => FailureKind::Transient,
         _ => FailureKind::Refused,
     };
     let message = message.trim();
@@ -158,7 +162,11 @@ pub fn sentence(kind: FailureKind, action: &str, resource: &str, what: &str) -> 
             "cannot reach AWS: check --endpoint-url/AWS_ENDPOINT_URL, the region and the network (README: \
              Configuration)"
         }
-        FailureKind::Transient => "AWS is throttling or failing; retried with backoff",
+        FailureKind::Throttled => {
+            "AWS is throttling these requests; retried with backoff (if it lasts, lower --fetch-concurrency \
+             or the number of ingesters, or ask for a higher quota)"
+        }
+        FailureKind::Transient => "AWS is failing; retried with backoff",
         FailureKind::Refused => "AWS refused the request",
     };
     if resource.is_empty() {
@@ -180,6 +188,9 @@ mod tests {
         assert_eq!(kind("AccessDenied", 403), FailureKind::AccessDenied);
         assert_eq!(kind("InvalidAccessKeyId", 403), FailureKind::BadCredentials);
         assert_eq!(kind("", 503), FailureKind::Transient);
+        assert_eq!(kind("SlowDown", 503), FailureKind::Throttled);
+        assert_eq!(kind("", 429), FailureKind::Throttled);
+        assert!(FailureKind::Throttled.is_retryable() && !FailureKind::Throttled.is_permanent());
         assert_eq!(kind("", 403), FailureKind::AccessDenied);
         assert!(!FailureKind::NotFound.is_retryable() && FailureKind::Unreachable.is_retryable());
     }

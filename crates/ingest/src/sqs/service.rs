@@ -31,8 +31,8 @@ use super::message::{Announcement, ObjectRef, parse_body};
 use crate::admission::{Admission, Verdict};
 use crate::aws::AwsOptions;
 use crate::aws::failure::{Failure, FailureKind, explain};
-use crate::continuous::{ArrivedDigest, IntegrityOptions, Store, Verifier};
 use crate::counters::{self, Counters, Snapshot};
+use crate::digest_check::{ArrivedDigest, IntegrityOptions, Store, Verifier};
 use crate::lanes::{LaneOptions, Lanes};
 use crate::object::{Payload, SourceObject};
 use crate::source::{fetch_digest_s3, fetch_s3};
@@ -645,7 +645,7 @@ impl Ingestor<'_> {
         let mut flushed = self.lanes.flush().await?;
         let digests = std::mem::take(&mut self.window.digests);
         // Digests are committed as ledger rows too: a window of digests alone commits.
-        let mut checked = crate::continuous::Checked::default();
+        let mut checked = crate::digest_check::Checked::default();
         if let Some(v) = self.verifier.as_mut()
             && v.has_work(&flushed.ledger, &digests)
         {
