@@ -241,13 +241,19 @@ fn generated_files(logs: &Path) -> Vec<(String, Vec<u8>)> {
 
 /// One counter from a service's metrics endpoint (None while it is not listening).
 fn metric(port: u16, name: &str) -> Option<u64> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
+    let out = http_get(port, "/metrics")?;
     let line = out.lines().find(|l| l.starts_with(&format!("trailhouse_{name} ")))?;
     line.rsplit(' ').next()?.parse().ok()
+}
+
+/// `GET path` on 127.0.0.1:`port` over HTTP/1.0: the whole response, status line included.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
 }
 
 /// The port a service started with `--metrics-addr 127.0.0.1:0` listens on, read from its
@@ -505,14 +511,7 @@ async fn sigterm_flushes_commits_deletes_and_exits_cleanly() {
         );
         std::thread::park_timeout(Duration::from_millis(100));
     }
-    let get = |path: &str| {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
-        out
-    };
+    let get = |path: &str| http_get(port, path).unwrap_or_else(|| panic!("GET {path} failed"));
     let body = get("/metrics");
     assert!(body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(

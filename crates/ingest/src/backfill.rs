@@ -14,7 +14,6 @@
 //! last commit ended.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -211,11 +210,10 @@ async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) 
 
     // Skip what is known or not a log file; fetch with bounded concurrency; hand to lanes.
     // Digest files are kept aside, checked once the log files are in.
-    let (mut already, mut not_logs) = (0u64, 0u64);
     let mut digest_objects = vec![];
     let checking = opts.integrity.enabled;
     let candidates = futures::stream::poll_fn(|cx| list_rx.poll_recv(cx)).filter(|o| {
-        counters.listed.fetch_add(1, Ordering::Relaxed);
+        Counters::add(&counters.listed, 1);
         if checking {
             match admission.digest_verdict(&o.key, Some(o.size)) {
                 Verdict::Admit => {
@@ -223,7 +221,7 @@ async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) 
                     return std::future::ready(false);
                 }
                 Verdict::AlreadyIngested => {
-                    already += 1;
+                    Counters::add(&counters.files_already_ingested, 1);
                     return std::future::ready(false);
                 }
                 Verdict::NotALog => {}
@@ -231,15 +229,15 @@ async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) 
         }
         let keep = match admission.verdict(&o.key, Some(o.size)) {
             Verdict::Admit => {
-                counters.to_read.fetch_add(1, Ordering::Relaxed);
+                Counters::add(&counters.to_read, 1);
                 true
             }
             Verdict::NotALog => {
-                not_logs += 1;
+                Counters::add(&counters.files_not_logs, 1);
                 false
             }
             Verdict::AlreadyIngested => {
-                already += 1;
+                Counters::add(&counters.files_already_ingested, 1);
                 false
             }
         };
@@ -281,6 +279,13 @@ async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) 
     listing??;
     // The last commit's data files and ledger rows; the summary counts all commits.
     let (adds, mut ledger) = (std::mem::take(&mut flushed.adds), std::mem::take(&mut flushed.ledger));
+    // What the last commit holds of the log files (the earlier commits counted theirs).
+    let last = counters::Committed {
+        files: flushed.files,
+        events: flushed.events,
+        bytes: flushed.bytes,
+        ..Default::default()
+    };
     let mut totals = std::mem::take(&mut done.totals);
     totals.absorb(flushed);
 
@@ -305,12 +310,13 @@ async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) 
         );
     }
 
+    let seen = counters.snapshot();
     let mut summary = Summary {
         source: source.describe(),
         lake: lake.location().to_string(),
-        objects_listed: counters.listed.load(Ordering::Relaxed),
-        files_already_ingested: already,
-        files_not_logs: not_logs,
+        objects_listed: seen.listed,
+        files_already_ingested: seen.files_already_ingested,
+        files_not_logs: seen.files_not_logs,
         files: totals.files,
         events: totals.events,
         events_without_time: totals.bad_time,
@@ -334,17 +340,13 @@ async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) 
     let mut window = crate::window::Window { adds, ledger, digests: checked.digests };
     let committed = window.commit(lake, &mut cloudtrail).await?;
     summary.lake_version = committed.version;
-    // What the earlier commits held is counted already; this one holds the rest.
-    let before = counters.snapshot();
     counters.emit(counters::Committed {
-        files: summary.files.saturating_sub(before.files),
-        events: summary.events.saturating_sub(before.events),
-        bytes: summary.bytes.saturating_sub(before.bytes),
         digests_checked: committed.digests_checked,
         digests_with_problems: committed.digests_with_problems,
         version: committed.version,
+        ..last
     });
-    summary.commits = counters.commits.load(Ordering::Relaxed);
+    summary.commits = counters.snapshot().commits;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events as f64 / summary.seconds.max(1e-9);
     tracing::info!(

@@ -164,6 +164,7 @@ impl Event for FileDecoded<'_> {
 }
 
 /// A commit of log files (a backfill's, or one of the service's windows).
+#[derive(Debug, Default)]
 pub struct Committed {
     pub files: u64,
     pub events: u64,

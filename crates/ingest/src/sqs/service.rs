@@ -371,7 +371,7 @@ impl Service {
                     }
                     for m in msgs {
                         let (Some(id), Some(receipt)) = (m.message_id, m.receipt_handle) else { continue };
-                        metrics.messages_received.fetch_add(1, Ordering::Relaxed);
+                        Counters::add(&metrics.messages_received, 1);
                         if let Ok(mut f) = self.in_flight.lock() {
                             f.insert(id.clone(), receipt.clone());
                         }
@@ -382,7 +382,7 @@ impl Service {
                     }
                 }
                 Err(e) => {
-                    metrics.errors.fetch_add(1, Ordering::Relaxed);
+                    Counters::add(&metrics.errors, 1);
                     let failure = explain(&e, "ReceiveMessage", &format!("queue {}", opts.queue_url));
                     let since = *failing_since.get_or_insert_with(Instant::now);
                     // A queue gone, a refusal or rejected credentials stop the service (a
