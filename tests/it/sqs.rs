@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
-use aws_sdk_sqs::types::QueueAttributeName;
+use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
 use test_support::{dataset_files, endpoint, keys_under, upload_trail};
 
 struct Env {
@@ -370,17 +370,22 @@ async fn three_ingesters_on_one_queue_one_killed_twice_land_every_event_once() {
     assert_eq!((ledger["n"].as_u64(), ledger["names"].as_u64()), (Some(files.len() as u64), Some(files.len() as u64)));
 }
 
-/// kill -9 at random moments while files keep arriving; a final --once run must leave
-/// exactly the source events, each once.
+/// kill -9 at random moments while files keep arriving, each kill after the killed process
+/// has committed at least once (so kills land after commits as well as inside windows: the
+/// precise moments are tests/it/crash.rs's); a final --once run must leave exactly the source
+/// events, each once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let e = env().await;
     let logs = e.dir.path().join("logs");
+    // Two hours of one account: ~140 files (a day of the same events is ~1,400 files, and
+    // uploading them one by one was most of this test's two minutes).
     let g = sample_logs::generate(&sample_logs::GenerateOptions {
         out: logs.clone(),
         events: 3_000,
         accounts: 1,
         days: 1,
+        minutes: Some(120),
         seed: 5,
         ..Default::default()
     })
@@ -389,12 +394,19 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let mut rng = sample_logs::Rng::new(11);
     let rounds = 5;
     let per_round = files.len().div_ceil(rounds);
+    let commits = || std::fs::read_dir(e.lake().join("ingested_files/_delta_log")).map_or(0, |d| d.count());
     let mut kills = 0;
     for chunk in files.chunks(per_round) {
         for (k, raw) in chunk {
             e.put(k, raw.clone()).await;
-            e.send(e.s3_note(k)).await;
         }
+        for ten in chunk.chunks(10) {
+            let entries = ten.iter().enumerate().map(|(i, (k, _))| {
+                SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(e.s3_note(k)).build().unwrap()
+            });
+            e.sqs.send_message_batch().queue_url(&e.queue).set_entries(Some(entries.collect())).send().await.unwrap();
+        }
+        let before = commits();
         let mut child = e
             .service()
             .args(["--flush-secs", "1", "--visibility-secs", "4"])
@@ -402,21 +414,22 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Let it run a random while, polling for an early exit, then kill -9.
-        let deadline = Instant::now() + Duration::from_millis(300 + rng.below(2_500));
-        while Instant::now() < deadline {
+        // Its first commit, then a random while (up to two more flushes), then kill -9.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while commits() <= before {
             assert!(child.try_wait().unwrap().is_none(), "the service exited by itself");
-            std::thread::park_timeout(Duration::from_millis(20));
+            assert!(Instant::now() < deadline, "the service never committed");
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        tokio::time::sleep(Duration::from_millis(rng.below(2_000))).await;
+        assert!(child.try_wait().unwrap().is_none(), "the service exited by itself");
         child.kill().unwrap();
         child.wait().unwrap();
         kills += 1;
     }
     assert_eq!(kills, rounds);
     // Messages a killed process held become visible after their timeout; drain them all.
-    // The deadline only bounds a hang: the loop ends as soon as the queue is empty. Under
-    // the full suite the one (single-threaded) moto server also serves the other SQS tests,
-    // and a drain took more than 120 s there on 2026-12-01.
+    // The deadline only bounds a hang: the loop ends as soon as the queue is empty.
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         e.once();
@@ -424,7 +437,7 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
             break;
         }
         assert!(Instant::now() < deadline, "the queue never drained");
-        std::thread::park_timeout(Duration::from_millis(500));
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(e.counts(), (g.events, g.events));
 }
