@@ -15,7 +15,9 @@ pub struct Args {
     /// Target size of compacted files, in MiB.
     #[arg(long, default_value_t = 256)]
     pub target_file_mb: u64,
-    /// Keep unreferenced files younger than this many hours (time travel, running writers).
+    /// Keep unreferenced files younger than this many hours (time travel, running writers:
+    /// files an ingester has written but not yet committed are unreferenced too, so use 0
+    /// only on a lake nobody is writing to).
     #[arg(long, default_value_t = 168)]
     pub retention_hours: i64,
 }

@@ -70,7 +70,7 @@ fn a_killed_run_leaves_nothing_half_visible() {
 }
 
 /// SQL over `lake`, one JSON object per row.
-fn sql_rows(lake: &Path, q: &str) -> Vec<serde_json::Value> {
+pub(crate) fn sql_rows(lake: &Path, q: &str) -> Vec<serde_json::Value> {
     let out = run_ok(trailhouse().args(["sql", "--lake"]).arg(lake).arg(q));
     out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
@@ -167,7 +167,7 @@ fn compact_merges_small_files_keeps_every_row_and_checkpoints() {
 
 /// Each Delta table of `lake` as the Python `deltalake` package and DuckDB read it (every
 /// file its log names, read whole): table -> rows.
-fn independent_table_rows(lake: &Path) -> serde_json::Value {
+pub(crate) fn independent_table_rows(lake: &Path) -> serde_json::Value {
     let python = test_support::python();
     let out = Command::new(python)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/independent_reader.py"))

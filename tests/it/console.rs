@@ -75,9 +75,9 @@ fn sql(lake: &Path, query: &str) -> Vec<Value> {
 }
 
 /// A `trailhouse serve` process, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     log: PathBuf,
 }
 
@@ -89,7 +89,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(lake: &Path, args: &[&str], token: Option<&str>) -> Server {
+    pub(crate) fn start(lake: &Path, args: &[&str], token: Option<&str>) -> Server {
         let log = lake.with_file_name(format!("serve-{}.log", uuid::Uuid::new_v4().simple()));
         let mut c = trailhouse();
         c.args(["serve", "--bind", "127.0.0.1:0", "--lake"]).arg(lake).args(args);
@@ -109,7 +109,7 @@ impl Server {
         Server { url: url.to_string(), child, log }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -122,7 +122,7 @@ async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
 }
 
-async fn get(url: &str) -> (u16, Value) {
+pub(crate) async fn get(url: &str) -> (u16, Value) {
     call(reqwest::Client::new().get(url)).await
 }
 

@@ -11,11 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
-use aws_sdk_sqs::types::QueueAttributeName;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use test_support::{dataset_files, endpoint};
+
+use crate::local_aws::{bucket_and_queue, clients, notify, queue_depth};
 
 const DATASET_EVENTS: u64 = 2_900 + 21;
 const DATASET_FILES: u64 = 55 + 2;
@@ -25,6 +26,9 @@ struct Stats {
     requests: AtomicU64,
     faults: AtomicU64,
     denied_writes: AtomicU64,
+    log_writes: AtomicU64,
+    /// Delta log writes answered 503, applied with their answer dropped, or answered late.
+    log_faults: [AtomicU64; 3],
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +40,16 @@ struct Faults {
     /// Answer every request with 403 and this S3 error code (`AccessDenied`,
     /// `InvalidAccessKeyId`).
     refuse_all: Option<&'static str>,
+    /// Fail every other write under a `_delta_log/` (a table's commits, checkpoints), in
+    /// turn: 503 SlowDown before the write; the write applied and its answer dropped (what
+    /// a timeout looks like when the request got through: the writer's retry of a
+    /// conditional PUT then finds the version taken, as if it had lost a race); the answer
+    /// held back 2 s.
+    log_writes: bool,
+}
+
+impl Faults {
+    const NONE: Faults = Faults { rate: 0.0, deny_object_writes: false, refuse_all: None, log_writes: false };
 }
 
 /// The proxy: one request per client connection (it answers with `Connection: close`),
@@ -118,6 +132,25 @@ async fn serve(
         let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
         return respond(&mut client, 403, "application/xml", xml).await;
     }
+    if is_write && request_line.contains("/_delta_log/") && faults.log_writes {
+        let n = stats.log_writes.fetch_add(1, Ordering::Relaxed);
+        if n.is_multiple_of(2) {
+            let kind = (n / 2 % 3) as usize;
+            stats.log_faults[kind].fetch_add(1, Ordering::Relaxed);
+            if kind == 0 {
+                let xml = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+                return respond(&mut client, 503, "application/xml", xml).await;
+            }
+            let response = forward(upstream, &head, &body).await?;
+            if kind == 1 {
+                // Applied upstream; the client never hears of it.
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            client.write_all(&response).await?;
+            return client.shutdown().await;
+        }
+    }
     let d = draw(rng);
     let slice = faults.rate / 4.0;
     let fault = if d < faults.rate { Some((d / slice) as u32) } else { None };
@@ -165,12 +198,7 @@ async fn serve(
         }
         _ => {}
     }
-    let mut up = TcpStream::connect(upstream).await?;
-    up.write_all(&head).await?;
-    up.write_all(b"Connection: close\r\n\r\n").await?;
-    up.write_all(&body).await?;
-    let mut response = Vec::new();
-    up.read_to_end(&mut response).await?;
+    let response = forward(upstream, &head, &body).await?;
     if fault == Some(3) {
         // Slow: the answer trickles out in pieces.
         let mut tick = tokio::time::interval(Duration::from_millis(150));
@@ -182,6 +210,17 @@ async fn serve(
         client.write_all(&response).await?;
     }
     client.shutdown().await
+}
+
+/// Sends one request upstream and returns its whole answer.
+async fn forward(upstream: SocketAddr, head: &[u8], body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut up = TcpStream::connect(upstream).await?;
+    up.write_all(head).await?;
+    up.write_all(b"Connection: close\r\n\r\n").await?;
+    up.write_all(body).await?;
+    let mut response = Vec::new();
+    up.read_to_end(&mut response).await?;
+    Ok(response)
 }
 
 async fn respond(client: &mut TcpStream, status: u16, content_type: &str, body: &str) -> std::io::Result<()> {
@@ -198,14 +237,9 @@ fn upstream() -> SocketAddr {
     endpoint().trim_start_matches("http://").trim_end_matches('/').parse().unwrap()
 }
 
-async fn clients() -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {
-    let aws = ingest::aws::AwsOptions { endpoint_url: Some(endpoint()), region: Some("us-east-1".into()) };
-    (aws.s3_client().await, aws_sdk_sqs::Client::new(&aws.sdk_config().await))
-}
-
-/// Uploads the shared datasets (directly, not through the proxy); returns their keys.
+/// Uploads the shared datasets (directly, not through the proxy) into `bucket` (which
+/// exists); returns their keys.
 async fn upload_datasets(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<String> {
-    s3.create_bucket().bucket(bucket).send().await.unwrap();
     let mut keys = vec![];
     for (key, raw, _) in dataset_files() {
         s3.put_object().bucket(bucket).key(&key).body(raw.into()).send().await.unwrap();
@@ -243,10 +277,10 @@ fn lake_counts(lake: &Path) -> (u64, u64) {
 async fn backfill_from_s3_under_20_percent_faults_counts_exactly() {
     let (s3, _) = clients().await;
     let bucket = format!("faults-{}", uuid::Uuid::new_v4().simple());
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
     let keys = upload_datasets(&s3, &bucket).await;
     assert_eq!(keys.len() as u64, DATASET_FILES);
-    let (proxy, stats) =
-        start_proxy(upstream(), Faults { rate: 0.2, deny_object_writes: false, refuse_all: None }, 42).await;
+    let (proxy, stats) = start_proxy(upstream(), Faults { rate: 0.2, ..Faults::NONE }, 42).await;
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let mut c = trailhouse(&proxy);
@@ -264,32 +298,10 @@ async fn backfill_from_s3_under_20_percent_faults_counts_exactly() {
     assert!(faults >= 5 && faults * 10 >= requests, "{faults} faults in {requests} requests: the test did not test");
 }
 
-async fn queue_messages(sqs: &aws_sdk_sqs::Client, queue: &str) -> u64 {
-    let attrs = sqs
-        .get_queue_attributes()
-        .queue_url(queue)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap();
-    let a = attrs.attributes.unwrap();
-    ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        .iter()
-        .map(|k| a.get(&QueueAttributeName::from(*k)).unwrap().parse::<u64>().unwrap())
-        .sum()
-}
-
 async fn queue_with_notifications(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client) -> (String, Vec<String>) {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let bucket = format!("faults-{id}");
+    let (bucket, queue) = bucket_and_queue(s3, sqs, "faults").await;
     let keys = upload_datasets(s3, &bucket).await;
-    let queue = sqs.create_queue().queue_name(format!("faults-{id}")).send().await.unwrap().queue_url.unwrap();
-    for k in &keys {
-        let body = serde_json::json!({"Records":[{"eventSource":"aws:s3","eventName":"ObjectCreated:Put",
-            "s3":{"bucket":{"name": bucket},"object":{"key": k}}}]});
-        sqs.send_message().queue_url(&queue).message_body(body.to_string()).send().await.unwrap();
-    }
+    notify(sqs, &queue, &bucket, &keys).await;
     (queue, keys)
 }
 
@@ -297,8 +309,7 @@ async fn queue_with_notifications(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Cl
 async fn sqs_ingest_under_20_percent_faults_counts_exactly() {
     let (s3, sqs) = clients().await;
     let (queue, keys) = queue_with_notifications(&s3, &sqs).await;
-    let (proxy, stats) =
-        start_proxy(upstream(), Faults { rate: 0.2, deny_object_writes: false, refuse_all: None }, 7).await;
+    let (proxy, stats) = start_proxy(upstream(), Faults { rate: 0.2, ..Faults::NONE }, 7).await;
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let mut c = trailhouse(&proxy);
@@ -308,7 +319,7 @@ async fn sqs_ingest_under_20_percent_faults_counts_exactly() {
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["files"].as_u64(), Some(keys.len() as u64), "{s}");
     assert_eq!(lake_counts(&lake), (DATASET_EVENTS, DATASET_EVENTS));
-    assert_eq!(queue_messages(&sqs, &queue).await, 0, "every message deleted after its commit");
+    assert_eq!(queue_depth(&sqs, &queue).await, 0, "every message deleted after its commit");
     assert!(stats.faults.load(Ordering::Relaxed) >= 5, "{stats:?}");
 }
 
@@ -339,8 +350,7 @@ async fn a_lake_that_refuses_writes_keeps_every_message_and_fails_loudly() {
         .output()
         .unwrap();
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    let (proxy, stats) =
-        start_proxy(upstream(), Faults { rate: 0.0, deny_object_writes: true, refuse_all: None }, 1).await;
+    let (proxy, stats) = start_proxy(upstream(), Faults { deny_object_writes: true, ..Faults::NONE }, 1).await;
     let mut c = trailhouse(&proxy);
     c.args([
         "ingest",
@@ -363,7 +373,7 @@ async fn a_lake_that_refuses_writes_keeps_every_message_and_fails_loudly() {
     );
     assert!(stats.denied_writes.load(Ordering::Relaxed) > 0);
     // Nothing was committed, so nothing was deleted.
-    assert_eq!(queue_messages(&sqs, &queue).await, keys.len() as u64);
+    assert_eq!(queue_depth(&sqs, &queue).await, keys.len() as u64);
 }
 
 /// The one error line a failed command ends with: it must name the resource, say what to
@@ -435,7 +445,7 @@ async fn aws_refusals_and_unreachable_services_fail_fast_with_one_clear_line() {
         ("AccessDenied", "access denied", "docs/iam.md"),
         ("InvalidAccessKeyId", "rejected the credentials", "README: Configuration"),
     ] {
-        let faults = Faults { rate: 0.0, deny_object_writes: false, refuse_all: Some(code) };
+        let faults = Faults { refuse_all: Some(code), ..Faults::NONE };
         let (proxy, _) = start_proxy(upstream(), faults, 3).await;
         let out = output(backfill(&proxy, "s3://trail-bucket/AWSLogs/")).await;
         one_clear_line(&out, &["s3://trail-bucket/AWSLogs/", code, says, page]);
@@ -476,4 +486,84 @@ async fn aws_refusals_and_unreachable_services_fail_fast_with_one_clear_line() {
     one_clear_line(&out, &["cannot serve metrics on", &addr, "--metrics-addr"]);
 
     assert!(!lake.exists(), "a command that failed before reading anything made a lake folder");
+}
+
+/// Three ingesters on one queue and repeated compactions, all against one `s3://` lake on
+/// the local server, with every other Delta log write failing (503 before the write, the
+/// write applied and its answer dropped, the answer 2 s late): every event lands once,
+/// each log file has one ledger row, every table reads, and every message is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_land_every_event_once() {
+    let (s3, sqs) = clients().await;
+    let (queue, keys) = queue_with_notifications(&s3, &sqs).await;
+    let lake_bucket = format!("lake-{}", uuid::Uuid::new_v4().simple());
+    s3.create_bucket().bucket(&lake_bucket).send().await.unwrap();
+    let lake = format!("s3://{lake_bucket}/lake");
+    let (proxy, stats) = start_proxy(upstream(), Faults { log_writes: true, ..Faults::NONE }, 99).await;
+    let logs = tempfile::tempdir().unwrap();
+    let services: Vec<std::process::Child> = (0..3)
+        .map(|i| {
+            let log = std::fs::File::create(logs.path().join(format!("ingester-{i}.log"))).unwrap();
+            trailhouse(&proxy)
+                .args(["ingest", "--queue-url", &queue, "--lake", &lake, "--lanes", "1", "--flush-secs", "1"])
+                .args(["--visibility-secs", "20", "--stats-secs", "3600", "--metrics-addr", "127.0.0.1:0"])
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let logs_of = |logs: &Path| {
+        (0..3)
+            .map(|i| std::fs::read_to_string(logs.join(format!("ingester-{i}.log"))).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n----\n")
+    };
+    // Compactions while the queue drains: they may lose a race to an ingester's commit or
+    // to a dropped answer (and say so); one at least must go through.
+    let (mut compactions, mut compacted) = (0, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let mut c = trailhouse(&proxy);
+        c.args(["compact", "--lake", &lake]);
+        compactions += 1;
+        compacted += u32::from(output(c).await.status.success());
+        if queue_depth(&sqs, &queue).await == 0 && compacted > 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the queue never drained:\n{}", logs_of(logs.path()));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    for mut child in services {
+        assert!(child.try_wait().unwrap().is_none(), "an ingester died:\n{}", logs_of(logs.path()));
+        let term = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(term.success());
+        let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+        assert!(status.success(), "an ingester failed to stop cleanly: {status}\n{}", logs_of(logs.path()));
+    }
+    let faults: Vec<u64> = stats.log_faults.iter().map(|n| n.load(Ordering::Relaxed)).collect();
+    assert!(faults.iter().all(|n| *n > 0), "not every kind of fault was injected: {faults:?}");
+
+    // Read directly, not through the proxy.
+    let sql = |q: &str| {
+        let mut c = Command::cargo_bin("trailhouse").unwrap();
+        c.env_remove("TRAILHOUSE_LAKE").args(["sql", "--endpoint-url", &endpoint(), "--lake", &lake, q]);
+        c
+    };
+    let row = |out: std::process::Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let events = row(output(sql("SELECT count(*) AS n, count(DISTINCT eventid) AS ids FROM cloudtrail")).await);
+    assert_eq!((events["n"].as_u64(), events["ids"].as_u64()), (Some(DATASET_EVENTS), Some(DATASET_EVENTS)));
+    let ledger = row(output(sql(
+        "SELECT count(*) AS n, count(DISTINCT name) AS names FROM ingested_files WHERE status = 'ingested'",
+    ))
+    .await);
+    assert_eq!(
+        (ledger["n"].as_u64(), ledger["names"].as_u64()),
+        (Some(keys.len() as u64), Some(keys.len() as u64)),
+        "{ledger}"
+    );
+    eprintln!("{compacted} of {compactions} compactions went through; log write faults {faults:?}");
 }

@@ -6,8 +6,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt;
-use aws_sdk_sqs::types::{QueueAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::QueueAttributeName;
 use test_support::{dataset_files, endpoint, keys_under, upload_trail};
+
+use crate::local_aws::{bucket_and_queue, clients, notify, queue_depth, s3_note};
 
 struct Env {
     s3: aws_sdk_s3::Client,
@@ -18,13 +20,8 @@ struct Env {
 }
 
 async fn env() -> Env {
-    let aws = ingest::aws::AwsOptions { endpoint_url: Some(endpoint()), region: Some("us-east-1".into()) };
-    let s3 = aws.s3_client().await;
-    let sqs = aws_sdk_sqs::Client::new(&aws.sdk_config().await);
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let bucket = format!("central-{id}");
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let queue = sqs.create_queue().queue_name(format!("q-{id}")).send().await.unwrap().queue_url.unwrap();
+    let (s3, sqs) = clients().await;
+    let (bucket, queue) = bucket_and_queue(&s3, &sqs, "central").await;
     Env { s3, sqs, bucket, queue, dir: tempfile::tempdir().unwrap() }
 }
 
@@ -42,9 +39,7 @@ impl Env {
     }
 
     fn s3_note(&self, key: &str) -> String {
-        serde_json::json!({"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","eventName":"ObjectCreated:Put",
-            "s3":{"bucket":{"name":self.bucket},"object":{"key":key,"size":0}}}]})
-        .to_string()
+        s3_note(&self.bucket, key)
     }
 
     fn service(&self) -> Command {
@@ -80,16 +75,7 @@ impl Env {
     }
 
     async fn queue_depth(&self) -> u64 {
-        let a = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.queue)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send()
-            .await
-            .unwrap();
-        a.attributes().unwrap().values().map(|v| v.parse::<u64>().unwrap()).sum()
+        queue_depth(&self.sqs, &self.queue).await
     }
 }
 
@@ -400,12 +386,8 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
         for (k, raw) in chunk {
             e.put(k, raw.clone()).await;
         }
-        for ten in chunk.chunks(10) {
-            let entries = ten.iter().enumerate().map(|(i, (k, _))| {
-                SendMessageBatchRequestEntry::builder().id(i.to_string()).message_body(e.s3_note(k)).build().unwrap()
-            });
-            e.sqs.send_message_batch().queue_url(&e.queue).set_entries(Some(entries.collect())).send().await.unwrap();
-        }
+        let keys: Vec<String> = chunk.iter().map(|(k, _)| k.clone()).collect();
+        notify(&e.sqs, &e.queue, &e.bucket, &keys).await;
         let before = commits();
         let mut child = e
             .service()

@@ -397,6 +397,7 @@ pub async fn record(lake: &Lake, summary: &RunSummary) -> Result<()> {
             lake.evolve_table(ALERTS_TABLE, &crate::alert::ALERT_SCHEMA).await?;
         }
         lake.append(ALERTS_TABLE, vec![to_batch(&summary.alerts, summary.detected_at, &summary.run_id)?]).await?;
+        lake::failpoint::hit("detect.alerts-recorded");
     }
     // Alerts about what has turned out fine are closed before the watermark moves: a
     // crash in between finds them again and closes the ones still open.

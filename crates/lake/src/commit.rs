@@ -49,6 +49,7 @@ impl Lake {
             w.write(ledger_batch(ledger, run_id)).await.map_err(&err)?;
             w.flush().await.map_err(&err)?
         };
+        crate::failpoint::hit("lake.ledger-written");
         let mut version = cloudtrail.version().unwrap_or(0);
         if !adds.is_empty() {
             let mut meta = HashMap::new();
@@ -58,11 +59,13 @@ impl Lake {
             meta.insert(META_LEDGER_ADD.to_string(), ledger_json);
             version = commit_adds(cloudtrail, adds, meta).await.map_err(&err)?;
         }
+        crate::failpoint::hit("lake.events-committed");
         if !ledger_adds.is_empty() {
             let mut meta = HashMap::new();
             meta.insert(META_RUN_ID.to_string(), Value::String(run_id.to_string()));
             commit_adds(&mut ledger_table, ledger_adds, meta).await.map_err(&err)?;
         }
+        crate::failpoint::hit("lake.ledger-committed");
         Ok(version)
     }
 

@@ -43,6 +43,7 @@ impl Lake {
                 .map_err(&err)?;
             summary.files_removed += m.num_files_removed;
             summary.files_added += m.num_files_added;
+            crate::failpoint::hit("compact.optimized");
             let (table, v) = table
                 .vacuum()
                 .with_retention_period(chrono::Duration::hours(retention_hours))
@@ -50,6 +51,7 @@ impl Lake {
                 .await
                 .map_err(&err)?;
             summary.files_vacuumed += v.files_deleted.len() as u64;
+            crate::failpoint::hit("compact.vacuumed");
             deltalake::checkpoints::create_checkpoint(&table, None).await.map_err(&err)?;
             summary.checkpoints += 1;
         }

@@ -29,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod failpoint;
 #[cfg(feature = "delta")]
 pub mod failure;
 pub mod schema;

@@ -695,6 +695,9 @@ impl Ingestor<'_> {
             self.window.ledger_seen = lake.table(LEDGER_TABLE).await?.version();
         }
         self.admission.abandon_pending();
+        if !self.window.done.is_empty() {
+            lake::failpoint::hit("sqs.before-delete");
+        }
         self.svc.delete_messages(std::mem::take(&mut self.window.done)).await;
         Ok(())
     }

@@ -1,0 +1,73 @@
+//! Failpoints: the named moments of the commit protocol where a test makes the process die
+//! as `kill -9` would, to prove that a crash exactly there loses and duplicates nothing.
+//!
+//! A point is [`hit`] on every pass; it does something only in a build with the
+//! `failpoints` feature (the workspace's tests turn it on; `cargo build` and the release
+//! binary compile every point to nothing) and only when the process was started with
+//! `TRAILHOUSE_TEST_FAILPOINT=<name>` (die on the first pass) or `<name>@<n>` (die on the
+//! n-th). It then writes `failpoint <name> hit (pass <n>)` to stderr, so a test knows the
+//! process died at that moment and not elsewhere, and aborts: no destructor runs, no buffer
+//! is flushed, no message is deleted.
+//!
+//! The points, in the order a run passes them (what each proves is in docs/reliability.md):
+//!
+//! | name | where |
+//! |---|---|
+//! | `ingest.data-written` | the window's data files are written, nothing committed |
+//! | `ingest.integrity-recorded` | its digests' `integrity` rows are committed |
+//! | `lake.ledger-written` | its ledger file is written, not committed |
+//! | `lake.events-committed` | its `cloudtrail` commit is in, the ledger's is not |
+//! | `lake.ledger-committed` | both commits are in, nothing told to the caller |
+//! | `sqs.before-delete` | a committed window's SQS messages are not yet deleted |
+//! | `compact.optimized` | a table's compaction is committed, its vacuum not run |
+//! | `compact.vacuumed` | a table is vacuumed, its checkpoint not written |
+//! | `detect.alerts-recorded` | a detection run's alerts are written, its watermark not |
+
+/// The variable that arms one point.
+pub const VARIABLE: &str = "TRAILHOUSE_TEST_FAILPOINT";
+
+/// Every point, in the order a run passes them.
+pub const POINTS: &[&str] = &[
+    "ingest.data-written",
+    "ingest.integrity-recorded",
+    "lake.ledger-written",
+    "lake.events-committed",
+    "lake.ledger-committed",
+    "sqs.before-delete",
+    "compact.optimized",
+    "compact.vacuumed",
+    "detect.alerts-recorded",
+];
+
+/// Passes the point `name`: dies there if the process was started to (see the module).
+#[cfg(feature = "failpoints")]
+pub fn hit(name: &'static str) {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static ARMED: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    static PASSES: AtomicU64 = AtomicU64::new(0);
+    debug_assert!(POINTS.contains(&name), "failpoint {name} is not listed in POINTS");
+    let armed = ARMED.get_or_init(|| {
+        let spec = std::env::var(VARIABLE).ok().filter(|s| !s.is_empty())?;
+        let (point, nth) = match spec.split_once('@') {
+            Some((p, n)) => (p.to_string(), n.parse().unwrap_or_else(|_| panic!("{VARIABLE}={spec}: not <name>@<n>"))),
+            None => (spec.clone(), 1),
+        };
+        assert!(POINTS.contains(&point.as_str()), "{VARIABLE}={spec}: no such failpoint (see lake::failpoint::POINTS)");
+        Some((point, nth))
+    });
+    let Some((point, nth)) = armed else { return };
+    if point != name {
+        return;
+    }
+    let pass = PASSES.fetch_add(1, Ordering::SeqCst) + 1;
+    if pass == *nth {
+        eprintln!("failpoint {name} hit (pass {pass})");
+        std::process::abort();
+    }
+}
+
+/// Passes the point `name`: nothing, in a build without the `failpoints` feature.
+#[cfg(not(feature = "failpoints"))]
+#[inline(always)]
+pub fn hit(_name: &'static str) {}
