@@ -29,6 +29,8 @@ struct Stats {
     log_writes: AtomicU64,
     /// Delta log writes answered 503, applied with their answer dropped, or answered late.
     log_faults: [AtomicU64; 3],
+    /// Late answers whose client had closed the connection by then: it timed out.
+    log_timeouts: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -41,12 +43,18 @@ struct Faults {
     /// `InvalidAccessKeyId`).
     refuse_all: Option<&'static str>,
     /// Fail every other write under a `_delta_log/` (a table's commits, checkpoints), in
-    /// turn: 503 SlowDown before the write; the write applied and its answer dropped (what
-    /// a timeout looks like when the request got through: the writer's retry of a
-    /// conditional PUT then finds the version taken, as if it had lost a race); the answer
-    /// held back 2 s.
+    /// turn: 503 SlowDown before the write; the write applied and the connection dropped
+    /// without an answer; the write applied and its answer held back past the writer's
+    /// timeout ([`LOG_WRITE_TIMEOUT`]). The last two are what a conditional PUT that got
+    /// through looks like to its writer: its retry finds the version taken, as if it had
+    /// lost a race.
     log_writes: bool,
 }
+
+/// The lake's request timeout in the log-write test (object_store reads `AWS_TIMEOUT`), and
+/// how long the proxy holds an answer that must time out.
+const LOG_WRITE_TIMEOUT: &str = "3s";
+const LOG_WRITE_HOLD: Duration = Duration::from_secs(6);
 
 impl Faults {
     const NONE: Faults = Faults { rate: 0.0, deny_object_writes: false, refuse_all: None, log_writes: false };
@@ -146,7 +154,13 @@ async fn serve(
                 // Applied upstream; the client never hears of it.
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            // Applied upstream; the answer comes after the client has given up (which its
+            // closed connection shows: a read finds the end).
+            tokio::time::sleep(LOG_WRITE_HOLD).await;
+            let mut byte = [0u8; 1];
+            if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(50), client.read(&mut byte)).await {
+                stats.log_timeouts.fetch_add(1, Ordering::Relaxed);
+            }
             client.write_all(&response).await?;
             return client.shutdown().await;
         }
@@ -490,7 +504,8 @@ async fn aws_refusals_and_unreachable_services_fail_fast_with_one_clear_line() {
 
 /// Three ingesters on one queue and repeated compactions, all against one `s3://` lake on
 /// the local server, with every other Delta log write failing (503 before the write, the
-/// write applied and its answer dropped, the answer 2 s late): every event lands once,
+/// write applied and its connection dropped, the write applied and its answer timed out):
+/// every event lands once,
 /// each log file has one ledger row, every table reads, and every message is deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_land_every_event_once() {
@@ -505,6 +520,7 @@ async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_l
         .map(|i| {
             let log = std::fs::File::create(logs.path().join(format!("ingester-{i}.log"))).unwrap();
             trailhouse(&proxy)
+                .env("AWS_TIMEOUT", LOG_WRITE_TIMEOUT)
                 .args(["ingest", "--queue-url", &queue, "--lake", &lake, "--lanes", "1", "--flush-secs", "1"])
                 .args(["--visibility-secs", "20", "--stats-secs", "3600", "--metrics-addr", "127.0.0.1:0"])
                 .stdout(std::process::Stdio::null())
@@ -519,15 +535,21 @@ async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_l
             .collect::<Vec<_>>()
             .join("\n----\n")
     };
-    // Compactions while the queue drains: they may lose a race to an ingester's commit or
-    // to a dropped answer (and say so); one at least must go through.
+    // Compactions while the queue drains. The first usually starts before any ingester has
+    // created the tables and fails, saying so; one at least must go through.
     let (mut compactions, mut compacted) = (0, 0);
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     loop {
         let mut c = trailhouse(&proxy);
-        c.args(["compact", "--lake", &lake]);
+        c.env("AWS_TIMEOUT", LOG_WRITE_TIMEOUT).args(["compact", "--lake", &lake]);
         compactions += 1;
-        compacted += u32::from(output(c).await.status.success());
+        let out = output(c).await;
+        if out.status.success() {
+            compacted += 1;
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            eprintln!("a compaction failed: {}", err.lines().last().unwrap_or_default());
+        }
         if queue_depth(&sqs, &queue).await == 0 && compacted > 0 {
             break;
         }
@@ -543,6 +565,8 @@ async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_l
     }
     let faults: Vec<u64> = stats.log_faults.iter().map(|n| n.load(Ordering::Relaxed)).collect();
     assert!(faults.iter().all(|n| *n > 0), "not every kind of fault was injected: {faults:?}");
+    let timeouts = stats.log_timeouts.load(Ordering::Relaxed);
+    assert!(timeouts > 0, "no writer timed out on a held answer ({faults:?})");
 
     // Read directly, not through the proxy.
     let sql = |q: &str| {
@@ -565,5 +589,7 @@ async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_l
         (Some(keys.len() as u64), Some(keys.len() as u64)),
         "{ledger}"
     );
-    eprintln!("{compacted} of {compactions} compactions went through; log write faults {faults:?}");
+    eprintln!(
+        "{compacted} of {compactions} compactions went through; log write faults {faults:?}, {timeouts} timed out"
+    );
 }
