@@ -506,7 +506,7 @@ async fn aws_refusals_and_unreachable_services_fail_fast_with_one_clear_line() {
 /// the local server, with every other Delta log write failing (503 before the write, the
 /// write applied and its connection dropped, the write applied and its answer timed out):
 /// every event lands once,
-/// each log file has one ledger row, every table reads, and every message is deleted.
+/// each log file has one ledger row, both tables read, and every message is deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_land_every_event_once() {
     let (s3, sqs) = clients().await;

@@ -380,7 +380,15 @@ async fn kill_9_at_random_moments_loses_nothing_and_duplicates_nothing() {
     let mut rng = sample_logs::Rng::new(11);
     let rounds = 5;
     let per_round = files.len().div_ceil(rounds);
-    let commits = || std::fs::read_dir(e.lake().join("ingested_files/_delta_log")).map_or(0, |d| d.count());
+    // The ledger's newest version (commit files only: version 0 is the table's creation).
+    let commits = || {
+        let dir = std::fs::read_dir(e.lake().join("ingested_files/_delta_log"));
+        dir.map_or(0, |d| {
+            d.filter_map(|f| f.ok()?.file_name().to_str()?.strip_suffix(".json")?.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0)
+        })
+    };
     let mut kills = 0;
     for chunk in files.chunks(per_round) {
         for (k, raw) in chunk {

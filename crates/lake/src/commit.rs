@@ -47,9 +47,10 @@ impl Lake {
         } else {
             let mut w = self.writer(&ledger_table)?;
             w.write(ledger_batch(ledger, run_id)).await.map_err(&err)?;
-            w.flush().await.map_err(&err)?
+            let adds = w.flush().await.map_err(&err)?;
+            crate::failpoint::hit("lake.ledger-written");
+            adds
         };
-        crate::failpoint::hit("lake.ledger-written");
         let mut version = cloudtrail.version().unwrap_or(0);
         if !adds.is_empty() {
             let mut meta = HashMap::new();
@@ -58,14 +59,14 @@ impl Lake {
                 .map_err(|e| LakeError::state(&self.location, format!("cannot serialise the ledger add: {e}")))?;
             meta.insert(META_LEDGER_ADD.to_string(), ledger_json);
             version = commit_adds(cloudtrail, adds, meta).await.map_err(&err)?;
+            crate::failpoint::hit("lake.events-committed");
         }
-        crate::failpoint::hit("lake.events-committed");
         if !ledger_adds.is_empty() {
             let mut meta = HashMap::new();
             meta.insert(META_RUN_ID.to_string(), Value::String(run_id.to_string()));
             commit_adds(&mut ledger_table, ledger_adds, meta).await.map_err(&err)?;
+            crate::failpoint::hit("lake.ledger-committed");
         }
-        crate::failpoint::hit("lake.ledger-committed");
         Ok(version)
     }
 

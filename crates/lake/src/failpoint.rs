@@ -1,9 +1,11 @@
 //! Failpoints: the named moments of the commit protocol where a test makes the process die
 //! as `kill -9` would, to prove that a crash exactly there loses and duplicates nothing.
 //!
-//! A point is [`hit`] on every pass; it does something only in a build with the
-//! `failpoints` feature (the workspace's tests turn it on; `cargo build` and the release
-//! binary compile every point to nothing) and only when the process was started with
+//! A point is [`hit`] each time its step has done something (a window with data files,
+//! a commit that happened); it does something only in a build with the `failpoints`
+//! feature (the root's dev-dependency turns it on in builds with test targets: `cargo
+//! test`, `--all-targets`; `cargo build` and the release binary compile every point to
+//! nothing) and only when the process was started with
 //! `TRAILHOUSE_TEST_FAILPOINT=<name>` (die on the first pass) or `<name>@<n>` (die on the
 //! n-th). It then writes `failpoint <name> hit (pass <n>)` to stderr, so a test knows the
 //! process died at that moment and not elsewhere, and aborts: no destructor runs, no buffer
@@ -18,7 +20,7 @@
 //! | `lake.ledger-written` | its ledger file is written, not committed |
 //! | `lake.events-committed` | its `cloudtrail` commit is in, the ledger's is not |
 //! | `lake.ledger-committed` | both commits are in, nothing told to the caller |
-//! | `sqs.before-delete` | a committed window's SQS messages are not yet deleted |
+//! | `sqs.before-delete` | a window is done (its data committed, or nothing new in it), its SQS messages not yet deleted |
 //! | `compact.optimized` | a table's compaction is committed, its vacuum not run |
 //! | `compact.vacuumed` | a table is vacuumed, its checkpoint not written |
 //! | `detect.alerts-recorded` | a detection run's alerts are written, its watermark not |
@@ -62,7 +64,11 @@ pub fn hit(name: &'static str) {
     }
     let pass = PASSES.fetch_add(1, Ordering::SeqCst) + 1;
     if pass == *nth {
-        eprintln!("failpoint {name} hit (pass {pass})");
+        // The line and the abort under stderr's lock: no other thread's log line can come
+        // after it, so a test finds it last.
+        use std::io::Write;
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "failpoint {name} hit (pass {pass})");
         std::process::abort();
     }
 }
