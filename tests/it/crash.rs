@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lake::failpoint::{POINTS, VARIABLE};
-use test_support::{endpoint, keys_under, run_ok, trailhouse, upload_trail};
+use test_support::{endpoint, gz_json, keys_under, run_ok, trailhouse, upload_trail};
 
 use crate::backfill::{independent_table_rows, sql_rows};
 use crate::local_aws::{bucket_and_queue, clients, notify, queue_depth};
@@ -45,7 +45,7 @@ fn trail(dir: &Path, name: &str, events: &str, start: &str, seed: &str, bucket: 
             continue;
         }
         files += 1;
-        let doc = read_gz_json(&logs.join(&key));
+        let doc = gz_json(&logs.join(&key));
         for r in doc["Records"].as_array().unwrap() {
             ids.push(r["eventID"].as_str().unwrap().to_string());
         }
@@ -53,13 +53,6 @@ fn trail(dir: &Path, name: &str, events: &str, start: &str, seed: &str, bucket: 
     ids.sort();
     let keys = logs.join("public-keys.json");
     Trail { logs, keys, ids, files, digests }
-}
-
-fn read_gz_json(path: &Path) -> serde_json::Value {
-    use std::io::Read;
-    let mut text = String::new();
-    flate2::read::MultiGzDecoder::new(&std::fs::read(path).unwrap()[..]).read_to_string(&mut text).unwrap();
-    serde_json::from_str(&text).unwrap()
 }
 
 /// Runs `c` with `point` (`name` or `name@n`) armed and asserts that it died there: aborted

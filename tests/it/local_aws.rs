@@ -10,14 +10,20 @@ pub(crate) async fn clients() -> (aws_sdk_s3::Client, aws_sdk_sqs::Client) {
     (aws.s3_client().await, aws_sdk_sqs::Client::new(&aws.sdk_config().await))
 }
 
-/// A new bucket and a new queue, both named `<prefix>-<uuid>`: (bucket, queue URL).
+/// A new bucket named `<prefix>-<uuid>`.
+pub(crate) async fn new_bucket(s3: &aws_sdk_s3::Client, prefix: &str) -> String {
+    let name = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
+    s3.create_bucket().bucket(&name).send().await.unwrap();
+    name
+}
+
+/// A new bucket and a new queue of the same name, `<prefix>-<uuid>`: (bucket, queue URL).
 pub(crate) async fn bucket_and_queue(
     s3: &aws_sdk_s3::Client,
     sqs: &aws_sdk_sqs::Client,
     prefix: &str,
 ) -> (String, String) {
-    let name = format!("{prefix}-{}", uuid::Uuid::new_v4().simple());
-    s3.create_bucket().bucket(&name).send().await.unwrap();
+    let name = new_bucket(s3, prefix).await;
     let queue = sqs.create_queue().queue_name(&name).send().await.unwrap().queue_url.unwrap();
     (name, queue)
 }

@@ -91,15 +91,20 @@ pub fn log_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// A gzipped JSON file (a log file, a digest) parsed by serde_json.
+pub fn gz_json(path: &Path) -> serde_json::Value {
+    use std::io::Read;
+    let raw = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut text = String::new();
+    flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut text).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
 /// Every `.json.gz` file under `dir` with its events parsed by serde_json, keyed by path.
 pub fn source_events(dir: &Path) -> HashMap<String, Vec<serde_json::Value>> {
     let mut out = HashMap::new();
     for p in log_files(dir) {
-        let raw = std::fs::read(&p).unwrap();
-        let mut text = String::new();
-        use std::io::Read;
-        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_string(&mut text).unwrap();
-        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let doc = gz_json(&p);
         out.insert(p.display().to_string(), doc["Records"].as_array().unwrap().clone());
     }
     out
