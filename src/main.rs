@@ -110,12 +110,12 @@ fn init_tracing(verbose: u8) {
         // delta-rs logs expected conditions (a table not created yet) as errors; they
         // reach us as values anyway.
         0 => {
-            "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,ingest=info,query=info,detections=info,cluster=info,console=info"
+            "warn,deltalake_core=off,delta_kernel=off,buoyant_kernel=off,trailhouse=info,lake=info,ingest=info,query=info,detections=info,cluster=info,console=info"
         }
         1 => {
-            "warn,trailhouse=debug,ingest=debug,query=debug,detections=debug,cluster=debug,console=debug,ballista_scheduler=info,ballista_executor=info"
+            "warn,trailhouse=debug,lake=debug,ingest=debug,query=debug,detections=debug,cluster=debug,console=debug,ballista_scheduler=info,ballista_executor=info"
         }
-        _ => "info,trailhouse=trace,ingest=trace,query=trace,detections=trace,cluster=trace,console=trace",
+        _ => "info,trailhouse=trace,lake=trace,ingest=trace,query=trace,detections=trace,cluster=trace,console=trace",
     };
     let Ok(mut filter) = EnvFilter::try_from_env("TRAILHOUSE_LOG") else {
         // Our defaults keep these crates at info or above.

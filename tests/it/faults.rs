@@ -14,7 +14,7 @@ use assert_cmd::cargo::CommandCargoExt;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-use test_support::{dataset_files, endpoint};
+use test_support::{dataset_files, endpoint, gz_json, log_files, run_ok};
 
 use crate::local_aws::{bucket_and_queue, clients, new_bucket, notify, queue_depth};
 
@@ -27,10 +27,30 @@ struct Stats {
     faults: AtomicU64,
     denied_writes: AtomicU64,
     log_writes: AtomicU64,
-    /// Delta log writes answered 503, or applied with their answer dropped.
-    log_faults: [AtomicU64; 2],
+    /// Delta log writes answered 503, applied with their answer dropped, applied and held,
+    /// held and dropped.
+    log_faults: [AtomicU64; 4],
+    /// Which kind the next log write fault is, in turn.
+    log_fault_turn: AtomicU64,
     /// Log objects whose write has been failed once: their retries pass.
     log_faulted: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Held log writes whose writer hung up (timed out) while waiting.
+    log_timeouts: AtomicU64,
+    /// A [`Hold`]: set once its write is held, notified to let it go.
+    held_once: std::sync::atomic::AtomicBool,
+    held: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+/// Hold one commit: the first write of a version of `table`'s Delta log waits for the
+/// test's word.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    table: &'static str,
+    /// The write reaches the server before it is held, and its answer is then dropped (a
+    /// commit that landed, its writer never told); or it reaches the server only when let
+    /// go, and its answer is relayed (a commit made late).
+    applied_first: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,13 +66,19 @@ struct Faults {
     /// object at most once, in turn: 503 SlowDown before the write; the write applied and
     /// the connection dropped without an answer (what a conditional PUT that got through
     /// looks like to its writer: its retry finds the version taken, as if it had lost a
-    /// race). Not a held answer that times its writer out: object_store does not retry a
-    /// PUT that timed out once sent, and the service then exits (docs/limits.md).
+    /// race); the write applied and its answer held until the writer times out
+    /// ([`LOG_WRITE_TIMEOUT`]: object_store does not retry it, the lake's commit reads the
+    /// log to learn whether it landed); held until the writer times out, never applied.
     log_writes: bool,
+    hold: Option<Hold>,
 }
 
+/// The lake's request timeout in the log-write test (object_store reads `AWS_TIMEOUT`).
+const LOG_WRITE_TIMEOUT: &str = "3s";
+
 impl Faults {
-    const NONE: Faults = Faults { rate: 0.0, deny_object_writes: false, refuse_all: None, log_writes: false };
+    const NONE: Faults =
+        Faults { rate: 0.0, deny_object_writes: false, refuse_all: None, log_writes: false, hold: None };
 }
 
 /// The proxy: one request per client connection (it answers with `Connection: close`),
@@ -135,21 +161,46 @@ async fn serve(
         let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
         return respond(&mut client, 403, "application/xml", xml).await;
     }
-    if is_write && faults.log_writes && request_line.contains("/_delta_log/") {
+    let object = request_line.split(' ').nth(1).unwrap_or_default().to_string();
+    if let Some(hold) = faults.hold
+        && is_write
+        && is_commit_of(&object, hold.table)
+        && !stats.held_once.swap(true, Ordering::SeqCst)
+    {
+        if hold.applied_first {
+            drop(forward(upstream, &head, &body).await?);
+        }
+        stats.held.notify_one();
+        stats.release.notified().await;
+        if hold.applied_first {
+            return Ok(());
+        }
+        let response = forward(upstream, &head, &body).await?;
+        client.write_all(&response).await?;
+        return client.shutdown().await;
+    }
+    if is_write && faults.log_writes && object.contains("/_delta_log/") {
         let n = stats.log_writes.fetch_add(1, Ordering::Relaxed);
         // Every other log write fails, each object at most once: the retry of a failed one
-        // goes through (two failures in a row of one commit end its writer: docs/limits.md).
-        let object = request_line.split(' ').nth(1).unwrap_or_default().to_string();
+        // goes through.
         if n.is_multiple_of(2) && stats.log_faulted.lock().unwrap().insert(object) {
-            let kind = (n / 2 % 2) as usize;
+            let kind = (stats.log_fault_turn.fetch_add(1, Ordering::Relaxed) % 4) as usize;
             stats.log_faults[kind].fetch_add(1, Ordering::Relaxed);
             if kind == 0 {
                 let xml = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
                 return respond(&mut client, 503, "application/xml", xml).await;
             }
-            let response = forward(upstream, &head, &body).await?;
-            // Applied upstream; the client never hears of it.
-            drop(response);
+            if kind != 3 {
+                // Applied upstream; the client never hears of it.
+                drop(forward(upstream, &head, &body).await?);
+            }
+            if kind != 1 {
+                // Held until the writer gives up: its side of the connection ends.
+                let mut byte = [0u8; 1];
+                if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_secs(30), client.read(&mut byte)).await {
+                    stats.log_timeouts.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             return Ok(());
         }
     }
@@ -212,6 +263,14 @@ async fn serve(
         client.write_all(&response).await?;
     }
     client.shutdown().await
+}
+
+/// Whether a request's object (`/bucket/.../table/_delta_log/00000000000000000003.json`)
+/// is a commit of `table`.
+fn is_commit_of(object: &str, table: &str) -> bool {
+    let Some((dir, file)) = object.rsplit_once('/') else { return false };
+    dir.ends_with(&format!("/{table}/_delta_log"))
+        && file.strip_suffix(".json").is_some_and(|v| v.len() == 20 && v.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Sends one request upstream and returns its whole answer.
@@ -489,9 +548,9 @@ async fn aws_refusals_and_unreachable_services_fail_fast_with_one_clear_line() {
 }
 
 /// Three ingesters on one queue and repeated compactions, all against one `s3://` lake on
-/// the local server, with every other Delta log write failing (503 before the write, the
-/// write applied and its connection dropped):
-/// every event lands once,
+/// the local server, with every other Delta log write failing (503 before the write; the
+/// write applied and its connection dropped; the write applied, or not, and its writer
+/// left to time out): every event lands once,
 /// each log file has one ledger row, both tables read, and every message is deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_land_every_event_once() {
@@ -505,6 +564,7 @@ async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_l
         .map(|i| {
             let log = std::fs::File::create(logs.path().join(format!("ingester-{i}.log"))).unwrap();
             trailhouse(&proxy)
+                .env("AWS_TIMEOUT", LOG_WRITE_TIMEOUT)
                 .args(["ingest", "--queue-url", &queue, "--lake", &lake, "--lanes", "1", "--flush-secs", "1"])
                 .args(["--visibility-secs", "20", "--stats-secs", "3600", "--metrics-addr", "127.0.0.1:0"])
                 .stdout(std::process::Stdio::null())
@@ -525,7 +585,7 @@ async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_l
     let deadline = std::time::Instant::now() + Duration::from_secs(240);
     loop {
         let mut c = trailhouse(&proxy);
-        c.args(["compact", "--lake", &lake]);
+        c.env("AWS_TIMEOUT", LOG_WRITE_TIMEOUT).args(["compact", "--lake", &lake]);
         compactions += 1;
         let out = output(c).await;
         if out.status.success() {
@@ -549,6 +609,8 @@ async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_l
     }
     let faults: Vec<u64> = stats.log_faults.iter().map(|n| n.load(Ordering::Relaxed)).collect();
     assert!(faults.iter().all(|n| *n > 0), "not every kind of fault was injected: {faults:?}");
+    let timeouts = stats.log_timeouts.load(Ordering::Relaxed);
+    assert!(timeouts > 0, "no writer timed out on a held log write ({faults:?})");
 
     // Read directly, not through the proxy.
     let sql = |q: &str| {
@@ -571,5 +633,104 @@ async fn three_ingesters_and_compactions_on_one_s3_lake_under_log_write_faults_l
         (Some(keys.len() as u64), Some(keys.len() as u64)),
         "{ledger}"
     );
-    eprintln!("{compacted} of {compactions} compactions went through; log write faults {faults:?}");
+    eprintln!(
+        "{compacted} of {compactions} compactions went through; log write faults {faults:?}, {timeouts} timed out"
+    );
+}
+
+/// Runs `hold` against one commit of a backfill into an `s3://` lake while a compaction
+/// commits, then lets it go; the lake must hold every event once and one ledger row per
+/// log file. The trail is split in two halves sharing their partitions (account, region,
+/// day): the first is ingested before, so the compaction merges the second's files with
+/// the first's.
+async fn commit_held_while_a_compaction_commits(hold: Hold) {
+    let (s3, _) = clients().await;
+    let lake = format!("s3://{}/lake", new_bucket(&s3, "held").await);
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all");
+    run_ok(
+        test_support::trailhouse()
+            .args(["generate", "--events", "1200", "--accounts", "1", "--start", "2026-11-03"])
+            .args(["--minutes", "115", "--seed", "11", "--out"])
+            .arg(&all),
+    );
+    let halves = [dir.path().join("first"), dir.path().join("second")];
+    let mut files = log_files(&all);
+    files.sort();
+    let mut ids = std::collections::HashSet::new();
+    for (i, file) in files.iter().enumerate() {
+        for r in gz_json(file)["Records"].as_array().unwrap() {
+            assert!(ids.insert(r["eventID"].as_str().unwrap().to_string()));
+        }
+        let to = halves[i % 2].join(file.strip_prefix(&all).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::rename(file, to).unwrap();
+    }
+    let direct = || {
+        let mut c = test_support::trailhouse();
+        c.env("TRAILHOUSE_ENDPOINT_URL", endpoint());
+        c
+    };
+    // Before anything is ingested there is nothing to compact, and it says so.
+    let early = direct().args(["compact", "--lake", &lake]).output().unwrap();
+    let said = String::from_utf8_lossy(&early.stderr);
+    assert!(!early.status.success() && said.contains("nothing to compact"), "{said}");
+    run_ok(direct().args(["ingest", "--source"]).arg(&halves[0]).args(["--lake", &lake]));
+
+    let (proxy, stats) = start_proxy(upstream(), Faults { hold: Some(hold), ..Faults::NONE }, 1).await;
+    // The held writer must not time out while held: a write it gave up on that lands later
+    // is the log-write test's business.
+    let held = trailhouse(&proxy)
+        .env("AWS_TIMEOUT", "300s")
+        .args(["ingest", "--source"])
+        .arg(&halves[1])
+        .args(["--lake", &lake])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waited = tokio::time::timeout(Duration::from_secs(180), stats.held.notified()).await;
+    if waited.is_err() {
+        let out = tokio::task::spawn_blocking(move || held.wait_with_output().unwrap()).await.unwrap();
+        panic!("no commit of {} was held:\n{}", hold.table, String::from_utf8_lossy(&out.stderr));
+    }
+    // "Compacted <lake>: <n> small files into <m>; ..."
+    let compacted = run_ok(direct().args(["compact", "--lake", &lake]));
+    let removed: u64 =
+        compacted.split(" small files into").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    stats.release.notify_one();
+    let out = tokio::task::spawn_blocking(move || held.wait_with_output().unwrap()).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the held ingest failed:\n{stderr}");
+    assert!(removed > 0, "the compaction removed nothing: {compacted}");
+
+    let sql = |q: &str| -> serde_json::Value {
+        serde_json::from_str(&run_ok(direct().args(["sql", "--lake", &lake, q]))).unwrap()
+    };
+    let events = sql("SELECT count(*) AS n, count(DISTINCT eventid) AS ids FROM cloudtrail");
+    let want = Some(ids.len() as u64);
+    assert_eq!((events["n"].as_u64(), events["ids"].as_u64()), (want, want), "{stderr}");
+    let ledger =
+        sql("SELECT count(*) AS n, count(DISTINCT name) AS names FROM ingested_files WHERE status = 'ingested'");
+    let want = Some(files.len() as u64);
+    assert_eq!((ledger["n"].as_u64(), ledger["names"].as_u64()), (want, want), "{stderr}");
+    // It hit the moment: its attempt failed and the log showed its files committed.
+    assert!(stderr.contains("are in the table already"), "the held commit was not found landed:\n{stderr}");
+}
+
+/// The events commit reaches S3, a compaction merges its files away, then its writer's
+/// answer is lost: the object store's retry of the conditional PUT finds the version
+/// taken. A retry that committed the same files again would bring them back beside their
+/// compacted copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_events_commit_whose_answer_is_lost_across_a_compaction_lands_once() {
+    commit_held_while_a_compaction_commits(Hold { table: "cloudtrail", applied_first: true }).await;
+}
+
+/// The ledger commit is held after the events commit; the compaction's ledger repair
+/// commits the run's ledger file and merges it away; then the writer's own ledger commit
+/// reaches S3 and finds the version taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_commit_made_after_a_compaction_repaired_it_lands_once() {
+    commit_held_while_a_compaction_commits(Hold { table: "ingested_files", applied_first: false }).await;
 }

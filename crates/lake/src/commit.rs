@@ -7,6 +7,12 @@
 //! before the `cloudtrail` commit leaves nothing visible; a crash between the two commits
 //! is repaired by [`Lake::known_sources`] (and before every compaction), which re-commits
 //! the ledger file of each recent `cloudtrail` commit whose run id the ledger's rows lack.
+//!
+//! Every commit adds each file once, however its attempts fail: a failed attempt is
+//! followed by a read of the log for the files it carried ([`commit_adds`]). A commit
+//! whose answer was lost, one that timed out after it landed, and a ledger file repaired by
+//! another process while its own writer was committing it are each in the table once,
+//! even when a compaction removed the files in between.
 
 use std::collections::{HashMap, HashSet};
 
@@ -156,25 +162,168 @@ async fn ledger_runs<'a>(
     Ok(found)
 }
 
-/// One append commit of files already written, retried against concurrent appends.
-async fn commit_adds(
+/// Attempts at one commit whose log write failed in a way that may pass (a 5xx after the
+/// object store's own retries, a timeout), a second apart and more, before its error is
+/// returned.
+const TRANSIENT_ATTEMPTS: u32 = 6;
+/// Attempts at one commit while other writers keep taking the next version.
+const RACE_ATTEMPTS: u32 = 100;
+
+/// How a failed commit attempt failed.
+#[derive(Debug, PartialEq, Eq)]
+enum Failed {
+    /// Another commit holds the version: perhaps this one's, on an earlier attempt.
+    Taken,
+    /// The log write failed in a way that may pass, and may have landed.
+    Transient,
+    /// Anything else: stop.
+    Fatal,
+}
+
+fn failed(e: &DeltaTableError) -> Failed {
+    use deltalake::kernel::transaction::TransactionError;
+    match e {
+        DeltaTableError::VersionAlreadyExists(_)
+        | DeltaTableError::Transaction { source: TransactionError::MaxCommitAttempts(_) } => Failed::Taken,
+        DeltaTableError::ObjectStore { source } => {
+            match crate::failure::explain_text(&source.to_string(), "commit", "the Delta log") {
+                Some(f) if f.kind.is_permanent() => Failed::Fatal,
+                _ => Failed::Transient,
+            }
+        }
+        _ => Failed::Fatal,
+    }
+}
+
+/// One append commit of files already written, each file added once.
+///
+/// Two things make a plain retried commit add a file twice. delta-rs, when the version it
+/// wrote is taken, commits the same actions again at the next one. That is wrong when the
+/// commit that took it was its own: on S3 a conditional PUT whose answer was lost is
+/// retried by the object store, finds its own write, and fails as if it had lost a race
+/// (and a log write that timed out is not retried at all, though it may have landed). And
+/// a ledger file can be committed by another process's repair ([`Lake::repair_ledger`],
+/// which every compaction runs) between its run's two commits. A second `add` of a path
+/// the table has is harmless, but if a compaction removed the file in between, it comes
+/// back beside its compacted copy and its rows count twice.
+///
+/// So delta-rs's retries are off (an attempt then commits at its snapshot's next version
+/// or not at all), and after a failed attempt the versions committed since the first
+/// attempt's snapshot are read: the files some commit there added are dropped (data files
+/// have fresh UUID names, so that commit was this one, or a repair of it), and the rest,
+/// if any, are committed on the newer snapshot. A schema or protocol change stops the
+/// commit, as delta-rs's conflict check would (the files were written for the old one).
+/// An append reads nothing, so no other commit conflicts with it. Returns the version
+/// that holds the files (the last, when several do).
+pub(crate) async fn commit_adds(
     table: &mut DeltaTable,
     adds: Vec<Add>,
     app_metadata: HashMap<String, Value>,
 ) -> Result<u64, DeltaTableError> {
-    let snapshot = table.snapshot()?.clone();
-    let partition_cols: Vec<String> = snapshot.metadata().partition_columns().to_vec();
-    let operation = DeltaOperation::Write {
-        mode: SaveMode::Append,
-        partition_by: (!partition_cols.is_empty()).then_some(partition_cols),
-        predicate: None,
-    };
-    let finalized = CommitBuilder::from(CommitProperties::default().with_max_retries(50))
-        .with_actions(adds.into_iter().map(Action::Add).collect())
-        .with_app_metadata(app_metadata)
-        .build(Some(&snapshot), table.log_store(), operation)
-        .await?;
-    let version = finalized.version();
+    let mut adds = adds;
+    let mut read_to = table.version().unwrap_or(0);
+    let mut holds = None;
+    let (mut taken, mut transient) = (0, 0);
+    while !adds.is_empty() {
+        let snapshot = table.snapshot()?.clone();
+        let partition_cols: Vec<String> = snapshot.metadata().partition_columns().to_vec();
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: (!partition_cols.is_empty()).then_some(partition_cols),
+            predicate: None,
+        };
+        let attempt = CommitBuilder::from(CommitProperties::default().with_max_retries(0))
+            .with_actions(adds.iter().cloned().map(Action::Add).collect())
+            .with_app_metadata(app_metadata.clone())
+            .build(Some(&snapshot), table.log_store(), operation)
+            .await;
+        let error = match attempt {
+            Ok(done) => {
+                let version = done.version();
+                if let Err(e) = table.update_state().await {
+                    // The commit stands; the next one reads the log again.
+                    tracing::warn!(version, error = %e, "Committed, but could not re-read the table.");
+                }
+                return Ok(version);
+            }
+            Err(e) => e,
+        };
+        let kind = failed(&error);
+        if kind == Failed::Fatal {
+            return Err(error);
+        }
+        match added_since(table, read_to, &adds).await {
+            Ok(found) => {
+                read_to = found.read_to;
+                if !found.paths.is_empty() {
+                    tracing::info!(error = %error, files = found.paths.len(), version = found.version,
+                        "Files of a commit that reported a failure are in the table already.");
+                    adds.retain(|a| !found.paths.contains(&a.path));
+                    holds = holds.max(found.version);
+                }
+                if adds.is_empty() {
+                    break;
+                }
+                if let Some(version) = found.changed {
+                    return Err(DeltaTableError::Generic(format!(
+                        "the table's schema or protocol changed at version {version} while files were \
+                         being committed; they stay uncommitted and their source will be read again"
+                    )));
+                }
+                if kind == Failed::Taken || !found.paths.is_empty() {
+                    taken += 1;
+                    if taken >= RACE_ATTEMPTS {
+                        return Err(error);
+                    }
+                    continue;
+                }
+            }
+            // The log could not be read either: wait as for a failed write.
+            Err(e) => tracing::debug!(error = %e, "Could not read the log after a failed commit."),
+        }
+        transient += 1;
+        if transient >= TRANSIENT_ATTEMPTS {
+            return Err(error);
+        }
+        let wait = std::time::Duration::from_millis(500 << transient.min(4));
+        tracing::warn!(error = %error, retry_in_ms = wait.as_millis() as u64, "A commit failed; trying again.");
+        tokio::time::sleep(wait).await;
+    }
+    Ok(holds.unwrap_or_else(|| table.version().unwrap_or(0)))
+}
+
+/// What the log says after a failed commit.
+struct Found {
+    /// Which of the commit's files some version added.
+    paths: HashSet<String>,
+    /// The last version that added one.
+    version: Option<u64>,
+    /// A version that changed the schema or protocol.
+    changed: Option<u64>,
+    /// The last version read.
+    read_to: u64,
+}
+
+/// Reads the log after version `after` to its end for versions adding any of `adds`.
+async fn added_since(table: &mut DeltaTable, after: u64, adds: &[Add]) -> Result<Found, DeltaTableError> {
     table.update_state().await?;
-    Ok(version)
+    let ours: HashSet<&str> = adds.iter().map(|a| a.path.as_str()).collect();
+    let latest = table.version().unwrap_or(after);
+    let mut found = Found { paths: HashSet::new(), version: None, changed: None, read_to: latest };
+    for version in after + 1..=latest {
+        let Some(entry) = table.log_store().read_commit_entry(version).await? else { continue };
+        for line in entry.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let Ok(action) = serde_json::from_slice::<Value>(line) else { continue };
+            if let Some(path) = action.pointer("/add/path").and_then(Value::as_str)
+                && ours.contains(path)
+            {
+                found.paths.insert(path.to_string());
+                found.version = Some(version);
+            } else if found.changed.is_none() && (action.get("metaData").is_some() || action.get("protocol").is_some())
+            {
+                found.changed = Some(version);
+            }
+        }
+    }
+    Ok(found)
 }

@@ -31,6 +31,12 @@ impl Lake {
     pub async fn compact(&self, target_bytes: u64, retention_hours: i64) -> Result<CompactSummary> {
         let err = LakeError::delta(&self.location);
         let mut summary = CompactSummary::default();
+        if self.try_table(CLOUDTRAIL_TABLE).await?.is_none() {
+            return Err(LakeError::state(
+                &self.location,
+                "nothing to compact: the lake has no tables yet (an ingest creates them)",
+            ));
+        }
         self.repair_ledger().await?;
         for name in [CLOUDTRAIL_TABLE, LEDGER_TABLE] {
             let table = self.table(name).await?;

@@ -1,11 +1,14 @@
 //! The [`Lake`] handle: where the lake is, its tables by name, opening and creating them.
 
+use std::collections::HashMap;
+
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::SaveMode;
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use url::Url;
 
@@ -148,12 +151,19 @@ impl Lake {
             }
             (None, None) => self.builder(name)?.build().map_err(&err)?,
         };
-        let mut write = table.write(batches).with_save_mode(SaveMode::Append).with_table_name(name);
-        if !partition_by.is_empty() {
-            write = write.with_partition_columns(partition_by.iter().copied());
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            return Ok(table.version().unwrap_or_default());
         }
-        let table = write.await.map_err(&err)?;
-        Ok(table.version().unwrap_or_default())
+        // Written, then committed by the lake's own commit: never twice (see `commit_adds`).
+        let mut table = table;
+        let mut writer = RecordBatchWriter::for_table(&table)
+            .map_err(&err)?
+            .with_writer_properties(self.options.small_table_properties());
+        for batch in batches {
+            writer.write(batch).await.map_err(&err)?;
+        }
+        let adds = writer.flush().await.map_err(&err)?;
+        crate::commit::commit_adds(&mut table, adds, HashMap::new()).await.map_err(&err)
     }
 
     /// Replaces the rows of a small table of the lake that match `predicate` (SQL over its

@@ -65,6 +65,13 @@ impl LakeOptions {
         props.build()
     }
 
+    /// The settings of the lake's small tables (alerts, detection runs, digests): zstd, and
+    /// Parquet's defaults otherwise (statistics on every column).
+    pub fn small_table_properties(&self) -> WriterProperties {
+        let level = ZstdLevel::try_new(self.zstd_level).unwrap_or_default();
+        WriterProperties::builder().set_compression(Compression::ZSTD(level)).build()
+    }
+
     /// The settings `trailhouse compact` rewrites files with: the ingest's, plus a bloom
     /// filter per row group on the [`schema::NEEDLE_COLUMNS`] at 1% false positives
     /// (sized for a row group's rows, then folded by the writer down to the values it saw:
