@@ -267,6 +267,25 @@ pub struct ClusterArgs {
     /// from the lake's store (a path they all see, or S3).
     #[arg(long, env = "TRAILHOUSE_CLUSTER", value_name = "df://HOST:PORT")]
     pub cluster: Option<String>,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MemoryArgs {
+    /// How much memory a query's sorts, aggregations and joins may hold here: beyond it they
+    /// spill to the temporary folder, and one that cannot spill fails with a message naming
+    /// the limit. A size (500MB, 2GiB) or a share of this machine's memory (25%)
+    /// [default: 50%]. Not with --cluster: its executors run the plans.
+    #[arg(long, env = "TRAILHOUSE_MEMORY_LIMIT", value_name = "SIZE", value_parser = query::MemoryLimit::parse)]
+    pub memory_limit: Option<query::MemoryLimit>,
+}
+
+impl MemoryArgs {
+    /// The limit given, or half of this machine's memory.
+    pub fn limit(&self) -> query::MemoryLimit {
+        self.memory_limit.unwrap_or_else(query::MemoryLimit::machine_default)
+    }
 }
 
 impl ClusterArgs {
@@ -274,7 +293,7 @@ impl ClusterArgs {
     pub async fn context(&self) -> Result<datafusion::prelude::SessionContext> {
         Ok(match &self.cluster {
             Some(url) => cluster::client::remote_context(url).await?,
-            None => query::new_context()?,
+            None => query::new_context_within(self.memory.limit())?,
         })
     }
 

@@ -24,11 +24,19 @@ pub struct Args {
     /// /?token=TOKEN once in the browser); required off loopback.
     #[arg(long, env = "TRAILHOUSE_SERVE_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// A folder of named queries (`NAME.sql`) the SQL page lists (docs/sql.md, "Named queries").
+    #[arg(long, env = "TRAILHOUSE_QUERIES", value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub queries: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub memory: crate::args::MemoryArgs,
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
     let rules = a.pack.load(&[])?;
-    let config = console::Config::new(a.lake.location(), a.lake.options(None), rules).with_token(a.auth_token);
+    let config = console::Config::new(a.lake.location(), a.lake.options(None), rules)
+        .with_token(a.auth_token)
+        .with_saved_queries(a.queries)
+        .with_memory_limit(a.memory.limit());
     let has_token = config.token.is_some();
     let server = console::Server::bind(&a.bind, config)
         .await

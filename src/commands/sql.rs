@@ -29,6 +29,15 @@ pub struct Args {
     /// Write the result to this file instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// After each statement, a line on stderr: rows, time, bytes read from storage, files
+    /// and row groups read and skipped (by partition values, statistics, bloom filters).
+    /// The prompt always shows it (`\stats off` hides it).
+    #[arg(long)]
+    pub stats: bool,
+    /// A folder of named queries (`NAME.sql` files) the prompt lists with `\saved` and runs
+    /// with `\run NAME k=v` (docs/sql.md, "Named queries"); `serve --queries` lists the same.
+    #[arg(long, env = "TRAILHOUSE_QUERIES", value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub queries: Option<PathBuf>,
     /// The interactive prompt even when stdin is not a terminal (commands read line by line).
     #[arg(short, long, conflicts_with_all = ["query", "file"])]
     pub interactive: bool,
@@ -40,7 +49,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         (Some(q), _) => q.clone(),
         (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
         (None, None) if a.interactive || std::io::stdin().is_terminal() => {
-            let mut options = repl::ReplOptions::default();
+            let mut options = repl::ReplOptions { saved: a.queries.clone(), ..Default::default() };
             if let Some(f) = a.format {
                 options.format = f;
             }
@@ -68,20 +77,35 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     if format == Format::Parquet && to_terminal {
         anyhow::bail!("Parquet is binary: add --output FILE or pipe stdout to a file");
     }
-    let outcomes = match &a.output {
-        Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-            query::run::run_script(&session, &sql, format, &mut out).await?
+    // Ctrl-C cancels the statements (their plans stop) and exits 130.
+    let mut interrupts = crate::signal::Interrupts::listen().context("cannot listen for Ctrl-C")?;
+    tracing::debug!("Running the statements; Ctrl-C cancels them.");
+    let ran = async {
+        match &a.output {
+            Some(path) => {
+                let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+                Ok::<_, anyhow::Error>(query::run::run_script(&session, &sql, format, &mut out).await?)
+            }
+            None => {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+                Ok(query::run::run_script(&session, &sql, format, &mut out).await?)
+            }
         }
-        None => {
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
-            query::run::run_script(&session, &sql, format, &mut out).await?
+    };
+    let outcomes = tokio::select! {
+        ran = ran => ran?,
+        _ = interrupts.next() => {
+            eprintln!("Cancelled.");
+            return Ok(crate::exit::Exit::Interrupted.into());
         }
     };
     for o in &outcomes {
         if let Some(note) = &o.note {
             eprintln!("{note}");
+        }
+        if a.stats {
+            eprintln!("{}", o.summary());
         }
     }
     if let Some(path) = &a.output {

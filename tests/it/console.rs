@@ -605,7 +605,17 @@ impl Browser {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart() {
     let (_dir, lake) = lake_copy();
-    let server = Server::start(&lake, &[], None);
+    // A folder of named queries, listed on the SQL page.
+    let saved = lake.with_file_name("queries");
+    std::fs::create_dir_all(&saved).unwrap();
+    std::fs::write(
+        saved.join("events-by-hour.sql"),
+        "-- Events per hour since a time.\n-- param since = 2000-01-01\n\
+         SELECT date_trunc('hour', eventtime) AS hour, count(*) AS events FROM cloudtrail\n\
+         WHERE eventtime >= ${since} GROUP BY 1 ORDER BY 1\n",
+    )
+    .unwrap();
+    let server = Server::start(&lake, &["--queries", saved.to_str().unwrap()], None);
     let browser = Browser::start().await;
 
     // Overview: the chart has one point per hour of the window.
@@ -675,7 +685,7 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
         .await;
     browser.screenshot("alert").await;
     drop(server);
-    let server = Server::start(&lake, &[], None);
+    let server = Server::start(&lake, &["--queries", saved.to_str().unwrap()], None);
     browser.open(&format!("{}/alerts/{id}", server.url)).await;
     browser.ready("alert").await;
     assert_eq!(browser.eval("return document.getElementById('triage-current').textContent").await, "acknowledged");
@@ -744,6 +754,22 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
     browser.click("#sql-run").await;
     let error = browser.wait_for("the error", "document.getElementById('sql-error').textContent").await;
     assert!(error.as_str().unwrap().contains("did you mean eventname"), "{error}");
+    // A named query: listed with its parameter, a click puts it in the editor with the
+    // default filled in, and it runs.
+    browser.wait_for("the named queries", "document.querySelectorAll('#sql-saved li.saved').length").await;
+    let listed = browser.eval("return document.getElementById('sql-saved').textContent").await;
+    assert!(listed.as_str().unwrap().contains("since=2000-01-01"), "{listed}");
+    browser.click("#sql-saved li[data-name='events-by-hour'] button").await;
+    let text = browser.eval("return document.getElementById('sql-editor').value").await;
+    assert!(text.as_str().unwrap().contains("WHERE eventtime >= '2000-01-01'"), "{text}");
+    browser.click("#sql-run").await;
+    let rows = browser
+        .wait_for(
+            "the named query's result",
+            "document.getElementById('sql-results') && document.getElementById('sql-results').dataset.rows",
+        )
+        .await;
+    assert_eq!(rows.as_str().unwrap().parse::<u64>().unwrap(), want);
     browser.command("DELETE", "", json!({})).await;
 }
 

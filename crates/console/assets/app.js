@@ -1011,8 +1011,13 @@
     const schemaList = h('ul', { id: 'sql-schema', class: 'schema-list' }, h('li', { class: 'muted' }, 'loading…'));
     const schemaFilter = h('input', { id: 'sql-schema-filter', type: 'search', placeholder: 'filter columns', spellcheck: 'false' });
 
+    // Named queries (`serve --queries DIR`): a click puts one in the editor, its
+    // parameters' defaults filled in.
+    const savedList = h('ul', { id: 'sql-saved', class: 'schema-list' });
+    const savedBox = h('div', { id: 'sql-saved-box', hidden: true }, h('h3', null, 'Saved queries'), savedList);
+
     root.append(h('div', { class: 'sql-layout' },
-      h('aside', { class: 'card schema' }, h('h3', null, 'Tables'), schemaFilter, schemaList),
+      h('aside', { class: 'card schema' }, savedBox, h('h3', null, 'Tables'), schemaFilter, schemaList),
       h('div', { class: 'sql-main' },
         h('div', { class: 'card editor-card' }, editor,
           h('div', { class: 'toolbar' }, runBtn, cancelBtn, status, downloads)),
@@ -1222,6 +1227,24 @@
         if (f && any) $('details', t).open = true;
       }
     });
+    const savedP = api('/api/saved', { signal: ctx.signal }).then((s) => {
+      const queries = (s && s.queries) || [];
+      if (!s || !s.dir) return;
+      savedBox.hidden = false;
+      const params = (q) => q.params.map((p) => (p.default === null ? `${p.name}=?` : `${p.name}=${p.default}`)).join(' ');
+      savedList.replaceChildren(
+        ...queries.map((q) => h('li', { class: 'saved', 'data-name': q.name },
+          h('button', { type: 'button', class: 'colname mono', title: q.description || q.name, onclick: () => {
+            editor.value = q.bound || q.sql;
+            editor.focus();
+          } }, q.name),
+          q.params.length ? h('span', { class: 'type' }, params(q)) : null,
+          q.description ? h('p', { class: 'muted desc' }, q.description) : null)),
+        ...((s.problems || []).map((p) => h('li', { class: 'warn' }, p))));
+      if (!queries.length && !(s.problems || []).length) savedList.replaceChildren(h('li', { class: 'muted' }, `no .sql files in ${s.dir}`));
+    }, (e) => {
+      if (!isAbort(e)) { savedBox.hidden = false; savedList.replaceChildren(h('li', { class: 'warn' }, `saved queries: ${e.message}`)); }
+    });
     const schemaP = api('/api/schema', { signal: ctx.signal }).then((s) => {
       const tables = (s && s.tables) || [];
       schemaList.replaceChildren(...tables.map((t, i) => h('li', { class: 'tbl', 'data-name': t.name },
@@ -1245,6 +1268,7 @@
         setStatus('ready');
         editor.focus();
         await schemaP;
+        await savedP;
         if (ctx.alive()) setReady('1');
       }
     });

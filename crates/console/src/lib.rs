@@ -36,14 +36,17 @@ use lake::{Lake, LakeOptions};
 
 pub use error::{ApiError, ApiResult, ConsoleError};
 
-/// What the console serves: the lake, the rules (for an alert's triage guidance), and the
-/// token every request must carry (none on loopback unless given).
+/// What the console serves: the lake, the rules (for an alert's triage guidance), the
+/// token every request must carry (none on loopback unless given), the folder of named
+/// queries its SQL page lists ([`query::saved`]) and the memory its queries share.
 #[derive(Clone)]
 pub struct Config {
     pub lake: String,
     pub options: LakeOptions,
     pub rules: Vec<Rule>,
     pub token: Option<String>,
+    pub saved_queries: Option<std::path::PathBuf>,
+    pub memory_limit: query::MemoryLimit,
 }
 
 impl std::fmt::Debug for Config {
@@ -52,13 +55,34 @@ impl std::fmt::Debug for Config {
             .field("lake", &self.lake)
             .field("rules", &self.rules.len())
             .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .field("saved_queries", &self.saved_queries)
+            .field("memory_limit", &self.memory_limit)
             .finish_non_exhaustive()
     }
 }
 
 impl Config {
     pub fn new(lake: &str, options: LakeOptions, rules: Vec<Rule>) -> Config {
-        Config { lake: lake.to_string(), options, rules, token: None }
+        Config {
+            lake: lake.to_string(),
+            options,
+            rules,
+            token: None,
+            saved_queries: None,
+            memory_limit: query::MemoryLimit::machine_default(),
+        }
+    }
+
+    /// The folder of named queries the SQL page lists.
+    pub fn with_saved_queries(mut self, dir: Option<std::path::PathBuf>) -> Config {
+        self.saved_queries = dir;
+        self
+    }
+
+    /// The memory every running query shares (spilling beyond it).
+    pub fn with_memory_limit(mut self, limit: query::MemoryLimit) -> Config {
+        self.memory_limit = limit;
+        self
     }
 
     pub fn with_token(mut self, token: Option<String>) -> Config {
@@ -73,6 +97,8 @@ pub struct Console {
     pub config: Config,
     pub lake: Lake,
     pub queries: queries::Queries,
+    /// One memory pool for every request's session ([`Config::memory_limit`]).
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     /// The address the server listens on (for the Host check on loopback).
     pub address: SocketAddr,
 }
@@ -80,7 +106,8 @@ pub struct Console {
 impl Console {
     /// A fresh query session over the lake at its newest version.
     pub async fn session(&self) -> ApiResult<query::LakeSession> {
-        Ok(query::LakeSession::open(&self.config.lake, &self.config.options).await?)
+        let ctx = query::new_context_in(self.runtime.clone())?;
+        Ok(query::LakeSession::open_in(ctx, &self.config.lake, &self.config.options).await?)
     }
 }
 
@@ -104,7 +131,8 @@ impl Server {
             auth::check_token(token).map_err(ConsoleError::BadToken)?;
         }
         let lake = Lake::open_existing(&config.lake, &config.options).await?;
-        let console = Arc::new(Console { config, lake, queries: queries::Queries::default(), address: local });
+        let runtime = config.memory_limit.runtime()?;
+        let console = Arc::new(Console { config, lake, queries: queries::Queries::default(), runtime, address: local });
         Ok(Server { listener, console })
     }
 

@@ -29,6 +29,13 @@ pub enum QueryError {
     /// credentials), explained in one line.
     #[error("{0}")]
     Storage(lake::failure::Failure),
+    /// An operator that could not get memory under the session's limit and could not
+    /// spill ([`crate::memory`]).
+    #[error(
+        "the query needs more memory than {limit} ({detail}); raise the limit with --memory-limit \
+         (or TRAILHOUSE_MEMORY_LIMIT; e.g. 8GiB, 75%), or read less: a WHERE on eventdate, fewer columns"
+    )]
+    MemoryLimit { limit: String, detail: String },
 }
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;

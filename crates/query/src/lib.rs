@@ -26,14 +26,21 @@ mod catalog;
 mod error;
 pub mod export;
 pub mod functions;
+pub mod headers;
 pub mod join_keys;
+pub mod memory;
 pub mod output;
 pub mod run;
+pub mod saved;
 mod session;
+pub mod unnest;
 pub mod views;
 
 pub use error::{QueryError, Result};
-pub use session::{LakeSession, TableInfo, lake_config, new_context, state_builder};
+pub use memory::MemoryLimit;
+pub use session::{
+    LakeSession, TableInfo, context_with, lake_config, new_context, new_context_in, new_context_within, state_builder,
+};
 
 use arrow::array::RecordBatch;
 

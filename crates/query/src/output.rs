@@ -22,6 +22,8 @@ use crate::error::{QueryError, Result};
 pub enum Format {
     /// A text table, printed in chunks of rows so a large result streams.
     Table,
+    /// Each row as one line per column (`-[ RECORD 1 ]-`), for wide rows.
+    Vertical,
     /// CSV with a header; nested columns as JSON text.
     Csv,
     /// One JSON array of row objects.
@@ -40,13 +42,14 @@ impl std::str::FromStr for Format {
     fn from_str(s: &str) -> Result<Format> {
         Ok(match s.to_ascii_lowercase().as_str() {
             "table" => Format::Table,
+            "vertical" => Format::Vertical,
             "csv" => Format::Csv,
             "json" => Format::Json,
             "ndjson" | "jsonl" => Format::Ndjson,
             "parquet" => Format::Parquet,
             other => {
                 return Err(QueryError::Usage(format!(
-                    "unknown format {other:?}: use table, csv, json, ndjson or parquet"
+                    "unknown format {other:?}: use table, vertical, csv, json, ndjson or parquet"
                 )));
             }
         })
@@ -54,13 +57,23 @@ impl std::str::FromStr for Format {
 }
 
 /// Writes the rows of `stream` to `out` in `format`; returns the number of rows.
-pub async fn write_stream(
+pub async fn write_stream(stream: SendableRecordBatchStream, format: Format, out: impl Write + Send) -> Result<u64> {
+    write_stream_within(stream, format, None, out).await
+}
+
+/// [`write_stream`], with a table wider than `width` columns printed [`Format::Vertical`]
+/// instead (the prompt's `\x auto`).
+pub async fn write_stream_within(
     mut stream: SendableRecordBatchStream,
     format: Format,
+    width: Option<usize>,
     out: impl Write + Send,
 ) -> Result<u64> {
     let schema = stream.schema();
     let mut sink = Sink::new(format, schema, out)?;
+    if let Writer::Table { within, .. } = &mut sink.writer {
+        *within = width;
+    }
     while let Some(batch) = stream.next().await {
         sink.write(&batch.map_err(QueryError::DataFusion)?)?;
     }
@@ -82,7 +95,19 @@ pub fn write_batches(
 }
 
 enum Writer<W: Write + Send> {
-    Table { out: W, pending: Vec<RecordBatch>, rows: usize, printed: bool },
+    /// `within`: a chunk wider than this is printed vertically; `records`: rows printed.
+    Table {
+        out: W,
+        pending: Vec<RecordBatch>,
+        rows: usize,
+        printed: bool,
+        within: Option<usize>,
+        records: usize,
+    },
+    Vertical {
+        out: W,
+        records: usize,
+    },
     Csv(arrow::csv::Writer<W>),
     Json(arrow::json::ArrayWriter<W>),
     Ndjson(arrow::json::LineDelimitedWriter<W>),
@@ -103,7 +128,10 @@ fn io(context: &str) -> impl Fn(std::io::Error) -> QueryError + '_ {
 impl<W: Write + Send> Sink<W> {
     fn new(format: Format, schema: SchemaRef, out: W) -> Result<Self> {
         let writer = match format {
-            Format::Table => Writer::Table { out, pending: Vec::new(), rows: 0, printed: false },
+            Format::Table => {
+                Writer::Table { out, pending: Vec::new(), rows: 0, printed: false, within: None, records: 0 }
+            }
+            Format::Vertical => Writer::Vertical { out, records: 0 },
             Format::Csv => Writer::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
             // Explicit nulls: every row carries every column, as tools reading the rows expect.
             Format::Json => Writer::Json(arrow::json::WriterBuilder::new().with_explicit_nulls(true).build(out)),
@@ -121,15 +149,16 @@ impl<W: Write + Send> Sink<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.rows += batch.num_rows() as u64;
         match &mut self.writer {
-            Writer::Table { out, pending, rows, printed } => {
+            Writer::Table { out, pending, rows, printed, within, records } => {
                 *rows += batch.num_rows();
                 pending.push(batch.clone());
                 if *rows >= TABLE_CHUNK_ROWS {
-                    print_table(out, pending)?;
+                    print_table(out, pending, *within, records)?;
                     *rows = 0;
                     *printed = true;
                 }
             }
+            Writer::Vertical { out, records } => print_vertical(out, batch, records)?,
             Writer::Csv(w) => w.write(&flatten_for_text(batch, true)?)?,
             Writer::Json(w) => w.write(&flatten_for_text(batch, false)?)?,
             Writer::Ndjson(w) => {
@@ -142,12 +171,18 @@ impl<W: Write + Send> Sink<W> {
 
     fn finish(self) -> Result<u64> {
         match self.writer {
-            Writer::Table { mut out, mut pending, printed, .. } => {
+            Writer::Table { mut out, mut pending, printed, within, mut records, .. } => {
                 if !pending.is_empty() || !printed {
                     if pending.iter().all(|b| b.num_rows() == 0) {
                         pending = vec![RecordBatch::new_empty(self.schema.clone())];
                     }
-                    print_table(&mut out, &mut pending)?;
+                    print_table(&mut out, &mut pending, within, &mut records)?;
+                }
+                out.flush().map_err(io("writing the result"))?;
+            }
+            Writer::Vertical { mut out, records } => {
+                if records == 0 {
+                    writeln!(out, "(0 rows)").map_err(io("writing the result"))?;
                 }
                 out.flush().map_err(io("writing the result"))?;
             }
@@ -169,11 +204,47 @@ impl<W: Write + Send> Sink<W> {
     }
 }
 
-fn print_table(out: &mut impl Write, pending: &mut Vec<RecordBatch>) -> Result<()> {
-    let text = arrow::util::pretty::pretty_format_batches(pending)?;
-    writeln!(out, "{text}").map_err(io("writing the result"))?;
+fn print_table(
+    out: &mut impl Write,
+    pending: &mut Vec<RecordBatch>,
+    within: Option<usize>,
+    records: &mut usize,
+) -> Result<()> {
+    let text = arrow::util::pretty::pretty_format_batches(pending)?.to_string();
+    let too_wide = within.is_some_and(|w| text.lines().any(|l| l.chars().count() > w));
+    if too_wide && pending.iter().any(|b| b.num_rows() > 0) {
+        for b in pending.iter() {
+            print_vertical(out, b, records)?;
+        }
+    } else {
+        writeln!(out, "{text}").map_err(io("writing the result"))?;
+        *records += pending.iter().map(|b| b.num_rows()).sum::<usize>();
+    }
     out.flush().map_err(io("writing the result"))?;
     pending.clear();
+    Ok(())
+}
+
+/// Each row of `batch` as `-[ RECORD n ]-` and a `name | value` line per column; `records`
+/// counts the rows printed so far.
+fn print_vertical(out: &mut impl Write, batch: &RecordBatch, records: &mut usize) -> Result<()> {
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+    let schema = batch.schema();
+    let width = schema.fields().iter().map(|f| f.name().chars().count()).max().unwrap_or(0);
+    let options = FormatOptions::default().with_null("NULL");
+    let columns: Vec<ArrayFormatter> = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<std::result::Result<_, _>>()?;
+    for row in 0..batch.num_rows() {
+        *records += 1;
+        writeln!(out, "-[ RECORD {records} ]{}", "-".repeat(width.saturating_sub(8) + 4))
+            .map_err(io("writing the result"))?;
+        for (field, column) in schema.fields().iter().zip(&columns) {
+            writeln!(out, "{:<width$} | {}", field.name(), column.value(row)).map_err(io("writing the result"))?;
+        }
+    }
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions};
 
 use crate::catalog::{LAKE_TABLES, LakeSchema, StateFn};
 use crate::error::{QueryError, Result, friendly};
+use crate::memory::MemoryLimit;
 use crate::{functions, views};
 
 /// The catalog and schema unqualified names resolve in (DataFusion's defaults).
@@ -89,7 +90,12 @@ impl LakeSession {
     /// Splits `sql` into statements (`;`-separated); each is planned by [`Self::plan`].
     pub fn statements(&self, sql: &str) -> Result<Vec<Statement>> {
         let parsed = DFParser::parse_sql(sql).map_err(|e| self.explain(e))?;
-        Ok(parsed.into_iter().collect())
+        let mut statements: Vec<Statement> = parsed.into_iter().collect();
+        // Athena's lateral UNNEST, in a form DataFusion plans.
+        for s in &mut statements {
+            crate::unnest::rewrite(s).map_err(QueryError::Sql)?;
+        }
+        Ok(statements)
     }
 
     /// Plans one statement into a DataFrame (DDL such as CREATE VIEW runs here).
@@ -152,6 +158,13 @@ impl LakeSession {
                 None => QueryError::DataFusion(e),
             },
             E::IoError(_) | E::ParquetError(_) => QueryError::DataFusion(e),
+            E::ResourcesExhausted(detail) => {
+                let limit = match self.ctx.runtime_env().memory_pool.memory_limit() {
+                    datafusion::execution::memory_pool::MemoryLimit::Finite(bytes) => Some(bytes),
+                    _ => None,
+                };
+                crate::memory::exceeded(limit, detail)
+            }
             _ => QueryError::Sql(friendly(&e, &self.known_names())),
         }
     }
@@ -213,9 +226,35 @@ impl LakeSession {
 /// Two rules of ours join DataFusion's: [`crate::athena_types`] (Athena's text spellings
 /// of booleans, before type coercion) and [`crate::join_keys`] (join keys on struct
 /// fields computed below the join, just before leaf expression pushdown, which cannot
-/// plan them in DataFusion 55).
+/// plan them in DataFusion 55). Its queries' operators hold at most half of the machine's
+/// memory ([`MemoryLimit::machine_default`]), spilling to disk beyond it.
 pub fn new_context() -> Result<SessionContext> {
-    let state = state_builder(lake_config()).build();
+    new_context_within(MemoryLimit::machine_default())
+}
+
+/// [`new_context`] with another memory limit.
+pub fn new_context_within(limit: MemoryLimit) -> Result<SessionContext> {
+    new_context_in(limit.runtime()?)
+}
+
+/// [`new_context`] in a runtime of the caller's (one memory pool shared by many sessions).
+pub fn new_context_in(runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>) -> Result<SessionContext> {
+    context_with(lake_config(), runtime)
+}
+
+/// A context with `config` (e.g. [`lake_config`] with another batch size) in `runtime`,
+/// with trailhouse's plan rules and functions.
+pub fn context_with(
+    mut config: SessionConfig,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> Result<SessionContext> {
+    // A sort that spills first sets aside memory to merge its runs (10 MB each by
+    // default): at most an eighth of the limit over the sorts that may run at once.
+    if let datafusion::execution::memory_pool::MemoryLimit::Finite(limit) = runtime.memory_pool.memory_limit() {
+        let merge = (limit / (8 * config.target_partitions())).min(10 << 20);
+        config = config.set_usize("datafusion.execution.sort_spill_reservation_bytes", merge);
+    }
+    let state = state_builder(config).with_runtime_env(runtime).build();
     let mut ctx = SessionContext::new_with_state(state);
     functions::register(&mut ctx)?;
     Ok(ctx)

@@ -172,6 +172,8 @@ pub fn trailhouse() -> Command {
         }
     }
     c.env("NO_COLOR", "1").env("NO_PROXY", "127.0.0.1");
+    // The prompt's history goes to the state directory: a test's, never the user's.
+    c.env("XDG_STATE_HOME", std::env::temp_dir().join("trailhouse-tests-state"));
     c
 }
 

@@ -32,6 +32,7 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/alerts/{id}/triage", post(alerts::triage))
         .route("/investigate", get(investigate::investigate))
         .route("/schema", get(sql::schema))
+        .route("/saved", get(sql::saved))
         .route("/queries", post(sql::start))
         .route("/queries/{id}", get(sql::status).delete(sql::cancel))
         .route("/download", get(sql::download))

@@ -49,6 +49,31 @@ pub async fn schema(State(console): State<Arc<Console>>) -> ApiResult<Json<Value
     Ok(Json(json!({ "tables": tables })))
 }
 
+/// The named queries of `--queries DIR` ([`query::saved`]), for the SQL page's list: each
+/// with its parameters, its text, and `bound`, the text with the defaults filled in (null
+/// while a parameter has none). Files that are not a named query are listed in `problems`.
+pub async fn saved(State(console): State<Arc<Console>>) -> ApiResult<Json<Value>> {
+    let Some(dir) = &console.config.saved_queries else {
+        return Ok(Json(json!({ "dir": null, "queries": [], "problems": [] })));
+    };
+    let folder = query::saved::load(dir)?;
+    let queries: Vec<Value> = folder
+        .queries
+        .iter()
+        .map(|q| {
+            let params: Vec<Value> = q.params.iter().map(|p| json!({ "name": p.name, "default": p.default })).collect();
+            json!({
+                "name": q.name,
+                "description": q.description,
+                "params": params,
+                "sql": q.sql,
+                "bound": q.bind(&[]).ok(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "dir": dir.display().to_string(), "queries": queries, "problems": folder.problems })))
+}
+
 pub async fn start(State(console): State<Arc<Console>>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let request = super::json_body(&headers, &body)?;
     let sql = request

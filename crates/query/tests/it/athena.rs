@@ -458,3 +458,157 @@ async fn a_statement_opens_only_the_tables_it_names() {
         assert!(names.contains(&Some(name.to_string())), "{name} not in {names:?}");
     }
 }
+
+/// Sizes of the `cloudtrail` table's Parquet files under `lake`, by day folder.
+fn parquet_bytes(lake: &std::path::Path) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![lake.join("cloudtrail")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                let day = p
+                    .to_string_lossy()
+                    .split("eventdate=")
+                    .nth(1)
+                    .unwrap_or_default()
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                *out.entry(day).or_default() += std::fs::metadata(&p).unwrap().len();
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn every_result_says_how_many_bytes_files_and_row_groups_it_read() {
+    let f = fixture();
+    let sess = session(f).await;
+    let bytes = parquet_bytes(&f.lake);
+    let total: u64 = bytes.values().sum();
+    let files = sess.tables().await.unwrap().iter().find(|t| t.name == "cloudtrail").unwrap().files;
+    let run = |sql: &'static str| {
+        let sess = &sess;
+        async move {
+            let mut out = Vec::new();
+            query::run::run_script(sess, sql, Format::Csv, &mut out).await.unwrap().remove(0)
+        }
+    };
+    // All of it: every file, some bytes of each (the columns asked for), no more than all.
+    let all = run("SELECT count(DISTINCT eventname) FROM cloudtrail").await;
+    assert_eq!((all.read.files, all.read.candidate_files), (files, files), "{all:?}");
+    assert!(all.read.bytes_scanned > 0 && all.read.bytes_scanned <= total, "{all:?} of {total} bytes");
+    // One day: the other days' files skipped, and fewer bytes than that day's files hold.
+    let day = "2026-11-03";
+    let one = run("SELECT count(DISTINCT eventname) FROM cloudtrail WHERE eventdate = DATE '2026-11-03'").await;
+    assert!(one.read.files < files && one.read.candidate_files == files, "{one:?}");
+    assert!(one.read.bytes_scanned > 0 && one.read.bytes_scanned <= bytes[day], "{one:?} of {bytes:?}");
+    let line = one.summary();
+    assert!(line.contains(&format!("{} of {files} files", one.read.files)), "{line}");
+    assert!(line.starts_with("1 row in "), "{line}");
+}
+
+#[tokio::test]
+async fn result_columns_are_named_as_athena_names_them() {
+    let f = fixture();
+    let sess = session(f).await;
+    let mut out = Vec::new();
+    query::run::run_script(
+        &sess,
+        "SELECT useridentity.arn, useridentity.type, min(eventtime), count(DISTINCT c.eventname), \
+         useridentity.sessioncontext.sessionissuer.arn, eventname AS name \
+         FROM cloudtrail c GROUP BY 1, 2, 5, 6 LIMIT 1",
+        Format::Csv,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let header = String::from_utf8(out).unwrap().lines().next().unwrap().to_string();
+    assert_eq!(header, "arn,type,min(eventtime),count(DISTINCT eventname),arn_2,name");
+}
+
+/// Athena's lateral UNNEST over `resources`, checked against the source events.
+#[tokio::test]
+async fn athena_unnest_forms_flatten_resources_as_the_source_has_them() {
+    let f = fixture();
+    let sess = session(f).await;
+    let lengths: Vec<usize> = f.events.iter().map(|e| e["resources"].as_array().map_or(0, |r| r.len())).collect();
+    assert!(lengths.iter().any(|n| *n > 1), "the fixture needs events with several resources");
+    let total: usize = lengths.iter().sum();
+
+    // The issue's query: per ARN, as many rows as the source lists it.
+    let mut want: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &f.events {
+        for r in e["resources"].as_array().into_iter().flatten() {
+            *want.entry(r["ARN"].as_str().unwrap_or_default().to_string()).or_default() += 1;
+        }
+    }
+    let got = sess
+        .sql("SELECT r.arn, count(*) FROM cloudtrail CROSS JOIN UNNEST(resources) AS t(r) GROUP BY 1 ORDER BY 1")
+        .await
+        .unwrap();
+    let counts: BTreeMap<String, usize> = texts(&got, 0)
+        .into_iter()
+        .zip(texts(&got, 1))
+        .map(|(arn, n)| (arn.unwrap_or_default(), n.unwrap().parse().unwrap()))
+        .collect();
+    assert_eq!(counts, want);
+
+    // The other spellings of the same join, and the alias's qualifier.
+    for q in [
+        "SELECT count(t.r.arn) FROM cloudtrail c CROSS JOIN UNNEST(c.resources) AS t(r)",
+        "SELECT count(*) FROM cloudtrail, UNNEST(resources) AS t(r)",
+        "SELECT count(*) FROM cloudtrail JOIN UNNEST(resources) AS t(r) ON true",
+    ] {
+        assert_eq!(single_i64(&sess.sql(q).await.unwrap()) as usize, total, "{q}");
+    }
+    // WITH ORDINALITY numbers each event's resources from 1.
+    let q = "SELECT max(n), count(*) FILTER (WHERE n = 1) FROM cloudtrail CROSS JOIN UNNEST(resources) WITH ORDINALITY AS t(r, n)";
+    let got = sess.sql(q).await.unwrap();
+    let firsts = lengths.iter().filter(|n| **n > 0).count();
+    assert_eq!(
+        (texts(&got, 0)[0].clone(), texts(&got, 1)[0].clone()),
+        (Some(lengths.iter().max().unwrap().to_string()), Some(firsts.to_string()))
+    );
+    // LEFT JOIN ... ON true keeps the events without resources, once, with NULL.
+    let q = "SELECT count(*), count(r) FROM cloudtrail LEFT JOIN UNNEST(resources) AS t(r) ON true";
+    let got = sess.sql(q).await.unwrap();
+    let kept: usize = lengths.iter().map(|n| (*n).max(1)).sum();
+    assert_eq!(
+        (texts(&got, 0)[0].clone(), texts(&got, 1)[0].clone()),
+        (Some(kept.to_string()), Some(total.to_string()))
+    );
+}
+
+/// The examples of Athena's "Flatten nested arrays" page, and an array a JSON function
+/// returns.
+#[tokio::test]
+async fn athena_documentation_unnest_examples_and_json_arrays_run() {
+    let f = fixture();
+    let sess = session(f).await;
+    let got = sess
+        .sql(
+            "WITH dataset AS (SELECT 'engineering' as department, ARRAY['Sharon', 'John', 'Bob', 'Sally'] as users) \
+             SELECT department, names FROM dataset CROSS JOIN UNNEST(users) as t(names)",
+        )
+        .await
+        .unwrap();
+    let names: Vec<_> = texts(&got, 1).into_iter().flatten().collect();
+    assert_eq!(names, ["Sharon", "John", "Bob", "Sally"]);
+    assert!(texts(&got, 0).iter().all(|d| d.as_deref() == Some("engineering")));
+    let got = sess
+        .sql(
+            "WITH d AS (SELECT '{\"items\":[{\"id\":\"i-1\"},{\"id\":\"i-2\"}]}' AS rp) \
+             SELECT json_get_str(item, 'id') AS id, n FROM d \
+             CROSS JOIN UNNEST(json_get_array(rp, 'items')) WITH ORDINALITY AS t(item, n) ORDER BY n",
+        )
+        .await
+        .unwrap();
+    assert_eq!(texts(&got, 0), [Some("i-1".to_string()), Some("i-2".to_string())]);
+    assert_eq!(texts(&got, 1), [Some("1".to_string()), Some("2".to_string())]);
+}

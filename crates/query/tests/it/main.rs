@@ -7,4 +7,6 @@
 
 mod athena;
 mod fixture;
+mod memory;
+mod saved;
 mod scan;
