@@ -11,6 +11,7 @@ pub const VIEWS: &[(&str, &str, &str)] = &[
         // Per-principal aggregates of (principal, one attribute) pairs, one grouping set
         // per attribute, then one row per principal: hash tables of small pairs that
         // spill, never a set of raw values per principal (issue 34: 1.8 GB on 1M events).
+        // array_agg without ORDER BY, sorted after: DataFusion's vectorised accumulator.
         "WITH pairs AS (
            SELECT principal(useridentity) AS principal,
                   recipientaccountid AS account, sourceipaddress AS ip, awsregion AS region, eventname,
@@ -36,9 +37,9 @@ pub const VIEWS: &[(&str, &str, &str)] = &[
                 max(last_seen) AS last_seen,
                 sum(events) FILTER (WHERE no_action = 0) AS events,
                 count(eventname) FILTER (WHERE no_action = 0) AS distinct_actions,
-                array_agg(account ORDER BY account) FILTER (WHERE no_account = 0) AS accounts,
-                array_agg(ip ORDER BY ip) FILTER (WHERE no_ip = 0) AS source_ips,
-                array_agg(region ORDER BY region) FILTER (WHERE no_region = 0) AS regions,
+                array_sort(array_agg(account) FILTER (WHERE no_account = 0)) AS accounts,
+                array_sort(array_agg(ip) FILTER (WHERE no_ip = 0)) AS source_ips,
+                array_sort(array_agg(region) FILTER (WHERE no_region = 0)) AS regions,
                 round(CAST(sum(errors) FILTER (WHERE no_action = 0) AS DOUBLE)
                       / sum(events) FILTER (WHERE no_action = 0), 4) AS error_rate
          FROM pairs
