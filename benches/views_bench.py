@@ -58,6 +58,7 @@ import json, sys, duckdb
 files, sql, threads = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 con = duckdb.connect()
 con.execute(f"SET threads = {threads}")
+con.execute("SET enable_progress_bar = false")
 con.execute(f"CREATE VIEW cloudtrail AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true)")
 print(len(con.execute(sql).fetchall()))
 """
