@@ -142,12 +142,18 @@ def mb(n):
     return f"{n / 1e6:.1f}"
 
 
-def main():
-    bin_, lake = sys.argv[1], sys.argv[2]
+def open_lake(lake):
+    """The cloudtrail table's Parquet files (from its Delta log), a DuckDB connection with a
+    `cloudtrail` view over them, and its event count."""
     files = DeltaTable(f"{lake}/cloudtrail").file_uris()
     con = duckdb.connect()
     con.execute(f"CREATE VIEW cloudtrail AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true)")
-    events = con.execute("SELECT count(*) FROM cloudtrail").fetchone()[0]
+    return files, con, con.execute("SELECT count(*) FROM cloudtrail").fetchone()[0]
+
+
+def main():
+    bin_, lake = sys.argv[1], sys.argv[2]
+    files, con, events = open_lake(lake)
     # The needle: the rarest access key (ties by key), one principal's few calls.
     key = con.execute(
         "SELECT useridentity.accesskeyid FROM cloudtrail WHERE useridentity.accesskeyid IS NOT NULL "

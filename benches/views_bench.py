@@ -17,8 +17,7 @@ import sys
 import tempfile
 import time
 
-import duckdb
-from deltalake import DeltaTable
+from query_bench import open_lake  # the same lake, opened the same way
 
 RUNS = 3
 THREADS = os.cpu_count() or 2
@@ -85,10 +84,7 @@ def median(runs):
 
 def main():
     bin_, lake = sys.argv[1], sys.argv[2]
-    files = DeltaTable(f"{lake}/cloudtrail").file_uris()
-    con = duckdb.connect()
-    con.execute(f"CREATE VIEW cloudtrail AS SELECT * FROM read_parquet({files!r}, hive_partitioning = true)")
-    events = con.execute("SELECT count(*) FROM cloudtrail").fetchone()[0]
+    files, con, events = open_lake(lake)
     con.close()
     print(f"lake: {lake} ({events:,} events, {len(files)} data files); median of {RUNS} runs; {THREADS} threads")
     print(f"{'view':44}{'trailhouse s':>13}{'peak MB':>9}{'duckdb s':>10}{'peak MB':>9}  rows")
