@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use datafusion::arrow::array::RecordBatch;
-use detections::triage::{TriageChange, TriageState, alerts_with_state};
+use detections::triage::{CloseReason, TriageChange, TriageState, alerts_with_state, triage_table};
 use lake::{ALERTS_TABLE, Lake, TRIAGE_TABLE};
 use query::LakeSession;
 use query::output::Format;
@@ -100,6 +100,15 @@ pub struct TriageArgs {
     /// Why (required to close).
     #[arg(long, short)]
     pub note: Option<String>,
+    /// Why it was closed, for the rule's statistics (close only).
+    #[arg(long, value_parser = ["true_positive", "benign", "duplicate", "tuning_needed"])]
+    pub reason: Option<String>,
+    /// Who owns the alert from now on ("" unassigns).
+    #[arg(long, value_name = "NAME")]
+    pub assign: Option<String>,
+    /// Who is making the change, for the audit trail in `alert_triage` [default: $USER].
+    #[arg(long, value_name = "NAME", env = "TRAILHOUSE_TRIAGE_BY")]
+    pub by: Option<String>,
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
@@ -243,7 +252,7 @@ async fn list(a: ListArgs) -> Result<ExitCode> {
     let shadow = if knows_shadow { "coalesce(a.shadow, false)" } else { "false" };
     let undelivered = format!("({suppressed_by} IS NOT NULL OR {shadow})");
     filters.push(if a.suppressed { undelivered } else { format!("NOT {undelivered}") });
-    let from = alerts_with_state(has_table(&session, TRIAGE_TABLE).await?);
+    let from = alerts_with_state(triage_table(&session).await?);
     let extra =
         if a.suppressed { format!("{suppressed_by} AS suppressed_by, {shadow} AS shadow, ") } else { String::new() };
     let sql = format!(
@@ -264,7 +273,7 @@ async fn show(a: ShowArgs) -> Result<ExitCode> {
         bail!("this lake has no alerts yet: `trailhouse detect` raises and records them");
     }
     let id = resolve(&session, ALERTS_TABLE, "alert_id", &a.id, "alert").await?;
-    let from = alerts_with_state(has_table(&session, TRIAGE_TABLE).await?);
+    let from = alerts_with_state(triage_table(&session).await?);
     let sql = format!(
         "SELECT a.*, coalesce(t.state, 'open') AS state, t.note AS state_note FROM {from} WHERE a.alert_id = {} LIMIT 1",
         quote(&id)
@@ -275,7 +284,11 @@ async fn show(a: ShowArgs) -> Result<ExitCode> {
         alert.insert("details".into(), parsed);
     }
     let history = if has_table(&session, TRIAGE_TABLE).await? {
-        let sql = format!("SELECT state, note, at FROM alert_triage WHERE alert_id = {} ORDER BY at", quote(&id));
+        let columns = match triage_table(&session).await? {
+            detections::triage::TriageTable::Current => "state, note, at, reason, assignee, actor, via",
+            _ => "state, note, at",
+        };
+        let sql = format!("SELECT {columns} FROM alert_triage WHERE alert_id = {} ORDER BY at", quote(&id));
         objects(&session.sql(&sql).await?)?
     } else {
         vec![]
@@ -386,7 +399,13 @@ async fn triage(a: TriageArgs, state: TriageState) -> Result<ExitCode> {
     let mut changes = Vec::new();
     for prefix in &a.ids {
         let id = resolve(&session, ALERTS_TABLE, "alert_id", prefix, "alert").await?;
-        changes.push(TriageChange::now(&id, state, a.note.as_deref())?);
+        let reason = a.reason.as_deref().map(str::parse::<CloseReason>).transpose().map_err(anyhow::Error::msg)?;
+        let by = a.by.clone().or_else(|| std::env::var("USER").ok());
+        let change = TriageChange::now(&id, state, a.note.as_deref())?
+            .with_reason(reason)?
+            .by(by.as_deref(), "cli")
+            .assigned(a.assign.as_deref());
+        changes.push(change);
     }
     let lake = Lake::open_existing(a.lake.location(), &a.lake.options(None)).await?;
     detections::triage::record_all(&lake, &changes).await?;

@@ -187,20 +187,70 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
     assert_refused(&get(&format!("{base}/api/overview?hours=0")).await, "hours must be a whole number from 1");
     assert_refused(&get(&format!("{base}/api/overview?hour=3")).await, "unknown parameter \"hour\"");
 
-    // Alerts, newest first; a filter keeps only what it names.
+    // Alerts, attention first: open before acknowledged before closed, then the most
+    // severe, then the newest; a filter keeps only what it names.
     let (status, list) = get(&format!("{base}/api/alerts?limit=1000")).await;
     assert_eq!(status, 200, "{list}");
     let alerts = list["alerts"].as_array().unwrap();
     let in_lake = sql(lake, "SELECT count(*) AS n FROM alerts")[0]["n"].as_i64().unwrap();
     assert_eq!(list["total"].as_i64().unwrap(), in_lake);
-    let last_seen: Vec<&str> = alerts.iter().map(|a| a["last_seen"].as_str().unwrap()).collect();
-    assert!(last_seen.windows(2).all(|w| w[0] >= w[1]), "not newest first");
+    assert_attention_order(alerts);
+    assert_eq!(alerts[0]["severity"], "critical", "the demo lake has criticals: one comes first");
+    let by_time = get(&format!("{base}/api/alerts?limit=1000&sort=last_seen")).await.1;
+    let last_seen: Vec<&str> =
+        by_time["alerts"].as_array().unwrap().iter().map(|a| a["last_seen"].as_str().unwrap()).collect();
+    assert!(last_seen.windows(2).all(|w| w[0] >= w[1]), "sort=last_seen is not newest first");
+    let oldest = get(&format!("{base}/api/alerts?limit=1&sort=last_seen&dir=asc")).await.1;
+    assert_eq!(oldest["alerts"][0]["last_seen"].as_str(), last_seen.last().copied());
+    assert_refused(&get(&format!("{base}/api/alerts?sort=colour")).await, "sort must be one of");
+    // An identity is filtered exactly: by its ARN, one user in one account, not every
+    // user of that name.
+    let named = alerts.iter().find(|a| a["full_principal"].as_str().is_some_and(|p| p.contains(":user/"))).unwrap();
+    let arn = named["full_principal"].as_str().unwrap();
+    let exact = get(&format!("{base}/api/alerts?limit=1000&principal={}", urlencode(arn))).await.1;
+    let exact = exact["alerts"].as_array().unwrap();
+    assert!(!exact.is_empty() && exact.iter().all(|a| a["full_principal"] == arn), "{exact:?}");
+    let by_name =
+        get(&format!("{base}/api/alerts?limit=1000&principal={}", named["principal"].as_str().unwrap())).await.1;
+    assert!(by_name["total"].as_i64() >= Some(exact.len() as i64));
+    // Groups by rule, identity and account count the same alerts.
+    for by in ["rule", "identity", "account"] {
+        let (status, g) = get(&format!("{base}/api/alerts/groups?by={by}")).await;
+        assert_eq!(status, 200, "{g}");
+        let groups = g["groups"].as_array().unwrap();
+        let counted: i64 = groups.iter().map(|x| x["alerts"].as_i64().unwrap()).sum();
+        if by != "account" {
+            assert_eq!(counted, in_lake, "groups by {by}: {g}");
+        }
+        assert!(groups.iter().all(|x| x["open"].as_i64() <= x["alerts"].as_i64()));
+    }
+    let by_rule = get(&format!("{base}/api/alerts/groups?by=rule")).await.1;
+    let per_rule = sql(lake, "SELECT rule_id, count(*) AS n FROM alerts GROUP BY 1");
+    for g in by_rule["groups"].as_array().unwrap() {
+        let want = per_rule.iter().find(|r| r["rule_id"] == g["key"]).unwrap()["n"].as_i64();
+        assert_eq!(g["alerts"].as_i64(), want, "{g}");
+    }
+    assert_refused(&get(&format!("{base}/api/alerts/groups?by=colour")).await, "by must be one of");
+    assert_refused(&get(&format!("{base}/api/alerts/groups")).await, "by is required");
+    // The shared time range: a window before every alert holds none of them.
+    let none = get(&format!("{base}/api/alerts?from=2001-01-01&to=2001-01-02")).await.1;
+    assert_eq!(none["total"], 0, "{none}");
+    let recent = get(&format!("{base}/api/alerts?range=7d")).await.1;
+    assert_eq!(
+        recent["total"].as_i64(),
+        Some(in_lake),
+        "the demo's two days are within the 7 days before its newest event"
+    );
+    assert_refused(&get(&format!("{base}/api/alerts?range=fortnight")).await, "range must be");
     let high = get(&format!("{base}/api/alerts?severity=high")).await.1;
     assert!(high["alerts"].as_array().unwrap().iter().all(|a| a["severity"] == "high"));
     assert_refused(&get(&format!("{base}/api/alerts?severity=urgent")).await, "severity must be one of");
 
     // One alert: its rule, and its events as rows.
-    let alert = alerts.iter().find(|a| !a["source_ips"].as_array().unwrap().is_empty()).unwrap();
+    let alert = alerts
+        .iter()
+        .find(|a| !a["source_ips"].as_array().unwrap().is_empty() && a["rule_id"] != "incident-attack-sequence")
+        .unwrap();
     let id = alert["alert_id"].as_str().unwrap();
     let (status, page) = get(&format!("{base}/api/alerts/{id}")).await;
     assert_eq!(status, 200, "{page}");
@@ -216,11 +266,24 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
     let triage = format!("{base}/api/alerts/{id}/triage");
     assert_refused(&post(&triage, json!({"state": "closed"})).await, "needs a note");
     assert_refused(&post(&triage, json!({"state": "done"})).await, "open, acknowledged or closed");
-    let (status, t) = post(&triage, json!({"state": "acknowledged", "note": "looking"})).await;
-    assert_eq!((status, &t["state"]), (200, &json!("acknowledged")), "{t}");
-    let (_, t) = post(&triage, json!({"state": "closed", "note": "the red team's test"})).await;
-    assert_eq!(t["state"], "closed");
-    assert_eq!(t["history"].as_array().unwrap().len(), 2);
+    let ack = json!({"state": "acknowledged", "note": "looking", "assignee": "dana", "by": "erin"});
+    let (status, t) = post(&triage, ack).await;
+    assert_eq!((status, &t["state"], &t["assignee"]), (200, &json!("acknowledged"), &json!("dana")), "{t}");
+    assert_refused(&post(&triage, json!({"state": "acknowledged", "reason": "benign"})).await, "only when closing");
+    assert_refused(
+        &post(&triage, json!({"state": "closed", "note": "x", "reason": "boring"})).await,
+        "unknown close reason",
+    );
+    let close = json!({"state": "closed", "note": "the red team's test", "reason": "true_positive", "by": "erin"});
+    let (_, t) = post(&triage, close).await;
+    assert_eq!((&t["state"], &t["reason"]), (&json!("closed"), &json!("true_positive")), "{t}");
+    // The assignee stays until changed; the history is the audit trail: who, from where, what.
+    assert_eq!(t["assignee"], "dana", "{t}");
+    let history = t["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert!(history.iter().all(|h| h["actor"] == "erin" && h["via"] == "console"), "{history:?}");
+    let assigned = get(&format!("{base}/api/alerts?assignee=dana")).await.1;
+    assert_eq!((assigned["total"].as_i64(), &assigned["alerts"][0]["alert_id"]), (Some(1), &json!(id)), "{assigned}");
     let closed = get(&format!("{base}/api/alerts?state=closed")).await.1;
     assert_eq!(closed["total"], 1);
     assert_eq!(closed["alerts"][0]["alert_id"], id);
@@ -237,10 +300,67 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
     assert_eq!(Some(timeline), n);
     assert!(inv["alerts"].as_array().unwrap().iter().any(|a| a["alert_id"] == id));
     assert!(!inv["calls"]["rows"].as_array().unwrap().is_empty());
-    let principal = page["alert"]["principal"].as_str().unwrap();
-    let who = get(&format!("{base}/api/investigate?kind=principal&value={}", urlencode(principal))).await.1;
-    assert!(who["events"].as_i64().unwrap() > 0, "{who}");
+    // The alert's identity, by its exact ARN: its events only, and the alert.
+    let full = page["alert"]["full_principal"].as_str().unwrap();
+    let who = get(&format!("{base}/api/investigate?kind=principal&value={}", urlencode(full))).await.1;
+    let n = sql(
+        lake,
+        &format!(
+            "SELECT count(*) AS n FROM cloudtrail WHERE useridentity.arn = '{full}' \
+             OR useridentity.sessioncontext.sessionissuer.arn = '{full}'"
+        ),
+    )[0]["n"]
+        .as_i64();
+    assert_eq!(who["events"].as_i64(), n, "{}", who["value"]);
     assert!(who["alerts"].as_array().unwrap().iter().any(|a| a["alert_id"] == id));
+    // A short name that several identities share (the generator's users exist in every
+    // account) lists them to choose from instead of mixing their events.
+    let short = sql(
+        lake,
+        "SELECT useridentity.username AS name FROM cloudtrail WHERE useridentity.type = 'IAMUser' \
+         GROUP BY 1 HAVING count(DISTINCT useridentity.arn) > 1 ORDER BY 1 LIMIT 1",
+    );
+    let short = short[0]["name"].as_str().unwrap();
+    let mixed = get(&format!("{base}/api/investigate?kind=principal&value={short}")).await.1;
+    assert_eq!(mixed["ambiguous"], true, "{mixed}");
+    let arns: Vec<&str> = mixed["choices"].as_array().unwrap().iter().map(|c| c["arn"].as_str().unwrap()).collect();
+    assert!(arns.len() > 1 && arns.iter().all(|a| a.ends_with(&format!(":user/{short}"))), "{arns:?}");
+    // ... and one account narrows it to one.
+    let account = mixed["choices"][0]["account"].as_str().unwrap();
+    let one = get(&format!("{base}/api/investigate?kind=principal&value={short}&account={account}")).await.1;
+    assert!(one["ambiguous"].is_null() && one["events"].as_i64().unwrap() > 0, "{one}");
+    // A pivot's window keeps to it: the events of the day around the alert only.
+    let (first, last) = (alert["first_seen"].as_str().unwrap(), alert["last_seen"].as_str().unwrap());
+    let around = get(&format!("{base}/api/investigate?kind=ip&value={ip}&from={first}&to={last}")).await.1;
+    let within = sql(
+        lake,
+        &format!(
+            "SELECT count(*) AS n FROM cloudtrail WHERE sourceipaddress = '{ip}' \
+             AND eventtime >= TIMESTAMP '{first}' AND eventtime <= TIMESTAMP '{last}'"
+        ),
+    )[0]["n"]
+        .as_i64();
+    assert_eq!(around["events"].as_i64(), within, "{}", around["window"]);
+    assert!(around["alerts"].as_array().unwrap().iter().any(|a| a["alert_id"] == id));
+    // An access key's alerts are those that hold its events, as the alert page shows them.
+    let key = page["events"]["rows"][0][7].as_str().unwrap_or_default().to_string();
+    assert_eq!(page["events"]["columns"][7]["name"], "accesskeyid");
+    if !key.is_empty() {
+        let k = get(&format!("{base}/api/investigate?kind=accesskey&value={key}")).await.1;
+        assert!(k["alerts"].as_array().unwrap().iter().any(|a| a["alert_id"] == id), "{}", k["alerts"]);
+    }
+    // An account, and the calls a page of 500 at a time.
+    let acct = get(&format!("{base}/api/investigate?kind=account&value={account}")).await.1;
+    let in_account = sql(
+        lake,
+        &format!("SELECT count(*) AS n FROM cloudtrail WHERE recipientaccountid = '{account}' OR useridentity.accountid = '{account}'"),
+    )[0]["n"]
+        .as_i64();
+    assert_eq!(acct["events"].as_i64(), in_account);
+    assert_eq!(acct["calls"]["rows"].as_array().unwrap().len(), 500);
+    let page2 = get(&format!("{base}/api/investigate?kind=account&value={account}&offset=500")).await.1;
+    assert_ne!(page2["calls"]["rows"][0], acct["calls"]["rows"][0]);
+    assert_refused(&get(&format!("{base}/api/investigate?kind=ip&value={ip}&account=12")).await, "12-digit");
     let resource = sql(
         lake,
         "SELECT get_field(r, 'arn') AS arn FROM (SELECT unnest(resources) AS r FROM cloudtrail WHERE resources IS NOT NULL) \
@@ -283,6 +403,25 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
     let closed: Vec<&str> =
         closed["alerts"].as_array().unwrap().iter().map(|a| a["alert_id"].as_str().unwrap()).collect();
     assert!(picked.iter().all(|p| closed.contains(p)), "{closed:?}");
+    // By filter: every alert of one rule (not one page), one audit row each, in one commit.
+    let group = by_rule["groups"].as_array().unwrap().iter().max_by_key(|g| g["alerts"].as_i64()).unwrap();
+    let rule_id = group["key"].as_str().unwrap();
+    let triage_rows = |lake: &Path| sql(lake, "SELECT count(*) AS n FROM alert_triage")[0]["n"].as_i64().unwrap();
+    let rows_before = triage_rows(lake);
+    let filter = json!({"filter": {"rule": rule_id}, "state": "closed", "note": "one rule's noise", "reason": "tuning_needed", "by": "erin"});
+    let (status, r) = post(&bulk, filter).await;
+    let in_rule = group["alerts"].as_i64().unwrap();
+    assert_eq!((status, r["changed"].as_i64()), (200, Some(in_rule)), "{r}");
+    assert_eq!(triage_rows(lake), rows_before + in_rule);
+    let audit = sql(
+        lake,
+        &format!(
+            "SELECT count(DISTINCT t.alert_id) AS n FROM alert_triage t JOIN alerts a ON a.alert_id = t.alert_id \
+             WHERE a.rule_id = '{rule_id}' AND t.reason = 'tuning_needed' AND t.actor = 'erin' AND t.note = 'one rule''s noise'"
+        ),
+    );
+    assert_eq!(audit[0]["n"].as_i64(), Some(in_rule));
+    assert_refused(&post(&bulk, json!({"filter": {"colour": "red"}, "state": "open"})).await, "unknown parameter");
 
     // An exception from the console is checked as the CLI checks one.
     let exceptions = format!("{base}/api/exceptions");
@@ -302,6 +441,13 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
     assert!(cloudtrail["columns"].as_array().unwrap().iter().any(|c| c["name"] == "useridentity.arn"));
     assert!(tables.iter().any(|t| t["name"] == "actors" && t["kind"] == "view"));
     assert!(tables.iter().any(|t| t["name"] == "alert_triage"));
+    // And the functions it completes: DataFusion's scalar, aggregate and window functions and
+    // trailhouse's own, sorted, each once.
+    let functions: Vec<&str> = schema["functions"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    for f in ["principal", "arn_account", "count", "date_trunc", "row_number"] {
+        assert!(functions.contains(&f), "{f} not in {functions:?}");
+    }
+    assert!(functions.windows(2).all(|w| w[0] < w[1]), "not sorted and deduplicated: {functions:?}");
 
     // A query: started, polled, paged.
     let queries = format!("{base}/api/queries");
@@ -440,6 +586,19 @@ async fn with_a_token_every_request_without_it_gets_401() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Alerts in attention order: open before acknowledged before closed, then the most severe,
+/// then the newest.
+fn assert_attention_order(alerts: &[Value]) {
+    let rank = |a: &Value| {
+        let state = ["open", "acknowledged", "closed"].iter().position(|s| a["state"] == *s).unwrap();
+        let severity =
+            ["critical", "high", "medium", "low", "info"].iter().position(|s| a["severity"] == *s).unwrap_or(5);
+        (state, severity, std::cmp::Reverse(a["last_seen"].as_str().unwrap().to_string()))
+    };
+    let ranks: Vec<_> = alerts.iter().map(rank).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "not in attention order: {ranks:?}");
 }
 
 /// CPU seconds (user + system) a process has used so far, from /proc.
@@ -592,13 +751,31 @@ impl Browser {
         self.command("POST", &format!("/element/{id}/value"), json!({"text": text})).await;
     }
 
+    /// Resizes the window to `width` x `height` and waits for the page to lay itself out
+    /// again (two animation frames after the resize).
+    async fn resize(&self, width: u32, height: u32) {
+        self.command("POST", "/window/rect", json!({"width": width, "height": height})).await;
+        let script = "const done = arguments[arguments.length - 1]; \
+                      requestAnimationFrame(() => requestAnimationFrame(() => done(window.innerWidth)));";
+        self.command("POST", "/execute/async", json!({"script": script, "args": []})).await;
+    }
+
+    /// Screenshots of the page at 1,280 and 1,440 pixels wide, as `NAME-1280.png` and
+    /// `NAME-1440.png` in `target/ui-screenshots/` (or `$TRAILHOUSE_UI_SCREENSHOTS`: the
+    /// ones in `docs/console/` are made with it).
     async fn screenshot(&self, name: &str) {
         use base64::Engine;
-        let png = self.command("GET", "/screenshot", json!({})).await;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
+        let dir = std::env::var_os("TRAILHOUSE_UI_SCREENSHOTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots"));
         std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+        for (width, height) in [(1280, 800), (1440, 900)] {
+            self.resize(width, height).await;
+            let png = self.command("GET", "/screenshot", json!({})).await;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+            std::fs::write(dir.join(format!("{name}-{width}.png")), bytes).unwrap();
+        }
+        self.resize(1400, 1000).await;
     }
 }
 
@@ -639,6 +816,36 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
     let rows = browser.eval("return document.querySelectorAll('#alerts-table tbody tr[data-alert-id]').length").await;
     let total = get(&format!("{}/api/alerts", server.url)).await.1["total"].as_u64().unwrap();
     assert_eq!(rows.as_u64().unwrap(), total.min(100));
+    // What needs attention first: the demo lake has open criticals, so the first row is one.
+    let first_row = "document.querySelector('#alerts-table tbody tr[data-alert-id]')";
+    assert_eq!(browser.eval(&format!("return {first_row}.dataset.severity")).await, "critical");
+    assert_eq!(browser.eval(&format!("return {first_row}.dataset.state")).await, "open");
+    // Every column, State included, fits a 1,280-pixel window, and no row is taller than
+    // two lines of a title.
+    browser.resize(1280, 800).await;
+    let overflow = browser
+        .eval("const w = document.querySelector('#alerts-table').closest('.table-wrap'); return w.scrollWidth - w.clientWidth")
+        .await;
+    assert!(overflow.as_i64().unwrap() <= 0, "the alerts table is {overflow} px wider than its box at 1,280 px");
+    let tallest = browser
+        .eval("return Math.max(...[...document.querySelectorAll('#alerts-table tbody tr')].map((r) => r.getBoundingClientRect().height))")
+        .await;
+    assert!(tallest.as_f64().unwrap() <= 60.0, "a row is {tallest} px tall");
+    browser.resize(1400, 1000).await;
+    // A column header sorts.
+    browser.click("#alerts-table th a.sort[data-sort='events']").await;
+    browser.wait_for("sorted by events", "/sort=events/.test(location.search)").await;
+    browser.ready("alerts").await;
+    let events: Vec<i64> = serde_json::from_value(
+        browser
+            .eval("return [...document.querySelectorAll('#alerts-table tbody tr[data-alert-id] td.num')].map((c) => Number(c.textContent.replace(/,/g, '')))")
+            .await,
+    )
+    .unwrap();
+    assert!(events.windows(2).all(|w| w[0] >= w[1]), "not most events first: {events:?}");
+    browser.click("#sort-attention").await;
+    browser.wait_for("the attention order", "!/sort=/.test(location.search)").await;
+    browser.ready("alerts").await;
     // Incidents come first, highest score first, with their tactics as a strip.
     let incidents = get(&format!("{}/api/incidents", server.url)).await.1;
     let shown = browser.eval("return document.querySelectorAll('#incidents-table tr.incident').length").await;
@@ -671,9 +878,63 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
     browser.ready("alert").await;
     assert!(browser.eval("return location.pathname").await.as_str().unwrap().ends_with(&id), "a shareable URL");
     let events = get(&format!("{}/api/alerts/{id}", server.url)).await.1["events"]["rows"].as_array().unwrap().len();
-    let shown = browser.eval("return document.querySelectorAll('#alert-events tbody tr').length").await;
+    let shown = browser.eval("return document.querySelectorAll('#alert-events tbody tr[data-event-id]').length").await;
     assert_eq!(shown.as_u64().unwrap() as usize, events);
     assert!(events > 0);
+    // Evidence first: at 1,440 x 900 the events are on the screen without scrolling, and
+    // an event opens to its request, response and whole record.
+    browser.resize(1440, 900).await;
+    let bottom = browser
+        .eval("return document.querySelector('#alert-events tbody tr[data-event-id]').getBoundingClientRect().bottom")
+        .await;
+    let height = browser.eval("return window.innerHeight").await;
+    assert!(bottom.as_f64().unwrap() <= height.as_f64().unwrap(), "the first event ends at {bottom} px of {height}");
+    browser.resize(1400, 1000).await;
+    browser.click("#alert-events tbody tr[data-event-id] button.expand").await;
+    let raw = browser
+        .wait_for(
+            "the event's whole record",
+            "!document.querySelector('#alert-events tr.event-more').hidden && document.querySelector('#alert-events tr.event-more details.raw pre').textContent",
+        )
+        .await;
+    let record: Value = serde_json::from_str(raw.as_str().unwrap()).unwrap();
+    let first_event =
+        browser.eval("return document.querySelector('#alert-events tbody tr[data-event-id]').dataset.eventId").await;
+    assert_eq!(record["eventid"], first_event, "the record is the event's");
+    assert!(record.get("requestparameters").is_some() && record.get("useridentity").is_some(), "{record}");
+    let reproduce = browser.eval("return document.getElementById('alert-sql').getAttribute('href')").await;
+    assert!(reproduce.as_str().unwrap().starts_with("/sql?q="), "{reproduce}");
+    // A pivot keeps the alert's context: its source address opens on its account and the
+    // day around it, and lists this alert among the address's.
+    let api_alert = get(&format!("{}/api/alerts/{id}", server.url)).await.1["alert"].clone();
+    assert!(
+        api_alert["source_ips"].as_array().is_some_and(|ips| !ips.is_empty())
+            && api_alert["accounts"].as_array().unwrap().len() == 1,
+        "the first alert names one account and a source address: {api_alert}"
+    );
+    {
+        browser.click(".alert-line a.inv[href*='kind=ip']").await;
+        browser.ready("investigate").await;
+        let search = browser.eval("return location.search").await;
+        let params: std::collections::HashMap<String, String> = serde_json::from_value(
+            browser.eval("return Object.fromEntries(new URLSearchParams(location.search))").await,
+        )
+        .unwrap();
+        assert_eq!(params.get("account").map(String::as_str), api_alert["accounts"][0].as_str(), "{search}");
+        let from = params["from"].as_str();
+        let to = params["to"].as_str();
+        assert!(
+            from <= api_alert["first_seen"].as_str().unwrap() && to >= api_alert["last_seen"].as_str().unwrap(),
+            "{search}"
+        );
+        assert!(browser.eval("return !!document.getElementById('investigate-account')").await == json!(true));
+        let listed = browser
+            .eval(&format!("return !!document.querySelector('#investigate-alerts tr[data-alert-id=\"{id}\"]')"))
+            .await;
+        assert_eq!(listed, json!(true), "the pivot lists the alert it came from");
+        browser.eval("history.back(); return 1").await;
+        browser.ready("alert").await;
+    }
 
     // Triage: acknowledged with a note, then the server restarts and the page still says so.
     assert_eq!(browser.eval("return document.getElementById('triage-current').textContent").await, "open");
@@ -718,16 +979,70 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
     );
     assert_eq!(added["reason"], "the owner's planned change");
 
-    // Investigate the alert's principal from its page.
-    let principal = get(&format!("{}/api/alerts/{id}", server.url)).await.1["alert"]["principal"].clone();
-    browser
-        .open(&format!("{}/investigate?kind=principal&value={}", server.url, urlencode(principal.as_str().unwrap())))
-        .await;
+    // Investigate the alert's identity: its ARN pasted into the box finds its events.
+    let full = get(&format!("{}/api/alerts/{id}", server.url)).await.1["alert"]["full_principal"].clone();
+    let full = full.as_str().unwrap();
+    browser.click("#nav-investigate").await;
     browser.ready("investigate").await;
+    browser.type_into("#investigate-value", full).await;
+    browser.click("#investigate-form button[type=submit]").await;
+    browser.wait_for("the identity's calls", "document.querySelectorAll('#investigate-calls tbody tr').length").await;
+    browser.ready("investigate").await;
+    assert_eq!(browser.eval("return new URLSearchParams(location.search).get('kind')").await, "principal");
     let calls = browser.eval("return document.querySelectorAll('#investigate-calls tbody tr').length").await;
-    assert!(calls.as_u64().unwrap() > 0);
+    let want = sql(
+        &lake,
+        &format!(
+            "SELECT count(*) AS n FROM cloudtrail WHERE useridentity.arn = '{full}' \
+             OR useridentity.sessioncontext.sessionissuer.arn = '{full}'"
+        ),
+    )[0]["n"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(calls.as_u64().unwrap(), want.min(500));
     browser.wait_for("the timeline chart", "document.querySelectorAll('#investigate-timeline canvas').length").await;
     browser.screenshot("investigate").await;
+
+    // Triage at the scale of a noisy rule: the alerts grouped by rule, the busiest group
+    // closed as benign with one note: one audit row per alert in it (who, why), and the
+    // exception that would keep the rule quiet for this is proposed.
+    browser.open(&format!("{}/alerts?group=rule", server.url)).await;
+    browser.ready("alerts").await;
+    browser.screenshot("alerts-by-rule").await;
+    let groups = get(&format!("{}/api/alerts/groups?by=rule", server.url)).await.1;
+    let group = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["open"].as_i64() > Some(0))
+        .max_by_key(|g| g["alerts"].as_i64())
+        .unwrap()
+        .clone();
+    let rule_id = group["key"].as_str().unwrap();
+    let shown = browser.eval("return document.querySelectorAll('#groups-table tbody tr[data-group]').length").await;
+    assert_eq!(shown.as_u64().unwrap() as usize, groups["groups"].as_array().unwrap().len());
+    browser
+        .eval(&format!(
+            "document.querySelector('#groups-table tr[data-group=\"{rule_id}\"] input.pick').checked = true; return 1"
+        ))
+        .await;
+    browser.eval("const r = document.getElementById('bulk-reason'); r.value = 'benign'; r.dispatchEvent(new Event('change')); return 1").await;
+    browser.type_into("#bulk-note", "the scanner's weekly run").await;
+    browser.type_into("#bulk-by", "erin").await;
+    browser.click("#bulk-close").await;
+    browser.wait_for("the exception proposal", "document.querySelector('#bulk-proposal #exception-condition')").await;
+    browser.ready("alerts").await;
+    let audit = sql(
+        &lake,
+        &format!(
+            "SELECT count(*) AS n, count(DISTINCT t.alert_id) AS alerts FROM alert_triage t JOIN alerts a ON a.alert_id = t.alert_id \
+             WHERE a.rule_id = '{rule_id}' AND t.reason = 'benign' AND t.actor = 'erin' AND t.note = 'the scanner''s weekly run'"
+        ),
+    );
+    let in_group = group["alerts"].as_i64();
+    assert_eq!((audit[0]["n"].as_i64(), audit[0]["alerts"].as_i64()), (in_group, in_group), "one audit row per alert");
+    let still_open = get(&format!("{}/api/alerts?rule={rule_id}&state=open", server.url)).await.1;
+    assert_eq!(still_open["total"], 0, "{still_open}");
 
     // SQL: a query typed and run; the result as a table and, with a time and a number, a chart.
     browser.click("#nav-sql").await;
@@ -747,6 +1062,15 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
         .await;
     assert_eq!(rows.as_str().unwrap().parse::<u64>().unwrap(), want);
     browser.wait_for("the result chart", "document.querySelectorAll('#sql-chart canvas').length").await;
+    let chart =
+        browser.eval("const c = document.getElementById('sql-chart'); return [c.dataset.kind, c.dataset.series]").await;
+    assert_eq!(chart, json!(["time", "1"]), "one line per number");
+    // No stray "null" above the table (a result that is not truncated has no warning there).
+    let stray = "return [[...document.querySelector('.sql-results-box').childNodes].filter((n) => n.nodeType === 3).length, \
+                 (() => { const w = document.createTreeWalker(document.querySelector('.sql-main'), NodeFilter.SHOW_TEXT); \
+                 let n = 0; while (w.nextNode()) if (w.currentNode.textContent.trim() === 'null' \
+                 && !w.currentNode.parentElement.closest('td')) n++; return n; })()]";
+    assert_eq!(browser.eval(stray).await, json!([0, 0]), "text outside the table's cells says null");
     assert!(browser.eval("return location.search").await.as_str().unwrap().starts_with("?q="), "a shareable URL");
     browser.screenshot("sql").await;
     // A mistake reads as the CLI's message.
@@ -770,6 +1094,105 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
         )
         .await;
     assert_eq!(rows.as_str().unwrap().parse::<u64>().unwrap(), want);
+
+    // The chart follows the result's shape: a time, a text and a number draw one line per
+    // text value (here per account)...
+    let by_account = "SELECT date_trunc('day', eventtime) AS day, recipientaccountid AS account, count(*) AS n \
+                      FROM cloudtrail GROUP BY 1, 2 ORDER BY 1, 2";
+    browser.type_into("#sql-editor", by_account).await;
+    browser.click("#sql-run").await;
+    browser.ready("sql").await;
+    let accounts =
+        sql(&lake, "SELECT count(DISTINCT recipientaccountid) AS n FROM cloudtrail")[0]["n"].as_u64().unwrap();
+    let chart =
+        browser.eval("const c = document.getElementById('sql-chart'); return [c.dataset.kind, c.dataset.series]").await;
+    assert_eq!(chart, json!(["time-groups", accounts.to_string()]), "one line per account");
+    browser.wait_for("the accounts chart", "document.querySelectorAll('#sql-chart canvas').length").await;
+    assert_eq!(browser.eval(stray).await, json!([0, 0]), "text outside the table's cells says null");
+    browser.screenshot("sql-groups").await;
+    // ... and a text and a number without a time, a bar per row (a top 10).
+    let top = "SELECT eventname, count(*) AS n FROM cloudtrail GROUP BY 1 ORDER BY 2 DESC LIMIT 10";
+    browser.type_into("#sql-editor", top).await;
+    browser.click("#sql-run").await;
+    browser.ready("sql").await;
+    let chart = browser
+        .eval("const c = document.getElementById('sql-chart'); return [c.dataset.kind, c.dataset.series, c.querySelectorAll('.sql-bar').length]")
+        .await;
+    assert_eq!(chart, json!(["bars", "1", 10]), "a bar per event name");
+    browser.screenshot("sql-bars").await;
+
+    // Completion: names follow the typing; Tab, Enter or a click accept, Escape closes,
+    // Ctrl+Space opens. Keys go to the editor without clearing it.
+    async fn keys(browser: &Browser, text: &str) {
+        let e = browser.command("POST", "/element", json!({"using": "css selector", "value": "#sql-editor"})).await;
+        let id = e[ELEMENT].as_str().unwrap().to_string();
+        browser.command("POST", &format!("/element/{id}/value"), json!({"text": text})).await;
+    }
+    let shown = "!document.getElementById('sql-complete').hidden \
+                 && [...document.querySelectorAll('#sql-complete li')].map((li) => li.dataset.value)";
+    let editor = "return document.getElementById('sql-editor').value";
+    browser.type_into("#sql-editor", "SELECT useridentity.").await;
+    let leaves = browser.wait_for("the struct's leaves", shown).await;
+    let leaves: Vec<&str> = leaves.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(
+        leaves.contains(&"useridentity.arn") && leaves.iter().all(|l| l.starts_with("useridentity.")),
+        "{leaves:?}"
+    );
+    keys(&browser, "ar").await;
+    let offered =
+        browser.wait_for("useridentity.arn first", &format!("({shown}) && ({shown})[0] === 'useridentity.arn'")).await;
+    assert_eq!(offered, json!(true));
+    keys(&browser, "\u{E004}").await; // Tab
+    assert_eq!(browser.eval(editor).await, "SELECT useridentity.arn");
+    keys(&browser, " FROM cloudt").await;
+    browser
+        .wait_for("the table offered", "document.querySelector(\"#sql-complete li[data-value='cloudtrail']\")")
+        .await;
+    browser.click("#sql-complete li[data-value='cloudtrail']").await;
+    assert_eq!(browser.eval(editor).await, "SELECT useridentity.arn FROM cloudtrail");
+    assert_eq!(browser.eval("return document.getElementById('sql-complete').hidden").await, true);
+    // Functions, trailhouse's included; Escape closes, Ctrl+Space opens again, Enter accepts.
+    browser.type_into("#sql-editor", "SELECT arn_acc").await;
+    browser.wait_for("the function offered", &format!("({shown}) && ({shown}).includes('arn_account')")).await;
+    keys(&browser, "\u{E00C}").await; // Escape
+    assert_eq!(browser.eval("return document.getElementById('sql-complete').hidden").await, true);
+    keys(&browser, "\u{E009} \u{E000}").await; // Ctrl+Space
+    browser.wait_for("the list opened again", &format!("({shown}) && ({shown})[0] === 'arn_account'")).await;
+    keys(&browser, "\u{E007}").await; // Enter
+    assert_eq!(browser.eval(editor).await, "SELECT arn_account");
+    browser.type_into("#sql-editor", "SELECT princ").await;
+    browser.wait_for("principal offered", &format!("({shown}) && ({shown}).includes('principal')")).await;
+    keys(&browser, "\u{E00C}").await;
+
+    // History: every query run, newest first, once each, in this browser's storage; listed in
+    // the aside (a click puts one in the editor) and walked with Alt+Up / Alt+Down.
+    let stored =
+        browser.eval("return JSON.parse(localStorage.getItem('trailhouse.sql.history')).map((x) => x.sql)").await;
+    let stored: Vec<&str> = stored.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(stored.first().copied(), Some(top), "{stored:?}");
+    assert_eq!(stored.get(1).copied(), Some(by_account), "{stored:?}");
+    assert!(stored.contains(&query) && stored.contains(&"SELECT evntname FROM cloudtrail"), "{stored:?}");
+    let mut once = stored.clone();
+    once.sort_unstable();
+    once.dedup();
+    assert_eq!(once.len(), stored.len(), "{stored:?}");
+    let listed =
+        browser.eval("return [...document.querySelectorAll('#sql-history li.hist button')].map((b) => b.title)").await;
+    assert_eq!(listed, json!(stored));
+    browser.click("#sql-history li.hist:nth-child(2) button").await;
+    assert_eq!(browser.eval(editor).await, by_account);
+    browser.eval("const e = document.getElementById('sql-editor'); e.value = 'SELECT 1'; e.focus(); return 1").await;
+    keys(&browser, "\u{E00A}\u{E013}\u{E000}").await; // Alt+Up: the newest
+    assert_eq!(browser.eval(editor).await, top);
+    keys(&browser, "\u{E00A}\u{E013}\u{E000}").await; // Alt+Up: the one before
+    assert_eq!(browser.eval(editor).await, by_account);
+    keys(&browser, "\u{E00A}\u{E015}\u{E015}\u{E000}").await; // Alt+Down twice: back to the draft
+    assert_eq!(browser.eval(editor).await, "SELECT 1");
+    // It outlives a reload of the page.
+    browser.open(&format!("{}/sql", server.url)).await;
+    browser.ready("sql").await;
+    let first = browser.eval("return document.querySelector('#sql-history li.hist button').title").await;
+    assert_eq!(first, top);
     browser.command("DELETE", "", json!({})).await;
 }
 

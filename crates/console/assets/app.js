@@ -9,7 +9,7 @@
   const NF = new Intl.NumberFormat('en-US');
   const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
   const STATES = ['open', 'acknowledged', 'closed'];
-  const KINDS = [['principal', 'Principal'], ['ip', 'Source IP'], ['accesskey', 'Access key'], ['resource', 'Resource ARN']];
+  const KINDS = [['principal', 'Identity'], ['ip', 'Source IP'], ['accesskey', 'Access key'], ['resource', 'Resource ARN'], ['account', 'Account']];
   const SEV_COLORS = { critical: '#ff4d6d', high: '#ff8c42', medium: '#f2c94c', low: '#4ea8de', info: '#9aa4b2' };
   const PALETTE = ['#5aa9ff', '#ff8c42', '#7bd88f', '#f2c94c', '#c792ea', '#ff6b81', '#4dd0e1', '#b0bec5'];
   const ACCESS_KEY_RE = /^(AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}$/;
@@ -75,6 +75,8 @@
   }
   /** A time exactly as the API gave it, with a relative time as tooltip. */
   const timeEl = (s) => (s ? h('time', { class: 'ts', datetime: s, title: relTime(s) }, s) : h('span', { class: 'muted' }, '–'));
+  /** A time as "2026-11-02 17:45" (UTC), the exact time and how long ago as tooltip. */
+  const shortTime = (s) => (s ? h('time', { class: 'short', datetime: s, title: `${s} (${relTime(s)})` }, String(s).replace('T', ' ').slice(0, 16)) : h('span', { class: 'muted' }, '–'));
   const sevBadge = (s) => h('span', { class: `badge sev sev-${SEVERITIES.includes(s) ? s : 'other'}` }, s || '?');
   const stateBadge = (s) => h('span', { class: `badge state state-${STATES.includes(s) ? s : 'other'}` }, s || '?');
   const empty = (text) => h('p', { class: 'muted empty' }, text);
@@ -82,10 +84,46 @@
 
   // --------------------------------------------------- investigation links
 
-  const invHref = (kind, value) => '/investigate?' + new URLSearchParams({ kind, value });
+  /**
+   * The context a pivot keeps: on an alert's page, the alert's account and the day around
+   * it (set by that page, cleared on every navigation), so an IP, key or resource opens on
+   * the alert's account and time instead of everything everywhere.
+   */
+  let pivotContext = null;
+  const invHref = (kind, value, context = pivotContext) => {
+    const p = { kind, value };
+    if (context) for (const k of ['account', 'from', 'to']) if (context[k]) p[k] = context[k];
+    return '/investigate?' + new URLSearchParams(p);
+  };
+  const isoSecs = (t) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+  /** An alert's pivot context: its account (when it names one) and 12 hours either side of it. */
+  function alertContext(a) {
+    const accounts = Array.isArray(a.accounts) ? a.accounts : [];
+    const f = parseTime(a.first_seen), l = parseTime(a.last_seen);
+    return { account: accounts.length === 1 ? String(accounts[0]) : null, from: f == null ? null : isoSecs(f - 43200), to: l == null ? null : isoSecs(l + 43200) };
+  }
+  /**
+   * An identity shown short (its name, and its account) but linked exactly: the full
+   * principal ARN (a role session's assumed-role ARN) investigated with the context given.
+   */
+  function identityLink(a, context) {
+    const full = a.full_principal || a.identity;
+    const short = a.principal || full;
+    if (!short) return h('span', { class: 'muted' }, '–');
+    const exact = typeof full === 'string' && full.startsWith('arn:');
+    const acct = exact ? full.split(':')[4] : null;
+    return h('a', { class: 'mono inv identity', href: exact ? invHref('principal', full, context) : invHref('principal', short, context), title: `Investigate ${exact ? full : short}`, 'data-principal': exact ? full : short },
+      breakable(short), acct && !String(short).includes(acct) ? h('span', { class: 'acct' }, ` @${acct}`) : null);
+  }
+  /** The first `max` of a list, the rest counted ("+3") with the whole list as tooltip. */
+  function clipList(items, render, max = 2) {
+    if (!Array.isArray(items) || !items.length) return h('span', { class: 'muted' }, '–');
+    const shown = joinNodes(items.slice(0, max).map((x) => render(String(x))));
+    return items.length > max ? [shown, h('span', { class: 'more muted', title: items.join(', ') }, ` +${items.length - max}`)] : shown;
+  }
   /** Text with line-break opportunities after ':' and '/' (ARNs); textContent is unchanged. */
   const breakable = (s) => s.split(/(?<=[:/])/).flatMap((part, i) => (i ? [h('wbr'), part] : [part]));
-  const invLink = (kind, value) => h('a', { class: 'mono inv', href: invHref(kind, value), title: `Investigate ${kind} ${value}` }, breakable(value));
+  const invLink = (kind, value, context) => h('a', { class: 'mono inv', href: invHref(kind, value, context === undefined ? pivotContext : context), title: `Investigate ${kind} ${value}` }, breakable(value));
 
   /** Principal-looking ARNs (users, roles, sessions, root) versus any other resource. */
   function arnKind(v) {
@@ -121,7 +159,7 @@
     return h('span', { class: /(^|_)(id|key|arn)s?$|account/i.test(key) ? 'mono' : null }, v);
   }
   const joinNodes = (nodes, sep = ', ') => nodes.flatMap((n, i) => (i ? [sep, n] : [n]));
-  const listLinks = (kind, items) => (Array.isArray(items) && items.length ? joinNodes(items.map((v) => (kind ? invLink(kind, String(v)) : h('span', { class: 'mono' }, String(v))))) : h('span', { class: 'muted' }, '–'));
+  const listLinks = (kind, items, context) => (Array.isArray(items) && items.length ? joinNodes(items.map((v) => (kind ? invLink(kind, String(v), context) : h('span', { class: 'mono' }, String(v))))) : h('span', { class: 'muted' }, '–'));
 
   // ------------------------------------------------------ account links
 
@@ -142,18 +180,27 @@
   function subjectCondition(kind, value) {
     const v = sqlString(value);
     switch (kind) {
-      case 'principal': return `principal(useridentity) = ${v}`;
+      case 'principal': return String(value).startsWith('arn:')
+        ? `(useridentity.arn = ${v} OR useridentity.sessioncontext.sessionissuer.arn = ${v})`
+        : `principal(useridentity) = ${v}`;
       case 'ip': return `sourceipaddress = ${v}`;
       case 'accesskey': return `useridentity.accesskeyid = ${v}`;
-      case 'resource': return `eventid IN (SELECT eventid FROM (SELECT eventid, unnest(resources) AS r FROM cloudtrail WHERE resources IS NOT NULL) WHERE get_field(r, 'arn') = ${v})`;
+      case 'account': return `(recipientaccountid = ${v} OR useridentity.accountid = ${v})`;
+      case 'resource': return `(strpos(requestparameters, ${sqlString(JSON.stringify(String(value)))}) > 0 OR eventid IN (SELECT eventid FROM (SELECT eventid, unnest(resources) AS r FROM cloudtrail WHERE resources IS NOT NULL) WHERE get_field(r, 'arn') = ${v}))`;
       default: return null;
     }
   }
-  /** The subject's calls (the same columns as the investigation's), optionally where column = value. */
-  function callsSql(kind, value, column, columnValue) {
+  /**
+   * The subject's calls (the same columns as the investigation's), optionally where column
+   * = value, within scope ({account, window: {from, to}}) as the page shows them.
+   */
+  function callsSql(kind, value, column, columnValue, scope = {}) {
     const subject = subjectCondition(kind, value);
     if (!subject) return null;
-    const where = column ? `${subject} AND ${column} = ${sqlString(columnValue)}` : subject;
+    let where = column ? `${subject} AND ${column} = ${sqlString(columnValue)}` : subject;
+    if (scope.account) where += ` AND recipientaccountid = ${sqlString(scope.account)}`;
+    if (scope.window && scope.window.from) where += ` AND eventtime >= TIMESTAMP ${sqlString(scope.window.from)}`;
+    if (scope.window && scope.window.to) where += ` AND eventtime <= TIMESTAMP ${sqlString(scope.window.to)}`;
     return 'SELECT eventtime, eventsource, eventname, awsregion, recipientaccountid, principal(useridentity) AS principal, '
       + `sourceipaddress, useragent, errorcode, eventid FROM cloudtrail WHERE ${where} ORDER BY eventtime DESC LIMIT 500`;
   }
@@ -257,29 +304,88 @@
         : empty('none'));
   }
 
-  function alertsTable(id, alerts, { selectable = false } = {}) {
-    const cols = ['Severity', 'Title', 'Principal', 'Accounts', 'Source IPs', 'First seen', 'Last seen', 'Events', 'State'];
+  /** The alert list's columns: [sort key (null: not sortable), header]. */
+  const ALERT_COLUMNS = [['severity', 'Severity'], ['state', 'State'], ['title', 'Title'], ['principal', 'Identity'],
+    [null, 'Accounts'], [null, 'Source IPs'], ['last_seen', 'Last seen'], ['events', 'Events'], [null, 'Assignee']];
+
+  /**
+   * Alerts as a table: each row one line (lists clipped to two, the rest counted), the
+   * identity short but linked exactly, every pivot kept to the alert's account and time.
+   * sort: {key, dir, href(key, dir)} makes the headers sort links.
+   */
+  function alertsTable(id, alerts, { selectable = false, sort = null } = {}) {
     const all = selectable ? h('input', { type: 'checkbox', id: `${id}-all`, title: 'select every alert on this page',
       onchange: (e) => { for (const c of e.target.closest('table').querySelectorAll('tbody input.pick')) c.checked = e.target.checked; } }) : null;
+    const head = ALERT_COLUMNS.map(([key, label]) => {
+      if (!sort || !key) return h('th', null, label);
+      const active = sort.key === key;
+      const next = active ? (sort.dir === 'asc' ? 'desc' : 'asc') : (['title', 'principal', 'severity', 'state'].includes(key) ? 'asc' : 'desc');
+      return h('th', { class: active ? 'sorted' : null, 'aria-sort': active ? (sort.dir === 'asc' ? 'ascending' : 'descending') : null },
+        h('a', { class: 'sort', href: sort.href(key, next), 'data-sort': key, title: `sort by ${label.toLowerCase()}` }, label, active ? (sort.dir === 'asc' ? ' ▲' : ' ▼') : ''));
+    });
     return h('div', { class: 'table-wrap' }, h('table', { id, class: 'data alerts' },
-      h('thead', null, h('tr', null, selectable ? h('th', { class: 'pick' }, all) : null, cols.map((c) => h('th', null, c)))),
-      h('tbody', null, alerts.map((a) => h('tr', {
-        class: 'clickable', 'data-alert-id': a.alert_id,
-        onclick: (e) => {
-          if (e.target.closest('a, button, input, select, textarea') || String(window.getSelection() || '')) return;
-          navigate('/alerts/' + encodeURIComponent(a.alert_id));
+      h('thead', null, h('tr', null, selectable ? h('th', { class: 'pick' }, all) : null, head)),
+      h('tbody', null, alerts.map((a) => {
+        const context = alertContext(a);
+        return h('tr', {
+          class: 'clickable', 'data-alert-id': a.alert_id, 'data-severity': a.severity, 'data-state': a.state,
+          onclick: (e) => {
+            if (e.target.closest('a, button, input, select, textarea') || String(window.getSelection() || '')) return;
+            navigate('/alerts/' + encodeURIComponent(a.alert_id));
+          },
         },
-      },
-      selectable ? h('td', { class: 'pick' }, h('input', { type: 'checkbox', class: 'pick', value: a.alert_id })) : null,
-      h('td', null, sevBadge(a.severity)),
-      h('td', { class: 'title' }, h('a', { href: '/alerts/' + encodeURIComponent(a.alert_id) }, a.title || a.rule_id || a.alert_id)),
-      h('td', { class: 'principal' }, a.principal ? invLink('principal', a.principal) : h('span', { class: 'muted' }, '–')),
-      h('td', null, accountLinks(a.accounts)),
-      h('td', null, listLinks('ip', a.source_ips)),
-      h('td', { class: 'nowrap' }, timeEl(a.first_seen)),
-      h('td', { class: 'nowrap' }, timeEl(a.last_seen)),
-      h('td', { class: 'num' }, fmtNum(a.events)),
-      h('td', null, stateBadge(a.state)))))));
+        selectable ? h('td', { class: 'pick' }, h('input', { type: 'checkbox', class: 'pick', value: a.alert_id })) : null,
+        h('td', null, sevBadge(a.severity)),
+        h('td', null, stateBadge(a.state)),
+        h('td', { class: 'title', title: `${a.title || ''} (${a.rule_id})` }, h('a', { href: '/alerts/' + encodeURIComponent(a.alert_id) }, a.title || a.rule_id || a.alert_id)),
+        h('td', { class: 'principal' }, identityLink(a, context)),
+        h('td', { class: 'nowrap' }, clipList(a.accounts, (v) => (isAccountId(v) ? accountLink(v) : h('span', { class: 'mono' }, v)), 1)),
+        h('td', { class: 'nowrap' }, clipList(a.source_ips, (v) => invLink('ip', v, context), 1)),
+        h('td', { class: 'nowrap' }, shortTime(a.last_seen)),
+        h('td', { class: 'num' }, fmtNum(a.events)),
+        h('td', { class: 'nowrap' }, a.assignee ? h('span', { class: 'assignee' }, a.assignee) : h('span', { class: 'muted' }, '–')));
+      }))));
+  }
+
+  // ------------------------------------------------------------ time range
+
+  const RANGES = ['6h', '24h', '7d', '30d', '90d', 'all'];
+  const RANGE_KEYS = ['range', 'from', 'to'];
+  /** The shared time range's parameters of a URL's query (the current one by default). */
+  function rangeParams(search = location.search) {
+    const sp = new URLSearchParams(search);
+    const out = new URLSearchParams();
+    for (const k of RANGE_KEYS) if (sp.get(k)) out.set(k, sp.get(k));
+    return out;
+  }
+  /** A URL of the console with the current time range added, unless it names its own. */
+  function withRange(url) {
+    const u = new URL(url, location.origin);
+    if (!RANGE_KEYS.some((k) => u.searchParams.has(k))) for (const [k, v] of rangeParams()) u.searchParams.set(k, v);
+    return u.pathname + u.search;
+  }
+  /** The picker in the header: one time range for every page, kept in the URL. */
+  function renderRangePicker(page) {
+    const el = $('#range');
+    if (!el) return;
+    const sp = new URLSearchParams(location.search);
+    const custom = sp.get('from') || sp.get('to');
+    const cur = custom ? 'custom' : sp.get('range') || (page === 'overview' ? '24h' : 'all');
+    const href = (r) => {
+      const u = new URLSearchParams(location.search);
+      for (const k of [...RANGE_KEYS, 'offset', 'hours']) u.delete(k);
+      if (r !== 'all') u.set('range', r);
+      return location.pathname + (u.toString() ? '?' + u : '');
+    };
+    const short = (t) => (t ? t.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, '') : '…');
+    el.replaceChildren(...RANGES.map((r) => h('a', { href: href(r), id: `range-${r}`, class: r === cur ? 'active' : null,
+      title: r === 'all' ? 'all time' : `the ${r} ending at the lake's newest event` }, r)),
+    custom ? h('a', { href: href('all'), class: 'active custom', id: 'range-custom', title: 'the window of this link; click to clear it' },
+      `${short(sp.get('from'))} → ${short(sp.get('to'))} ✕`) : '');
+    el.hidden = page === 'sql' || page === 'notfound' || page === 'alert';
+    for (const a of document.querySelectorAll('nav.main-nav a[data-base]')) {
+      a.setAttribute('href', a.dataset.base === '/sql' ? '/sql' : withRange(a.dataset.base));
+    }
   }
 
   // ------------------------------------------------------------------ API
@@ -433,6 +539,8 @@
     clearError();
     const [page, render] = matchRoute(location.pathname);
     document.body.dataset.page = page;
+    pivotContext = null;
+    renderRangePicker(page);
     document.title = `${page === 'alert' ? 'Alert' : page === 'notfound' ? 'Not found' : page === 'sql' ? 'SQL' : page[0].toUpperCase() + page.slice(1)} · trailhouse`;
     for (const a of document.querySelectorAll('nav.main-nav a')) {
       a.classList.toggle('active', a.id === `nav-${page === 'alert' ? 'alerts' : page}`);
@@ -515,26 +623,35 @@
   // ------------------------------------------------------------- overview
 
   async function pageOverview(ctx) {
-    const hours = ctx.params.get('hours') || '24';
     const root = ctx.root;
-    const windows = [['6', '6h'], ['24', '24h'], ['168', '7d'], ['720', '30d']];
-    root.append(h('div', { class: 'page-head' },
-      h('h1', null, 'Overview'),
-      h('div', { class: 'seg', role: 'group', 'aria-label': 'Window' }, windows.map(([v, label]) =>
-        h('a', { href: `/overview?hours=${v}`, id: `window-${label}`, class: v === hours ? 'active' : null }, label)))));
+    const range = rangeParams();
+    // An old link's ?hours= still works; the header's picker writes range=.
+    if (!range.toString() && ctx.params.get('hours')) range.set('hours', ctx.params.get('hours'));
+    root.append(h('div', { class: 'page-head' }, h('h1', null, 'Overview')));
 
-    const d = await ctx.api('/api/overview?' + new URLSearchParams({ hours }));
+    const d = await ctx.api('/api/overview?' + range);
     setLake(d.lake);
     const fr = d.freshness || {};
     const totals = d.alert_totals || [];
-    const alertCount = totals.reduce((s, x) => s + (x.events || 0), 0);
     const w = d.window || {};
+    const rangeQs = rangeParams();
+
+    // Attention first: open alerts by severity in this range, each a link to that list.
+    const open = d.open_by_severity || [];
+    const openTotal = open.reduce((n, x) => n + (x.alerts || 0), 0);
+    root.append(h('section', { class: 'card', id: 'open-alerts' },
+      h('h2', null, 'Open alerts ', h('span', { class: 'muted h-note' }, `(${fmtNum(openTotal)} whose time meets this window; delivered ones)`)),
+      h('div', { class: 'tiles' }, open.map((x) => {
+        const qs = new URLSearchParams({ state: 'open', severity: x.severity });
+        for (const [k, v] of rangeQs) qs.set(k, v);
+        return h('a', { class: `tile sev-tile tile-${x.severity}${x.alerts ? '' : ' zero'}`, id: `open-${x.severity}`, href: '/alerts?' + qs, 'data-alerts': String(x.alerts || 0) },
+          h('span', { class: 'tile-n num' }, fmtNum(x.alerts || 0)), h('span', { class: 'tile-label' }, x.severity));
+      }))));
 
     root.append(h('p', { class: 'muted window' },
-      'Window: ', timeEl(w.from), ' → ', timeEl(w.to), ` (${fmtNum(w.hours)} h ending at the newest event)`));
+      'Window: ', timeEl(w.from), ' → ', timeEl(w.to), ` (${fmtNum(w.hours)} h)`));
     root.append(h('div', { class: 'stats' },
       stat('Events', fmtNum(d.events)),
-      stat('Alerts (all time)', fmtNum(alertCount), h('a', { href: '/alerts' }, 'triage →')),
       stat('Ingest lag', fr.lag_seconds == null ? '–' : humanDuration(fr.lag_seconds), fr.newest_event ? ['newest ', timeEl(fr.newest_event)] : null, fr.lag_seconds > 3 * 3600 ? 'warn' : null),
       stat('Quarantined files', fmtNum(fr.quarantined), null, fr.quarantined ? 'warn' : null),
       stat('Integrity', d.integrity ? (d.integrity.problems ? `${fmtNum(d.integrity.problems)} problem${d.integrity.problems === 1 ? '' : 's'}` : 'ok') : '–',
@@ -556,7 +673,7 @@
     const sevs = [...new Set([...SEVERITIES.filter((s) => abs.some((x) => x.severity === s)), ...abs.map((x) => x.severity)])];
     const alertsChart = h('div', { id: 'alerts-chart', class: 'chart', 'data-points': String(days.length) });
     root.append(h('section', { class: 'card', id: 'alerts-by-severity' },
-      h('h2', null, 'Alerts by severity, per day ', h('span', { class: 'muted h-note' }, '(all time, every alert in the lake; not only this window)')),
+      h('h2', null, 'Alerts by severity, per day ', h('span', { class: 'muted h-note' }, '(all time, every state: the lake\'s whole record)')),
       h('div', { class: 'totals' }, totals.length ? totals.map((t) =>
         h('a', { class: 'total', href: '/alerts?' + new URLSearchParams({ severity: t.value }), title: `all ${t.value} alerts` }, sevBadge(t.value), h('span', { class: 'num' }, fmtNum(t.events))))
         : empty('no alerts in the lake yet (run trailhouse detect)')),
@@ -614,10 +731,29 @@
 
   // --------------------------------------------------------------- alerts
 
+  const REASONS = [['true_positive', 'true positive'], ['benign', 'benign'], ['duplicate', 'duplicate'], ['tuning_needed', 'tuning needed']];
+  const GROUPINGS = [['', 'none'], ['rule', 'rule'], ['identity', 'identity'], ['account', 'account']];
+  /** The list filter a group stands for. */
+  const GROUP_FILTER = { rule: 'rule', identity: 'identity', account: 'account' };
+  const ALERT_FILTERS = ['severity', 'rule', 'account', 'principal', 'identity', 'state', 'assignee'];
+  /** The analyst's name, as they gave it once in this browser (for the audit trail). */
+  const analyst = {
+    get: () => { try { return localStorage.getItem('trailhouse.analyst') || ''; } catch (_) { return ''; } },
+    set: (v) => { try { localStorage.setItem('trailhouse.analyst', v); } catch (_) { /* storage off */ } },
+  };
+  const youInput = (id) => {
+    const el = h('input', { id, type: 'text', value: analyst.get(), placeholder: 'your name (audit trail)', spellcheck: 'false', autocomplete: 'off', class: 'you' });
+    el.addEventListener('change', () => analyst.set(el.value.trim()));
+    return el;
+  };
+
   async function pageAlerts(ctx) {
     const p = ctx.params;
     const f = {};
-    for (const k of ['severity', 'rule', 'account', 'principal', 'state']) f[k] = p.get(k) || '';
+    for (const k of ALERT_FILTERS) f[k] = p.get(k) || '';
+    const group = GROUP_FILTER[p.get('group')] ? p.get('group') : '';
+    const sort = p.get('sort') || 'attention';
+    const dir = p.get('dir') || '';
     const offset = Math.max(0, parseInt(p.get('offset'), 10) || 0);
     const root = ctx.root;
 
@@ -628,21 +764,30 @@
 
     const form = h('form', { class: 'filters', id: 'alert-filters' },
       select('filter-severity', 'Severity', SEVERITIES, f.severity),
+      select('filter-state', 'State', [...STATES, 'unresolved'], f.state),
       select('filter-rule', 'Rule', [], f.rule),
       text('filter-account', 'Account', f.account, '111122223333'),
-      text('filter-principal', 'Principal', f.principal, 'arn:aws:iam::…'),
-      select('filter-state', 'State', STATES, f.state),
+      text('filter-principal', 'Identity', f.principal, 'arn:aws:iam::111122223333:user/alice or alice'),
+      text('filter-assignee', 'Assignee', f.assignee, 'name, or none'),
+      h('label', null, 'Group by', h('select', { id: 'filter-group', name: 'group', value: group }, GROUPINGS.map(([v, l]) => h('option', { value: v }, l)))),
+      f.identity ? h('input', { type: 'hidden', name: 'identity', value: f.identity }) : null,
       h('button', { type: 'submit' }, 'Apply'),
-      h('a', { href: '/alerts', class: 'clear' }, 'clear'));
-    const countEl = h('span', { class: 'muted count' });
+      h('a', { href: withRange('/alerts'), class: 'clear' }, 'clear'));
+    const countEl = h('span', { class: 'muted count', id: 'alerts-count' });
     root.append(h('div', { class: 'page-head' }, h('h1', null, 'Alerts'), countEl), form);
 
+    /** The list's URL with these changes (null deletes), the time range kept. */
+    const urlWith = (changes) => {
+      const u = new URLSearchParams(location.search);
+      for (const [k, v] of Object.entries(changes)) { if (v == null || v === '') u.delete(k); else u.set(k, String(v)); }
+      return '/alerts' + (u.toString() ? '?' + u : '');
+    };
     let timer = null;
     const apply = (typing) => {
       clearTimeout(timer);
-      const qs = new URLSearchParams();
-      for (const el of form.querySelectorAll('select, input')) if (el.value.trim()) qs.set(el.name, el.value.trim());
-      const url = '/alerts' + (qs.toString() ? '?' + qs : '');
+      const changes = { offset: null };
+      for (const el of form.querySelectorAll('select, input')) if (el.name) changes[el.name] = el.value.trim();
+      const url = urlWith(changes);
       if (url === here()) return;
       const replace = typing && typingUrl === here();
       typingUrl = typing ? url : null;
@@ -657,32 +802,57 @@
     });
     ctx.leave.push(() => clearTimeout(timer));
 
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(f)) if (v) qs.set(k, v);
-    qs.set('limit', String(PAGE_SIZE));
-    qs.set('offset', String(offset));
-    const d = await ctx.api('/api/alerts?' + qs);
-
-    // Options from the answer (the rule list is the lake's rules).
+    // The filter as the API takes it (also the body of a bulk change by filter).
+    const filter = {};
+    for (const [k, v] of Object.entries(f)) if (v) filter[k] = v;
+    for (const [k, v] of rangeParams()) filter[k] = v;
+    const qs = new URLSearchParams(filter);
     const fill = (sel, values) => {
       const cur = sel.value;
       sel.replaceChildren(h('option', { value: '' }, 'any'), ...[...new Set([...values, ...(cur ? [cur] : [])])].map((v) => h('option', { value: v }, v)));
       sel.value = cur;
     };
+    const proposal = takeProposal();
+    if (proposal) root.append(proposal);
+
+    if (group) {
+      const gq = new URLSearchParams(qs);
+      gq.set('by', group);
+      const [g, d] = await Promise.all([ctx.api('/api/alerts/groups?' + gq), ctx.api('/api/alerts?' + new URLSearchParams({ ...filter, limit: '1' }))]);
+      fill($('#filter-rule', form), d.rules || []);
+      const groups = g.groups || [];
+      const total = groups.reduce((n, x) => n + (x.alerts || 0), 0);
+      countEl.textContent = `${fmtNum(total)} alert${total === 1 ? '' : 's'} in ${fmtNum(groups.length)} group${groups.length === 1 ? '' : 's'} by ${group}`;
+      root.append(bulkBar(ctx, { mode: 'groups', group, filter, tableId: 'groups-table' }));
+      root.append(groupsTable(groups, group, urlWith));
+      if (!groups.length) root.append(empty('No alerts match these filters.'));
+      return;
+    }
+
+    qs.set('sort', sort);
+    if (dir) qs.set('dir', dir);
+    qs.set('limit', String(PAGE_SIZE));
+    qs.set('offset', String(offset));
+    const d = await ctx.api('/api/alerts?' + qs);
     fill($('#filter-severity', form), d.severities || SEVERITIES);
     fill($('#filter-rule', form), d.rules || []);
 
     const alerts = d.alerts || [];
     const total = d.total || 0;
-    countEl.textContent = `${fmtNum(total)} alert${total === 1 ? '' : 's'}`;
+    countEl.textContent = `${fmtNum(total)} alert${total === 1 ? '' : 's'}${sort === 'attention' ? ', open and most severe first' : ''}`;
     // Incidents first: an identity's alerts as one story, highest score first.
-    if (!offset && !Object.values(f).some(Boolean)) {
+    const filtered = Object.values(f).some(Boolean) || rangeParams().toString();
+    if (!offset && !filtered) {
       const inc = await ctx.api('/api/incidents?limit=10');
       root.append(incidentsSection(inc.incidents || [], inc.total || 0));
     }
-    root.append(h('h2', null, 'Alerts'));
-    root.append(bulkBar(ctx, 'alerts-table'));
-    root.append(alertsTable('alerts-table', alerts, { selectable: true }));
+    const pageHref = (o) => urlWith({ offset: o || null });
+    const sortSpec = { key: sort === 'attention' ? null : sort, dir: d.dir || dir || 'desc', href: (key, next) => urlWith({ sort: key, dir: next, offset: null }) };
+    root.append(h('div', { class: 'list-head' }, h('h2', null, 'Alerts'),
+      sort !== 'attention' ? h('a', { href: urlWith({ sort: null, dir: null, offset: null }), id: 'sort-attention', class: 'h-link' }, 'attention order') : null,
+      pager(total, offset, alerts.length, pageHref, 'top')));
+    root.append(bulkBar(ctx, { mode: 'alerts', filter, total, tableId: 'alerts-table', rule: f.rule }));
+    root.append(alertsTable('alerts-table', alerts, { selectable: true, sort: sortSpec }));
     const nd = d.not_delivered || [];
     if (nd.length) {
       root.append(h('div', { class: 'not-delivered', id: 'not-delivered' },
@@ -690,12 +860,30 @@
         nd.map((r, i) => h('span', null, i ? ', ' : '', h('code', null, r.rule_id),
           ` ${[r.suppressed ? `${fmtNum(r.suppressed)} suppressed by exceptions` : '', r.shadow ? `${fmtNum(r.shadow)} shadow` : ''].filter(Boolean).join(', ')}`))));
     }
-    if (!alerts.length) root.append(empty(Object.values(f).some(Boolean) ? 'No alerts match these filters.' : 'No alerts.'));
-    root.append(pager(total, offset, alerts.length, (o) => {
-      const u = new URLSearchParams(location.search);
-      if (o) u.set('offset', String(o)); else u.delete('offset');
-      return '/alerts' + (u.toString() ? '?' + u : '');
-    }));
+    if (!alerts.length) root.append(empty(filtered ? 'No alerts match these filters.' : 'No alerts.'));
+    root.append(pager(total, offset, alerts.length, pageHref, 'bottom'));
+  }
+
+  /** The alerts in groups: one row per rule, identity or account, worst first; each can be selected for a bulk change. */
+  function groupsTable(groups, by, urlWith) {
+    const all = h('input', { type: 'checkbox', id: 'groups-table-all', title: 'select every group',
+      onchange: (e) => { for (const c of e.target.closest('table').querySelectorAll('tbody input.pick')) c.checked = e.target.checked; } });
+    return h('div', { class: 'table-wrap' }, h('table', { id: 'groups-table', class: 'data alerts groups' },
+      h('thead', null, h('tr', null, h('th', { class: 'pick' }, all), ['Worst', by === 'rule' ? 'Rule' : by === 'identity' ? 'Identity' : 'Account', 'Alerts', 'Open', 'Last seen', ''].map((c) => h('th', null, c)))),
+      h('tbody', null, groups.map((g) => {
+        const show = urlWith({ group: null, [GROUP_FILTER[by]]: g.key, offset: null });
+        const label = by === 'identity' ? identityLink({ principal: g.label, full_principal: g.key }, null)
+          : by === 'account' ? accountLink(String(g.key))
+            : h('a', { href: show }, g.label || g.key, ' ', h('span', { class: 'muted mono' }, g.key));
+        return h('tr', { 'data-group': g.key, 'data-alerts': String(g.alerts) },
+          h('td', { class: 'pick' }, h('input', { type: 'checkbox', class: 'pick', value: g.key, 'data-alerts': String(g.alerts) })),
+          h('td', null, sevBadge(g.severity)),
+          h('td', { class: 'title' }, label),
+          h('td', { class: 'num' }, fmtNum(g.alerts)),
+          h('td', { class: 'num' }, fmtNum(g.open)),
+          h('td', { class: 'nowrap' }, timeEl(g.last_seen)),
+          h('td', null, h('a', { href: show, class: 'show-group' }, 'show →')));
+      }))));
   }
 
   const TACTIC_ORDER = ['initial_access', 'credential_access', 'discovery', 'execution', 'privilege_escalation',
@@ -731,58 +919,197 @@
       h('tbody', null, rows.flat()))));
   }
 
-  /** Acknowledge or close the selected alerts with one note. */
-  function bulkBar(ctx, tableId) {
+  /** A reason select (closing) with an empty first choice. */
+  const reasonSelect = (id) => h('select', { id, title: 'why it was closed' }, h('option', { value: '' }, 'reason…'), REASONS.map(([v, l]) => h('option', { value: v }, l)));
+
+  /**
+   * Acknowledge, close (with one note and a reason) or assign many alerts at once: the
+   * selected rows, every alert the filter matches (not just this page), or the selected
+   * groups (each group as its filter). One audit row per alert.
+   */
+  function bulkBar(ctx, opts) {
     const note = h('input', { id: 'bulk-note', type: 'text', placeholder: 'note (needed to close)', spellcheck: 'false' });
+    const reason = reasonSelect('bulk-reason');
+    const assignee = h('input', { id: 'bulk-assignee', type: 'text', placeholder: 'assign to', spellcheck: 'false', class: 'short' });
+    const you = youInput('bulk-by');
     const status = h('span', { id: 'bulk-status', class: 'muted' });
+    const everything = opts.mode === 'alerts' && opts.total > 0
+      ? h('label', { class: 'inline', title: 'every alert these filters and this time range match, on every page' },
+        h('input', { type: 'checkbox', id: 'bulk-all' }), ` all ${fmtNum(opts.total)} matching`) : null;
     const act = async (state) => {
-      const ids = [...document.querySelectorAll(`#${tableId} tbody input.pick:checked`)].map((c) => c.value);
-      if (!ids.length) { status.textContent = 'Select alerts first.'; return; }
+      const picked = [...document.querySelectorAll(`#${opts.tableId} tbody input.pick:checked`)];
+      const all = everything && $('#bulk-all', everything).checked;
+      const common = { state, note: note.value, by: you.value.trim() };
+      if (reason.value) common.reason = reason.value;
+      if (assignee.value.trim() || assignee.dataset.touched) common.assignee = assignee.value.trim();
+      if (state !== 'closed') delete common.reason;
+      let requests;
+      if (opts.mode === 'groups') {
+        if (!picked.length) { status.textContent = 'Select groups first.'; return; }
+        requests = picked.map((c) => ({ ...common, filter: { ...opts.filter, [GROUP_FILTER[opts.group]]: c.value } }));
+      } else if (all) {
+        requests = [{ ...common, filter: opts.filter }];
+      } else {
+        if (!picked.length) { status.textContent = 'Select alerts first (or tick "all matching").'; return; }
+        requests = [{ ...common, ids: picked.map((c) => c.value) }];
+      }
+      analyst.set(you.value.trim());
+      status.textContent = 'saving…';
       try {
-        const r = await api('/api/alerts/triage', { method: 'POST', json: { ids, state, note: note.value } });
-        status.textContent = `${r.state === 'closed' ? 'Closed' : r.state === 'acknowledged' ? 'Acknowledged' : 'Reopened'} ${fmtNum(r.changed)}.`;
+        let changed = 0;
+        for (const r of requests) changed += (await api('/api/alerts/triage', { method: 'POST', json: r })).changed || 0;
+        const verb = state === 'closed' ? 'Closed' : state === 'acknowledged' ? 'Acknowledged' : 'Reopened';
+        status.textContent = `${verb} ${fmtNum(changed)}.`;
+        // Closed as benign: offer the exception that would keep these quiet (one rule only).
+        const rule = opts.mode === 'groups' && opts.group === 'rule' && picked.length === 1 ? picked[0].value : opts.rule;
+        if (state === 'closed' && common.reason === 'benign' && rule) {
+          const row = { rule_id: rule };
+          if (opts.filter.identity) row.identity = opts.filter.identity;
+          if (opts.filter.account) row.accounts = [opts.filter.account];
+          if (opts.mode === 'groups' && opts.group === 'identity' && picked.length === 1) row.identity = picked[0].value;
+          if (opts.mode === 'groups' && opts.group === 'account' && picked.length === 1) row.accounts = [picked[0].value];
+          keepProposal({ row, reason: note.value.trim(), changed });
+        }
         navigate(here(), { replace: true });
       } catch (e) {
         status.textContent = e.message || String(e);
       }
     };
+    assignee.addEventListener('input', () => { assignee.dataset.touched = '1'; });
     return h('div', { class: 'bulk', id: 'bulk-bar' },
-      h('button', { type: 'button', id: 'bulk-ack', onclick: () => act('acknowledged') }, 'Acknowledge selected'),
-      h('button', { type: 'button', id: 'bulk-close', onclick: () => act('closed') }, 'Close selected'),
-      note, status);
+      h('button', { type: 'button', id: 'bulk-ack', onclick: () => act('acknowledged') }, 'Acknowledge'),
+      h('button', { type: 'button', id: 'bulk-close', onclick: () => act('closed') }, 'Close'),
+      h('button', { type: 'button', id: 'bulk-reopen', onclick: () => act('open') }, 'Reopen'),
+      opts.mode === 'groups' ? h('span', { class: 'muted' }, 'selected groups (every alert in each)') : [h('span', { class: 'muted' }, 'selected'), everything],
+      reason, note, assignee, you, status);
   }
 
-  /** Prev/next links for limit/offset paging. */
-  function pager(total, offset, shown, hrefFor) {
-    const prev = offset > 0 ? h('a', { href: hrefFor(Math.max(0, offset - PAGE_SIZE)), class: 'btn', id: 'page-prev' }, '← Prev') : h('span', { class: 'btn disabled' }, '← Prev');
-    const next = offset + shown < total ? h('a', { href: hrefFor(offset + PAGE_SIZE), class: 'btn', id: 'page-next' }, 'Next →') : h('span', { class: 'btn disabled' }, 'Next →');
+  /** A bulk close's exception proposal, shown once on the page the change reloads. */
+  let pendingProposal = null;
+  const keepProposal = (p) => { pendingProposal = p; };
+  function takeProposal() {
+    const p = pendingProposal;
+    pendingProposal = null;
+    if (!p) return null;
+    return h('section', { class: 'card', id: 'bulk-proposal' },
+      h('p', null, `Closed ${fmtNum(p.changed)} as benign.`), exceptionProposal(p.row, p.reason));
+  }
+
+  /** Prev/next links for limit/offset paging (where: top or bottom, for the ids). */
+  function pager(total, offset, shown, hrefFor, where = 'bottom', size = PAGE_SIZE) {
+    const sfx = where === 'top' ? '-top' : '';
+    const prev = offset > 0 ? h('a', { href: hrefFor(Math.max(0, offset - size)), class: 'btn', id: `page-prev${sfx}` }, '← Prev') : h('span', { class: 'btn disabled' }, '← Prev');
+    const next = offset + shown < total ? h('a', { href: hrefFor(offset + size), class: 'btn', id: `page-next${sfx}` }, 'Next →') : h('span', { class: 'btn disabled' }, 'Next →');
     const range = shown ? `${fmtNum(offset + 1)}–${fmtNum(offset + shown)} of ${fmtNum(total)}` : `0 of ${fmtNum(total)}`;
-    return h('div', { class: 'pager' }, prev, h('span', { class: 'muted' }, range), next);
+    return h('div', { class: `pager pager-${where}` }, prev, h('span', { class: 'muted' }, range), next);
   }
 
   // ---------------------------------------------------------- alert page
 
+  /** A JSON text (request parameters, response elements) pretty-printed, or the text as is. */
+  function prettyJson(v) {
+    if (v == null || v === '') return h('span', { class: 'muted' }, 'none');
+    let text = v;
+    if (typeof v === 'string') {
+      try { text = JSON.stringify(JSON.parse(v), null, 2); } catch (_) { text = v; }
+    } else {
+      text = JSON.stringify(v, null, 2);
+    }
+    return h('pre', { class: 'json' }, text);
+  }
+
+  /** The dedup key's `column=value` pairs. */
+  const keyPairs = (key) => String(key || '').split(',').map((kv) => kv.split('=')).filter((x) => x.length >= 2 && x[0]).map(([k, ...v]) => [k, v.join('=')]);
+
   async function pageAlert(ctx, id) {
     const root = ctx.root;
-    root.append(h('a', { href: '/alerts', class: 'back' }, '← Alerts'));
+    root.append(h('a', { href: withRange('/alerts'), class: 'back' }, '← Alerts'));
     const d = await ctx.api('/api/alerts/' + encodeURIComponent(id));
     const a = d.alert || {};
     const rule = d.rule;
-    const headState = stateBadge((d.triage && d.triage.state) || a.state || 'open');
+    const context = alertContext(a);
+    pivotContext = context; // every pivot on this page keeps the alert's account and time
+    const triage = d.triage || { state: 'open', history: [] };
+    const headState = stateBadge(triage.state || 'open');
+    const headAssignee = h('span', { class: 'muted assignee', id: 'alert-assignee' }, triage.assignee ? `assigned to ${triage.assignee}` : '');
 
     root.append(h('div', { class: 'page-head alert-head' },
-      h('h1', null, sevBadge(a.severity), ' ', a.title || (rule && rule.title) || a.rule_id || id, ' ', headState),
-      h('div', { class: 'muted mono' }, a.alert_id || id)));
+      h('h1', null, sevBadge(a.severity), ' ', a.title || (rule && rule.title) || a.rule_id || id, ' ', headState, ' ', headAssignee),
+      h('div', { class: 'alert-line' },
+        h('span', { class: 'who' }, identityLink(a, context)),
+        h('span', null, h('span', { class: 'muted' }, 'accounts '), accountLinks(a.accounts)),
+        h('span', null, h('span', { class: 'muted' }, 'from '), listLinks('ip', a.source_ips, context)),
+        h('span', null, timeEl(a.first_seen), a.last_seen && a.last_seen !== a.first_seen ? [' → ', timeEl(a.last_seen)] : null),
+        h('span', null, `${fmtNum(a.events)} event${a.events === 1 ? '' : 's'}`),
+        d.events_sql ? h('a', { href: sqlUrl(d.events_sql), id: 'alert-sql', class: 'h-link' }, 'open in SQL →') : null)));
 
-    // The alert's fields (every column of its row), details separately.
-    const first = ['principal', 'source_ips', 'accounts', 'regions', 'first_seen', 'last_seen', 'events', 'rule_id', 'dedup_key', 'alert_id'];
-    const skip = new Set(['title', 'severity', 'details', 'state']);
+    // What fired: the rule's key values (highlighted in the events), its threshold, the
+    // details it returned; its SQL one click away.
+    const pairs = keyPairs(a.dedup_key);
+    const highlight = new Set(pairs.map(([k]) => k.toLowerCase()));
+    const th = rule && rule.threshold;
+    const details = a.details && typeof a.details === 'object' ? a.details : null;
+    root.append(h('section', { class: 'card fired', id: 'alert-fired' },
+      h('h3', null, 'What fired'),
+      h('div', { class: 'fired-line' },
+        h('span', { class: 'muted' }, rule ? `${rule.id}: ` : `${a.rule_id || ''}: `),
+        pairs.length ? pairs.map(([k, v]) => h('span', { class: 'chip hl', title: 'the alert\'s key' }, h('span', { class: 'muted' }, `${k} = `), textValue(k, v))) : h('span', { class: 'muted' }, 'every matching event'),
+        th ? h('span', { class: 'chip threshold', id: 'alert-threshold' }, th.distinct
+          ? `${fmtNum(a.events)} events, at least ${fmtNum(th.count)} distinct ${th.distinct} within ${th.window}`
+          : `${fmtNum(a.events)} events ≥ threshold ${fmtNum(th.count)} within ${th.window}`) : null,
+        details && Object.keys(details).length ? Object.entries(details).slice(0, 6).map(([k, v]) => h('span', { class: 'chip detail' }, h('span', { class: 'muted' }, `${k}: `), typeof v === 'object' && v !== null ? JSON.stringify(v) : renderValue(k, v))) : null),
+      rule && rule.sql ? h('details', { class: 'rule-sql' }, h('summary', null, rule.sigma ? 'The rule\'s condition (compiled from Sigma)' : 'The rule\'s condition'), h('pre', { class: 'json' }, rule.sql)) : null));
+
+    // The events, each with its request, response and whole record one click away.
+    const ev = d.events || { columns: [], rows: [] };
+    const cols = ev.columns || [];
+    const idx = (n) => cols.findIndex((c) => c.name === n);
+    const shown = ['eventtime', 'eventname', 'eventsource', 'principal', 'sourceipaddress', 'recipientaccountid', 'awsregion', 'errorcode', 'accesskeyid', 'useragent'].filter((n) => idx(n) >= 0);
+    const raw = d.raw || {};
+    const rows = (ev.rows || []).map((r) => {
+      const eid = r[idx('eventid')];
+      const more = h('tr', { class: 'event-more', hidden: true }, h('td', { colspan: String(shown.length + 1) },
+        h('div', { class: 'grid2' },
+          h('div', null, h('h4', null, 'Request parameters'), prettyJson(r[idx('requestparameters')])),
+          h('div', null, h('h4', null, 'Response elements'), prettyJson(r[idx('responseelements')]),
+            r[idx('errormessage')] ? [h('h4', null, 'Error message'), h('p', { class: 'bad' }, r[idx('errormessage')])] : null)),
+        h('details', { class: 'raw' }, h('summary', null, 'Whole record (every column)'), prettyJson(raw[eid] || null))));
+      const toggle = h('button', { type: 'button', class: 'expand', title: 'request, response and the whole record', 'aria-expanded': 'false',
+        onclick: () => { more.hidden = !more.hidden; toggle.textContent = more.hidden ? '▸' : '▾'; toggle.setAttribute('aria-expanded', String(!more.hidden)); } }, '▸');
+      const row = h('tr', { 'data-event-id': eid },
+        h('td', { class: 'pick' }, toggle),
+        shown.map((n) => {
+          const td = n === 'principal' && r[idx('arn')]
+            ? h('td', null, identityLink({ principal: r[idx('principal')], full_principal: r[idx('arn')] }, context))
+            : renderCell(cols[idx(n)], r[idx(n)], { accounts: true });
+          if (highlight.has(n) || (n === 'principal' && highlight.has('identity'))) td.classList.add('hl');
+          return td;
+        }));
+      return [row, more];
+    });
+    root.append(h('section', { class: 'card', id: 'alert-evidence' },
+      h('h3', null, `Events (${fmtNum((ev.rows || []).length)}${a.events > (ev.rows || []).length ? ` of ${fmtNum(a.events)}` : ''})`,
+        d.events_sql ? h('a', { class: 'h-link', href: sqlUrl(d.events_sql) }, 'open in SQL →') : null),
+      h('div', { class: 'table-wrap' }, h('table', { id: 'alert-events', class: 'data' },
+        h('thead', null, h('tr', null, h('th', { class: 'pick' }), shown.map((n) => h('th', { class: highlight.has(n) ? 'hl' : null }, n)))),
+        h('tbody', null, rows.flat())))));
+
+    // The identity's other activity around it, then the alert's record and its rule; triage beside them.
+    const act = d.activity;
+    const activity = h('section', { class: 'card', id: 'alert-activity' },
+      h('h3', null, 'The identity around it', act ? h('a', { class: 'h-link', href: sqlUrl(act.sql) }, 'its calls in SQL →') : null),
+      act ? [
+        h('p', { class: 'muted' }, h('span', { class: 'mono' }, breakable(act.principal)), ` · ${fmtNum(act.calls)} calls, ${fmtNum(act.errors)} errors in `, timeEl(act.window && act.window.from), ' → ', timeEl(act.window && act.window.to),
+          ' · ', h('a', { href: invHref('principal', act.principal, context) }, 'investigate →')),
+        (act.event_names || []).length ? countTable('Event names', (act.event_names || []).map((x) => ({ value: x.eventname, events: x.calls })), null, { id: 'activity-names' }) : empty('no calls'),
+      ] : empty('This alert names no identity ARN.'));
+    const first = ['principal', 'full_principal', 'identity', 'source_ips', 'accounts', 'regions', 'first_seen', 'last_seen', 'events', 'rule_id', 'dedup_key', 'alert_id'];
+    const skip = new Set(['title', 'severity', 'details', 'state', 'event_ids', 'triage', 'note', 'at', 'reason', 'assignee']);
     const keys = [...first.filter((k) => k in a), ...Object.keys(a).filter((k) => !first.includes(k) && !skip.has(k))];
-    const fields = h('section', { class: 'card', id: 'alert-fields' },
-      h('h3', null, 'Alert'),
+    const fields = h('details', { class: 'card', id: 'alert-fields' },
+      h('summary', null, h('h3', { class: 'inline' }, 'The alert\'s record')),
       h('dl', { class: 'kv' }, keys.map((k) => [h('dt', null, k), h('dd', null, renderValue(k, a[k]))])),
       'details' in a ? [h('h4', null, 'Details'), h('div', { id: 'alert-details' }, renderValue('details', a.details))] : null);
-
     const ruleCard = h('section', { class: 'card', id: 'alert-rule' }, h('h3', null, 'Rule'),
       rule ? [
         h('p', null, h('strong', null, rule.title || rule.id), ' ', h('span', { class: 'muted mono' }, rule.id), ' ', sevBadge(rule.severity)),
@@ -796,25 +1123,28 @@
           h('li', null, safeUrl(r) ? h('a', { href: r, target: '_blank', rel: 'noopener noreferrer' }, r) : r)))] : null,
       ] : empty(`The rule ${a.rule_id || ''} is no longer in the rule set.`));
 
-    root.append(h('div', { class: 'alert-grid' }, h('div', null, fields, ruleCard), triageBox(ctx, id, d.triage || { state: 'open', history: [] }, headState, a)));
-
-    const ev = d.events || { columns: [], rows: [] };
-    root.append(h('section', { class: 'card' },
-      h('h3', null, `Events (${fmtNum((ev.rows || []).length)})`),
-      dataTable('alert-events', ev.columns || [], ev.rows || [], {}, { accounts: true })));
+    root.append(h('div', { class: 'alert-grid' }, h('div', null, activity, ruleCard, fields),
+      triageBox(ctx, id, triage, headState, a, headAssignee)));
   }
 
-  function triageBox(ctx, id, triage, headState, alertRow) {
+  function triageBox(ctx, id, triage, headState, alertRow, headAssignee) {
     const proposal = h('div', { id: 'exception-proposal' });
     const curEl = h('span', { id: 'triage-current', class: 'badge state' });
     const since = h('span', { class: 'muted since' });
     const stateSel = h('select', { id: 'triage-state' }, STATES.map((s) => h('option', { value: s }, s)));
-    const note = h('textarea', { id: 'triage-note', rows: '4', placeholder: 'What did you find? (a note is required to close)' });
+    const reason = reasonSelect('triage-reason');
+    const reasonLabel = h('label', null, 'Reason (closing)', reason);
+    const assignee = h('input', { id: 'triage-assignee', type: 'text', placeholder: 'nobody', spellcheck: 'false' });
+    const you = youInput('triage-by');
+    const note = h('textarea', { id: 'triage-note', rows: '3', placeholder: 'What did you find? (a note is required to close)' });
     const save = h('button', { id: 'triage-save', type: 'button', class: 'primary' }, 'Save');
     const msg = h('span', { class: 'muted', id: 'triage-msg' });
     const err = h('div', { id: 'triage-error', class: 'error-box', role: 'alert' });
     const history = h('ol', { id: 'triage-history', class: 'history' });
     const noHistory = empty('Never triaged.');
+    const syncReason = () => { reasonLabel.hidden = stateSel.value !== 'closed'; };
+    let assigned = '';
+    stateSel.addEventListener('change', syncReason);
 
     function show(t) {
       const state = t.state || 'open';
@@ -822,10 +1152,18 @@
       curEl.className = `badge state state-${STATES.includes(state) ? state : 'other'}`;
       headState.textContent = state;
       headState.className = curEl.className;
-      since.replaceChildren(...(t.at ? [' since ', timeEl(t.at)] : []), ...(t.note ? [' — ', h('q', null, t.note)] : []));
+      since.replaceChildren(...(t.at ? [' since ', timeEl(t.at)] : []), ...(t.reason ? [` (${String(t.reason).replace('_', ' ')})`] : []), ...(t.note ? [' — ', h('q', null, t.note)] : []));
       stateSel.value = STATES.includes(state) ? state : 'open';
+      assigned = t.assignee || '';
+      assignee.value = assigned;
+      if (headAssignee) headAssignee.textContent = t.assignee ? `assigned to ${t.assignee}` : '';
+      syncReason();
       const hist = t.history || [];
-      history.replaceChildren(...hist.map((x) => h('li', null, stateBadge(x.state), ' ', timeEl(x.at), x.note ? h('div', { class: 'note' }, x.note) : null)));
+      history.replaceChildren(...hist.map((x) => h('li', null, stateBadge(x.state), ' ', timeEl(x.at),
+        x.reason ? h('span', { class: 'reason' }, ` ${String(x.reason).replace('_', ' ')}`) : null,
+        x.actor || x.via ? h('span', { class: 'muted actor' }, ` by ${x.actor || 'someone'}${x.via ? ` (${x.via})` : ''}`) : null,
+        typeof x.assignee === 'string' ? h('span', { class: 'muted' }, x.assignee ? ` assigned to ${x.assignee}` : ' unassigned') : null,
+        x.note ? h('div', { class: 'note' }, x.note) : null)));
       noHistory.hidden = hist.length > 0;
     }
     show(triage);
@@ -836,11 +1174,15 @@
       msg.textContent = 'saving…';
       save.disabled = true;
       setReady('0');
+      const body = { state: stateSel.value, note: note.value.trim(), by: you.value.trim() };
+      if (assignee.value.trim() !== assigned) body.assignee = assignee.value.trim(); // "" unassigns
+      if (stateSel.value === 'closed' && reason.value) body.reason = reason.value;
+      analyst.set(you.value.trim());
       try {
-        const t = await api(`/api/alerts/${encodeURIComponent(id)}/triage`, { method: 'POST', json: { state: stateSel.value, note: note.value.trim() } });
+        const t = await api(`/api/alerts/${encodeURIComponent(id)}/triage`, { method: 'POST', json: body });
         if (!ctx.alive()) return;
         show(t || {});
-        if (stateSel.value === 'closed' && alertRow) proposal.replaceChildren(exceptionProposal(alertRow, note.value.trim()));
+        if (stateSel.value === 'closed' && alertRow && (!body.reason || body.reason === 'benign')) proposal.replaceChildren(exceptionProposal(alertRow, note.value.trim()));
         note.value = '';
         msg.textContent = 'saved';
       } catch (e) {
@@ -858,11 +1200,12 @@
     return h('section', { class: 'card triage', id: 'triage' },
       h('h3', null, 'Triage'),
       h('p', null, 'Current state: ', curEl, since),
-      h('label', null, 'New state', stateSel),
+      h('div', { class: 'row2' }, h('label', null, 'New state', stateSel), reasonLabel),
+      h('div', { class: 'row2' }, h('label', null, 'Assignee', assignee), h('label', null, 'You', you)),
       h('label', null, 'Note', note),
       h('div', { class: 'row' }, save, msg),
       err, proposal,
-      h('h4', null, 'History'), history, noHistory);
+      h('h4', null, 'History (who, when, what)'), history, noHistory);
   }
 
   /** After a close: the narrowest exception that would have kept this alert quiet (this
@@ -905,6 +1248,7 @@
   function guessKind(v) {
     v = v.trim();
     if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v) || (/^[0-9a-f:]+$/i.test(v) && v.includes(':'))) return 'ip';
+    if (/^\d{12}$/.test(v)) return 'account';
     if (ACCESS_KEY_RE.test(v)) return 'accesskey';
     if (v.startsWith('arn:')) return arnKind(v);
     return 'principal';
@@ -913,33 +1257,73 @@
   async function pageInvestigate(ctx) {
     const value = (ctx.params.get('value') || '').trim();
     const kind = ctx.params.get('kind') || (value ? guessKind(value) : 'principal');
+    const account = ctx.params.get('account') || '';
+    const offset = Math.max(0, parseInt(ctx.params.get('offset'), 10) || 0);
     const root = ctx.root;
 
     let kindTouched = !!ctx.params.get('kind');
     const kindSel = h('select', { id: 'investigate-kind', name: 'kind', value: kind, onchange: () => { kindTouched = true; } },
       KINDS.map(([k, label]) => h('option', { value: k }, label)));
-    const input = h('input', { id: 'investigate-value', name: 'value', type: 'search', value, required: true, spellcheck: 'false', autocomplete: 'off', placeholder: 'arn:aws:iam::111122223333:user/alice, 203.0.113.7, AKIA…, arn:aws:s3:::bucket' });
+    const input = h('input', { id: 'investigate-value', name: 'value', type: 'search', value, required: true, spellcheck: 'false', autocomplete: 'off', placeholder: 'an ARN, access key, IP address, account id or name: arn:aws:iam::111122223333:user/alice, AKIA…, 203.0.113.7, 111122223333, alice' });
     input.addEventListener('input', () => { if (!kindTouched && input.value.trim()) kindSel.value = guessKind(input.value); });
+    // Pasted text: the kind follows it (an ARN pasted over a name is an ARN).
+    input.addEventListener('paste', () => { kindTouched = false; setTimeout(() => { if (input.value.trim()) kindSel.value = guessKind(input.value); }, 0); });
     const form = h('form', { class: 'filters investigate-form', id: 'investigate-form' },
       h('label', null, 'Kind', kindSel), h('label', { class: 'grow' }, 'Value', input), h('button', { type: 'submit', class: 'primary' }, 'Investigate'));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
-      if (input.value.trim()) navigate(invHref(kindSel.value, input.value.trim()));
+      const v = input.value.trim();
+      if (!v) return;
+      const k = kindTouched ? kindSel.value : guessKind(v);
+      // A new subject keeps the time range, not the previous one's account.
+      navigate(withRange('/investigate?' + new URLSearchParams({ kind: k, value: v })));
     });
     root.append(h('div', { class: 'page-head' }, h('h1', null, 'Investigate')), form);
     if (!value) {
-      root.append(empty('Type a principal ARN, source IP, access key id or resource ARN. Every such value elsewhere in the console links here.'));
+      root.append(empty('Paste an ARN, an access key id, a source IP, an account id or a name. Every such value elsewhere in the console links here.'));
       ctx.after.push(() => input.focus());
       return;
     }
 
-    const d = await ctx.api('/api/investigate?' + new URLSearchParams({ kind, value }));
+    const q = new URLSearchParams({ kind, value });
+    if (account) q.set('account', account);
+    for (const [k, v] of rangeParams()) q.set(k, v);
+    if (offset) q.set('offset', String(offset));
+    const d = await ctx.api('/api/investigate?' + q);
     const subjectKind = d.kind || kind;
     const subjectValue = d.value == null ? value : String(d.value);
+    const here2 = (changes) => {
+      const u = new URLSearchParams(location.search);
+      for (const [k, v] of Object.entries(changes)) { if (v == null || v === '') u.delete(k); else u.set(k, String(v)); }
+      return '/investigate?' + u;
+    };
+    const scope = h('p', { class: 'muted scope', id: 'investigate-scope' },
+      account ? [h('span', { class: 'chip', id: 'investigate-account' }, 'account ', h('span', { class: 'mono' }, account), ' ', h('a', { href: here2({ account: null, offset: null }), title: 'every account' }, '✕')), ' '] : null,
+      d.window ? ['within ', timeEl(d.window.from), ' → ', timeEl(d.window.to)] : 'all time',
+      ' (the header\'s range picker widens it)');
+
+    if (d.ambiguous) {
+      root.append(h('section', { class: 'card', id: 'investigate-choices' },
+        h('h2', null, h('span', { class: 'mono' }, subjectValue), ' is more than one identity'),
+        scope,
+        h('p', null, 'Pick one: each is investigated on its own, not mixed with the others.'),
+        h('table', { class: 'data' },
+          h('thead', null, h('tr', null, ['Identity', 'Account', 'Events', 'Last seen'].map((c) => h('th', null, c)))),
+          h('tbody', null, (d.choices || []).map((c) => h('tr', { 'data-arn': c.arn },
+            h('td', null, h('a', { class: 'mono inv choice', href: here2({ kind: 'principal', value: c.arn, offset: null }) }, breakable(c.arn))),
+            h('td', null, accountLink(String(c.account || ''))),
+            h('td', { class: 'num' }, fmtNum(c.events)),
+            h('td', { class: 'nowrap' }, timeEl(c.last_seen))))))));
+      return;
+    }
+
     const errRate = d.events ? ` (${((100 * (d.errors || 0)) / d.events).toFixed(1)}%)` : '';
+    const alerts = d.alerts || [];
+    const callScope = { account, window: d.window };
     root.append(h('section', { class: 'card', id: 'investigate-summary' },
       h('h2', null, h('span', { class: 'muted' }, (KINDS.find((k) => k[0] === d.kind) || [0, d.kind])[1] + ' '), h('span', { class: 'mono' }, d.value)),
-      d.events ? null : h('p', { class: 'warn' }, 'No events in the lake for this value.'),
+      scope,
+      d.events ? null : h('p', { class: 'warn' }, 'No events for this value in this window.'),
       d.truncated ? h('p', { class: 'warn', id: 'investigate-truncated' },
         `More than ${fmtNum(INVESTIGATE_MAX_EVENTS)} events match: the counts, timeline and breakdowns below cover only the newest ${fmtNum(INVESTIGATE_MAX_EVENTS)}. `,
         'The SQL links query every matching event.') : null,
@@ -948,7 +1332,7 @@
         stat('Errors', fmtNum(d.errors) + errRate, null, d.errors ? 'warn' : null),
         stat('First seen', timeEl(d.first_seen), d.first_seen ? relTime(d.first_seen) : null),
         stat('Last seen', timeEl(d.last_seen), d.last_seen ? relTime(d.last_seen) : null),
-        stat('Alerts', fmtNum((d.alerts || []).length)))));
+        stat('Alerts', h('a', { href: '#investigate-alerts-card', id: 'investigate-alerts-count' }, fmtNum(alerts.length)), null, alerts.length ? 'warn' : null))));
 
     const tl = d.timeline || [];
     const chart = h('div', { id: 'investigate-timeline', class: 'chart', 'data-points': String(tl.length) });
@@ -956,38 +1340,185 @@
     ctx.after.push(() => timeChart(ctx, chart, tl.map((x) => parseTime(x.time)), [
       { label: 'events', data: tl.map((x) => x.events), color: '#5aa9ff', bars: tl.length <= 400 },
       { label: 'errors', data: tl.map((x) => x.errors), color: '#ff4d6d' },
-    ], { step: d.bucket === 'day' ? 86400 : 3600 }));
+    ], { step: d.bucket === 'day' ? 86400 : 3600, height: 160 }));
+
+    root.append(h('section', { class: 'card', id: 'investigate-alerts-card' },
+      h('h3', null, `Alerts (${fmtNum(alerts.length)})`, h('span', { class: 'muted h-note' }, ' that name it or hold its events')),
+      alerts.length ? alertsTable('investigate-alerts', alerts) : empty('none')));
 
     // Values that are not investigations themselves open the subject's calls with that value in SQL.
     const drill = (column) => (v) => {
-      const sql = callsSql(subjectKind, subjectValue, column, v);
+      const sql = callsSql(subjectKind, subjectValue, column, v, callScope);
       return sql ? { href: sqlUrl(sql), title: `Calls with ${column} = ${v} (SQL)` } : null;
     };
     root.append(h('div', { class: 'grid3' },
       countTable('Services', d.services, null, { link: drill('eventsource') }),
       countTable('Event names', d.event_names, null, { link: drill('eventname') }),
       countTable('Error codes', d.error_codes, null, { link: drill('errorcode') }),
-      countTable('Principals', d.principals, 'principal'),
+      countTable('Identities', d.principals, 'principal'),
       countTable('Source IPs', d.source_ips, 'ip'),
       countTable('Access keys', d.access_keys, 'accesskey'),
-      countTable('Accounts', d.accounts, null, { mono: true, link: drill('recipientaccountid') }),
+      countTable('Accounts', d.accounts, 'account'),
       countTable('Regions', d.regions, null, { link: drill('awsregion') }),
       countTable('User agents', d.user_agents, null, { link: drill('useragent') })));
 
-    const alerts = d.alerts || [];
-    root.append(h('section', { class: 'card' },
-      h('h3', null, `Alerts that name it (${fmtNum(alerts.length)})`),
-      alerts.length ? alertsTable('investigate-alerts', alerts) : empty('none')));
-
     const calls = d.calls || { columns: [], rows: [] };
-    const allCalls = callsSql(subjectKind, subjectValue);
-    root.append(h('section', { class: 'card' },
-      h('h3', null, `Calls (newest ${fmtNum((calls.rows || []).length)})`,
+    const size = d.page_size || 500;
+    const allCalls = callsSql(subjectKind, subjectValue, null, null, callScope);
+    const callsPager = (where) => pager(d.events || 0, d.offset || 0, (calls.rows || []).length, (o) => here2({ offset: o || null }), where, size);
+    root.append(h('section', { class: 'card', id: 'investigate-calls-card' },
+      h('h3', null, `Calls, newest first (${fmtNum(size)} a page)`,
         allCalls && d.events ? [' ', h('a', { class: 'h-link', id: 'investigate-sql', href: sqlUrl(allCalls) }, 'open in SQL →')] : null),
-      dataTable('investigate-calls', calls.columns || [], calls.rows || [])));
+      callsPager('top'),
+      dataTable('investigate-calls', calls.columns || [], calls.rows || [], { 'data-offset': String(d.offset || 0) }),
+      callsPager('bottom')));
   }
 
   // ------------------------------------------------------------------ SQL
+
+  const SQL_HISTORY_KEY = 'trailhouse.sql.history';
+  const SQL_HISTORY_MAX = 50;
+  /** The queries run in this browser, newest first ([{sql, at}]); none when storage is off. */
+  function sqlHistory() {
+    try {
+      const v = JSON.parse(localStorage.getItem(SQL_HISTORY_KEY) || '[]');
+      return Array.isArray(v) ? v.filter((x) => x && typeof x.sql === 'string' && x.sql.trim()) : [];
+    } catch (_) {
+      return []; // storage off, or not JSON
+    }
+  }
+  /** Records a query run: first in the history, once, at most SQL_HISTORY_MAX kept. Returns the history. */
+  function rememberSql(sql) {
+    const list = [{ sql, at: new Date().toISOString() }].concat(sqlHistory().filter((x) => x.sql !== sql)).slice(0, SQL_HISTORY_MAX);
+    try { localStorage.setItem(SQL_HISTORY_KEY, JSON.stringify(list)); } catch (_) { /* storage off or full */ }
+    return list;
+  }
+
+  /** Words that end a completion: typed whole, the list closes (and Enter is a new line). */
+  const SQL_KEYWORDS = new Set(('select from where group by order having limit offset join left right inner outer full cross '
+    + 'on using as and or not in is null like ilike between case when then else end with distinct union all except '
+    + 'intersect asc desc nulls first last over partition rows range interval true false cast exists values explain analyze').split(' '));
+  const COMPLETE_MAX = 12;
+
+  /**
+   * The editor's completion candidates from /api/schema: tables and views, columns (struct
+   * leaves as a.b; list<struct> leaves are not names SQL takes) and functions, each once.
+   */
+  function sqlCandidates(schema) {
+    const seen = new Set();
+    const out = [];
+    const add = (value, kind, detail) => {
+      if (typeof value !== 'string' || !value) return;
+      const lower = value.toLowerCase();
+      if (seen.has(lower)) return;
+      seen.add(lower);
+      out.push({ value, lower, kind, detail, depth: value.split('.').length - 1 });
+    };
+    const tables = (schema && schema.tables) || [];
+    for (const t of tables) add(t.name, t.kind === 'view' ? 'view' : 'table', t.kind);
+    for (const t of tables) for (const c of t.columns || []) if (!c.name.includes('[')) add(c.name, 'column', c.type);
+    for (const f of (schema && schema.functions) || []) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(f)) add(f, 'function', 'function');
+    return out;
+  }
+
+  /** Candidates that start with w (shallow names first), then those that contain it. */
+  function pickCandidates(pool, w) {
+    const pre = [];
+    const sub = [];
+    for (const c of pool) {
+      if (c.lower.startsWith(w)) pre.push(c);
+      else if (w.length >= 2 && c.lower.includes(w)) sub.push(c);
+    }
+    const order = (a, b) => a.depth - b.depth || (a.lower < b.lower ? -1 : a.lower > b.lower ? 1 : 0);
+    return pre.sort(order).concat(sub.sort(order)).slice(0, COMPLETE_MAX);
+  }
+
+  /**
+   * What completes `word` (letters, digits, _ and .): {from, items}, from being where in the
+   * word the text an item replaces starts. After "useridentity." its leaves; after a dot
+   * that starts no column name ("t." of an alias), the names that complete what follows it.
+   */
+  function matchCandidates(cands, word) {
+    const w = word.toLowerCase();
+    const dot = w.lastIndexOf('.');
+    if (dot < 0) return { from: 0, items: pickCandidates(cands, w) };
+    const columns = cands.filter((c) => c.kind === 'column');
+    const leaves = pickCandidates(columns, w);
+    if (leaves.length) return { from: 0, items: leaves };
+    return { from: dot + 1, items: pickCandidates(columns, w.slice(dot + 1)) };
+  }
+
+  /** Is the end of `text` inside a string literal or a -- comment (where nothing completes)? */
+  function inSqlLiteral(text) {
+    if ((text.split("'").length - 1) % 2 === 1) return true;
+    const line = text.slice(text.lastIndexOf('\n') + 1).replace(/'[^']*'/g, '');
+    return line.includes('--');
+  }
+
+  /** Where the caret at `pos` is drawn in a textarea: {left, top, height} in pixels from its padding box. */
+  function caretCoords(ta, pos) {
+    const cs = getComputedStyle(ta);
+    const mirror = document.createElement('div');
+    for (const p of ['boxSizing', 'width', 'paddingTop', 'paddingRight', 'paddingBottom', 'paddingLeft', 'borderTopWidth',
+      'borderRightWidth', 'borderBottomWidth', 'borderLeftWidth', 'borderStyle', 'fontFamily', 'fontSize', 'fontWeight',
+      'fontStyle', 'lineHeight', 'letterSpacing', 'wordSpacing', 'textTransform', 'textIndent', 'tabSize']) {
+      mirror.style[p] = cs[p];
+    }
+    Object.assign(mirror.style, { position: 'absolute', visibility: 'hidden', top: '0', left: '-9999px', whiteSpace: 'pre-wrap', overflowWrap: 'break-word' });
+    mirror.textContent = ta.value.slice(0, pos);
+    const mark = document.createElement('span');
+    mark.textContent = ta.value.slice(pos) || '.';
+    mirror.append(mark);
+    document.body.append(mirror);
+    const height = parseFloat(cs.lineHeight) || parseFloat(cs.fontSize) * 1.5;
+    const at = { left: mark.offsetLeft - ta.scrollLeft, top: mark.offsetTop - ta.scrollTop, height };
+    mirror.remove();
+    return at;
+  }
+
+  const SQL_GROUPS_MAX = 8;
+  const SQL_BARS_MAX = 50;
+  /** A bar per row: the number in column ni for the text in column si (a top-N), as DOM bars. */
+  function sqlBarChart(cols, rows, si, ni) {
+    const value = (row) => (typeof row[ni] === 'number' && Number.isFinite(row[ni]) ? row[ni] : null);
+    const max = Math.max(1e-9, ...rows.map((row) => Math.abs(value(row) || 0)));
+    return h('div', { id: 'sql-chart', class: 'chart card sql-bars', 'data-kind': 'bars', 'data-series': '1', 'data-points': String(rows.length) },
+      h('h3', null, `${cols[ni].name} by ${cols[si].name}`),
+      h('table', { class: 'counts' }, h('tbody', null, rows.map((row) => {
+        const v = value(row);
+        const label = row[si] == null ? h('span', { class: 'muted' }, '(null)') : textValue(cols[si].name, String(row[si]));
+        return h('tr', { class: 'sql-bar' },
+          h('td', { class: 'val', title: row[si] == null ? null : String(row[si]) }, label),
+          h('td', { class: 'bar-cell', title: v == null ? 'null' : String(v) },
+            h('span', { class: 'bar' + (v < 0 ? ' neg' : ''), style: `width:${((100 * Math.abs(v || 0)) / max).toFixed(1)}%` }),
+            h('span', { class: 'num' }, v == null ? 'null' : fmtNum(v))));
+      }))));
+  }
+
+  /**
+   * One line per text value: series of the number in column ni per distinct time of pts
+   * ([[time, row]], ascending), the SQL_GROUPS_MAX largest groups by total and the rest summed
+   * as "other", missing points 0. Returns {xs, groups (count of distinct values), series}.
+   */
+  function sqlGroupSeries(pts, si, ni) {
+    const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+    const key = (row) => (row[si] == null ? '(null)' : String(row[si]));
+    const totals = new Map();
+    for (const [, row] of pts) totals.set(key(row), (totals.get(key(row)) || 0) + num(row[ni]));
+    const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[0]);
+    const top = ranked.slice(0, SQL_GROUPS_MAX);
+    const slot = new Map(top.map((g, k) => [g, k]));
+    const xs = [...new Set(pts.map((p) => p[0]))];
+    const xi = new Map(xs.map((x, i) => [x, i]));
+    const labels = ranked.length > top.length ? top.concat(['other']) : top;
+    const data = labels.map(() => new Array(xs.length).fill(0));
+    for (const [t, row] of pts) {
+      const k = slot.has(key(row)) ? slot.get(key(row)) : top.length;
+      data[k][xi.get(t)] += num(row[ni]);
+    }
+    const series = labels.map((label, k) => ({ label, data: data[k], color: k < top.length ? PALETTE[k % PALETTE.length] : '#6b7480' }));
+    return { xs, groups: ranked.length, series };
+  }
 
   async function pageSql(ctx) {
     const q = ctx.params.get('q') || '';
@@ -996,7 +1527,8 @@
     const S = { run: 0, id: null, running: false, cancel: false, sql: '', offset: 0, result: null };
     ctx.manualReady = true; // set when the schema and any query are done
 
-    const editor = h('textarea', { id: 'sql-editor', spellcheck: 'false', rows: '9', placeholder: 'SELECT eventname, count(*) AS n FROM cloudtrail GROUP BY 1 ORDER BY n DESC LIMIT 20\n\nCtrl+Enter (⌘+Enter) runs.' });
+    const editor = h('textarea', { id: 'sql-editor', spellcheck: 'false', rows: '9', placeholder: 'SELECT eventname, count(*) AS n FROM cloudtrail GROUP BY 1 ORDER BY n DESC LIMIT 20\n\nCtrl+Enter (⌘+Enter) runs. Ctrl+Space completes names; Alt+↑/↓ walks the history.',
+      'aria-autocomplete': 'list', 'aria-controls': 'sql-complete' });
     editor.value = q;
     const runBtn = h('button', { id: 'sql-run', type: 'button', class: 'primary', title: 'Ctrl+Enter' }, 'Run');
     const cancelBtn = h('button', { id: 'sql-cancel', type: 'button', disabled: true }, 'Cancel');
@@ -1015,11 +1547,16 @@
     // parameters' defaults filled in.
     const savedList = h('ul', { id: 'sql-saved', class: 'schema-list' });
     const savedBox = h('div', { id: 'sql-saved-box', hidden: true }, h('h3', null, 'Saved queries'), savedList);
+    // The queries run in this browser (localStorage), newest first: a click puts one in the editor.
+    const historyList = h('ul', { id: 'sql-history', class: 'schema-list' });
+    const historyBox = h('div', { id: 'sql-history-box' }, h('h3', null, 'History'), historyList);
+    // Completion of the name being typed: tables, views, columns, functions.
+    const completeList = h('ul', { id: 'sql-complete', role: 'listbox', hidden: true });
 
     root.append(h('div', { class: 'sql-layout' },
-      h('aside', { class: 'card schema' }, savedBox, h('h3', null, 'Tables'), schemaFilter, schemaList),
+      h('aside', { class: 'card schema' }, savedBox, historyBox, h('h3', null, 'Tables'), schemaFilter, schemaList),
       h('div', { class: 'sql-main' },
-        h('div', { class: 'card editor-card' }, editor,
+        h('div', { class: 'card editor-card' }, editor, completeList,
           h('div', { class: 'toolbar' }, runBtn, cancelBtn, status, downloads)),
         errBox, chartBox, results)));
 
@@ -1033,6 +1570,7 @@
 
     async function runQuery(sql, offset) {
       const run = ++S.run;
+      showHistory(rememberSql(sql));
       if (S.running && S.id) cancelRemote(S.id);
       Object.assign(S, { id: null, running: true, cancel: false, sql, offset, result: null });
       setReady('0');
@@ -1120,21 +1658,33 @@
         if (ctx.alive()) setReady('1');
       };
       const range = page.length ? `rows ${fmtNum(off + 1)}–${fmtNum(off + page.length)} of ${fmtNum(total)}` : `no rows${off ? ' at this offset' : ''} (${fmtNum(total)} in all)`;
-      results.replaceChildren(
+      // Through append(), which skips null (replaceChildren would show it as the text "null").
+      results.replaceChildren();
+      append(results, [
         r.truncated ? h('p', { class: 'warn', id: 'sql-truncated' }, `Showing the first ${fmtNum(total)} rows (the result has more); the downloads have them all.`) : null,
         h('div', { class: 'pager' },
           h('button', { type: 'button', id: 'sql-prev', disabled: off <= 0, onclick: go(off - PAGE_SIZE) }, '← Prev'),
           h('span', { class: 'muted', id: 'sql-range' }, range),
           h('button', { type: 'button', id: 'sql-next', disabled: off + page.length >= total, onclick: go(off + PAGE_SIZE) }, 'Next →')),
-        dataTable('sql-results', cols, page, { 'data-rows': String(total), 'data-offset': String(off) }));
+        dataTable('sql-results', cols, page, { 'data-rows': String(total), 'data-offset': String(off) })]);
     }
 
-    /** A chart when there is a time column and a numeric column (sorted by time). */
+    /**
+     * A chart chosen by the result's shape (data-kind on #sql-chart, data-series the number
+     * of series drawn): a time column, one text column and numbers: one line per text value
+     * of the first number (the largest SQL_GROUPS_MAX, the rest summed as "other"; "time-groups").
+     * A time column and numbers (any other text columns): one line per number ("time"). No time,
+     * one text column and numbers in at most SQL_BARS_MAX rows: a bar per row of the first
+     * number ("bars", a top-N in the query's order).
+     */
     async function sqlChart(r, run) {
       const cols = r.columns || [];
       const ti = cols.findIndex((c) => c.type === 'timestamp' || c.type === 'date');
       const ni = cols.map((c, i) => (c.type === 'integer' || c.type === 'float') ? i : -1).filter((i) => i >= 0);
-      if (ti < 0 || !ni.length || !r.rows) return;
+      const si = cols.map((c, i) => (c.type === 'string' ? i : -1)).filter((i) => i >= 0);
+      if (!ni.length || !r.rows) return;
+      const kind = ti >= 0 ? (si.length === 1 ? 'time-groups' : 'time') : si.length === 1 && r.rows <= SQL_BARS_MAX ? 'bars' : null;
+      if (!kind) return;
       const MAX = 5000;
       let rows = r.offset === 0 ? (r.page || []).slice() : [];
       const want = Math.min(r.rows, MAX);
@@ -1153,14 +1703,28 @@
         rows = rows.concat(p.page);
       }
       rows = rows.slice(0, want);
+      if (kind === 'bars') {
+        chartBox.replaceChildren(sqlBarChart(cols, rows, si[0], ni[0]));
+        return;
+      }
       const pts = rows.map((row) => [parseTime(row[ti]), row]).filter((x) => x[0] != null).sort((a, b) => a[0] - b[0]);
-      const el = h('div', { id: 'sql-chart', class: 'chart card', 'data-points': String(pts.length) });
+      const el = h('div', { id: 'sql-chart', class: 'chart card', 'data-kind': kind, 'data-points': String(pts.length) });
       chartBox.replaceChildren(el);
       if (rows.length < r.rows) chartBox.append(h('p', { class: 'muted' }, `The chart shows the first ${fmtNum(rows.length)} of ${fmtNum(r.rows)} rows.`));
+      const opts = { step: cols[ti].type === 'date' ? 86400 : 60, zero: false, height: 240 };
+      if (kind === 'time-groups') {
+        const g = sqlGroupSeries(pts, si[0], ni[0]);
+        el.dataset.series = String(g.series.length);
+        chartBox.append(h('p', { class: 'muted', id: 'sql-chart-note' }, `One line per ${cols[si[0]].name}, of ${cols[ni[0]].name}`,
+          g.groups > SQL_GROUPS_MAX ? `: the ${SQL_GROUPS_MAX} largest, the other ${fmtNum(g.groups - SQL_GROUPS_MAX)} summed as "other".` : '.'));
+        timeChart(ctx, el, g.xs, g.series, { ...opts, zero: true });
+        return;
+      }
+      el.dataset.series = String(ni.length);
       timeChart(ctx, el, pts.map((x) => x[0]), ni.map((i, k) => ({
         label: cols[i].name, color: PALETTE[k % PALETTE.length],
         data: pts.map((x) => (typeof x[1][i] === 'number' ? x[1][i] : null)),
-      })), { step: cols[ti].type === 'date' ? 86400 : 60, zero: false, height: 240 });
+      })), opts);
     }
 
     function start() {
@@ -1174,8 +1738,154 @@
       runQuery(sql, 0);
     }
     runBtn.addEventListener('click', start);
+
+    // History: the list in the aside, and Alt+Up / Alt+Down in the editor (older / newer;
+    // past the newest, the text that was there before the walk).
+    const walk = { at: -1, draft: '' };
+    function showHistory(list = sqlHistory()) {
+      historyList.replaceChildren(...list.map((x) => {
+        const text = x.sql.trim();
+        const first = text.split('\n')[0];
+        const line = first.length > 80 ? first.slice(0, 79) + '…' : first + (first === text ? '' : ' …');
+        return h('li', { class: 'hist' },
+          h('button', { type: 'button', class: 'colname mono', title: x.sql, onclick: () => {
+            editor.value = x.sql;
+            walk.at = -1;
+            closeComplete();
+            editor.focus();
+          } }, line),
+          h('span', { class: 'when', title: typeof x.at === 'string' ? x.at : null }, relTime(x.at)));
+      }));
+      if (!list.length) historyList.replaceChildren(h('li', { class: 'muted' }, 'no queries run in this browser yet'));
+    }
+    function walkHistory(step) {
+      const list = sqlHistory();
+      if (!list.length) return;
+      if (walk.at < 0) {
+        walk.draft = editor.value;
+        walk.at = list.findIndex((x) => x.sql === editor.value.trim()); // -1 unless it is one of them
+      }
+      const at = Math.max(-1, Math.min(list.length - 1, walk.at + step));
+      if (at === walk.at) return;
+      walk.at = at;
+      editor.value = at < 0 ? walk.draft : list[at].sql;
+      editor.setSelectionRange(editor.value.length, editor.value.length);
+    }
+    showHistory();
+    // Another tab of the console ran a query.
+    const onStorage = (e) => { if (e.key === SQL_HISTORY_KEY || e.key === null) showHistory(); };
+    window.addEventListener('storage', onStorage);
+    ctx.leave.push(() => window.removeEventListener('storage', onStorage));
+
+    // Completion: the list follows typing; Up/Down move, Tab or Enter accept, Escape closes,
+    // Ctrl+Space opens it. An accepted name replaces the word under the caret.
+    const AC = { cands: [], items: [], active: 0, start: 0, end: 0, typed: '', accepting: false };
+    /** The word (letters, digits, _ and .) that ends at the caret, and where it ends after it. */
+    function wordAtCaret() {
+      const pos = editor.selectionStart;
+      if (pos !== editor.selectionEnd) return null;
+      const before = /[A-Za-z0-9_.]*$/.exec(editor.value.slice(0, pos))[0];
+      const after = /^[A-Za-z0-9_]*/.exec(editor.value.slice(pos))[0];
+      return { start: pos - before.length, word: before, end: pos + after.length };
+    }
+    function closeComplete() {
+      if (completeList.hidden && !AC.items.length) return;
+      completeList.hidden = true;
+      completeList.replaceChildren();
+      AC.items = [];
+    }
+    function openComplete(explicit) {
+      const at = wordAtCaret();
+      if (!at || !AC.cands.length) { closeComplete(); return; }
+      const lower = at.word.toLowerCase();
+      if (!explicit && (!at.word || /^[0-9]/.test(at.word) || SQL_KEYWORDS.has(lower) || inSqlLiteral(editor.value.slice(0, at.start)))) {
+        closeComplete();
+        return;
+      }
+      const m = matchCandidates(AC.cands, at.word);
+      const typed = lower.slice(m.from);
+      // Nothing to offer, or only the name already typed.
+      if (!m.items.length || (!explicit && m.items.length === 1 && m.items[0].lower === typed)) { closeComplete(); return; }
+      Object.assign(AC, { items: m.items, active: 0, start: at.start + m.from, end: at.end, typed });
+      completeList.replaceChildren(...m.items.map((c, i) => h('li', {
+        role: 'option', class: `complete-${c.kind}` + (i === 0 ? ' active' : ''), 'aria-selected': String(i === 0),
+        'data-value': c.value, title: c.value, onclick: () => acceptComplete(i),
+      }, h('span', { class: 'mono cname' }, c.value), h('span', { class: 'ckind' }, c.detail))));
+      completeList.hidden = false;
+      placeComplete();
+    }
+    /** Under the start of the word, inside the editor's card. */
+    function placeComplete() {
+      const c = caretCoords(editor, AC.start);
+      const top = editor.offsetTop + editor.clientTop + Math.max(0, Math.min(c.top + c.height, editor.clientHeight));
+      const left = editor.offsetLeft + editor.clientLeft + Math.max(0, c.left);
+      const room = (completeList.offsetParent || editor).clientWidth - completeList.offsetWidth - 4;
+      completeList.style.top = `${top}px`;
+      completeList.style.left = `${Math.max(0, Math.min(left, room))}px`;
+    }
+    function moveComplete(step) {
+      const n = AC.items.length;
+      AC.active = (AC.active + step + n) % n;
+      [...completeList.children].forEach((li, i) => {
+        li.classList.toggle('active', i === AC.active);
+        li.setAttribute('aria-selected', String(i === AC.active));
+      });
+    }
+    function acceptComplete(i) {
+      const c = AC.items[i];
+      if (!c) return;
+      const { start: from, end: to } = AC;
+      closeComplete();
+      editor.focus();
+      editor.setSelectionRange(from, to);
+      // insertText keeps the browser's undo; setRangeText where it is not there.
+      AC.accepting = true;
+      let done = false;
+      try { done = document.execCommand('insertText', false, c.value); } catch (_) { /* not supported */ }
+      AC.accepting = false;
+      if (!done || editor.value.slice(from, from + c.value.length) !== c.value) editor.setRangeText(c.value, from, to, 'end');
+    }
+    // A click on an item must not take the focus from the editor (which closes the list).
+    completeList.addEventListener('mousedown', (e) => e.preventDefault());
+    editor.addEventListener('input', (e) => {
+      walk.at = -1;
+      if (AC.accepting || e.isComposing) return;
+      const typing = !e.inputType || e.inputType === 'insertText';
+      const deleting = /^delete(Content|Word)Backward$/.test(e.inputType || '');
+      if (typing || (deleting && !completeList.hidden)) openComplete(false);
+      else closeComplete();
+    });
+    editor.addEventListener('blur', closeComplete);
+    editor.addEventListener('mousedown', closeComplete);
+    editor.addEventListener('scroll', () => { if (!completeList.hidden) placeComplete(); });
+
     editor.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); start(); }
+      if (e.isComposing) return;
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); closeComplete(); start(); return; }
+      if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown')) {
+        e.preventDefault();
+        closeComplete();
+        walkHistory(e.key === 'ArrowUp' ? 1 : -1);
+        return;
+      }
+      if (e.ctrlKey && (e.key === ' ' || e.code === 'Space')) { e.preventDefault(); openComplete(true); return; }
+      if (completeList.hidden) return;
+      if ((e.key === 'ArrowDown' || e.key === 'ArrowUp') && !e.shiftKey) {
+        e.preventDefault();
+        moveComplete(e.key === 'ArrowDown' ? 1 : -1);
+      } else if ((e.key === 'Tab' || e.key === 'Enter') && !e.shiftKey && !e.altKey) {
+        // Enter after a whole name (the item picked is what was typed) is a new line.
+        const c = AC.items[AC.active];
+        if (e.key === 'Enter' && c && c.lower === AC.typed) { closeComplete(); return; }
+        e.preventDefault();
+        acceptComplete(AC.active);
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        e.stopPropagation();
+        closeComplete();
+      } else if (/^(ArrowLeft|ArrowRight|Home|End|PageUp|PageDown)$/.test(e.key)) {
+        closeComplete();
+      }
     });
     cancelBtn.addEventListener('click', () => {
       if (!S.running) return;
@@ -1247,6 +1957,7 @@
     });
     const schemaP = api('/api/schema', { signal: ctx.signal }).then((s) => {
       const tables = (s && s.tables) || [];
+      AC.cands = sqlCandidates(s);
       schemaList.replaceChildren(...tables.map((t, i) => h('li', { class: 'tbl', 'data-name': t.name },
         h('details', { open: i === 0 },
           h('summary', { title: t.description || null },

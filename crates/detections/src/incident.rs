@@ -293,7 +293,17 @@ pub fn sequence_alert(i: &Incident) -> Option<Alert> {
         regions: union(i, |s| &s.regions),
         event_names: vec![],
         user_agents: vec![],
-        event_ids: i.steps.iter().flat_map(|s| s.event_ids.iter().take(2).cloned()).take(MAX_EVENT_IDS).collect(),
+        // Each step's first two events, each event once (two steps can share one: a
+        // sign-in that is both a step and the start of the next).
+        event_ids: {
+            let mut seen = std::collections::HashSet::new();
+            i.steps
+                .iter()
+                .flat_map(|s| s.event_ids.iter().take(2).cloned())
+                .filter(|e| seen.insert(e.clone()))
+                .take(MAX_EVENT_IDS)
+                .collect()
+        },
         events: i.steps.iter().map(|s| s.events).sum(),
         first_seen: rfc3339(i.first_seen_micros),
         last_seen: rfc3339(i.last_seen_micros),

@@ -1,7 +1,8 @@
 //! Alert triage: what an analyst decided about an alert (open, acknowledged, closed with a
-//! note), kept in the lake's `alert_triage` table so it survives restarts and is there for
-//! SQL (`SELECT * FROM alert_triage`). The table is a log: one row per change, an alert's
-//! state is its newest row; an alert never triaged is open.
+//! note and a reason), who it is assigned to, and who changed it from where, kept in the
+//! lake's `alert_triage` table so it survives restarts and is there for SQL (`SELECT * FROM
+//! alert_triage`). The table is a log and the audit trail: one row per change (who, when,
+//! what), an alert's state is its newest row; an alert never triaged is open.
 
 use std::sync::{Arc, LazyLock};
 
@@ -42,7 +43,45 @@ impl std::str::FromStr for TriageState {
     }
 }
 
-/// One change of an alert's state.
+/// Why an alert was closed: what the next analyst and the rule's author read from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// It was what the rule looks for.
+    TruePositive,
+    /// Real activity, expected and harmless (an exception may keep it quiet next time).
+    Benign,
+    /// Another alert already covers it.
+    Duplicate,
+    /// The rule is wrong here: its author should change it.
+    TuningNeeded,
+}
+
+impl CloseReason {
+    pub const ALL: [CloseReason; 4] =
+        [CloseReason::TruePositive, CloseReason::Benign, CloseReason::Duplicate, CloseReason::TuningNeeded];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::TruePositive => "true_positive",
+            CloseReason::Benign => "benign",
+            CloseReason::Duplicate => "duplicate",
+            CloseReason::TuningNeeded => "tuning_needed",
+        }
+    }
+}
+
+impl std::str::FromStr for CloseReason {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        CloseReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown close reason {s:?}: use true_positive, benign, duplicate or tuning_needed"))
+    }
+}
+
+/// One change of an alert's state: a row of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TriageChange {
     pub alert_id: String,
@@ -50,6 +89,15 @@ pub struct TriageChange {
     pub note: Option<String>,
     /// Microseconds since the epoch (UTC).
     pub at: i64,
+    /// Why it was closed (closed only).
+    pub reason: Option<CloseReason>,
+    /// Who now owns the alert (`None`: unchanged from before; `Some("")`: nobody).
+    pub assignee: Option<String>,
+    /// Who made the change, as they named themselves (the console's "you", the CLI's
+    /// `--by` or `$USER`); `None` for the detection run's own closes.
+    pub actor: Option<String>,
+    /// Where from: `console 127.0.0.1`, `cli`, `detect`.
+    pub via: Option<String>,
 }
 
 pub static TRIAGE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
@@ -58,6 +106,11 @@ pub static TRIAGE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("state", DataType::Utf8, false),
         Field::new("note", DataType::Utf8, true),
         Field::new("at", lake::schema::timestamp_type(), false),
+        // Added with the audit trail: older lakes gain them at the next change.
+        Field::new("reason", DataType::Utf8, true),
+        Field::new("assignee", DataType::Utf8, true),
+        Field::new("actor", DataType::Utf8, true),
+        Field::new("via", DataType::Utf8, true),
     ]))
 });
 
@@ -73,45 +126,123 @@ impl TriageChange {
             return Err(DetectError::Triage("no alert id".into()));
         }
         let at = lake::time::now_micros();
-        Ok(TriageChange { alert_id: alert_id.to_string(), state, note, at })
+        Ok(TriageChange {
+            alert_id: alert_id.to_string(),
+            state,
+            note,
+            at,
+            reason: None,
+            assignee: None,
+            actor: None,
+            via: None,
+        })
     }
 
-    fn to_batch(&self) -> Result<RecordBatch> {
-        Ok(RecordBatch::try_new(
-            TRIAGE_SCHEMA.clone(),
-            vec![
-                Arc::new(StringArray::from(vec![self.alert_id.as_str()])),
-                Arc::new(StringArray::from(vec![self.state.as_str()])),
-                Arc::new(StringArray::from(vec![self.note.as_deref()])),
-                Arc::new(TimestampMicrosecondArray::from(vec![self.at]).with_timezone("UTC")),
-            ],
-        )?)
+    /// With a close reason (only a close has one).
+    pub fn with_reason(mut self, reason: Option<CloseReason>) -> Result<TriageChange> {
+        if reason.is_some() && self.state != TriageState::Closed {
+            return Err(DetectError::Triage("a reason is given only when closing an alert".into()));
+        }
+        self.reason = reason;
+        Ok(self)
     }
+
+    /// With who made the change and from where (trimmed; empty is no one).
+    pub fn by(mut self, actor: Option<&str>, via: &str) -> TriageChange {
+        self.actor = actor.map(str::trim).filter(|a| !a.is_empty()).map(String::from);
+        self.via = Some(via.to_string());
+        self
+    }
+
+    /// Assigned to `assignee` (`Some("")` unassigns).
+    pub fn assigned(mut self, assignee: Option<&str>) -> TriageChange {
+        self.assignee = assignee.map(|a| a.trim().to_string());
+        self
+    }
+}
+
+fn to_batch(changes: &[TriageChange]) -> Result<RecordBatch> {
+    let text = |f: &dyn Fn(&TriageChange) -> Option<&str>| Arc::new(StringArray::from_iter(changes.iter().map(f)));
+    Ok(RecordBatch::try_new(
+        TRIAGE_SCHEMA.clone(),
+        vec![
+            text(&|c| Some(c.alert_id.as_str())),
+            text(&|c| Some(c.state.as_str())),
+            text(&|c| c.note.as_deref()),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(changes.iter().map(|c| c.at)).with_timezone("UTC")),
+            text(&|c| c.reason.map(CloseReason::as_str)),
+            text(&|c| c.assignee.as_deref()),
+            text(&|c| c.actor.as_deref()),
+            text(&|c| c.via.as_deref()),
+        ],
+    )?)
 }
 
 /// Appends `change` to the lake's `alert_triage` table (created on first use): one commit.
 pub async fn record(lake: &Lake, change: &TriageChange) -> Result<u64> {
-    Ok(lake.append(TRIAGE_TABLE, vec![change.to_batch()?]).await?)
+    record_all(lake, std::slice::from_ref(change)).await
 }
 
-/// Appends every change in one commit (a bulk acknowledge or close).
+/// Appends every change in one commit (a bulk acknowledge or close): one audit row per
+/// alert. A table from before the audit columns gains them first.
 pub async fn record_all(lake: &Lake, changes: &[TriageChange]) -> Result<u64> {
-    let batches = changes.iter().map(TriageChange::to_batch).collect::<Result<Vec<_>>>()?;
-    let batch = arrow::compute::concat_batches(&TRIAGE_SCHEMA, &batches)?;
-    Ok(lake.append(TRIAGE_TABLE, vec![batch]).await?)
+    if lake.try_table(TRIAGE_TABLE).await?.is_some() {
+        lake.evolve_table(TRIAGE_TABLE, &TRIAGE_SCHEMA).await?;
+    }
+    Ok(lake.append(TRIAGE_TABLE, vec![to_batch(changes)?]).await?)
+}
+
+/// Which triage table the lake has: none yet, one from before the audit columns
+/// (`reason`, `assignee`, `actor`, `via`: added at its next change), or a current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriageTable {
+    Missing,
+    WithoutAudit,
+    Current,
+}
+
+/// Which triage table `session`'s lake has.
+pub async fn triage_table(session: &query::LakeSession) -> Result<TriageTable> {
+    let state = session.context().state();
+    let has = match state.schema_for_ref(TRIAGE_TABLE) {
+        Ok(schema) => schema.table(TRIAGE_TABLE).await.ok().flatten().is_some(),
+        Err(_) => false,
+    };
+    Ok(if !has {
+        TriageTable::Missing
+    } else if session.sql(&format!("SELECT assignee FROM {TRIAGE_TABLE} LIMIT 0")).await.is_ok() {
+        TriageTable::Current
+    } else {
+        TriageTable::WithoutAudit
+    })
 }
 
 /// SQL for the FROM clause of alerts with their triage: `alerts a` joined with `t`, each
-/// alert's newest state (`t.state`, NULL for an alert never triaged: open), and its note and
-/// time. `has_triage_table`: whether the lake has the `alert_triage` table yet. The console
-/// and `trailhouse alerts` read alerts through it.
-pub fn alerts_with_state(has_triage_table: bool) -> String {
-    let latest = if has_triage_table {
-        latest_sql(TRIAGE_TABLE, "true")
-    } else {
-        "SELECT CAST(NULL AS VARCHAR) AS alert_id, CAST(NULL AS VARCHAR) AS state, CAST(NULL AS VARCHAR) AS note, \
-         CAST(NULL AS TIMESTAMP) AS at WHERE false"
-            .to_string()
+/// alert's newest state (`t.state`, NULL for an alert never triaged: open), its note, time
+/// and close reason, and `t.assignee`, the newest assignee given (a change without one
+/// keeps it; an empty one unassigns: NULL). The console and `trailhouse alerts` read alerts
+/// through it.
+pub fn alerts_with_state(table: TriageTable) -> String {
+    let latest = match table {
+        TriageTable::Missing => "SELECT CAST(NULL AS VARCHAR) AS alert_id, CAST(NULL AS VARCHAR) AS state, \
+             CAST(NULL AS VARCHAR) AS note, CAST(NULL AS TIMESTAMP) AS at, CAST(NULL AS VARCHAR) AS reason, \
+             CAST(NULL AS VARCHAR) AS assignee WHERE false"
+            .to_string(),
+        TriageTable::WithoutAudit => format!(
+            "SELECT alert_id, state, note, at, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS assignee \
+             FROM ({})",
+            latest_sql(TRIAGE_TABLE, "true")
+        ),
+        TriageTable::Current => format!(
+            "SELECT l.alert_id, l.state, l.note, l.at, r.reason, nullif(g.assignee, '') AS assignee \
+             FROM ({}) l \
+             LEFT JOIN (SELECT alert_id, reason FROM (SELECT alert_id, reason, row_number() OVER \
+                 (PARTITION BY alert_id ORDER BY at DESC) AS n FROM {TRIAGE_TABLE}) WHERE n = 1) r ON l.alert_id = r.alert_id \
+             LEFT JOIN (SELECT alert_id, assignee FROM (SELECT alert_id, assignee, row_number() OVER \
+                 (PARTITION BY alert_id ORDER BY at DESC) AS n FROM {TRIAGE_TABLE} WHERE assignee IS NOT NULL) \
+                 WHERE n = 1) g ON l.alert_id = g.alert_id",
+            latest_sql(TRIAGE_TABLE, "true")
+        ),
     };
     format!("alerts a LEFT JOIN ({latest}) t ON a.alert_id = t.alert_id")
 }
@@ -190,20 +321,21 @@ pub async fn close_resolved(lake: &Lake, resolved: &[crate::run::Resolution]) ->
         return Ok(0);
     }
     let at = lake::time::now_micros();
-    let n = to_close.len();
-    let batch = RecordBatch::try_new(
-        TRIAGE_SCHEMA.clone(),
-        vec![
-            Arc::new(StringArray::from_iter_values(to_close.iter().map(|(id, _)| id.as_str()))),
-            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(TriageState::Closed.as_str(), n))),
-            Arc::new(StringArray::from_iter_values(
-                to_close.iter().map(|(_, note)| format!("resolved automatically: {note}")),
-            )),
-            Arc::new(TimestampMicrosecondArray::from(vec![at; n]).with_timezone("UTC")),
-        ],
-    )?;
-    lake.append(TRIAGE_TABLE, vec![batch]).await?;
-    Ok(n)
+    let changes: Vec<TriageChange> = to_close
+        .iter()
+        .map(|(id, note)| TriageChange {
+            alert_id: id.clone(),
+            state: TriageState::Closed,
+            note: Some(format!("resolved automatically: {note}")),
+            at,
+            reason: None,
+            assignee: None,
+            actor: None,
+            via: Some("detect".into()),
+        })
+        .collect();
+    record_all(lake, &changes).await?;
+    Ok(changes.len())
 }
 
 /// Alerts with any triage row (a person's, or an earlier automatic close).

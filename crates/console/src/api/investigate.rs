@@ -1,7 +1,14 @@
-//! `GET /api/investigate?kind=principal|ip|accesskey|resource&value=...`: everything one
-//! principal, address, access key or resource did. The lake is scanned once for the
-//! matching events (the columns an investigation reads, the newest [`MAX_EVENTS`]), and
-//! every breakdown is computed over that in memory.
+//! `GET /api/investigate?kind=principal|ip|accesskey|resource|account&value=...`: everything
+//! one identity, address, access key, resource or account did, within the shared time
+//! range (`range`, `from`, `to`) and, when given, one `account`. The lake is scanned once
+//! for the matching events (the columns an investigation reads, the newest [`MAX_EVENTS`]),
+//! and every breakdown is computed over that in memory; the calls come a page of
+//! [`PAGE`] at a time (`offset`).
+//!
+//! A principal is matched exactly: an ARN (a user's, a role's with every session of it, a
+//! session's `assumed-role` ARN) as that identity; a short name (`bob`) that several
+//! identities share answers with the list of them to choose from instead of their events
+//! mixed.
 
 use std::sync::Arc;
 
@@ -12,44 +19,85 @@ use datafusion::datasource::MemTable;
 use detections::engine::PRINCIPAL_SQL as PRINCIPAL;
 use serde_json::{Value, json};
 
-use super::{Params, micros, run};
+use super::{Params, WINDOW_PARAMS, Window, micros, run};
 use crate::Console;
-use crate::api::alerts::{naming, query_table};
+use crate::api::alerts::{naming, objects, principal_condition, query_table};
 use crate::cells::{counts, integers, quote, strings};
 use crate::error::{ApiError, ApiResult};
 
-const KINDS: [&str; 4] = ["principal", "ip", "accesskey", "resource"];
+const KINDS: [&str; 5] = ["principal", "ip", "accesskey", "resource", "account"];
 const TABLE: &str = "investigated";
 /// The newest matching events an investigation reads (it holds them in memory).
 const MAX_EVENTS: usize = 1_000_000;
+/// Calls per page.
+const PAGE: usize = 500;
 /// A timeline longer than this is drawn by day instead of by hour.
 const HOURLY_UP_TO: i64 = 72 * 3_600_000_000;
 
+/// SQL over `cloudtrail` for the events of one principal ARN: a user's or a session's own
+/// ARN, or a role's (every session of it).
+pub(crate) fn principal_events(arn: &str) -> String {
+    let v = quote(arn);
+    format!("(useridentity.arn = {v} OR useridentity.sessioncontext.sessionissuer.arn = {v})")
+}
+
 pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Json<Value>> {
-    let p = Params::from_uri(&uri, &["kind", "value"])?;
+    let known = [&["kind", "value", "account", "offset"][..], &WINDOW_PARAMS[..]].concat();
+    let p = Params::from_uri(&uri, &known)?;
     let kind = p
         .one_of("kind", &KINDS)?
-        .ok_or_else(|| ApiError::bad_request("kind is required: principal, ip, accesskey or resource"))?;
-    let value = p.text("value").ok_or_else(|| ApiError::bad_request("value is required"))?.to_string();
+        .ok_or_else(|| ApiError::bad_request("kind is required: principal, ip, accesskey, resource or account"))?;
+    let value = p.text("value").ok_or_else(|| ApiError::bad_request("value is required"))?.trim().to_string();
+    let account = p.text("account").map(str::to_string);
+    if let Some(a) = &account
+        && !(a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(ApiError::bad_request(format!("account must be a 12-digit account id, not {a:?}")));
+    }
+    let offset = p.number("offset", 0, 0..=MAX_EVENTS)?;
     let v = quote(&value);
     let (events_where, alerts_where) = match kind.as_str() {
-        "principal" => (format!("{PRINCIPAL} = {v}"), format!("a.principal = {v}")),
+        "principal" if value.starts_with("arn:") => (principal_events(&value), principal_condition(&value)),
+        "principal" => (format!("{PRINCIPAL} = {v}"), principal_condition(&value)),
         "ip" => (format!("sourceipaddress = {v}"), format!("array_has(a.source_ips, {v})")),
         "accesskey" => (format!("useridentity.accesskeyid = {v}"), mentions(&value)),
-        _ => (
-            format!(
-                "eventid IN (SELECT eventid FROM (SELECT eventid, unnest(resources) AS r FROM cloudtrail \
-                 WHERE resources IS NOT NULL) WHERE get_field(r, 'arn') = {v})"
-            ),
-            mentions(&value),
+        "account" => (
+            format!("(recipientaccountid = {v} OR useridentity.accountid = {v})"),
+            format!("array_has(a.accounts, {v})"),
         ),
+        _ => {
+            // A resource: in the event's resources, or a whole value of its request (a trail
+            // that was stopped names itself there, not in `resources`).
+            let json_value = quote(&Value::from(value.as_str()).to_string());
+            (
+                format!(
+                    "(strpos(requestparameters, {json_value}) > 0 OR eventid IN (SELECT eventid FROM \
+                     (SELECT eventid, unnest(resources) AS r FROM cloudtrail WHERE resources IS NOT NULL) \
+                     WHERE get_field(r, 'arn') = {v}))"
+                ),
+                mentions(&value),
+            )
+        }
     };
     let session = console.session().await?;
+    let window = Window::of(&p, &session).await?;
+    let mut filters = vec![events_where];
+    let mut alert_filters = vec![];
+    if let Some(w) = &window {
+        filters.push(w.events());
+        alert_filters.push(w.alerts());
+    }
+    if let Some(a) = &account {
+        filters.push(format!("recipientaccountid = {}", quote(a)));
+        alert_filters.push(format!("array_has(a.accounts, {})", quote(a)));
+    }
     let df = session
         .plan_read_only(&format!(
             "SELECT eventtime, eventsource, eventname, awsregion, recipientaccountid, {PRINCIPAL} AS principal, \
-                    useridentity.accesskeyid AS accesskeyid, sourceipaddress, useragent, errorcode, eventid \
-             FROM cloudtrail WHERE {events_where} ORDER BY eventtime DESC LIMIT {}",
+                    useridentity.arn AS arn, useridentity.accesskeyid AS accesskeyid, sourceipaddress, useragent, \
+                    errorcode, eventid \
+             FROM cloudtrail WHERE {} ORDER BY eventtime DESC LIMIT {}",
+            filters.join(" AND "),
             MAX_EVENTS + 1
         ))
         .await?;
@@ -58,6 +106,30 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
     let truncated = keep_rows(&mut batches, MAX_EVENTS);
     let table = MemTable::try_new(schema, vec![batches]).map_err(|e| ApiError::internal(e.to_string()))?;
     session.context().register_table(TABLE, Arc::new(table)).map_err(|e| ApiError::internal(e.to_string()))?;
+
+    let mut body = json!({
+        "kind": kind, "value": value, "account": account, "window": window.map(|w| w.json()), "truncated": truncated,
+    });
+    // A short name several identities share: the list of them, not their events mixed.
+    if kind == "principal" && !value.starts_with("arn:") {
+        let who = query_table(
+            &session,
+            &format!(
+                "SELECT arn, recipientaccountid AS account, count(*) AS events, max(eventtime) AS last_seen \
+                 FROM {TABLE} WHERE arn IS NOT NULL GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 50"
+            ),
+        )
+        .await?;
+        let choices = objects(&who);
+        let identities: std::collections::HashSet<&str> =
+            choices.iter().filter_map(|c| c.get("arn").and_then(Value::as_str)).collect();
+        if identities.len() > 1 {
+            body["ambiguous"] = json!(true);
+            body["choices"] = json!(choices);
+            body["events"] = json!(0);
+            return Ok(Json(body));
+        }
+    }
 
     let summary = run(
         &session,
@@ -89,17 +161,23 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
         .zip(integers(&timeline, 2)?)
         .map(|((time, events), errors)| json!({ "time": time, "events": events, "errors": errors }))
         .collect();
-    let mut body = json!({
-        "kind": kind, "value": value, "events": events, "errors": errors, "truncated": truncated,
-        "first_seen": first, "last_seen": last, "bucket": bucket, "timeline": timeline,
-    });
+    for (k, v) in [
+        ("events", json!(events)),
+        ("errors", json!(errors)),
+        ("first_seen", json!(first)),
+        ("last_seen", json!(last)),
+        ("bucket", json!(bucket)),
+        ("timeline", json!(timeline)),
+    ] {
+        body[k] = v;
+    }
     for (key, column) in [
         ("services", "eventsource"),
         ("regions", "awsregion"),
         ("accounts", "recipientaccountid"),
         ("source_ips", "sourceipaddress"),
         ("user_agents", "useragent"),
-        ("principals", "principal"),
+        ("principals", "arn"),
         ("access_keys", "accesskeyid"),
         ("error_codes", "errorcode"),
         ("event_names", "eventname"),
@@ -109,9 +187,20 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
         );
         body[key] = json!(counts(&run(&session, &sql).await?)?);
     }
-    body["calls"] =
-        json!(query_table(&session, &format!("SELECT * FROM {TABLE} ORDER BY eventtime DESC LIMIT 500")).await?);
-    body["alerts"] = json!(naming(&session, &alerts_where).await?);
+    body["calls"] = json!(
+        query_table(&session, &format!("SELECT * FROM {TABLE} ORDER BY eventtime DESC LIMIT {PAGE} OFFSET {offset}"))
+            .await?
+    );
+    body["offset"] = json!(offset);
+    body["page_size"] = json!(PAGE);
+    // Its alerts: those that name it, and those whose events are among its events (an
+    // access key or a resource is not a column of an alert, its events are).
+    let overlap = format!(
+        "a.alert_id IN (SELECT x.alert_id FROM (SELECT alert_id, unnest(event_ids) AS e FROM alerts) x \
+         JOIN {TABLE} i ON x.e = i.eventid)"
+    );
+    alert_filters.insert(0, format!("({alerts_where} OR {overlap})"));
+    body["alerts"] = json!(naming(&session, &alert_filters.join(" AND ")).await?);
     Ok(Json(body))
 }
 

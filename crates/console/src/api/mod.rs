@@ -26,6 +26,7 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/overview", get(overview::overview))
         .route("/alerts", get(alerts::list))
         .route("/alerts/triage", post(alerts::bulk_triage))
+        .route("/alerts/groups", get(alerts::groups))
         .route("/incidents", get(incidents::list))
         .route("/exceptions", get(exceptions::list).post(exceptions::add))
         .route("/alerts/{id}", get(alerts::one))
@@ -57,8 +58,13 @@ pub(crate) struct Params(HashMap<String, String>);
 
 impl Params {
     pub(crate) fn from_uri(uri: &Uri, known: &[&str]) -> ApiResult<Params> {
+        Params::from_pairs(auth::url_pairs(uri.query().unwrap_or_default()), known)
+    }
+
+    /// Parameters from name/value pairs (a JSON body's filter), checked as a URL's are.
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>, known: &[&str]) -> ApiResult<Params> {
         let mut map = HashMap::new();
-        for (k, v) in auth::url_pairs(uri.query().unwrap_or_default()) {
+        for (k, v) in pairs {
             if k == "token" {
                 continue;
             }
@@ -159,4 +165,86 @@ pub(crate) fn date_literal(micros: i64) -> String {
 /// The microseconds of an RFC 3339 cell (as [`crate::cells`] formats timestamps).
 pub(crate) fn micros(text: &str) -> Option<i64> {
     lake::time::parse_lenient(text)
+}
+
+/// The time range every page shares, in the URL: `range=6h|24h|7d|30d|90d` (ending at the
+/// lake's newest event, so a lake of last month's logs shows them), or `from` and/or `to`
+/// (RFC 3339 or a date, UTC). Neither, or `range=all`: no window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Window {
+    pub from: i64,
+    pub to: i64,
+}
+
+/// The parameters of [`Window`], for an endpoint's list of known parameters.
+pub(crate) const WINDOW_PARAMS: [&str; 3] = ["range", "from", "to"];
+
+impl Window {
+    /// The window a request asks for; `None` for all time.
+    pub(crate) async fn of(p: &Params, session: &query::LakeSession) -> ApiResult<Option<Window>> {
+        let time = |name: &str| -> ApiResult<Option<i64>> {
+            p.text(name)
+                .map(|v| {
+                    let day_start = (v.len() == 10).then(|| format!("{v}T00:00:00Z"));
+                    micros(day_start.as_deref().unwrap_or(v)).ok_or_else(|| {
+                        ApiError::bad_request(format!("{name} must be a time such as 2026-11-02T10:00:00Z, not {v:?}"))
+                    })
+                })
+                .transpose()
+        };
+        let (from, to) = (time("from")?, time("to")?);
+        let range = match p.text("range") {
+            None | Some("all") => None,
+            Some(r) => Some(parse_range(r).ok_or_else(|| {
+                ApiError::bad_request(format!("range must be a length such as 6h, 24h, 7d or 90d, or all, not {r:?}"))
+            })?),
+        };
+        if from.is_none() && to.is_none() && range.is_none() {
+            return Ok(None);
+        }
+        let newest = newest_event(session).await?.unwrap_or_else(lake::time::now_micros);
+        let to = to.unwrap_or(newest);
+        let from = from.unwrap_or_else(|| range.map_or(i64::MIN / 2, |r| to - r));
+        if from > to {
+            return Err(ApiError::bad_request("from must not be after to"));
+        }
+        Ok(Some(Window { from, to }))
+    }
+
+    /// SQL over `cloudtrail`: events in the window (the dates prune partitions).
+    pub(crate) fn events(&self) -> String {
+        format!(
+            "eventtime >= {} AND eventtime <= {} AND eventdate >= {} AND eventdate <= {}",
+            ts_literal(self.from),
+            ts_literal(self.to),
+            date_literal(self.from),
+            date_literal(self.to)
+        )
+    }
+
+    /// SQL over `alerts a`: alerts whose span meets the window.
+    pub(crate) fn alerts(&self) -> String {
+        format!("a.last_seen >= {} AND a.first_seen <= {}", ts_literal(self.from), ts_literal(self.to))
+    }
+
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::json!({ "from": rfc3339(self.from), "to": rfc3339(self.to) })
+    }
+}
+
+/// `6h`, `24h`, `7d`, `90d`: microseconds.
+fn parse_range(r: &str) -> Option<i64> {
+    let (n, unit) = r.split_at(r.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok().filter(|n| (1..=3650).contains(n))?;
+    match unit {
+        "h" => Some(n * 3_600_000_000),
+        "d" => Some(n * 86_400_000_000),
+        _ => None,
+    }
+}
+
+/// The newest event's time, `None` for an empty lake.
+pub(crate) async fn newest_event(session: &query::LakeSession) -> ApiResult<Option<i64>> {
+    let newest = crate::cells::strings(&run(session, "SELECT max(eventtime) FROM cloudtrail").await?, 0)?;
+    Ok(newest.first().and_then(|t| micros(t)))
 }

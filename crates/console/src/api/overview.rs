@@ -1,5 +1,6 @@
 //! `GET /api/overview`: events per hour, who and where, how fresh the lake is, what was
-//! quarantined, the integrity checks and the alerts, over the hours ending at the newest
+//! quarantined, the integrity checks, the open alerts by severity and the alerts per day,
+//! over the shared time range (`range`, `from`, `to`) or the `hours` ending at the newest
 //! event.
 
 use std::sync::Arc;
@@ -11,7 +12,8 @@ use lake::{ALERTS_TABLE, INTEGRITY_TABLE};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Params, date_literal, has_table, micros, rfc3339, run, ts_literal};
+use super::alerts::SEVERITY_RANK;
+use super::{Params, WINDOW_PARAMS, Window, date_literal, has_table, micros, rfc3339, run, ts_literal};
 use crate::Console;
 use crate::cells::{Count, counts, integers, strings};
 use crate::error::ApiResult;
@@ -25,15 +27,21 @@ struct Hour {
 }
 
 pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Json<Value>> {
-    let params = Params::from_uri(&uri, &["hours"])?;
+    let known = [&["hours"][..], &WINDOW_PARAMS[..]].concat();
+    let params = Params::from_uri(&uri, &known)?;
     let hours = params.number("hours", 24, 1..=2160)?;
     let session = console.session().await?;
-    let newest = strings(&run(&session, "SELECT max(eventtime) FROM cloudtrail").await?, 0)?;
-    let newest = newest.first().and_then(|t| micros(t));
+    let newest = super::newest_event(&session).await?;
+    // The shared time range when the URL has one, else `hours` ending at the newest event.
+    let chosen = Window::of(&params, &session).await?;
     let mut body = json!({ "lake": console.config.lake });
     let (mut events, mut per_hour, mut by_account, mut by_region, mut by_source) = (0, vec![], vec![], vec![], vec![]);
     if let Some(newest) = newest {
-        let from = newest - i64::try_from(hours).unwrap_or(1) * HOUR;
+        let (from, newest) = match chosen {
+            Some(w) => (w.from.max(newest - 2160 * HOUR).min(w.to), w.to),
+            None => (newest - i64::try_from(hours).unwrap_or(1) * HOUR, newest),
+        };
+        let hours = (newest - from + HOUR - 1) / HOUR;
         let window = format!(
             "eventtime > {} AND eventtime <= {} AND eventdate >= {} AND eventdate <= {}",
             ts_literal(from),
@@ -87,7 +95,7 @@ pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResul
     } else {
         Value::Null
     };
-    let (mut by_day, mut totals) = (vec![], Vec::<Count>::new());
+    let (mut by_day, mut totals, mut open_by_severity) = (vec![], Vec::<Count>::new(), Vec::<Value>::new());
     if has_table(&session, ALERTS_TABLE).await? {
         let daily = run(
             &session,
@@ -101,8 +109,42 @@ pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResul
             .zip(n)
             .map(|((day, severity), alerts)| json!({ "day": day, "severity": severity, "alerts": alerts }))
             .collect();
-        totals = counts(&run(&session, "SELECT severity, count(*) FROM alerts GROUP BY 1 ORDER BY 2 DESC").await?)?;
+        totals = counts(
+            &run(
+                &session,
+                &format!("SELECT a.severity, count(*) FROM alerts a GROUP BY 1 ORDER BY min({SEVERITY_RANK}), 1"),
+            )
+            .await?,
+        )?;
+        // What needs attention: open alerts by severity (most severe first, zeros kept), in
+        // the chosen range (alerts whose span meets it).
+        let window = match (chosen, body.get("window")) {
+            (Some(w), _) => Some(w),
+            (None, Some(w)) => match (w["from"].as_str().and_then(micros), w["to"].as_str().and_then(micros)) {
+                (Some(from), Some(to)) => Some(Window { from, to }),
+                _ => None,
+            },
+            _ => None,
+        };
+        let from = detections::triage::alerts_with_state(detections::triage::triage_table(&session).await?);
+        let within = window.map_or("true".to_string(), |w| w.alerts());
+        let open = counts(
+            &run(
+                &session,
+                &format!(
+                    "SELECT a.severity, count(*) FROM {from} WHERE coalesce(t.state, 'open') = 'open' AND {within} \
+                     AND NOT {undelivered} GROUP BY 1",
+                    undelivered = super::alerts::undelivered_condition(&session).await
+                ),
+            )
+            .await?,
+        )?;
+        open_by_severity = ["critical", "high", "medium", "low", "info"]
+            .iter()
+            .map(|s| json!({ "severity": s, "alerts": open.iter().find(|c| c.value == *s).map_or(0, |c| c.events) }))
+            .collect();
     }
+    body["open_by_severity"] = json!(open_by_severity);
     body["alerts_by_severity"] = json!(by_day);
     body["alert_totals"] = json!(totals);
     Ok(Json(body))

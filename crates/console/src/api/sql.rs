@@ -46,7 +46,19 @@ pub async fn schema(State(console): State<Arc<Console>>) -> ApiResult<Json<Value
             .collect();
         tables.push(json!({ "name": name, "kind": kind, "description": description, "columns": columns }));
     }
-    Ok(Json(json!({ "tables": tables })))
+    // The editor completes function names too: the session's scalar (DataFusion's and
+    // trailhouse's own, such as `principal`), aggregate and window functions, aliases included.
+    let state = session.context().state();
+    let mut functions: Vec<&str> = state
+        .scalar_functions()
+        .keys()
+        .chain(state.aggregate_functions().keys())
+        .chain(state.window_functions().keys())
+        .map(String::as_str)
+        .collect();
+    functions.sort_unstable();
+    functions.dedup();
+    Ok(Json(json!({ "tables": tables, "functions": functions })))
 }
 
 /// The named queries of `--queries DIR` ([`query::saved`]), for the SQL page's list: each

@@ -6,3 +6,4 @@
 
 mod pack;
 mod runs;
+mod triage;
