@@ -370,6 +370,20 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
         let r = get(&format!("{base}/api/investigate?kind=resource&value={}", urlencode(arn))).await.1;
         assert!(r["events"].as_i64().unwrap() > 0, "{r}");
     }
+    // A tampered trail: the trail's page finds the calls that stopped and deleted it (they
+    // name it in their request, by ARN or by name alone, not in `resources`) and both alerts.
+    let tampering = sql(lake, "SELECT alert_id FROM alerts WHERE rule_id = 'cloudtrail-tampering'");
+    let trail = sql(
+        lake,
+        "SELECT json_get_str(requestparameters, 'name') AS name FROM cloudtrail \
+         WHERE eventname = 'StopLogging' AND requestparameters LIKE '%arn:%' LIMIT 1",
+    );
+    let trail = trail[0]["name"].as_str().unwrap();
+    let t = get(&format!("{base}/api/investigate?kind=resource&value={}", urlencode(trail))).await.1;
+    let names: Vec<&str> = t["event_names"].as_array().unwrap().iter().map(|c| c["value"].as_str().unwrap()).collect();
+    assert!(names.contains(&"StopLogging") && names.contains(&"DeleteTrail"), "{names:?}");
+    let listed: Vec<&Value> = t["alerts"].as_array().unwrap().iter().map(|a| &a["alert_id"]).collect();
+    assert!(tampering.len() >= 2 && tampering.iter().all(|a| listed.contains(&&a["alert_id"])), "{listed:?}");
     assert_refused(&get(&format!("{base}/api/investigate?kind=user&value=x")).await, "kind must be one of");
     assert_refused(&get(&format!("{base}/api/investigate?kind=ip")).await, "value is required");
 

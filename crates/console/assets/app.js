@@ -186,9 +186,19 @@
       case 'ip': return `sourceipaddress = ${v}`;
       case 'accesskey': return `useridentity.accesskeyid = ${v}`;
       case 'account': return `(recipientaccountid = ${v} OR useridentity.accountid = ${v})`;
-      case 'resource': return `(strpos(requestparameters, ${sqlString(JSON.stringify(String(value)))}) > 0 OR eventid IN (SELECT eventid FROM (SELECT eventid, unnest(resources) AS r FROM cloudtrail WHERE resources IS NOT NULL) WHERE get_field(r, 'arn') = ${v}))`;
+      case 'resource': return `(strpos(requestparameters, ${sqlString(JSON.stringify(String(value)))}) > 0${resourceByName(value)} OR eventid IN (SELECT eventid FROM (SELECT eventid, unnest(resources) AS r FROM cloudtrail WHERE resources IS NOT NULL) WHERE get_field(r, 'arn') = ${v}))`;
       default: return null;
     }
+  }
+  /** As the server's: a call of an ARN's own service in its account naming the resource by its name alone. */
+  function resourceByName(arn) {
+    const parts = String(arn).split(':');
+    if (parts.length < 6) return '';
+    const [, , service, , account] = parts;
+    const resource = parts.slice(5).join(':');
+    const name = resource.split(/[/:]/).pop();
+    if (!service || !account || !name) return '';
+    return ` OR (eventsource = ${sqlString(service + '.amazonaws.com')} AND recipientaccountid = ${sqlString(account)} AND strpos(requestparameters, ${sqlString(JSON.stringify(name))}) > 0)`;
   }
   /**
    * The subject's calls (the same columns as the investigation's), optionally where column
@@ -907,7 +917,7 @@
         onclick: (e) => { if (e.target.closest('a, button')) return; detail.hidden = !detail.hidden; } },
       h('td', null, sevBadge(i.severity)),
       h('td', { class: 'num score' }, fmtNum(i.score)),
-      h('td', { class: 'principal' }, i.principal ? invLink('principal', i.principal) : h('span', { class: 'muted' }, i.identity || '–')),
+      h('td', { class: 'principal' }, i.principal || i.identity ? identityLink({ principal: i.principal || i.identity, full_principal: i.identity }, null) : h('span', { class: 'muted' }, '–')),
       h('td', null, accountLinks(i.accounts)),
       h('td', null, h('span', { class: 'tactics' }, tactics.map((t, n) => h('span', null, n ? h('span', { class: 'arrow' }, '→') : null, h('span', { class: `tactic t-${t}` }, tacticName(t)))))),
       h('td', { class: 'num' }, `${fmtNum(steps.length)} step${steps.length === 1 ? '' : 's'}`),

@@ -71,9 +71,10 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
             let json_value = quote(&Value::from(value.as_str()).to_string());
             (
                 format!(
-                    "(strpos(requestparameters, {json_value}) > 0 OR eventid IN (SELECT eventid FROM \
+                    "(strpos(requestparameters, {json_value}) > 0{by_name} OR eventid IN (SELECT eventid FROM \
                      (SELECT eventid, unnest(resources) AS r FROM cloudtrail WHERE resources IS NOT NULL) \
-                     WHERE get_field(r, 'arn') = {v}))"
+                     WHERE get_field(r, 'arn') = {v}))",
+                    by_name = by_name(&value)
                 ),
                 mentions(&value),
             )
@@ -204,6 +205,24 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
     Ok(Json(body))
 }
 
+/// SQL true for a call of the ARN's own service in its account that names the resource by
+/// its name alone (`DeleteTrail` takes `{"name": "org-trail"}`, not the trail's ARN); empty
+/// for a value that is not such an ARN.
+fn by_name(arn: &str) -> String {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, service, _, account, resource] = parts[..] else { return String::new() };
+    let name = resource.rsplit(['/', ':']).next().unwrap_or_default();
+    if service.is_empty() || account.is_empty() || name.is_empty() {
+        return String::new();
+    }
+    format!(
+        " OR (eventsource = {} AND recipientaccountid = {} AND strpos(requestparameters, {}) > 0)",
+        quote(&format!("{service}.amazonaws.com")),
+        quote(account),
+        quote(&Value::from(name).to_string())
+    )
+}
+
 /// Keeps the first `max` rows of `batches`; true when there were more.
 fn keep_rows(batches: &mut Vec<arrow::array::RecordBatch>, max: usize) -> bool {
     let mut left = max;
@@ -223,4 +242,20 @@ fn mentions(value: &str) -> String {
     let in_key = quote(&format!("={value},"));
     let in_details = quote(&serde_json::Value::from(value).to_string());
     format!("(strpos(',' || a.dedup_key || ',', {in_key}) > 0 OR strpos(a.details, {in_details}) > 0)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resource_is_also_found_by_its_name_in_its_own_service_calls() {
+        let sql = by_name("arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail");
+        assert!(sql.contains("eventsource = 'cloudtrail.amazonaws.com'"), "{sql}");
+        assert!(sql.contains("recipientaccountid = '111122223333'"), "{sql}");
+        assert!(sql.contains(r#"'"org-trail"'"#), "{sql}");
+        // S3 ARNs have no account: only the ARN itself is looked for.
+        assert_eq!(by_name("arn:aws:s3:::my-bucket"), "");
+        assert_eq!(by_name("not an arn"), "");
+    }
 }
