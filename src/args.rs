@@ -260,6 +260,83 @@ pub fn period(s: &str) -> Result<DurationArg, String> {
         .ok_or_else(|| "not a period: use e.g. 1m, 5m, 1h (at least 1s)".to_string())
 }
 
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EnrichArgs {
+    /// A MaxMind DB file of cities (MaxMind GeoLite2-City, IPinfo Lite, DB-IP Lite,
+    /// ip-location-db) for geo_country(ip), geo_city(ip), geo_location(ip) and the rules
+    /// that compare places.
+    #[arg(long, env = "TRAILHOUSE_GEOIP_CITY", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub geoip_city: Option<PathBuf>,
+    /// A MaxMind DB file of autonomous systems (GeoLite2-ASN, IPinfo Lite, ...) for asn(ip)
+    /// and asn_org(ip).
+    #[arg(long, env = "TRAILHOUSE_GEOIP_ASN", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub geoip_asn: Option<PathBuf>,
+    /// AWS's ip-ranges.json for aws_service(ip) and is_aws_ip(ip), or `fetch`: downloaded
+    /// from AWS at start (TRAILHOUSE_AWS_IP_RANGES_URL to use a mirror) and cached, the
+    /// cache used when the download fails.
+    #[arg(long, env = "TRAILHOUSE_AWS_IP_RANGES", value_name = "FILE|fetch", value_hint = clap::ValueHint::FilePath)]
+    pub aws_ip_ranges: Option<PathBuf>,
+    /// The accounts' names for account_name(id), alerts and the console: a CSV of
+    /// `id,name,ou,tags`, or `organizations` (AWS Organizations' ListAccounts and
+    /// ListParents, from the management or a delegated administrator account).
+    #[arg(long, env = "TRAILHOUSE_ACCOUNTS", value_name = "FILE|organizations", value_hint = clap::ValueHint::FilePath)]
+    pub accounts: Option<PathBuf>,
+}
+
+impl EnrichArgs {
+    pub fn sources(&self) -> enrich::Sources {
+        let word = |p: &Option<PathBuf>, w: &str| p.as_deref().is_some_and(|p| p.as_os_str() == w);
+        enrich::Sources {
+            geoip_city: self.geoip_city.clone(),
+            geoip_asn: self.geoip_asn.clone(),
+            aws_ip_ranges: self.aws_ip_ranges.as_ref().map(|p| {
+                if word(&self.aws_ip_ranges, "fetch") {
+                    enrich::RangesSource::Fetch {
+                        url: std::env::var("TRAILHOUSE_AWS_IP_RANGES_URL")
+                            .ok()
+                            .filter(|u| !u.is_empty())
+                            .unwrap_or_else(|| enrich::aws_ranges::URL.to_string()),
+                        cache: enrich::aws_ranges::default_cache(),
+                    }
+                } else {
+                    enrich::RangesSource::File(p.clone())
+                }
+            }),
+            accounts: self.accounts.as_ref().map(|p| {
+                if word(&self.accounts, "organizations") {
+                    enrich::AccountsSource::Organizations
+                } else {
+                    enrich::AccountsSource::File(p.clone())
+                }
+            }),
+        }
+    }
+
+    /// Loads the files named and makes them the process's (the SQL functions read them);
+    /// once per process. A file that cannot be read is an error naming it.
+    pub async fn install(&self) -> Result<()> {
+        static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+        if DONE.get().is_some() {
+            return Ok(());
+        }
+        let sources = self.sources();
+        if sources.is_empty() {
+            return Ok(());
+        }
+        let organizations = if matches!(sources.accounts, Some(enrich::AccountsSource::Organizations)) {
+            let aws = AwsOptions::default();
+            Some(aws_sdk_organizations::Client::new(&aws.sdk_config().await))
+        } else {
+            None
+        };
+        let e = enrich::Enrichment::load(&sources, organizations.as_ref()).await?;
+        tracing::debug!(loaded = %e.describe(), "who and where: IP and account files loaded");
+        enrich::install(e);
+        let _ = DONE.set(());
+        Ok(())
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ClusterArgs {
     /// Run the SQL on a Ballista cluster: its scheduler, df://HOST:PORT (`trailhouse cluster
@@ -269,6 +346,8 @@ pub struct ClusterArgs {
     pub cluster: Option<String>,
     #[command(flatten)]
     pub memory: MemoryArgs,
+    #[command(flatten)]
+    pub enrich: EnrichArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -291,6 +370,7 @@ impl MemoryArgs {
 impl ClusterArgs {
     /// A query context: one that runs here, or on the cluster.
     pub async fn context(&self) -> Result<datafusion::prelude::SessionContext> {
+        self.enrich.install().await?;
         Ok(match &self.cluster {
             Some(url) => cluster::client::remote_context(url).await?,
             None => query::new_context_within(self.memory.limit())?,

@@ -198,7 +198,13 @@ fn as_flags(arg: &clap::Arg, value: &toml::Value, base: &Path) -> Result<Vec<OsS
         matches!(arg.get_value_hint(), clap::ValueHint::AnyPath | clap::ValueHint::DirPath | clap::ValueHint::FilePath);
     let text = |v: &toml::Value| -> Result<String, String> {
         Ok(match v {
-            toml::Value::String(s) if is_path && !s.contains("://") && Path::new(s).is_relative() => {
+            // `fetch` (aws_ip_ranges) and `organizations` (accounts) are words, not files.
+            toml::Value::String(s)
+                if is_path
+                    && !s.contains("://")
+                    && !matches!(s.as_str(), "fetch" | "organizations")
+                    && Path::new(s).is_relative() =>
+            {
                 base.join(s).display().to_string()
             }
             toml::Value::String(s) => s.clone(),

@@ -54,6 +54,9 @@ pub enum Node {
         /// Where shuffle files go [default: a folder under the system's temporary directory].
         #[arg(long)]
         work_dir: Option<PathBuf>,
+        /// The IP and account files the SQL functions read here (the same as the clients').
+        #[command(flatten)]
+        enrich: crate::args::EnrichArgs,
     },
 }
 
@@ -70,7 +73,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
                 _ = crate::signal::wait_for_signal() => tracing::info!("Scheduler stopped."),
             }
         }
-        Node::Executor { scheduler, bind, grpc_port, external_host, concurrent_tasks, work_dir } => {
+        Node::Executor { scheduler, bind, grpc_port, external_host, concurrent_tasks, work_dir, enrich } => {
+            enrich.install().await?;
             let work_dir = work_dir
                 .unwrap_or_else(|| std::env::temp_dir().join(format!("trailhouse-executor-{}", std::process::id())));
             let opts = cluster::executor::ExecutorOptions {

@@ -91,7 +91,7 @@ pub enum RulesCommand {
     ///   trailhouse rules backtest console-login-new-ip --since 30d
     ///   trailhouse rules backtest ./my-rules/new-rule.toml --since 7d --format json
     #[command(verbatim_doc_comment)]
-    Backtest(BacktestArgs),
+    Backtest(Box<BacktestArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -132,7 +132,7 @@ pub enum ListFormat {
 
 pub async fn run(a: Args) -> Result<ExitCode> {
     match a.command {
-        RulesCommand::Backtest(b) => backtest(b).await,
+        RulesCommand::Backtest(b) => backtest(*b).await,
         RulesCommand::List { pack, format, json } => {
             let format = if json { ListFormat::Json } else { format };
             let rules = pack.load(&[])?;

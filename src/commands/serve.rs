@@ -29,9 +29,12 @@ pub struct Args {
     pub queries: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub memory: crate::args::MemoryArgs,
+    #[command(flatten)]
+    pub enrich: crate::args::EnrichArgs,
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
+    a.enrich.install().await?;
     let rules = a.pack.load(&[])?;
     let config = console::Config::new(a.lake.location(), a.lake.options(None), rules)
         .with_token(a.auth_token)

@@ -16,6 +16,7 @@ mod console;
 mod crash;
 mod detect;
 mod digests;
+mod enrich;
 mod export;
 mod faults;
 mod local_aws;

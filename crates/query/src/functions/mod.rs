@@ -3,9 +3,12 @@
 //!   `->>`, ...) and the Athena/Trino names (`json_extract_scalar`, `json_extract`,
 //!   `json_array_length`, `from_iso8601_timestamp`), so Athena queries run unchanged;
 //! - security helpers: `cidr_match`, `is_private_ip`, `arn_account`, `arn_resource`,
-//!   `principal`, `aws_service_call`.
+//!   `principal`, `aws_service_call`;
+//! - who and where ([`enrich`]): `geo_country`, `geo_city`, `geo_location`, `asn`, `asn_org`,
+//!   `aws_service`, `is_aws_ip`, `account_name`.
 
 mod arn;
+mod enrich;
 mod ip;
 mod json_path;
 mod sigma;
@@ -55,6 +58,17 @@ pub fn catalog() -> Vec<(&'static str, &'static str)> {
             "sigma_match(json, 'a.b', op, arg)",
             "Sigma's matching inside a JSON column: any value at the path (through arrays) matches; op eq|cased|re|cidr|exists|null",
         ),
+        (
+            "geo_country(ip)",
+            "the address's country (ISO code), from the geoip_city file; NULL for private and service sources",
+        ),
+        ("geo_city(ip)", "the address's city, from the geoip_city file"),
+        ("geo_location(ip)", "the address's {lat, lon}, from the geoip_city file"),
+        ("asn(ip)", "the address's autonomous system number, from the geoip_asn file"),
+        ("asn_org(ip)", "the organization of the address's autonomous system, from the geoip_asn file"),
+        ("aws_service(ip)", "{service, region} of the AWS range holding the address (aws_ip_ranges), NULL outside AWS"),
+        ("is_aws_ip(ip)", "whether the address is in AWS's published ranges (aws_ip_ranges); NULL without them"),
+        ("account_name(id)", "the account's name, from the accounts setting (a CSV or AWS Organizations)"),
         ("sigma_value(json, 'a.b')", "the first scalar at a dotted path, as text"),
         ("sigma_like(text, pattern)", "a Sigma pattern (* ? wildcards, \\ escapes) against text, case-insensitive"),
         (
@@ -81,6 +95,14 @@ fn all() -> Vec<ScalarUDF> {
         sigma::sigma_match(),
         sigma::sigma_value(),
         sigma::sigma_like(),
+        enrich::geo_country(),
+        enrich::geo_city(),
+        enrich::geo_location(),
+        enrich::asn(),
+        enrich::asn_org(),
+        enrich::aws_service(),
+        enrich::is_aws_ip(),
+        enrich::account_name(),
     ]
 }
 
