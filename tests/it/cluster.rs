@@ -60,10 +60,13 @@ fn scheduler(dir: &Path) -> (Node, String) {
     (Node { child, log }, url)
 }
 
+/// An executor, with the IP files the SQL functions read (`city.mmdb`, `asn.mmdb` in `dir`).
 fn executor(url: &str, dir: &Path, n: usize) -> Node {
     let log = dir.join(format!("executor-{n}.log"));
     let child = trailhouse()
         .args(["cluster", "executor", "--scheduler", url, "--bind", "127.0.0.1:0", "--grpc-port", "0"])
+        .env("TRAILHOUSE_GEOIP_CITY", dir.join("city.mmdb"))
+        .env("TRAILHOUSE_GEOIP_ASN", dir.join("asn.mmdb"))
         .args(["--concurrent-tasks", "2", "--work-dir"])
         .arg(dir.join(format!("work-{n}")))
         .env("TRAILHOUSE_LOG", NODE_LOG)
@@ -115,6 +118,7 @@ fn sql_export_and_detections_on_a_two_executor_cluster_match_local_execution() {
     );
     run_ok(trailhouse().args(["ingest", "--source"]).arg(&logs).arg("--lake").arg(&lake));
 
+    crate::enrich::write_databases(dir.path());
     let (mut sched, url) = scheduler(dir.path());
     let executors = [executor(&url, dir.path(), 1), executor(&url, dir.path(), 2)];
     sched.wait_for("two executors registered", |log| log.matches("Received register executor request").count() >= 2);
@@ -126,6 +130,24 @@ fn sql_export_and_detections_on_a_two_executor_cluster_match_local_execution() {
     let remote = on(&lake, Some(&url), &["sql", "--format", "ndjson", "-f", queries]);
     assert!(local.lines().count() > 100, "the queries return too little to compare:\n{local}");
     assert_eq!(remote, local, "the cluster's rows differ from local execution");
+
+    // The IP functions answer on the executors from their own files: the same counts per
+    // country and ASN as here (an executor without the files would answer NULL).
+    let (city, asn) = (dir.path().join("city.mmdb"), dir.path().join("asn.mmdb"));
+    let geo = [
+        "sql",
+        "--format",
+        "ndjson",
+        "--geoip-city",
+        city.to_str().unwrap(),
+        "--geoip-asn",
+        asn.to_str().unwrap(),
+        "SELECT geo_country(sourceipaddress) AS country, asn(sourceipaddress) AS asn, count(*) AS n \
+         FROM cloudtrail GROUP BY 1, 2 ORDER BY 1, 2",
+    ];
+    let (here, there) = (on(&lake, None, &geo), on(&lake, Some(&url), &geo));
+    assert!(here.contains(r#""country":"US","asn":64500"#), "{here}");
+    assert_eq!(there, here, "the executors' lookups differ from local ones");
 
     // The work was spread: stages ran as more than one task, on both executors.
     let logs: Vec<_> = executors.iter().map(|e| tasks(&e.log())).collect();

@@ -15,7 +15,7 @@ use test_support::{run_ok, trailhouse};
 
 /// Writes `city.mmdb` (MaxMind's names), `asn.mmdb` and `ipinfo.mmdb` (IPinfo Lite's names:
 /// `country_code`, `asn` as "AS64501", `as_name`) into `dir`.
-fn write_databases(dir: &Path) {
+pub(crate) fn write_databases(dir: &Path) {
     let script = r#"
 import sys
 from mmdb_writer import MMDBWriter, MmdbU32
