@@ -12,6 +12,7 @@ pub mod export;
 pub mod generate;
 pub mod incidents;
 pub mod ingest;
+pub mod investigate;
 pub mod rules;
 pub mod serve;
 pub mod sql;
@@ -84,6 +85,17 @@ pub enum Command {
     ///   trailhouse incidents show 59dce0
     #[command(verbatim_doc_comment)]
     Incidents(incidents::Args),
+    /// A credential's chain: where an access key, a role session or a role's sessions came
+    /// from (the IAM user's key, GetSessionToken, AssumeRole in this or another account) and
+    /// what they led to (sessions in other accounts, role chaining), with the time window of
+    /// each key and what it did.
+    ///
+    /// Examples:
+    ///   trailhouse investigate accesskey AKIAIOSFODNN7EXAMPLE
+    ///   trailhouse investigate session arn:aws:sts::222233334444:assumed-role/admin/alice
+    ///   trailhouse investigate role arn:aws:iam::222233334444:role/admin --since 30d --json
+    #[command(verbatim_doc_comment)]
+    Investigate(investigate::Args),
     /// Exceptions: scoped, owned, expiring reasons not to deliver an alert (a rule or '*',
     /// a SQL condition over the alert's fields, a reason, an owner, an expiry of at most a
     /// year). Matching alerts are recorded as suppressed and counted, never delivered.
@@ -147,6 +159,7 @@ impl Command {
             Command::Detect(a) => detect::run(a).await,
             Command::Alerts(a) => alerts::run(a).await,
             Command::Incidents(a) => incidents::run(a).await,
+            Command::Investigate(a) => investigate::run(a).await,
             Command::Exceptions(a) => exceptions::run(a).await,
             Command::Verify(a) => verify::run(a).await,
             Command::Cluster(a) => cluster::run(a).await,

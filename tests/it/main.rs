@@ -19,6 +19,7 @@ mod digests;
 mod enrich;
 mod export;
 mod faults;
+mod investigate;
 mod local_aws;
 mod maintenance;
 mod scripts;

@@ -23,6 +23,7 @@
 
 pub mod athena_types;
 mod catalog;
+pub mod chain;
 mod error;
 pub mod export;
 pub mod functions;
