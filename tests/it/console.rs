@@ -634,7 +634,7 @@ fn lake_copy() -> (tempfile::TempDir, PathBuf) {
 }
 
 /// A WebDriver session in Debian's headless Chromium, through ChromeDriver on a free port.
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     base: String,
     client: reqwest::Client,
@@ -654,7 +654,7 @@ impl Drop for Browser {
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Browser {
-    async fn start() -> Browser {
+    pub(crate) async fn start() -> Browser {
         let chromedriver = test_support::chromedriver();
         assert!(
             Path::new(&chromedriver).exists(),
@@ -701,7 +701,7 @@ impl Browser {
         b
     }
 
-    async fn command(&self, method: &str, path: &str, body: Value) -> Value {
+    pub(crate) async fn command(&self, method: &str, path: &str, body: Value) -> Value {
         let url = format!("{}{path}", self.base);
         let request = match method {
             "GET" => self.client.get(url),
@@ -713,16 +713,16 @@ impl Browser {
         answer["value"].clone()
     }
 
-    async fn open(&self, url: &str) {
+    pub(crate) async fn open(&self, url: &str) {
         self.command("POST", "/url", json!({"url": url})).await;
     }
 
-    async fn eval(&self, script: &str) -> Value {
+    pub(crate) async fn eval(&self, script: &str) -> Value {
         self.command("POST", "/execute/sync", json!({"script": script, "args": []})).await
     }
 
     /// Polls a JavaScript expression until it is truthy (or 30 s pass); returns its value.
-    async fn wait_for(&self, what: &str, expression: &str) -> Value {
+    pub(crate) async fn wait_for(&self, what: &str, expression: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let v = self.eval(&format!("return {expression};")).await;
@@ -740,7 +740,7 @@ impl Browser {
     }
 
     /// Waits for a page of the UI to say it has loaded.
-    async fn ready(&self, page: &str) {
+    pub(crate) async fn ready(&self, page: &str) {
         self.wait_for(
             &format!("the {page} page"),
             &format!("document.body.dataset.page === '{page}' && document.body.dataset.ready === '1'"),

@@ -48,8 +48,8 @@ fn find<'a>(node: &'a Value, key: &str) -> Option<&'a Value> {
     node["children"].as_array().unwrap().iter().find_map(|c| find(c, key))
 }
 
-#[test]
-fn a_three_hop_chain_across_two_accounts_is_followed_up_and_down() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_three_hop_chain_across_two_accounts_is_followed_up_and_down() {
     let dir = tempfile::tempdir().unwrap();
     let lake = chain_lake(dir.path());
     let (alice, dev, prod, deploy) =
@@ -104,6 +104,28 @@ fn a_three_hop_chain_across_two_accounts_is_followed_up_and_down() {
     assert!(indent(line(alice)) < indent(line(dev)) && indent(line(dev)) < indent(line(prod)), "{text}");
     assert!(line(deploy).contains("<== asked about"), "{text}");
     assert!(text.contains("AssumeRole arn:aws:iam::222222222222:role/prod-admin as alice-prod"), "{text}");
+
+    // The console draws it on the key's investigation page, each credential a link.
+    let server = crate::console::Server::start(&lake, &[], None);
+    let (status, api) = crate::console::get(&format!("{}/api/chain?kind=accesskey&value={deploy}", server.url)).await;
+    assert_eq!(status, 200, "{api}");
+    assert_eq!(api["chains"][0]["key"], alice);
+    let browser = crate::console::Browser::start().await;
+    browser.open(&format!("{}/investigate?kind=accesskey&value={deploy}", server.url)).await;
+    browser.ready("investigate").await;
+    let drawn = browser
+        .eval("return [...document.querySelectorAll('#investigate-chain li[data-key]')].map((l) => l.dataset.key)")
+        .await;
+    assert_eq!(drawn, serde_json::json!([alice, dev, prod, deploy]));
+    let subject = browser.eval("return document.querySelector('#investigate-chain li.subject').dataset.key").await;
+    assert_eq!(subject, deploy);
+    let links = browser
+        .eval("return [...document.querySelectorAll('#investigate-chain li[data-key] > .cred a.inv')].map((a) => a.getAttribute('href'))")
+        .await;
+    let links: Vec<String> = serde_json::from_value(links).unwrap();
+    assert!(links.iter().any(|h| h.contains(&format!("kind=accesskey&value={prod}"))), "{links:?}");
+    assert!(links.iter().any(|h| h.contains("assumed-role%2Fprod-admin%2Falice-prod")), "{links:?}");
+    browser.command("DELETE", "", serde_json::json!({})).await;
 
     // Nothing known: exit 1 with a line saying so; a wrong kind of value is named.
     let out =

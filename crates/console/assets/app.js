@@ -1255,6 +1255,25 @@
 
   // ---------------------------------------------------------- investigate
 
+  const countNodes = (n) => 1 + (n.children || []).reduce((k, c) => k + countNodes(c), 0);
+  /** Credential chains as nested lists: each key with how it was made, who used it, when and what for. */
+  function chainTree(nodes) {
+    const short = (s) => String(s).replace('.amazonaws.com', '');
+    return h('ul', { class: 'chain' }, nodes.map((n) => h('li', { class: n.subject ? 'subject' : null, 'data-key': n.key },
+      n.made ? h('div', { class: 'made muted' }, `${n.made.call} `, n.made.role ? invLink('principal', n.made.role, null) : null,
+        n.made.session_name ? ` as ${n.made.session_name}` : '', ' at ', timeEl(n.made.at),
+        n.made.account ? [' in ', accountLink(n.made.account)] : null, n.made.source_ip ? [' from ', invLink('ip', n.made.source_ip, null)] : null) : null,
+      h('div', { class: 'cred' }, invLink('accesskey', n.key, null), ' ',
+        n.identity ? invLink('principal', n.identity, null) : null,
+        n.subject ? h('span', { class: 'badge state state-acknowledged' }, 'this one') : null),
+      h('div', { class: 'muted used' }, n.calls
+        ? [`${fmtNum(n.calls)} call${n.calls === 1 ? '' : 's'}, ${fmtNum(n.errors)} error${n.errors === 1 ? '' : 's'} `, timeEl(n.first_use), ' → ', timeEl(n.last_use), ' · ',
+          (n.services || []).slice(0, 4).map(([v, k]) => `${short(v)} ${k}`).join(', '),
+          (n.event_names || []).length ? ` · ${(n.event_names || []).slice(0, 5).map(([v]) => v).join(', ')}` : '']
+        : 'no calls with it in this window'),
+      n.children && n.children.length ? chainTree(n.children) : null)));
+  }
+
   function guessKind(v) {
     v = v.trim();
     if (/^\d{1,3}(\.\d{1,3}){3}$/.test(v) || (/^[0-9a-f:]+$/i.test(v) && v.includes(':'))) return 'ip';
@@ -1343,6 +1362,21 @@
         stat('First seen', timeEl(d.first_seen), d.first_seen ? relTime(d.first_seen) : null),
         stat('Last seen', timeEl(d.last_seen), d.last_seen ? relTime(d.last_seen) : null),
         stat('Alerts', h('a', { href: '#investigate-alerts-card', id: 'investigate-alerts-count' }, fmtNum(alerts.length)), null, alerts.length ? 'warn' : null))));
+
+    // The credential chain of a key or an identity: where it came from, what it led to.
+    const chainKind = subjectKind === 'accesskey' ? 'accesskey' : subjectKind === 'principal' && subjectValue.startsWith('arn:') ? 'identity' : null;
+    if (chainKind && d.events) {
+      const cq = new URLSearchParams({ kind: chainKind, value: subjectValue });
+      for (const [k, v] of rangeParams()) cq.set(k, v);
+      const c = await ctx.api('/api/chain?' + cq);
+      const chains = c.chains || [];
+      const nodes = chains.reduce((n, t) => n + countNodes(t), 0);
+      if (nodes > 1 || chains.some((t) => t.made)) {
+        root.append(h('section', { class: 'card', id: 'investigate-chain' },
+          h('h3', null, 'Credential chain', h('span', { class: 'muted h-note' }, ' how it was made and what it led to')),
+          chainTree(chains)));
+      }
+    }
 
     const tl = d.timeline || [];
     const chart = h('div', { id: 'investigate-timeline', class: 'chart', 'data-points': String(tl.length) });

@@ -41,6 +41,10 @@ impl Subject {
         let value = value.trim().to_string();
         match kind {
             "accesskey" | "key" => Ok(Subject::AccessKey(value)),
+            // Any identity's ARN: a role's is every session of it; a user's or a session's,
+            // the keys it used.
+            "identity" if value.contains(":role/") => Ok(Subject::Role(value)),
+            "identity" if value.starts_with("arn:") => Ok(Subject::Session(value)),
             "session" if value.contains(":assumed-role/") || value.contains(":federated-user/") => {
                 Ok(Subject::Session(value))
             }

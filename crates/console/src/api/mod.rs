@@ -32,6 +32,7 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/alerts/{id}", get(alerts::one))
         .route("/alerts/{id}/triage", post(alerts::triage))
         .route("/investigate", get(investigate::investigate))
+        .route("/chain", get(investigate::chain))
         .route("/schema", get(sql::schema))
         .route("/saved", get(sql::saved))
         .route("/queries", post(sql::start))
