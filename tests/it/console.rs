@@ -1210,7 +1210,7 @@ async fn the_console_pages_work_in_a_real_browser_and_triage_survives_a_restart(
     browser.command("DELETE", "", json!({})).await;
 }
 
-fn urlencode(s: &str) -> String {
+pub(crate) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),

@@ -253,3 +253,66 @@ async fn account_names_come_from_aws_organizations_over_the_wire() {
     let accounts = enrich::Accounts::from_organizations(&org).await.unwrap();
     assert_eq!(accounts.get(&account).unwrap().ou.as_deref(), Some(format!("{root}/{ou}").as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_shows_each_address_country_network_and_aws_service_and_account_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = small_lake(dir.path());
+    write_databases(dir.path());
+    std::fs::write(dir.path().join("ip-ranges.json"), RANGES).unwrap();
+    let account =
+        row(&lake, &[], "SELECT recipientaccountid AS a FROM cloudtrail LIMIT 1")["a"].as_str().unwrap().to_string();
+    std::fs::write(dir.path().join("accounts.csv"), format!("{account},prod-payments,Production\n")).unwrap();
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let (city, asn, ranges, accounts) =
+        (file("city.mmdb"), file("asn.mmdb"), file("ip-ranges.json"), file("accounts.csv"));
+    let args = ["--geoip-city", &city, "--geoip-asn", &asn, "--aws-ip-ranges", &ranges, "--accounts", &accounts];
+    let server = crate::console::Server::start(&lake, &args, None);
+    let base = &server.url;
+
+    let (status, e) =
+        crate::console::get(&format!("{base}/api/enrich?ips=198.51.100.7,3.85.1.2,10.0.0.1&accounts={account}")).await;
+    assert_eq!(status, 200, "{e}");
+    assert_eq!(e["ips"]["198.51.100.7"]["asn_org"], "Example Hosting");
+    assert_eq!(e["ips"]["3.85.1.2"]["aws_service"], "EC2");
+    assert!(e["ips"]["10.0.0.1"].is_null(), "a private address has nothing: {e}");
+    assert_eq!(e["accounts"][&account]["name"], "prod-payments");
+    let info = crate::console::get(&format!("{base}/api/info")).await.1;
+    assert_eq!(info["enrichment"]["accounts"], 1);
+
+    // An investigation of an account groups its calls by country, network and AWS service.
+    let inv = crate::console::get(&format!("{base}/api/investigate?kind=account&value={account}")).await.1;
+    let countries = inv["countries"].as_array().unwrap();
+    let counted: i64 = countries.iter().map(|c| c["events"].as_i64().unwrap()).sum();
+    let want = row(
+        &lake,
+        &["--geoip-city", &city],
+        &format!("SELECT count(geo_country(sourceipaddress)) AS n FROM cloudtrail WHERE recipientaccountid = '{account}' OR useridentity.accountid = '{account}'"),
+    )["n"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(counted, want, "{countries:?}");
+
+    // Every address shown gets its country, network and AWS service beside it; every account its name.
+    let browser = crate::console::Browser::start().await;
+    let q = format!(
+        "SELECT '198.51.100.7' AS sourceipaddress, '3.85.1.2' AS source_ip, '8.8.8.8' AS ip_address, '{account}' AS recipientaccountid"
+    );
+    browser.open(&format!("{base}/sql?q={}", crate::console::urlencode(&q))).await;
+    browser.ready("sql").await;
+    let labels = browser
+        .wait_for("the addresses' labels", "document.querySelectorAll('#sql-results .ipinfo').length >= 2 && [...document.querySelectorAll('#sql-results .ipinfo')].map((s) => s.textContent.trim())")
+        .await;
+    assert_eq!(labels, serde_json::json!(["US · AS64500", "AWS EC2 us-east-1"]));
+    browser.open(&format!("{base}/investigate?kind=account&value={account}")).await;
+    browser.ready("investigate").await;
+    let name = browser
+        .wait_for(
+            "the account's name",
+            "document.querySelector('.acctname') && document.querySelector('.acctname').textContent.trim()",
+        )
+        .await;
+    assert_eq!(name, "prod-payments");
+    assert!(browser.eval("return !!document.getElementById('investigate-countries')").await == serde_json::json!(true));
+    browser.command("DELETE", "", serde_json::json!({})).await;
+}

@@ -613,6 +613,56 @@
     if (!lakeKnown) loadLakeInBackground();
   }
 
+  // ------------------------------------------------- who and where
+
+  /**
+   * With the server's IP and account files (`serve --geoip-city ... --accounts ...`), every
+   * source address shown anywhere gets its country, network and AWS service beside it, and
+   * every account id its name: links are annotated as they appear, in batches, from one
+   * cache (`GET /api/enrich`).
+   */
+  const enrichment = { on: false, ips: new Map(), accounts: new Map(), timer: 0 };
+  const ipOf = (a) => { try { return new URL(a.href).searchParams.get('value'); } catch (_) { return null; } };
+  function ipLabel(i) {
+    const parts = [];
+    if (i.country) parts.push(i.country);
+    if (i.asn) parts.push(`AS${i.asn}`);
+    if (i.aws_service) parts.push(`AWS ${i.aws_service}${i.aws_region && i.aws_region !== 'GLOBAL' ? ' ' + i.aws_region : ''}`);
+    return parts.join(' · ');
+  }
+  async function annotate() {
+    if (!enrichment.on) return;
+    const ipLinks = [...main.querySelectorAll('a.inv[href*="kind=ip"]:not([data-annotated])')];
+    const acctLinks = [...main.querySelectorAll('a.account:not([data-annotated]), a.inv[href*="kind=account"]:not([data-annotated])')];
+    const acctOf = (a) => (a.classList.contains('account') ? a.textContent.trim() : ipOf(a));
+    if (!ipLinks.length && !acctLinks.length) return;
+    const wantIps = [...new Set(ipLinks.map(ipOf).filter((v) => v && !enrichment.ips.has(v)))].slice(0, 500);
+    const wantAccts = [...new Set(acctLinks.map(acctOf).filter((v) => v && !enrichment.accounts.has(v)))].slice(0, 500);
+    if (wantIps.length || wantAccts.length) {
+      try {
+        const r = await api('/api/enrich?' + new URLSearchParams({ ips: wantIps.join(','), accounts: wantAccts.join(',') }));
+        for (const v of wantIps) enrichment.ips.set(v, (r.ips || {})[v] || null);
+        for (const v of wantAccts) enrichment.accounts.set(v, (r.accounts || {})[v] || null);
+      } catch (_) { return; /* shown bare */ }
+    }
+    for (const a of ipLinks) {
+      a.dataset.annotated = '1';
+      const i = enrichment.ips.get(ipOf(a));
+      const label = i && ipLabel(i);
+      if (label) a.after(h('span', { class: 'ipinfo', title: [i.city, i.country, i.asn ? `AS${i.asn} ${i.asn_org || ''}` : null, i.aws_service ? `AWS ${i.aws_service} ${i.aws_region || ''}` : null].filter(Boolean).join(' · ') }, ` ${label}`));
+    }
+    for (const a of acctLinks) {
+      a.dataset.annotated = '1';
+      const acct = enrichment.accounts.get(acctOf(a));
+      if (acct && acct.name) a.after(h('span', { class: 'acctname', title: acct.ou ? `OU ${acct.ou}` : acct.name }, ` ${acct.name}`));
+    }
+  }
+  new MutationObserver(() => {
+    if (!enrichment.on) return;
+    clearTimeout(enrichment.timer);
+    enrichment.timer = setTimeout(annotate, 50);
+  }).observe(main, { childList: true, subtree: true });
+
   // The lake location in the header comes from /api/info (or the overview response).
   let lakeKnown = false;
   function setLake(lake) {
@@ -627,7 +677,12 @@
   function loadLakeInBackground() {
     if (lakeLoading) return;
     lakeLoading = true;
-    api('/api/info').then((d) => setLake(d && d.lake), () => { /* the header just stays empty */ });
+    api('/api/info').then((d) => {
+      setLake(d && d.lake);
+      const e = (d && d.enrichment) || {};
+      enrichment.on = !!(e.city || e.asn || e.aws_ranges || e.accounts);
+      if (enrichment.on) annotate();
+    }, () => { /* the header just stays empty */ });
   }
 
   // ------------------------------------------------------------- overview
@@ -1404,7 +1459,10 @@
       countTable('Access keys', d.access_keys, 'accesskey'),
       countTable('Accounts', d.accounts, 'account'),
       countTable('Regions', d.regions, null, { link: drill('awsregion') }),
-      countTable('User agents', d.user_agents, null, { link: drill('useragent') })));
+      countTable('User agents', d.user_agents, null, { link: drill('useragent') }),
+      d.countries ? countTable('Countries', d.countries, null, { id: 'investigate-countries' }) : null,
+      d.networks ? countTable('Networks (ASN)', d.networks, null, { id: 'investigate-networks' }) : null,
+      d.aws_services ? countTable('AWS services (by address)', d.aws_services, null, { id: 'investigate-aws' }) : null));
 
     const calls = d.calls || { columns: [], rows: [] };
     const size = d.page_size || 500;
@@ -2070,5 +2128,6 @@
     const lake = sessionStorage.getItem('trailhouse.lake');
     if (lake) { $('#lake').textContent = lake; $('#lake').title = `Lake: ${lake}`; }
   } catch (_) { /* storage off */ }
+  loadLakeInBackground(); // the lake's name and which IP and account files the server has
   route();
 })();

@@ -188,6 +188,26 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
         );
         body[key] = json!(counts(&run(&session, &sql).await?)?);
     }
+    // Where from, by country and by network, when the server has the IP files.
+    let ip = &enrich::installed().ip;
+    for (key, has, column) in [
+        ("countries", ip.has_city(), "geo_country(sourceipaddress)".to_string()),
+        (
+            "networks",
+            ip.has_asn(),
+            "CASE WHEN asn(sourceipaddress) IS NOT NULL THEN concat('AS', CAST(asn(sourceipaddress) AS VARCHAR), ' ', \
+              coalesce(asn_org(sourceipaddress), '')) END"
+                .to_string(),
+        ),
+        ("aws_services", ip.aws.is_some(), "get_field(aws_service(sourceipaddress), 'service')".to_string()),
+    ] {
+        if has {
+            let sql = format!(
+                "SELECT v, count(*) FROM (SELECT {column} AS v FROM {TABLE}) WHERE v IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 25"
+            );
+            body[key] = json!(counts(&run(&session, &sql).await?)?);
+        }
+    }
     body["calls"] = json!(
         query_table(&session, &format!("SELECT * FROM {TABLE} ORDER BY eventtime DESC LIMIT {PAGE} OFFSET {offset}"))
             .await?

@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<Console>> {
         .route("/alerts/{id}/triage", post(alerts::triage))
         .route("/investigate", get(investigate::investigate))
         .route("/chain", get(investigate::chain))
+        .route("/enrich", get(enrich))
         .route("/schema", get(sql::schema))
         .route("/saved", get(sql::saved))
         .route("/queries", post(sql::start))
@@ -48,9 +49,77 @@ pub(crate) fn path_id(
     path.map(|p| p.0).map_err(|e| ApiError::bad_request(format!("bad path: {e}")))
 }
 
-/// `GET /api/info`: what the header shows (the lake), without reading it.
+/// `GET /api/info`: what the header shows (the lake) and which IP and account files the
+/// server has, without reading the lake.
 async fn info(axum::extract::State(console): axum::extract::State<Arc<Console>>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "lake": console.config.lake, "version": env!("CARGO_PKG_VERSION") }))
+    let e = enrich::installed();
+    axum::Json(serde_json::json!({
+        "lake": console.config.lake, "version": env!("CARGO_PKG_VERSION"),
+        "enrichment": {
+            "city": e.ip.has_city(), "asn": e.ip.has_asn(), "aws_ranges": e.ip.aws.is_some(),
+            "accounts": e.accounts.len(),
+        },
+    }))
+}
+
+/// `GET /api/enrich?ips=A,B&accounts=X,Y`: what the server's files say about each address
+/// (country, city, ASN and its organization, AWS service and region) and account (name,
+/// OU); values it knows nothing about are left out. At most 1,000 of each.
+async fn enrich(uri: Uri) -> ApiResult<axum::Json<serde_json::Value>> {
+    let p = Params::from_uri(&uri, &["ips", "accounts"])?;
+    let list = |name: &str| -> ApiResult<Vec<String>> {
+        let v: Vec<String> = p
+            .text(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        if v.len() > 1000 {
+            return Err(ApiError::bad_request(format!("at most 1000 {name} at once")));
+        }
+        Ok(v)
+    };
+    let e = enrich::installed();
+    let mut ips = serde_json::Map::new();
+    for ip in list("ips")? {
+        let info = ip_info(&e.ip, &ip);
+        if !info.is_empty() {
+            ips.insert(ip, serde_json::Value::Object(info));
+        }
+    }
+    let mut accounts = serde_json::Map::new();
+    for id in list("accounts")? {
+        if let Some(a) = e.accounts.get(&id) {
+            accounts.insert(id, serde_json::json!({ "name": a.name, "ou": a.ou }));
+        }
+    }
+    Ok(axum::Json(serde_json::json!({ "ips": ips, "accounts": accounts })))
+}
+
+/// What the IP files say about one address (empty when nothing).
+pub(crate) fn ip_info(ip: &enrich::IpIntel, addr: &str) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::json;
+    let mut out = serde_json::Map::new();
+    if let Some(g) = ip.geo(addr) {
+        for (k, v) in [("country", g.country), ("city", g.city)] {
+            if let Some(v) = v {
+                out.insert(k.into(), json!(v));
+            }
+        }
+    }
+    if let Some(a) = ip.asn(addr) {
+        out.insert("asn".into(), json!(a.number));
+        if let Some(o) = a.organization {
+            out.insert("asn_org".into(), json!(o));
+        }
+    }
+    if let Some(r) = ip.aws(addr) {
+        out.insert("aws_service".into(), json!(r.service));
+        out.insert("aws_region".into(), json!(r.region));
+    }
+    out
 }
 
 /// A request's query parameters; names outside `known` are refused (a typo in a shared
