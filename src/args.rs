@@ -260,7 +260,7 @@ pub fn period(s: &str) -> Result<DurationArg, String> {
         .ok_or_else(|| "not a period: use e.g. 1m, 5m, 1h (at least 1s)".to_string())
 }
 
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct EnrichArgs {
     /// A MaxMind DB file of cities (MaxMind GeoLite2-City, IPinfo Lite, DB-IP Lite,
     /// ip-location-db) for geo_country(ip), geo_city(ip), geo_location(ip) and the rules
@@ -281,6 +281,10 @@ pub struct EnrichArgs {
     /// ListParents, from the management or a delegated administrator account).
     #[arg(long, env = "TRAILHOUSE_ACCOUNTS", value_name = "FILE|organizations", value_hint = clap::ValueHint::FilePath)]
     pub accounts: Option<PathBuf>,
+    /// Faster than this (km/h) between two sign-ins of one identity is impossible travel
+    /// (console-login-impossible-travel, with --geoip-city; max_travel_kmh() in SQL).
+    #[arg(long, env = "TRAILHOUSE_MAX_TRAVEL_KMH", value_name = "KMH", default_value_t = enrich::DEFAULT_MAX_TRAVEL_KMH)]
+    pub max_travel_kmh: f64,
 }
 
 impl EnrichArgs {
@@ -320,7 +324,7 @@ impl EnrichArgs {
             return Ok(());
         }
         let sources = self.sources();
-        if sources.is_empty() {
+        if sources.is_empty() && self.max_travel_kmh == enrich::DEFAULT_MAX_TRAVEL_KMH {
             return Ok(());
         }
         let organizations = if matches!(sources.accounts, Some(enrich::AccountsSource::Organizations)) {
@@ -329,7 +333,8 @@ impl EnrichArgs {
         } else {
             None
         };
-        let e = enrich::Enrichment::load(&sources, organizations.as_ref()).await?;
+        let mut e = enrich::Enrichment::load(&sources, organizations.as_ref()).await?;
+        e.max_travel_kmh = self.max_travel_kmh;
         tracing::debug!(loaded = %e.describe(), "who and where: IP and account files loaded");
         enrich::install(e);
         let _ = DONE.set(());

@@ -134,7 +134,15 @@ async fn run_once(
     options: &RunOptions,
     router: Option<&route::Router>,
 ) -> Result<RunSummary> {
-    let summary = detections::run::run_in(on.context().await?, lake, rules, scope, options).await?;
+    let context = on.context().await?;
+    // Said once per process: a rule that uses an IP file the settings do not name.
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        if let Some(line) = detections::pack::ip_file_fallbacks(rules, enrich::installed()) {
+            tracing::info!("{line}");
+        }
+    });
+    let summary = detections::run::run_in(context, lake, rules, scope, options).await?;
     // The routing outbox's pending rows first, then the run's record, then the deliveries:
     // a crash anywhere leaves each (alert, destination) pending, never lost.
     if let Some(r) = router {

@@ -316,3 +316,63 @@ async fn the_console_shows_each_address_country_network_and_aws_service_and_acco
     assert!(browser.eval("return !!document.getElementById('investigate-countries')").await == serde_json::json!(true));
     browser.command("DELETE", "", serde_json::json!({})).await;
 }
+
+/// Instance credentials replayed from an address outside AWS, on the session's first call:
+/// with AWS's ranges `detect` says so; without them it has no history to judge by, and its
+/// log says which rules went without which file.
+#[test]
+fn stolen_instance_credentials_are_caught_on_first_use_with_aws_ranges_and_the_log_says_when_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let day = dir.path().join("logs/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02");
+    std::fs::create_dir_all(&day).unwrap();
+    let event = serde_json::json!({"eventVersion": "1.09", "eventTime": "2026-11-02T10:00:00Z",
+        "eventSource": "sts.amazonaws.com", "eventName": "GetCallerIdentity", "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.50", "userAgent": "aws-cli/2.15.0", "requestParameters": null,
+        "responseElements": null, "requestID": "00000000-0000-0000-0000-000000000001",
+        "eventID": "9f1c0000-0000-0000-0000-000000000001", "readOnly": true, "eventType": "AwsApiCall",
+        "managementEvent": true, "recipientAccountId": "111122223333", "eventCategory": "Management",
+        "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLEWEB:i-0abc1234567890def",
+            "arn": "arn:aws:sts::111122223333:assumed-role/web-server/i-0abc1234567890def",
+            "accountId": "111122223333", "accessKeyId": "ASIAEXAMPLEWEB",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEWEB",
+                "arn": "arn:aws:iam::111122223333:role/web-server", "accountId": "111122223333", "userName": "web-server"},
+                "attributes": {"creationDate": "2026-11-02T09:55:00Z", "mfaAuthenticated": "false"}, "ec2RoleDelivery": "2.0"}}});
+    let name = "111122223333_CloudTrail_us-east-1_20261102T1000Z_replay.json.gz";
+    let mut gz =
+        flate2::write::GzEncoder::new(std::fs::File::create(day.join(name)).unwrap(), flate2::Compression::default());
+    gz.write_all(serde_json::json!({ "Records": [event] }).to_string().as_bytes()).unwrap();
+    gz.finish().unwrap();
+    let lake = dir.path().join("lake");
+    run_ok(trailhouse().args(["ingest", "--source"]).arg(dir.path().join("logs")).arg("--lake").arg(&lake));
+    std::fs::write(dir.path().join("ip-ranges.json"), RANGES).unwrap();
+    let detect = |flags: &[&str]| {
+        let out = trailhouse()
+            .args(["detect", "--all", "--dry-run", "--format", "ndjson", "--rules"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/detections/packs/trailhouse"))
+            .args(flags)
+            .arg("--lake")
+            .arg(&lake)
+            .output()
+            .unwrap();
+        let rules: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["rule_id"].as_str().unwrap().to_string())
+            .collect();
+        (rules, String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let ranges = dir.path().join("ip-ranges.json").display().to_string();
+    let (with, _) = detect(&["--aws-ip-ranges", &ranges]);
+    assert!(with.iter().any(|r| r == "instance-credentials-used-outside-ec2"), "{with:?}");
+    let (without, log) = detect(&[]);
+    assert!(!without.iter().any(|r| r == "instance-credentials-used-outside-ec2"), "{without:?}");
+    let line: Vec<&str> = log.lines().filter(|l| l.contains("fall back")).collect();
+    assert_eq!(line.len(), 1, "said once: {log}");
+    for part in [
+        "without aws_ip_ranges",
+        "instance-credentials-used-outside-ec2",
+        "without geoip_city",
+        "console-login-impossible-travel",
+    ] {
+        assert!(line[0].contains(part), "{part} not in {}", line[0]);
+    }
+}

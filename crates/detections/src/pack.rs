@@ -224,3 +224,39 @@ pub fn select(rules: Vec<Rule>, ids: &[String]) -> Result<Vec<Rule>> {
     }
     Ok(rules.into_iter().filter(|r| ids.contains(&r.id)).collect())
 }
+
+/// The rules that use an IP file this process has not loaded (`geoip_city`, `geoip_asn`,
+/// `aws_ip_ranges`), as one line for the run's log: without it each falls back to what its
+/// description says (a heuristic, or nothing). `None` when every rule has what it uses.
+pub fn ip_file_fallbacks(rules: &[Rule], e: &enrich::Enrichment) -> Option<String> {
+    let uses = |sql: &str, names: &[&str]| names.iter().any(|n| sql.contains(&format!("{n}(")));
+    let needs: [(&str, bool, &[&str]); 3] = [
+        ("geoip_city", e.ip.has_city(), &["geo_country", "geo_city", "geo_location", "geo_distance_km"]),
+        ("geoip_asn", e.ip.has_asn(), &["asn", "asn_org"]),
+        ("aws_ip_ranges", e.ip.has_aws(), &["is_aws_ip", "aws_service"]),
+    ];
+    let mut parts = vec![];
+    for (setting, loaded, functions) in needs {
+        if loaded {
+            continue;
+        }
+        let ids: Vec<&str> = rules
+            .iter()
+            .filter(|r| {
+                let sql = r.sql.to_lowercase();
+                let baselines = r.baselines.iter().any(|b| b.keys.values().any(|k| uses(&k.to_lowercase(), functions)));
+                uses(&sql, functions) || baselines
+            })
+            .map(|r| r.id.as_str())
+            .collect();
+        if !ids.is_empty() {
+            parts.push(format!("without {setting}: {}", ids.join(", ")));
+        }
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "rules that use IP files this run has not loaded fall back to what their descriptions say ({})",
+            parts.join("; ")
+        )
+    })
+}

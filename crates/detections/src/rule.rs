@@ -238,6 +238,12 @@ pub struct RuleTest {
     /// Rows of the ledger (`ingested_files`), each merged over an ingested log file.
     #[serde(default)]
     pub ledger: Vec<String>,
+    /// What the IP files say about the test's addresses (`[test.ip_info]`, `"203.0.113.50" =
+    /// { country = "RO", asn = 9009, aws_service = "EC2" }`), for rules that use
+    /// `geo_country`, `asn`, `is_aws_ip`, ...: with it the test runs as with the files
+    /// (other public addresses are nowhere known and outside AWS); without it, as without.
+    #[serde(default)]
+    pub ip_info: std::collections::BTreeMap<String, enrich::Fixed>,
     /// Where the test events' shape comes from: recorded from real CloudTrail, documented
     /// by AWS, or synthetic (nothing public exists). Unset: not said (synthetic).
     pub shape: Option<Shape>,

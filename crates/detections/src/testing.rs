@@ -133,6 +133,13 @@ pub async fn test_rule(rule: &Rule) -> Result<Vec<TestOutcome>> {
             let events = expand(&t.events, "event").map_err(|m| m.to_string())?;
             let history = expand(&t.history, "history").map_err(|m| m.to_string())?;
             let ctx = query::new_context().map_err(|e| e.to_string())?;
+            if !t.ip_info.is_empty() {
+                // The test's addresses instead of the process's files.
+                let fixture = Arc::new(enrich::Enrichment::fixture(t.ip_info.clone()));
+                for udf in query::functions::enrichment_functions(&fixture) {
+                    ctx.register_udf(udf);
+                }
+            }
             let batch_events = decode(&events).map_err(|e| e.to_string())?;
             let mut all = history;
             all.extend(events);

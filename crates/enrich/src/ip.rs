@@ -36,12 +36,30 @@ pub struct Asn<'a> {
     pub organization: Option<&'a str>,
 }
 
+/// What a rule's test says about one address (instead of files): `{ country = "RO",
+/// latitude = 44.4, longitude = 26.1, asn = 9009, asn_org = "M247 Europe SRL",
+/// aws_service = "EC2", aws_region = "us-east-1" }`, every field optional.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixed {
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub asn: Option<u32>,
+    pub asn_org: Option<String>,
+    pub aws_service: Option<String>,
+    pub aws_region: Option<String>,
+}
+
 /// The address lookups this process can do (each part absent without its file).
 #[derive(Default)]
 pub struct IpIntel {
     city: Option<Reader<Vec<u8>>>,
     asn: Option<Reader<Vec<u8>>>,
     pub aws: Option<AwsRanges>,
+    /// Addresses given outright (a rule's test): consulted instead of the files.
+    fixed: std::collections::BTreeMap<String, Fixed>,
 }
 
 impl std::fmt::Debug for IpIntel {
@@ -50,6 +68,7 @@ impl std::fmt::Debug for IpIntel {
             .field("city", &self.city.as_ref().map(|r| r.metadata().database_type.clone()))
             .field("asn", &self.asn.as_ref().map(|r| r.metadata().database_type.clone()))
             .field("aws", &self.aws.as_ref().map(AwsRanges::len))
+            .field("fixed", &self.fixed.len())
             .finish()
     }
 }
@@ -80,21 +99,42 @@ impl IpIntel {
             city: city.map(|p| open(p, "city")).transpose()?,
             asn: asn.map(|p| open(p, "ASN")).transpose()?,
             aws: None,
+            fixed: Default::default(),
         })
     }
 
+    /// Lookups that answer from `fixed` alone: a place, network and AWS range for each
+    /// address given; every other public address is nowhere known and outside AWS.
+    pub fn fixed(fixed: std::collections::BTreeMap<String, Fixed>) -> IpIntel {
+        IpIntel { fixed, ..Default::default() }
+    }
+
     pub fn has_city(&self) -> bool {
-        self.city.is_some()
+        self.city.is_some() || self.fixed.values().any(|f| f.country.is_some() || f.latitude.is_some())
     }
 
     pub fn has_asn(&self) -> bool {
-        self.asn.is_some()
+        self.asn.is_some() || self.fixed.values().any(|f| f.asn.is_some())
+    }
+
+    pub fn has_aws(&self) -> bool {
+        self.aws.is_some() || !self.fixed.is_empty()
     }
 
     /// Where `ip` is; `None` without a city file, for an address that is not public (private,
     /// loopback, link-local, shared, multicast) or not an address at all (a service's
     /// name), and for one the file does not know.
     pub fn geo(&self, ip: &str) -> Option<Geo<'_>> {
+        if !self.fixed.is_empty() {
+            let f = self.fixed.get(ip.trim())?;
+            let g = Geo {
+                country: f.country.as_deref(),
+                city: f.city.as_deref(),
+                latitude: f.latitude,
+                longitude: f.longitude,
+            };
+            return (g != Geo::default()).then_some(g);
+        }
         let reader = self.city.as_ref()?;
         let found = reader.lookup(public(ip)?).ok()?;
         if !found.has_data() {
@@ -116,6 +156,10 @@ impl IpIntel {
 
     /// The ASN of `ip` (as [`IpIntel::geo`] for what has none).
     pub fn asn(&self, ip: &str) -> Option<Asn<'_>> {
+        if !self.fixed.is_empty() {
+            let f = self.fixed.get(ip.trim())?;
+            return Some(Asn { number: f.asn?, organization: f.asn_org.as_deref() });
+        }
         let reader = self.asn.as_ref()?;
         let found = reader.lookup(public(ip)?).ok()?;
         if !found.has_data() {
@@ -137,12 +181,23 @@ impl IpIntel {
     /// The AWS range `ip` is in (the most specific service's), `None` outside AWS's
     /// published ranges or without them.
     pub fn aws(&self, ip: &str) -> Option<AwsRange<'_>> {
+        if !self.fixed.is_empty() {
+            let f = self.fixed.get(ip.trim())?;
+            return Some(AwsRange {
+                service: f.aws_service.as_deref()?,
+                region: f.aws_region.as_deref().unwrap_or("GLOBAL"),
+            });
+        }
         self.aws.as_ref()?.lookup(public(ip)?)
     }
 
     /// Whether `ip` is in AWS's ranges: `None` without them or for what is not a public
     /// address.
     pub fn is_aws(&self, ip: &str) -> Option<bool> {
+        if !self.fixed.is_empty() {
+            public(ip)?;
+            return Some(self.aws(ip).is_some());
+        }
         let ranges = self.aws.as_ref()?;
         Some(ranges.lookup(public(ip)?).is_some())
     }

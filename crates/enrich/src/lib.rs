@@ -26,11 +26,11 @@ pub mod aws_ranges;
 pub mod ip;
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 pub use accounts::{Account, Accounts};
 pub use aws_ranges::{AwsRange, AwsRanges};
-pub use ip::{Asn, Geo, IpIntel};
+pub use ip::{Asn, Fixed, Geo, IpIntel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
@@ -81,10 +81,21 @@ impl Sources {
 }
 
 /// Everything this process knows about addresses and accounts.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Enrichment {
     pub ip: IpIntel,
     pub accounts: Accounts,
+    /// Faster than this between two places of one identity is impossible travel.
+    pub max_travel_kmh: f64,
+}
+
+/// A jet's speed, with margin.
+pub const DEFAULT_MAX_TRAVEL_KMH: f64 = 1000.0;
+
+impl Default for Enrichment {
+    fn default() -> Enrichment {
+        Enrichment { ip: IpIntel::default(), accounts: Accounts::default(), max_travel_kmh: DEFAULT_MAX_TRAVEL_KMH }
+    }
 }
 
 impl Enrichment {
@@ -99,7 +110,7 @@ impl Enrichment {
             Some(AccountsSource::File(path)) => Accounts::read_csv(path)?,
             _ => Accounts::default(),
         };
-        Ok(Enrichment { ip, accounts })
+        Ok(Enrichment { ip, accounts, max_travel_kmh: DEFAULT_MAX_TRAVEL_KMH })
     }
 
     /// Everything `sources` names: the files, the ranges downloaded when asked (falling back
@@ -135,16 +146,28 @@ impl Enrichment {
     }
 }
 
-static INSTALLED: OnceLock<Enrichment> = OnceLock::new();
+static INSTALLED: OnceLock<Arc<Enrichment>> = OnceLock::new();
+static EMPTY: OnceLock<Arc<Enrichment>> = OnceLock::new();
 
 /// Makes `e` the process's enrichment (the SQL functions read it). Once per process: a
 /// second call keeps the first and returns false.
 pub fn install(e: Enrichment) -> bool {
-    INSTALLED.set(e).is_ok()
+    INSTALLED.set(Arc::new(e)).is_ok()
 }
 
 /// The process's enrichment: what was installed, or an empty one (every lookup `None`).
 pub fn installed() -> &'static Enrichment {
-    static EMPTY: OnceLock<Enrichment> = OnceLock::new();
-    INSTALLED.get().unwrap_or_else(|| EMPTY.get_or_init(Enrichment::default))
+    shared().as_ref()
+}
+
+/// [`installed`], to keep (the SQL functions hold one).
+pub fn shared() -> &'static Arc<Enrichment> {
+    INSTALLED.get().unwrap_or_else(|| EMPTY.get_or_init(|| Arc::new(Enrichment::default())))
+}
+
+impl Enrichment {
+    /// An enrichment that knows only the addresses given (a rule's test).
+    pub fn fixture(ips: std::collections::BTreeMap<String, Fixed>) -> Enrichment {
+        Enrichment { ip: IpIntel::fixed(ips), ..Enrichment::default() }
+    }
 }

@@ -30,8 +30,10 @@ pub fn register(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for udf in all() {
         registry.register_udf(Arc::new(udf))?;
     }
-    Ok(())
+    enrich::register_with(registry, ::enrich::shared())
 }
+
+pub use enrich::{functions as enrichment_functions, register_with as register_enrichment};
 
 /// Name and one-line description of each function this crate adds, for `\df` and docs.
 pub fn catalog() -> Vec<(&'static str, &'static str)> {
@@ -64,6 +66,7 @@ pub fn catalog() -> Vec<(&'static str, &'static str)> {
         ),
         ("geo_city(ip)", "the address's city, from the geoip_city file"),
         ("geo_location(ip)", "the address's {lat, lon}, from the geoip_city file"),
+        ("geo_distance_km(ip_a, ip_b)", "great-circle km between two addresses' places (geoip_city)"),
         ("asn(ip)", "the address's autonomous system number, from the geoip_asn file"),
         ("asn_org(ip)", "the organization of the address's autonomous system, from the geoip_asn file"),
         ("aws_service(ip)", "{service, region} of the AWS range holding the address (aws_ip_ranges), NULL outside AWS"),
@@ -95,14 +98,6 @@ fn all() -> Vec<ScalarUDF> {
         sigma::sigma_match(),
         sigma::sigma_value(),
         sigma::sigma_like(),
-        enrich::geo_country(),
-        enrich::geo_city(),
-        enrich::geo_location(),
-        enrich::asn(),
-        enrich::asn_org(),
-        enrich::aws_service(),
-        enrich::is_aws_ip(),
-        enrich::account_name(),
     ]
 }
 
