@@ -59,14 +59,7 @@ impl ScalarUDFImpl for EnrichUdf {
         Ok(self.returns.clone())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let out = (self.kernel)(&self.enrichment, &arrays)?;
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        super::invoke(args, |arrays| (self.kernel)(&self.enrichment, arrays))
     }
 }
 

@@ -149,14 +149,19 @@ impl ScalarUDFImpl for Udf {
         Ok(self.returns.clone())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-        let out = (self.kernel)(&arrays)?;
-        if all_scalar {
-            Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        invoke(args, self.kernel)
+    }
+}
+
+/// Runs a kernel over a call's arguments as arrays; all-scalar arguments give a scalar.
+fn invoke(args: ScalarFunctionArgs, kernel: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>) -> Result<ColumnarValue> {
+    let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+    let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+    let out = kernel(&arrays)?;
+    if all_scalar {
+        Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?))
+    } else {
+        Ok(ColumnarValue::Array(out))
     }
 }
 
