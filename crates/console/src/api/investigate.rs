@@ -264,6 +264,21 @@ fn mentions(value: &str) -> String {
     format!("(strpos(',' || a.dedup_key || ',', {in_key}) > 0 OR strpos(a.details, {in_details}) > 0)")
 }
 
+/// `GET /api/chain?kind=accesskey|identity&value=...` and the time range: the credential
+/// chains of a key or an identity ([`query::chain`]): the trees, each credential with how
+/// it was made, its window and what it did.
+pub async fn chain(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Json<Value>> {
+    let known = [&["kind", "value"][..], &WINDOW_PARAMS[..]].concat();
+    let p = Params::from_uri(&uri, &known)?;
+    let kind = p.one_of("kind", &["accesskey", "identity"])?.unwrap_or_else(|| "accesskey".into());
+    let value = p.text("value").ok_or_else(|| ApiError::bad_request("value is required"))?;
+    let subject = query::chain::Subject::parse(&kind, value).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let session = console.session().await?;
+    let within = Window::of(&p, &session).await?.map_or_else(|| "true".to_string(), |w| w.events());
+    let trees = query::chain::chains(&session, &subject, &within).await?;
+    Ok(Json(json!({ "kind": kind, "value": value, "chains": trees })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,19 +293,4 @@ mod tests {
         assert_eq!(by_name("arn:aws:s3:::my-bucket"), "");
         assert_eq!(by_name("not an arn"), "");
     }
-}
-
-/// `GET /api/chain?kind=accesskey|identity&value=...` and the time range: the credential
-/// chains of a key or an identity ([`query::chain`]): the trees, each credential with how
-/// it was made, its window and what it did.
-pub async fn chain(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Json<Value>> {
-    let known = [&["kind", "value"][..], &WINDOW_PARAMS[..]].concat();
-    let p = Params::from_uri(&uri, &known)?;
-    let kind = p.one_of("kind", &["accesskey", "identity"])?.unwrap_or_else(|| "accesskey".into());
-    let value = p.text("value").ok_or_else(|| ApiError::bad_request("value is required"))?;
-    let subject = query::chain::Subject::parse(&kind, value).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let session = console.session().await?;
-    let within = Window::of(&p, &session).await?.map_or_else(|| "true".to_string(), |w| w.events());
-    let trees = query::chain::chains(&session, &subject, &within).await?;
-    Ok(Json(json!({ "kind": kind, "value": value, "chains": trees })))
 }

@@ -214,6 +214,12 @@ pub(crate) fn haversine_km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -
     2.0 * EARTH_KM * h.sqrt().min(1.0).asin()
 }
 
+/// The speed above which two places of one identity are impossible travel (the
+/// `max_travel_kmh` setting; 1,000 km/h by default: a jet, with margin).
+fn max_travel_kmh(e: &Enrichment, _args: &[ArrayRef]) -> Result<ArrayRef> {
+    Ok(Arc::new(arrow::array::Float64Array::from(vec![e.max_travel_kmh])))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -223,10 +229,4 @@ mod tests {
         assert!((d - 5837.0).abs() < 10.0, "{d}");
         assert_eq!(super::haversine_km((1.0, 2.0), (1.0, 2.0)), 0.0);
     }
-}
-
-/// The speed above which two places of one identity are impossible travel (the
-/// `max_travel_kmh` setting; 1,000 km/h by default: a jet, with margin).
-fn max_travel_kmh(e: &Enrichment, _args: &[ArrayRef]) -> Result<ArrayRef> {
-    Ok(Arc::new(arrow::array::Float64Array::from(vec![e.max_travel_kmh])))
 }
