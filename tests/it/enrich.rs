@@ -354,17 +354,23 @@ fn stolen_instance_credentials_are_caught_on_first_use_with_aws_ranges_and_the_l
             .arg(&lake)
             .output()
             .unwrap();
-        let rules: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["rule_id"].as_str().unwrap().to_string())
-            .collect();
-        (rules, String::from_utf8_lossy(&out.stderr).to_string())
+        let alerts: Vec<Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
+        (alerts, String::from_utf8_lossy(&out.stderr).to_string())
     };
-    let ranges = dir.path().join("ip-ranges.json").display().to_string();
-    let (with, _) = detect(&["--aws-ip-ranges", &ranges]);
-    assert!(with.iter().any(|r| r == "instance-credentials-used-outside-ec2"), "{with:?}");
+    let stolen =
+        |alerts: &[Value]| alerts.iter().find(|a| a["rule_id"] == "instance-credentials-used-outside-ec2").cloned();
+    write_databases(dir.path());
+    std::fs::write(dir.path().join("accounts.csv"), "111122223333,prod-payments\n").unwrap();
+    let file = |name: &str| dir.path().join(name).display().to_string();
+    let (ranges, city, accounts) = (file("ip-ranges.json"), file("city.mmdb"), file("accounts.csv"));
+    let (with, _) = detect(&["--aws-ip-ranges", &ranges, "--geoip-city", &city, "--accounts", &accounts]);
+    let alert = stolen(&with).unwrap_or_else(|| panic!("{with:?}"));
+    // The alert carries where the address is and what the account is called.
+    assert_eq!(alert["details"]["where"]["203.0.113.50"], "FR", "{alert}");
+    assert_eq!(alert["details"]["account_names"]["111122223333"], "prod-payments", "{alert}");
     let (without, log) = detect(&[]);
-    assert!(!without.iter().any(|r| r == "instance-credentials-used-outside-ec2"), "{without:?}");
+    assert!(stolen(&without).is_none(), "{without:?}");
     let line: Vec<&str> = log.lines().filter(|l| l.contains("fall back")).collect();
     assert_eq!(line.len(), 1, "said once: {log}");
     for part in [

@@ -91,6 +91,37 @@ impl Alert {
 
 pub const MAX_EVENT_IDS: usize = 20;
 
+/// Who and where, in the alert's details when the process has the files: `where`, each
+/// source address's country, network and AWS service (`"198.51.100.7": "RO · AS9009 M247
+/// Europe SRL"`), and `account_names`, each account's name. Sinks and the console show
+/// them; nothing is added without the files.
+pub fn add_where(a: &mut Alert, e: &enrich::Enrichment) {
+    let mut places = serde_json::Map::new();
+    for ip in &a.source_ips {
+        let mut parts: Vec<String> = vec![];
+        if let Some(g) = e.ip.geo(ip) {
+            parts.extend(g.country.map(String::from));
+        }
+        if let Some(n) = e.ip.asn(ip) {
+            parts.push(format!("AS{}{}", n.number, n.organization.map(|o| format!(" {o}")).unwrap_or_default()));
+        }
+        if let Some(r) = e.ip.aws(ip) {
+            parts.push(format!("AWS {} {}", r.service, r.region));
+        }
+        if !parts.is_empty() {
+            places.insert(ip.clone(), parts.join(" · ").into());
+        }
+    }
+    if !places.is_empty() {
+        a.details.insert("where".into(), places.into());
+    }
+    let names: serde_json::Map<String, serde_json::Value> =
+        a.accounts.iter().filter_map(|id| e.accounts.name(id).map(|n| (id.clone(), n.into()))).collect();
+    if !names.is_empty() {
+        a.details.insert("account_names".into(), names.into());
+    }
+}
+
 /// A stable 128-bit hex id (two FNV-1a 64 passes): no dependency, never changes.
 pub fn stable_id(parts: &[&str]) -> String {
     let mut a: u64 = 0xcbf2_9ce4_8422_2325;
@@ -111,13 +142,24 @@ pub fn summary_line(a: &Alert) -> String {
         (None, true) => " [shadow rule: not delivered]".to_string(),
         (None, false) => String::new(),
     };
+    // With the IP and account files: "198.51.100.7 (RO · AS9009 ...)", "111122223333 (prod)".
+    let with = |values: &[String], key: &str| -> Vec<String> {
+        let known = a.details.get(key).and_then(serde_json::Value::as_object);
+        values
+            .iter()
+            .map(|v| match known.and_then(|k| k.get(v)).and_then(serde_json::Value::as_str) {
+                Some(w) => format!("{v} ({w})"),
+                None => v.clone(),
+            })
+            .collect()
+    };
     format!(
         "[{}] {} - {} from {} in {} {} ({} event{}, {} .. {}){suppressed}",
         a.severity.as_str().to_uppercase(),
         a.title,
         a.principal.as_deref().unwrap_or("?"),
-        join_or(&a.source_ips, "?"),
-        join_or(&a.accounts, "?"),
+        join_or(&with(&a.source_ips, "where"), "?"),
+        join_or(&with(&a.accounts, "account_names"), "?"),
         join_or(&a.regions, ""),
         a.events,
         if a.events == 1 { "" } else { "s" },

@@ -391,5 +391,9 @@ fn fold(rule: &Rule, mut hits: Vec<Hit>) -> Vec<Alert> {
                 shadow: rule.scope.mode == crate::tuning::Mode::Shadow,
             }
         })
+        .map(|mut a| {
+            crate::alert::add_where(&mut a, enrich::installed());
+            a
+        })
         .collect()
 }
