@@ -154,9 +154,12 @@ fn sql_export_and_detections_on_a_two_executor_cluster_match_local_execution() {
     let shared = logs[0].keys().filter(|stage| logs[1].contains_key(*stage)).count();
     assert!(shared >= 5, "few stages ran on both executors: {logs:?}");
 
-    // The detection pack over everything: the same alerts.
+    // The detection pack over everything: the same alerts (here with the same IP files as
+    // the executors: the rules that compare places and networks read them).
+    let (city, asn) = (city.to_str().unwrap(), asn.to_str().unwrap());
     let alerts = |cluster| {
-        let out = on(&lake, cluster, &["detect", "--all", "--dry-run", "--format", "ndjson"]);
+        let detect = ["detect", "--all", "--dry-run", "--format", "ndjson", "--geoip-city", city, "--geoip-asn", asn];
+        let out = on(&lake, cluster, &detect);
         out.lines().map(String::from).collect::<BTreeSet<_>>()
     };
     let local = alerts(None);
