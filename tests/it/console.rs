@@ -242,6 +242,17 @@ async fn the_console_api_answers_every_endpoint_and_refuses_bad_requests_with_a_
         "the demo's two days are within the 7 days before its newest event"
     );
     assert_refused(&get(&format!("{base}/api/alerts?range=fortnight")).await, "range must be");
+    assert_refused(&get(&format!("{base}/api/alerts?range=1%C3%A9")).await, "range must be");
+    // A date alone is its whole day; an end alone has no start.
+    let day = &alerts[0]["last_seen"].as_str().unwrap()[..10];
+    let that_day = get(&format!("{base}/api/alerts?from={day}&to={day}&limit=1000")).await.1;
+    assert!(
+        that_day["alerts"].as_array().unwrap().iter().any(|a| a["alert_id"] == alerts[0]["alert_id"]),
+        "{that_day}"
+    );
+    let (status, until) = get(&format!("{base}/api/alerts?to={day}")).await;
+    assert_eq!(status, 200, "{until}");
+    assert!(until["total"].as_i64() > Some(0));
     let high = get(&format!("{base}/api/alerts?severity=high")).await.1;
     assert!(high["alerts"].as_array().unwrap().iter().all(|a| a["severity"] == "high"));
     assert_refused(&get(&format!("{base}/api/alerts?severity=urgent")).await, "severity must be one of");

@@ -384,7 +384,7 @@
     const href = (r) => {
       const u = new URLSearchParams(location.search);
       for (const k of [...RANGE_KEYS, 'offset', 'hours']) u.delete(k);
-      if (r !== 'all') u.set('range', r);
+      u.set('range', r); // `all` said outright: the overview's default is a day
       return location.pathname + (u.toString() ? '?' + u : '');
     };
     const short = (t) => (t ? t.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, '') : '…');
@@ -621,7 +621,7 @@
    * every account id its name: links are annotated as they appear, in batches, from one
    * cache (`GET /api/enrich`).
    */
-  const enrichment = { on: false, ips: new Map(), accounts: new Map(), timer: 0 };
+  const enrichment = { on: false, ips: new Map(), accounts: new Map(), timer: 0, busy: false, again: false };
   const ipOf = (a) => { try { return new URL(a.href).searchParams.get('value'); } catch (_) { return null; } };
   function ipLabel(i) {
     const parts = [];
@@ -632,6 +632,13 @@
   }
   async function annotate() {
     if (!enrichment.on) return;
+    // One pass at a time; changes meanwhile get another pass after it.
+    if (enrichment.busy) { enrichment.again = true; return; }
+    enrichment.busy = true;
+    try { await annotatePass(); } finally { enrichment.busy = false; }
+    if (enrichment.again) { enrichment.again = false; annotate(); }
+  }
+  async function annotatePass() {
     const ipLinks = [...main.querySelectorAll('a.inv[href*="kind=ip"]:not([data-annotated])')];
     const acctLinks = [...main.querySelectorAll('a.account:not([data-annotated]), a.inv[href*="kind=account"]:not([data-annotated])')];
     const acctOf = (a) => (a.classList.contains('account') ? a.textContent.trim() : ipOf(a));
@@ -644,14 +651,17 @@
         for (const v of wantIps) enrichment.ips.set(v, (r.ips || {})[v] || null);
         for (const v of wantAccts) enrichment.accounts.set(v, (r.accounts || {})[v] || null);
       } catch (_) { return; /* shown bare */ }
+      if (wantIps.length === 500 || wantAccts.length === 500) enrichment.again = true;
     }
     for (const a of ipLinks) {
+      if (!enrichment.ips.has(ipOf(a)) || a.dataset.annotated) continue; // beyond this batch: the next pass
       a.dataset.annotated = '1';
       const i = enrichment.ips.get(ipOf(a));
       const label = i && ipLabel(i);
       if (label) a.after(h('span', { class: 'ipinfo', title: [i.city, i.country, i.asn ? `AS${i.asn} ${i.asn_org || ''}` : null, i.aws_service ? `AWS ${i.aws_service} ${i.aws_region || ''}` : null].filter(Boolean).join(' · ') }, ` ${label}`));
     }
     for (const a of acctLinks) {
+      if (!enrichment.accounts.has(acctOf(a)) || a.dataset.annotated) continue;
       a.dataset.annotated = '1';
       const acct = enrichment.accounts.get(acctOf(a));
       if (acct && acct.name) a.after(h('span', { class: 'acctname', title: acct.ou ? `OU ${acct.ou}` : acct.name }, ` ${acct.name}`));
@@ -906,7 +916,7 @@
     const total = d.total || 0;
     countEl.textContent = `${fmtNum(total)} alert${total === 1 ? '' : 's'}${sort === 'attention' ? ', open and most severe first' : ''}`;
     // Incidents first: an identity's alerts as one story, highest score first.
-    const filtered = Object.values(f).some(Boolean) || rangeParams().toString();
+    const filtered = Object.values(f).some(Boolean) || (rangeParams().toString() && rangeParams().get('range') !== 'all');
     if (!offset && !filtered) {
       const inc = await ctx.api('/api/incidents?limit=10');
       root.append(incidentsSection(inc.incidents || [], inc.total || 0));
@@ -1030,6 +1040,7 @@
         if (state === 'closed' && common.reason === 'benign' && rule) {
           const row = { rule_id: rule };
           if (opts.filter.identity) row.identity = opts.filter.identity;
+          else if (opts.filter.principal) row.principal = opts.filter.principal;
           if (opts.filter.account) row.accounts = [opts.filter.account];
           if (opts.mode === 'groups' && opts.group === 'identity' && picked.length === 1) row.identity = picked[0].value;
           if (opts.mode === 'groups' && opts.group === 'account' && picked.length === 1) row.accounts = [picked[0].value];
@@ -1423,13 +1434,19 @@
     if (chainKind && d.events) {
       const cq = new URLSearchParams({ kind: chainKind, value: subjectValue });
       for (const [k, v] of rangeParams()) cq.set(k, v);
-      const c = await ctx.api('/api/chain?' + cq);
-      const chains = c.chains || [];
-      const nodes = chains.reduce((n, t) => n + countNodes(t), 0);
-      if (nodes > 1 || chains.some((t) => t.made)) {
-        root.append(h('section', { class: 'card', id: 'investigate-chain' },
-          h('h3', null, 'Credential chain', h('span', { class: 'muted h-note' }, ' how it was made and what it led to')),
-          chainTree(chains)));
+      try {
+        const c = await ctx.api('/api/chain?' + cq);
+        const chains = c.chains || [];
+        const nodes = chains.reduce((n, t) => n + countNodes(t), 0);
+        if (nodes > 1 || chains.some((t) => t.made)) {
+          root.append(h('section', { class: 'card', id: 'investigate-chain' },
+            h('h3', null, 'Credential chain', h('span', { class: 'muted h-note' }, ' how it was made and what it led to')),
+            chainTree(chains)));
+        }
+      } catch (e) {
+        if (isAbort(e)) throw e;
+        root.append(h('section', { class: 'card', id: 'investigate-chain' }, h('h3', null, 'Credential chain'),
+          h('p', { class: 'warn' }, `The chain could not be read: ${e.message || e}`)));
       }
     }
 

@@ -56,14 +56,15 @@ impl Accounts {
 
     pub fn parse_csv(text: &str) -> std::result::Result<Accounts, String> {
         let mut out = BTreeMap::new();
-        for (n, line) in text.lines().enumerate() {
+        let mut first = true;
+        for (n, line) in text.trim_start_matches('\u{feff}').lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let fields = split_csv(line).map_err(|e| format!("line {}: {e}", n + 1))?;
             let id = fields.first().map(|s| s.trim()).unwrap_or_default();
-            if n == 0 && !id.bytes().all(|b| b.is_ascii_digit()) {
+            if std::mem::take(&mut first) && !id.bytes().all(|b| b.is_ascii_digit()) {
                 continue; // the header
             }
             if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
@@ -188,6 +189,9 @@ mod tests {
         assert_eq!(a.get("444455556666").unwrap().name, "sandbox, alice");
         assert_eq!(a.get("444455556666").unwrap().ou, None);
         assert!(Accounts::parse_csv("1111,x\n").unwrap_err().contains("line 1"));
+        // A comment before the header, and a byte-order mark, are no account.
+        let a = Accounts::parse_csv("\u{feff}# exported 2026-12-01\nid,name\n111122223333,prod\n").unwrap();
+        assert_eq!(a.name("111122223333"), Some("prod"));
         assert!(Accounts::parse_csv("id,name\n111122223333,\n").unwrap_err().contains("no name"));
     }
 }

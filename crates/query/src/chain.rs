@@ -151,6 +151,13 @@ pub async fn chains(session: &LakeSession, subject: &Subject, within: &str) -> R
         );
         start.extend(rows(&session.sql(&sql).await?)?.into_iter().filter_map(|r| text(&r, "accesskeyid")));
     }
+    // A role with very many sessions: the newest ones.
+    if start.len() > MAX_NODES {
+        let mut by_time: Vec<(Option<String>, String)> =
+            start.iter().map(|k| (made.get(k).map(|m| m.at.clone()), k.clone())).collect();
+        by_time.sort_by(|a, b| b.cmp(a));
+        start = by_time.into_iter().take(MAX_NODES).map(|(_, k)| k).collect();
+    }
     // Up from each to the top of its chain; the path down is what is shown above the subject.
     let mut roots: BTreeMap<String, ()> = BTreeMap::new();
     let mut on_path: BTreeSet<String> = BTreeSet::new();
@@ -158,7 +165,8 @@ pub async fn chains(session: &LakeSession, subject: &Subject, within: &str) -> R
         let mut k = key.clone();
         let mut seen = BTreeSet::new();
         while let Some(parent) = made.get(&k).and_then(|m| m.made.by_key.clone()) {
-            if !seen.insert(k.clone()) || parent == k {
+            // A loop, or a chain deeper than is drawn: the highest ancestor reached is the top.
+            if !seen.insert(k.clone()) || parent == k || seen.len() > MAX_DEPTH {
                 break;
             }
             on_path.insert(parent.clone());
@@ -264,7 +272,7 @@ async fn makers(session: &LakeSession, within: &str) -> Result<BTreeMap<String, 
                 coalesce(json_get_str(requestparameters, 'sourceIdentity'), json_get_str(responseelements, 'sourceIdentity')) AS source_identity, \
                 coalesce(json_get_str(responseelements, 'assumedRoleUser', 'arn'), json_get_str(responseelements, 'federatedUser', 'arn')) AS session_arn \
          FROM cloudtrail WHERE eventsource = 'sts.amazonaws.com' AND eventname IN ({MAKERS}) AND errorcode IS NULL \
-               AND responseelements IS NOT NULL AND {within} ORDER BY eventtime"
+               AND responseelements IS NOT NULL AND {within} ORDER BY eventtime, useridentity.accesskeyid IS NULL"
     );
     let mut out = BTreeMap::new();
     for r in rows(&session.sql(&sql).await?)? {

@@ -252,11 +252,13 @@ pub(crate) const WINDOW_PARAMS: [&str; 3] = ["range", "from", "to"];
 impl Window {
     /// The window a request asks for; `None` for all time.
     pub(crate) async fn of(p: &Params, session: &query::LakeSession) -> ApiResult<Option<Window>> {
+        // A date alone is its whole day: `from` its start, `to` its end.
         let time = |name: &str| -> ApiResult<Option<i64>> {
             p.text(name)
                 .map(|v| {
-                    let day_start = (v.len() == 10).then(|| format!("{v}T00:00:00Z"));
-                    micros(day_start.as_deref().unwrap_or(v)).ok_or_else(|| {
+                    let day = (v.len() == 10).then(|| format!("{v}T00:00:00Z"));
+                    let end_of_day = if day.is_some() && name == "to" { 86_400_000_000 - 1 } else { 0 };
+                    micros(day.as_deref().unwrap_or(v)).map(|t| t + end_of_day).ok_or_else(|| {
                         ApiError::bad_request(format!("{name} must be a time such as 2026-11-02T10:00:00Z, not {v:?}"))
                     })
                 })
@@ -274,7 +276,9 @@ impl Window {
         }
         let newest = newest_event(session).await?.unwrap_or_else(lake::time::now_micros);
         let to = to.unwrap_or(newest);
-        let from = from.unwrap_or_else(|| range.map_or(i64::MIN / 2, |r| to - r));
+        // No lower bound is the epoch (CloudTrail has nothing older; DataFusion cannot
+        // write a timestamp literal of year -144169).
+        let from = from.unwrap_or_else(|| range.map_or(0, |r| to - r)).max(0);
         if from > to {
             return Err(ApiError::bad_request("from must not be after to"));
         }
@@ -304,13 +308,13 @@ impl Window {
 
 /// `6h`, `24h`, `7d`, `90d`: microseconds.
 fn parse_range(r: &str) -> Option<i64> {
-    let (n, unit) = r.split_at(r.len().checked_sub(1)?);
+    let (n, unit) = match (r.strip_suffix('h'), r.strip_suffix('d')) {
+        (Some(n), _) => (n, 3_600_000_000),
+        (_, Some(n)) => (n, 86_400_000_000),
+        _ => return None,
+    };
     let n: i64 = n.parse().ok().filter(|n| (1..=3650).contains(n))?;
-    match unit {
-        "h" => Some(n * 3_600_000_000),
-        "d" => Some(n * 86_400_000_000),
-        _ => None,
-    }
+    Some(n * unit)
 }
 
 /// The newest event's time, `None` for an empty lake.

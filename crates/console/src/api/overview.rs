@@ -38,7 +38,9 @@ pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResul
     let (mut events, mut per_hour, mut by_account, mut by_region, mut by_source) = (0, vec![], vec![], vec![], vec![]);
     if let Some(newest) = newest {
         let (from, newest) = match chosen {
-            Some(w) => (w.from.max(newest - 2160 * HOUR).min(w.to), w.to),
+            Some(w) => (w.from.max(w.to - 2160 * HOUR), w.to),
+            // `range=all`: the longest the chart draws (90 days) ending at the newest event.
+            None if params.text("range") == Some("all") => (newest - 2160 * HOUR, newest),
             None => (newest - i64::try_from(hours).unwrap_or(1) * HOUR, newest),
         };
         let hours = (newest - from + HOUR - 1) / HOUR;
