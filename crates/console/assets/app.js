@@ -368,6 +368,12 @@
     for (const k of RANGE_KEYS) if (sp.get(k)) out.set(k, sp.get(k));
     return out;
   }
+  /** This page's URL with `changes` to its query (null or '' deletes a parameter). */
+  function hereWith(changes) {
+    const u = new URLSearchParams(location.search);
+    for (const [k, v] of Object.entries(changes)) { if (v == null || v === '') u.delete(k); else u.set(k, String(v)); }
+    return location.pathname + (u.toString() ? '?' + u : '');
+  }
   /** A URL of the console with the current time range added, unless it names its own. */
   function withRange(url) {
     const u = new URL(url, location.origin);
@@ -381,12 +387,8 @@
     const sp = new URLSearchParams(location.search);
     const custom = sp.get('from') || sp.get('to');
     const cur = custom ? 'custom' : sp.get('range') || (page === 'overview' ? '24h' : 'all');
-    const href = (r) => {
-      const u = new URLSearchParams(location.search);
-      for (const k of [...RANGE_KEYS, 'offset', 'hours']) u.delete(k);
-      u.set('range', r); // `all` said outright: the overview's default is a day
-      return location.pathname + (u.toString() ? '?' + u : '');
-    };
+    // `all` said outright: the overview's default is a day.
+    const href = (r) => hereWith({ from: null, to: null, offset: null, hours: null, range: r });
     const short = (t) => (t ? t.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, '') : '…');
     el.replaceChildren(...RANGES.map((r) => h('a', { href: href(r), id: `range-${r}`, class: r === cur ? 'active' : null,
       title: r === 'all' ? 'all time' : `the ${r} ending at the lake's newest event` }, r)),
@@ -851,12 +853,8 @@
     const countEl = h('span', { class: 'muted count', id: 'alerts-count' });
     root.append(h('div', { class: 'page-head' }, h('h1', null, 'Alerts'), countEl), form);
 
-    /** The list's URL with these changes (null deletes), the time range kept. */
-    const urlWith = (changes) => {
-      const u = new URLSearchParams(location.search);
-      for (const [k, v] of Object.entries(changes)) { if (v == null || v === '') u.delete(k); else u.set(k, String(v)); }
-      return '/alerts' + (u.toString() ? '?' + u : '');
-    };
+    /** The list's URL with these changes, the time range kept. */
+    const urlWith = hereWith;
     let timer = null;
     const apply = (typing) => {
       clearTimeout(timer);
@@ -1387,13 +1385,8 @@
     const d = await ctx.api('/api/investigate?' + q);
     const subjectKind = d.kind || kind;
     const subjectValue = d.value == null ? value : String(d.value);
-    const here2 = (changes) => {
-      const u = new URLSearchParams(location.search);
-      for (const [k, v] of Object.entries(changes)) { if (v == null || v === '') u.delete(k); else u.set(k, String(v)); }
-      return '/investigate?' + u;
-    };
     const scope = h('p', { class: 'muted scope', id: 'investigate-scope' },
-      account ? [h('span', { class: 'chip', id: 'investigate-account' }, 'account ', h('span', { class: 'mono' }, account), ' ', h('a', { href: here2({ account: null, offset: null }), title: 'every account' }, '✕')), ' '] : null,
+      account ? [h('span', { class: 'chip', id: 'investigate-account' }, 'account ', h('span', { class: 'mono' }, account), ' ', h('a', { href: hereWith({ account: null, offset: null }), title: 'every account' }, '✕')), ' '] : null,
       d.window ? ['within ', timeEl(d.window.from), ' → ', timeEl(d.window.to)] : 'all time',
       ' (the header\'s range picker widens it)');
 
@@ -1405,7 +1398,7 @@
         h('table', { class: 'data' },
           h('thead', null, h('tr', null, ['Identity', 'Account', 'Events', 'Last seen'].map((c) => h('th', null, c)))),
           h('tbody', null, (d.choices || []).map((c) => h('tr', { 'data-arn': c.arn },
-            h('td', null, h('a', { class: 'mono inv choice', href: here2({ kind: 'principal', value: c.arn, offset: null }) }, breakable(c.arn))),
+            h('td', null, h('a', { class: 'mono inv choice', href: hereWith({ kind: 'principal', value: c.arn, offset: null }) }, breakable(c.arn))),
             h('td', null, accountLink(String(c.account || ''))),
             h('td', { class: 'num' }, fmtNum(c.events)),
             h('td', { class: 'nowrap' }, timeEl(c.last_seen))))))));
@@ -1484,7 +1477,7 @@
     const calls = d.calls || { columns: [], rows: [] };
     const size = d.page_size || 500;
     const allCalls = callsSql(subjectKind, subjectValue, null, null, callScope);
-    const callsPager = (where) => pager(d.events || 0, d.offset || 0, (calls.rows || []).length, (o) => here2({ offset: o || null }), where, size);
+    const callsPager = (where) => pager(d.events || 0, d.offset || 0, (calls.rows || []).length, (o) => hereWith({ offset: o || null }), where, size);
     root.append(h('section', { class: 'card', id: 'investigate-calls-card' },
       h('h3', null, `Calls, newest first (${fmtNum(size)} a page)`,
         allCalls && d.events ? [' ', h('a', { class: 'h-link', id: 'investigate-sql', href: sqlUrl(allCalls) }, 'open in SQL →')] : null),

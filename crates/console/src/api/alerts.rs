@@ -116,15 +116,23 @@ fn conditions(get: &dyn Fn(&str) -> Option<String>, undelivered: &str) -> ApiRes
     Ok(filters)
 }
 
-/// A request's filter (`?severity=...&range=24h`) as one SQL condition on `alerts a`/`t`.
-async fn filter_of(p: &Params, session: &query::LakeSession) -> ApiResult<(String, Option<Window>)> {
+/// A request's filter (`?severity=...&range=24h`).
+struct Filter {
+    /// One SQL condition on `alerts a` and `t`.
+    sql: String,
+    window: Option<Window>,
+    /// SQL true for an alert that was not delivered ([`undelivered_condition`]).
+    undelivered: String,
+}
+
+async fn filter_of(p: &Params, session: &query::LakeSession) -> ApiResult<Filter> {
     let undelivered = undelivered_condition(session).await;
     let mut filters = conditions(&|k| p.text(k).map(String::from), &undelivered)?;
     let window = Window::of(p, session).await?;
     if let Some(w) = window {
         filters.push(w.alerts());
     }
-    Ok((filters.join(" AND "), window))
+    Ok(Filter { sql: filters.join(" AND "), window, undelivered })
 }
 
 pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Json<Value>> {
@@ -138,7 +146,7 @@ pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Js
     if !has_table(&session, ALERTS_TABLE).await? {
         return Ok(Json(json!({ "total": 0, "alerts": [], "rules": [], "severities": SEVERITIES, "sort": sort })));
     }
-    let (filter, window) = filter_of(&p, &session).await?;
+    let Filter { sql: filter, window, undelivered } = filter_of(&p, &session).await?;
     let from = with_state(&session).await?;
     let total = super::count(&session, &format!("SELECT count(*) FROM {from} WHERE {filter}")).await?;
     let order = order_by(&sort, dir.as_deref());
@@ -150,7 +158,6 @@ pub async fn list(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<Js
     let rules = strings(&run(&session, "SELECT DISTINCT rule_id FROM alerts ORDER BY 1").await?, 0)?;
     // Alerts an exception suppressed or a shadow rule raised are recorded, not delivered:
     // apart by default, shown with delivery=undelivered, counted per rule either way.
-    let undelivered = undelivered_condition(&session).await;
     let not_delivered = objects(
         &query_table(
             &session,
@@ -198,7 +205,7 @@ pub async fn groups(State(console): State<Arc<Console>>, uri: Uri) -> ApiResult<
     if !has_table(&session, ALERTS_TABLE).await? {
         return Ok(Json(json!({ "by": by, "groups": [] })));
     }
-    let (filter, _) = filter_of(&p, &session).await?;
+    let filter = filter_of(&p, &session).await?.sql;
     let from = with_state(&session).await?;
     // Each alert with its state (and, by account, once per account it names), then grouped.
     let (key, label, unnest) = match by.as_str() {
@@ -296,7 +303,7 @@ pub async fn bulk_triage(
             pairs.push((k.clone(), v.to_string()));
         }
         let p = Params::from_pairs(pairs, &known)?;
-        let (filter, _) = filter_of(&p, &session).await?;
+        let filter = filter_of(&p, &session).await?.sql;
         let from = with_state(&session).await?;
         let ids = strings(
             &run(&session, &format!("SELECT a.alert_id FROM {from} WHERE {filter} ORDER BY 1 LIMIT {}", MAX_BULK + 1))

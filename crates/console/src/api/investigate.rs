@@ -199,7 +199,7 @@ pub async fn investigate(State(console): State<Arc<Console>>, uri: Uri) -> ApiRe
               coalesce(asn_org(sourceipaddress), '')) END"
                 .to_string(),
         ),
-        ("aws_services", ip.aws.is_some(), "get_field(aws_service(sourceipaddress), 'service')".to_string()),
+        ("aws_services", ip.has_aws(), "get_field(aws_service(sourceipaddress), 'service')".to_string()),
     ] {
         if has {
             let sql = format!(

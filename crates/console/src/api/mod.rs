@@ -56,7 +56,7 @@ async fn info(axum::extract::State(console): axum::extract::State<Arc<Console>>)
     axum::Json(serde_json::json!({
         "lake": console.config.lake, "version": env!("CARGO_PKG_VERSION"),
         "enrichment": {
-            "city": e.ip.has_city(), "asn": e.ip.has_asn(), "aws_ranges": e.ip.aws.is_some(),
+            "city": e.ip.has_city(), "asn": e.ip.has_asn(), "aws_ranges": e.ip.has_aws(),
             "accounts": e.accounts.len(),
         },
     }))
@@ -274,8 +274,10 @@ impl Window {
         if from.is_none() && to.is_none() && range.is_none() {
             return Ok(None);
         }
-        let newest = newest_event(session).await?.unwrap_or_else(lake::time::now_micros);
-        let to = to.unwrap_or(newest);
+        let to = match to {
+            Some(to) => to,
+            None => newest_event(session).await?.unwrap_or_else(lake::time::now_micros),
+        };
         // No lower bound is the epoch (CloudTrail has nothing older; DataFusion cannot
         // write a timestamp literal of year -144169).
         let from = from.unwrap_or_else(|| range.map_or(0, |r| to - r)).max(0);

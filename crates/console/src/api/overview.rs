@@ -36,6 +36,8 @@ pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResul
     let chosen = Window::of(&params, &session).await?;
     let mut body = json!({ "lake": console.config.lake });
     let (mut events, mut per_hour, mut by_account, mut by_region, mut by_source) = (0, vec![], vec![], vec![], vec![]);
+    // The window the page shows (the open alerts are counted over it too).
+    let mut shown = chosen;
     if let Some(newest) = newest {
         let (from, newest) = match chosen {
             Some(w) => (w.from.max(w.to - 2160 * HOUR), w.to),
@@ -44,6 +46,7 @@ pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResul
             None => (newest - i64::try_from(hours).unwrap_or(1) * HOUR, newest),
         };
         let hours = (newest - from + HOUR - 1) / HOUR;
+        shown = Some(Window { from, to: newest });
         let window = format!(
             "eventtime > {} AND eventtime <= {} AND eventdate >= {} AND eventdate <= {}",
             ts_literal(from),
@@ -120,16 +123,8 @@ pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResul
         )?;
         // What needs attention: open alerts by severity (most severe first, zeros kept), in
         // the chosen range (alerts whose span meets it).
-        let window = match (chosen, body.get("window")) {
-            (Some(w), _) => Some(w),
-            (None, Some(w)) => match (w["from"].as_str().and_then(micros), w["to"].as_str().and_then(micros)) {
-                (Some(from), Some(to)) => Some(Window { from, to }),
-                _ => None,
-            },
-            _ => None,
-        };
         let from = detections::triage::alerts_with_state(detections::triage::triage_table(&session).await?);
-        let within = window.map_or("true".to_string(), |w| w.alerts());
+        let within = shown.map_or("true".to_string(), |w| w.alerts());
         let open = counts(
             &run(
                 &session,

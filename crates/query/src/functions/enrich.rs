@@ -12,90 +12,40 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, StructArray};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, StructArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Fields};
 use datafusion::common::Result;
 use datafusion::execution::FunctionRegistry;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{ScalarUDF, Signature, Volatility};
 use enrich::Enrichment;
 
-use super::strings;
+use super::{Udf, strings};
 
 type Kernel = fn(&Enrichment, &[ArrayRef]) -> Result<ArrayRef>;
 
-/// A function over the enrichment it holds.
-#[derive(Debug)]
-struct EnrichUdf {
-    name: &'static str,
-    signature: Signature,
-    returns: DataType,
-    enrichment: Arc<Enrichment>,
-    kernel: Kernel,
-}
-
-impl PartialEq for EnrichUdf {
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name && Arc::ptr_eq(&self.enrichment, &other.enrichment)
-    }
-}
-
-impl Eq for EnrichUdf {}
-
-impl std::hash::Hash for EnrichUdf {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.name.hash(state);
-    }
-}
-
-impl ScalarUDFImpl for EnrichUdf {
-    fn name(&self) -> &str {
-        self.name
-    }
-    fn signature(&self) -> &Signature {
-        &self.signature
-    }
-    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(self.returns.clone())
-    }
-    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        super::invoke(args, |arrays| (self.kernel)(&self.enrichment, arrays))
-    }
-}
-
-/// The functions of this module over `enrichment`.
+/// The functions of this module over `enrichment` (each holds it).
 pub fn functions(enrichment: &Arc<Enrichment>) -> Vec<ScalarUDF> {
-    let f = |name: &'static str, n: usize, returns: DataType, kernel: Kernel| {
-        ScalarUDF::new_from_impl(EnrichUdf {
-            name,
-            signature: Signature::string(n, Volatility::Immutable),
-            returns,
-            enrichment: enrichment.clone(),
-            kernel,
-        })
+    let f = |name: &'static str, signature: Signature, returns: DataType, kernel: Kernel| {
+        let e = enrichment.clone();
+        Udf::udf(name, signature, returns, move |args| kernel(&e, args))
     };
+    let strings = |n| Signature::string(n, Volatility::Immutable);
     vec![
-        f("geo_country", 1, DataType::Utf8, geo_country),
-        f("geo_city", 1, DataType::Utf8, geo_city),
-        f("geo_location", 1, DataType::Struct(location_fields()), geo_location),
-        f("geo_distance_km", 2, DataType::Float64, geo_distance_km),
-        f("asn", 1, DataType::Int64, asn),
-        f("asn_org", 1, DataType::Utf8, asn_org),
-        f("aws_service", 1, DataType::Struct(service_fields()), aws_service),
-        f("is_aws_ip", 1, DataType::Boolean, is_aws_ip),
-        f("account_name", 1, DataType::Utf8, account_name),
-        ScalarUDF::new_from_impl(EnrichUdf {
-            name: "max_travel_kmh",
-            signature: Signature::exact(vec![], Volatility::Immutable),
-            returns: DataType::Float64,
-            enrichment: enrichment.clone(),
-            kernel: max_travel_kmh,
-        }),
+        f("geo_country", strings(1), DataType::Utf8, geo_country),
+        f("geo_city", strings(1), DataType::Utf8, geo_city),
+        f("geo_location", strings(1), DataType::Struct(location_fields()), geo_location),
+        f("geo_distance_km", strings(2), DataType::Float64, geo_distance_km),
+        f("asn", strings(1), DataType::Int64, asn),
+        f("asn_org", strings(1), DataType::Utf8, asn_org),
+        f("aws_service", strings(1), DataType::Struct(service_fields()), aws_service),
+        f("is_aws_ip", strings(1), DataType::Boolean, is_aws_ip),
+        f("account_name", strings(1), DataType::Utf8, account_name),
+        f("max_travel_kmh", Signature::exact(vec![], Volatility::Immutable), DataType::Float64, max_travel_kmh),
     ]
 }
 
-/// Registers the functions over `enrichment` in `registry`, replacing the ones there (a
-/// rule test's addresses instead of the process's files).
+/// Registers the functions over `enrichment` in `registry`, replacing the ones there.
 pub fn register_with(registry: &mut dyn FunctionRegistry, enrichment: &Arc<Enrichment>) -> Result<()> {
     for udf in functions(enrichment) {
         registry.register_udf(Arc::new(udf))?;
@@ -103,28 +53,24 @@ pub fn register_with(registry: &mut dyn FunctionRegistry, enrichment: &Arc<Enric
     Ok(())
 }
 
-/// Each row's answer, from one lookup per distinct value.
-fn per_value<T: Clone>(array: &ArrayRef, mut look: impl FnMut(&str) -> Option<T>) -> Result<Vec<Option<T>>> {
+/// Each row's answer, from one lookup per distinct value (answers borrow from the files:
+/// nothing is allocated per row).
+fn per_value<T: Copy>(array: &ArrayRef, mut look: impl FnMut(&str) -> Option<T>) -> Result<Vec<Option<T>>> {
     let mut seen: HashMap<&str, Option<T>> = HashMap::new();
-    Ok(strings(array)?.map(|v| v.and_then(|v| seen.entry(v).or_insert_with(|| look(v)).clone())).collect())
+    Ok(strings(array)?.map(|v| v.and_then(|v| *seen.entry(v).or_insert_with(|| look(v)))).collect())
 }
 
-fn text_column(values: Vec<Option<String>>) -> ArrayRef {
-    let mut out = StringBuilder::with_capacity(values.len(), 0);
-    for v in values {
-        out.append_option(v);
-    }
-    Arc::new(out.finish())
+/// A struct column of `columns`, NULL where `present` is false.
+fn struct_column(fields: Fields, columns: Vec<ArrayRef>, present: Vec<bool>) -> Result<ArrayRef> {
+    Ok(Arc::new(StructArray::try_new(fields, columns, Some(NullBuffer::from(present)))?))
 }
 
 fn geo_country(e: &Enrichment, args: &[ArrayRef]) -> Result<ArrayRef> {
-    let ip = &e.ip;
-    Ok(text_column(per_value(&args[0], |v| ip.geo(v).and_then(|g| g.country).map(String::from))?))
+    Ok(Arc::new(StringArray::from(per_value(&args[0], |v| e.ip.geo(v).and_then(|g| g.country))?)))
 }
 
 fn geo_city(e: &Enrichment, args: &[ArrayRef]) -> Result<ArrayRef> {
-    let ip = &e.ip;
-    Ok(text_column(per_value(&args[0], |v| ip.geo(v).and_then(|g| g.city).map(String::from))?))
+    Ok(Arc::new(StringArray::from(per_value(&args[0], |v| e.ip.geo(v).and_then(|g| g.city))?)))
 }
 
 fn location_fields() -> Fields {
@@ -132,34 +78,21 @@ fn location_fields() -> Fields {
 }
 
 fn geo_location(e: &Enrichment, args: &[ArrayRef]) -> Result<ArrayRef> {
-    let ip = &e.ip;
     let found = per_value(&args[0], |v| {
-        let g = ip.geo(v)?;
+        let g = e.ip.geo(v)?;
         Some((g.latitude?, g.longitude?))
     })?;
-    let (mut lat, mut lon) = (Float64Builder::new(), Float64Builder::new());
-    for f in &found {
-        lat.append_option(f.map(|f| f.0));
-        lon.append_option(f.map(|f| f.1));
-    }
-    let nulls = NullBuffer::from(found.iter().map(Option::is_some).collect::<Vec<_>>());
-    let columns: Vec<ArrayRef> = vec![Arc::new(lat.finish()), Arc::new(lon.finish())];
-    Ok(Arc::new(StructArray::try_new(location_fields(), columns, Some(nulls))?))
+    let lat = Float64Array::from(found.iter().map(|f| f.map(|f| f.0)).collect::<Vec<_>>());
+    let lon = Float64Array::from(found.iter().map(|f| f.map(|f| f.1)).collect::<Vec<_>>());
+    struct_column(location_fields(), vec![Arc::new(lat), Arc::new(lon)], found.iter().map(Option::is_some).collect())
 }
 
 fn asn(e: &Enrichment, args: &[ArrayRef]) -> Result<ArrayRef> {
-    let ip = &e.ip;
-    let found = per_value(&args[0], |v| ip.asn(v).map(|a| i64::from(a.number)))?;
-    let mut out = Int64Builder::with_capacity(found.len());
-    for f in found {
-        out.append_option(f);
-    }
-    Ok(Arc::new(out.finish()))
+    Ok(Arc::new(Int64Array::from(per_value(&args[0], |v| e.ip.asn(v).map(|a| i64::from(a.number)))?)))
 }
 
 fn asn_org(e: &Enrichment, args: &[ArrayRef]) -> Result<ArrayRef> {
-    let ip = &e.ip;
-    Ok(text_column(per_value(&args[0], |v| ip.asn(v).and_then(|a| a.organization).map(String::from))?))
+    Ok(Arc::new(StringArray::from(per_value(&args[0], |v| e.ip.asn(v).and_then(|a| a.organization))?)))
 }
 
 fn service_fields() -> Fields {
@@ -167,27 +100,22 @@ fn service_fields() -> Fields {
 }
 
 fn aws_service(e: &Enrichment, args: &[ArrayRef]) -> Result<ArrayRef> {
-    let ip = &e.ip;
-    let found = per_value(&args[0], |v| ip.aws(v).map(|r| (r.service.to_string(), r.region.to_string())))?;
-    let nulls = NullBuffer::from(found.iter().map(Option::is_some).collect::<Vec<_>>());
-    let service = text_column(found.iter().map(|f| f.as_ref().map(|f| f.0.clone())).collect());
-    let region = text_column(found.into_iter().map(|f| f.map(|f| f.1)).collect());
-    Ok(Arc::new(StructArray::try_new(service_fields(), vec![service, region], Some(nulls))?))
+    let found = per_value(&args[0], |v| e.ip.aws(v))?;
+    let service = StringArray::from(found.iter().map(|f| f.map(|r| r.service)).collect::<Vec<_>>());
+    let region = StringArray::from(found.iter().map(|f| f.map(|r| r.region)).collect::<Vec<_>>());
+    struct_column(
+        service_fields(),
+        vec![Arc::new(service), Arc::new(region)],
+        found.iter().map(Option::is_some).collect(),
+    )
 }
 
 fn is_aws_ip(e: &Enrichment, args: &[ArrayRef]) -> Result<ArrayRef> {
-    let ip = &e.ip;
-    let found = per_value(&args[0], |v| ip.is_aws(v))?;
-    let mut out = BooleanBuilder::with_capacity(found.len());
-    for f in found {
-        out.append_option(f);
-    }
-    Ok(Arc::new(out.finish()))
+    Ok(Arc::new(BooleanArray::from(per_value(&args[0], |v| e.ip.is_aws(v))?)))
 }
 
 fn account_name(e: &Enrichment, args: &[ArrayRef]) -> Result<ArrayRef> {
-    let accounts = &e.accounts;
-    Ok(text_column(per_value(&args[0], |v| accounts.name(v).map(String::from))?))
+    Ok(Arc::new(StringArray::from(per_value(&args[0], |v| e.accounts.name(v))?)))
 }
 
 /// Great-circle distance between two addresses' places, in km (NULL when either is unknown).
@@ -198,11 +126,8 @@ fn geo_distance_km(e: &Enrichment, args: &[ArrayRef]) -> Result<ArrayRef> {
     };
     let a = per_value(&args[0], place)?;
     let b = per_value(&args[1], place)?;
-    let mut out = Float64Builder::with_capacity(a.len());
-    for (a, b) in a.into_iter().zip(b) {
-        out.append_option(a.zip(b).map(|(a, b)| haversine_km(a, b)));
-    }
-    Ok(Arc::new(out.finish()))
+    let km: Vec<Option<f64>> = a.into_iter().zip(b).map(|(a, b)| a.zip(b).map(|(a, b)| haversine_km(a, b))).collect();
+    Ok(Arc::new(Float64Array::from(km)))
 }
 
 /// The great-circle distance between two (latitude, longitude) points, in km.
@@ -217,7 +142,7 @@ pub(crate) fn haversine_km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -
 /// The speed above which two places of one identity are impossible travel (the
 /// `max_travel_kmh` setting; 1,000 km/h by default: a jet, with margin).
 fn max_travel_kmh(e: &Enrichment, _args: &[ArrayRef]) -> Result<ArrayRef> {
-    Ok(Arc::new(arrow::array::Float64Array::from(vec![e.max_travel_kmh])))
+    Ok(Arc::new(Float64Array::from(vec![e.max_travel_kmh])))
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub fn register(registry: &mut dyn FunctionRegistry) -> Result<()> {
     enrich::register_with(registry, ::enrich::shared())
 }
 
-pub use enrich::{functions as enrichment_functions, register_with as register_enrichment};
+pub use enrich::functions as enrichment_functions;
 
 /// Name and one-line description of each function this crate adds, for `\df` and docs.
 pub fn catalog() -> Vec<(&'static str, &'static str)> {
@@ -101,11 +101,11 @@ fn all() -> Vec<ScalarUDF> {
     ]
 }
 
-type Kernel = fn(&[ArrayRef]) -> Result<ArrayRef>;
+type Kernel = Arc<dyn Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync>;
 
 /// A scalar function from a kernel over whole arrays: the boilerplate of `ScalarUDFImpl`
-/// once, so each function is just its kernel. Functions are identified by name.
-#[derive(Debug)]
+/// once, so each function is just its kernel (which may hold what it reads, as the IP
+/// functions hold their files). Functions are identified by name.
 struct Udf {
     name: &'static str,
     signature: Signature,
@@ -113,13 +113,29 @@ struct Udf {
     kernel: Kernel,
 }
 
+impl std::fmt::Debug for Udf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Udf").field("name", &self.name).field("returns", &self.returns).finish_non_exhaustive()
+    }
+}
+
 impl Udf {
-    fn udf(name: &'static str, signature: Signature, returns: DataType, kernel: Kernel) -> ScalarUDF {
-        ScalarUDF::new_from_impl(Udf { name, signature, returns, kernel })
+    fn udf(
+        name: &'static str,
+        signature: Signature,
+        returns: DataType,
+        kernel: impl Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync + 'static,
+    ) -> ScalarUDF {
+        ScalarUDF::new_from_impl(Udf { name, signature, returns, kernel: Arc::new(kernel) })
     }
 
     /// A function of `n` string arguments.
-    fn strings(name: &'static str, n: usize, returns: DataType, kernel: Kernel) -> ScalarUDF {
+    fn strings(
+        name: &'static str,
+        n: usize,
+        returns: DataType,
+        kernel: impl Fn(&[ArrayRef]) -> Result<ArrayRef> + Send + Sync + 'static,
+    ) -> ScalarUDF {
         Self::udf(name, Signature::string(n, Volatility::Immutable), returns, kernel)
     }
 }
@@ -149,19 +165,14 @@ impl ScalarUDFImpl for Udf {
         Ok(self.returns.clone())
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        invoke(args, self.kernel)
-    }
-}
-
-/// Runs a kernel over a call's arguments as arrays; all-scalar arguments give a scalar.
-fn invoke(args: ScalarFunctionArgs, kernel: impl FnOnce(&[ArrayRef]) -> Result<ArrayRef>) -> Result<ColumnarValue> {
-    let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
-    let arrays = ColumnarValue::values_to_arrays(&args.args)?;
-    let out = kernel(&arrays)?;
-    if all_scalar {
-        Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?))
-    } else {
-        Ok(ColumnarValue::Array(out))
+        let all_scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let out = (self.kernel)(&arrays)?;
+        if all_scalar {
+            Ok(ColumnarValue::Scalar(datafusion::common::ScalarValue::try_from_array(&out, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(out))
+        }
     }
 }
 
