@@ -79,6 +79,11 @@ fn holds_exactly(lake: &Path, trails: &[&Trail]) {
         let dups = got.windows(2).filter(|w| w[0] == w[1]).count();
         panic!("the lake holds {} events ({dups} repeated), the source {}", got.len(), want.len());
     }
+    // The hourly rollup summarizes exactly those events, day by day (`count(eventid)`: the
+    // rollup cannot answer it, so it counts the events themselves).
+    let summarized = sql_rows(lake, "SELECT eventdate, sum(events) AS n FROM rollups GROUP BY 1 ORDER BY 1");
+    let counted = sql_rows(lake, "SELECT eventdate, count(eventid) AS n FROM cloudtrail GROUP BY 1 ORDER BY 1");
+    assert_eq!(summarized, counted, "the rollup's events per day against the events'");
     let (files, digests) = trails.iter().fold((0, 0), |(f, d), t| (f + t.files, d + t.digests));
     let ledger = sql_rows(
         lake,
@@ -156,9 +161,15 @@ fn a_backfill_killed_between_the_events_commit_and_the_ledger_commit_reruns_to_e
     backfill_survives("lake.events-committed@2");
 }
 
+/// The events and the ledger are in, the rollup's commit is not: the rerun repairs it.
 #[test]
-fn a_backfill_killed_after_both_commits_reruns_to_every_event_once() {
+fn a_backfill_killed_before_the_rollup_commit_reruns_to_every_event_once_and_a_rollup_in_step() {
     backfill_survives("lake.ledger-committed@2");
+}
+
+#[test]
+fn a_backfill_killed_after_all_three_commits_reruns_to_every_event_once() {
+    backfill_survives("lake.rollup-committed@2");
 }
 
 /// The digests' window: their `integrity` rows are in, their ledger rows are not.
@@ -270,6 +281,12 @@ fn a_compaction_killed_between_its_commit_and_its_vacuum_loses_and_repeats_nothi
 #[test]
 fn a_compaction_killed_between_the_ledgers_vacuum_and_its_checkpoint_loses_and_repeats_nothing() {
     compaction_survives("compact.vacuumed@2");
+}
+
+/// The rollup folded (a day's files merged into one), its vacuum not run.
+#[test]
+fn a_compaction_killed_after_folding_the_rollup_loses_and_repeats_nothing() {
+    compaction_survives("compact.rollup-folded");
 }
 
 /// A detection run killed between writing its alerts and moving its watermark: the rerun

@@ -25,7 +25,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use lake::{Lake, LakeError, LedgerEntry, schema};
+use lake::{Lake, LakeError, LedgerEntry, RollupBuilder, schema};
 
 use crate::counters::{Counters, FileDecoded, FileQuarantined};
 use crate::decode::{EventBatchBuilder, FileDecoder};
@@ -66,6 +66,8 @@ pub struct QuarantinedFile {
 #[derive(Debug, Default)]
 pub struct Flushed {
     pub adds: Vec<Add>,
+    /// The hourly rollup rows of the events in `adds` ([`lake::rollup`]).
+    pub rollup: RollupBuilder,
     pub ledger: Vec<LedgerEntry>,
     pub quarantined: Vec<QuarantinedFile>,
     pub files: u64,
@@ -79,6 +81,7 @@ pub struct Flushed {
 impl Flushed {
     pub(crate) fn absorb(&mut self, o: Flushed) {
         self.adds.extend(o.adds);
+        self.rollup.merge(o.rollup);
         self.ledger.extend(o.ledger);
         self.quarantined.extend(o.quarantined);
         self.files += o.files;
@@ -302,6 +305,7 @@ impl Lane {
     /// generic path would copy every column to split it by date.
     fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
         note_dates(&batch, &mut self.open_dates);
+        self.out.rollup.add_events(&batch).map_err(|e| IngestError::Config(format!("rollup: {e}")))?;
         let result = match single_partition(&batch) {
             Some(values) => {
                 self.handle.block_on(self.writer.write_partition(batch, &values, WriteMode::Default)).map(|_| ())

@@ -5,8 +5,8 @@
 //! - The `integrity` rows are appended first: a crash before the ledger commit leaves the
 //!   digests unrecorded in the ledger, so the next run checks them again (a second row for
 //!   the same digest; readers take the newest).
-//! - Then one `cloudtrail` commit whose commit info carries the run id and its ledger file,
-//!   and the ledger commit ([`lake::Lake::commit_run`]): a crash between the two is repaired
+//! - Then one `cloudtrail` commit whose commit info carries the run id, its ledger file and
+//!   its rollup files, then the ledger and rollup commits ([`lake::Lake::commit_run`]): a crash between the two is repaired
 //!   by the next run, which knows a committed run by its id.
 //!
 //! What comes before (checking the digests, a clash with another ingester) and after
@@ -14,7 +14,7 @@
 
 use deltalake::DeltaTable;
 use deltalake::kernel::Add;
-use lake::{DigestCheck, Lake, LedgerEntry};
+use lake::{DigestCheck, Lake, LedgerEntry, RollupBuilder};
 
 use crate::Result;
 
@@ -23,6 +23,8 @@ use crate::Result;
 pub struct Window {
     /// Data files the lanes wrote (not yet in any commit).
     pub adds: Vec<Add>,
+    /// The hourly rollup rows of those files' events.
+    pub rollup: RollupBuilder,
     /// Ledger rows: each log file's, and each checked digest's (with its listed files').
     pub ledger: Vec<LedgerEntry>,
     /// The digests checked, as rows of the `integrity` table.
@@ -57,7 +59,15 @@ impl Window {
             if !self.digests.is_empty() {
                 lake::failpoint::hit("ingest.integrity-recorded");
             }
-            let version = lake.commit_run(cloudtrail, std::mem::take(&mut self.adds), &self.ledger, &run_id).await?;
+            let version = lake
+                .commit_run(
+                    cloudtrail,
+                    std::mem::take(&mut self.adds),
+                    &self.ledger,
+                    std::mem::take(&mut self.rollup),
+                    &run_id,
+                )
+                .await?;
             tracing::debug!(version, digests = self.digests.len(), "Window committed.");
             Ok(Committed {
                 version,

@@ -28,22 +28,31 @@ use serde_json::Value;
 use arrow::array::AsArray;
 
 use crate::ledger::{LedgerEntry, ledger_batch};
+use crate::rollup::{ROLLUPS_TABLE, RollupBuilder};
 use crate::snapshot::read_table;
 use crate::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeError, Result};
 
 const META_RUN_ID: &str = "trailhouse.runId";
 const META_LEDGER_ADD: &str = "trailhouse.ledgerAdd";
+const META_ROLLUP_ADD: &str = "trailhouse.rollupAdd";
+/// The runs a repair commit of the rollup re-committed.
+const META_RUN_IDS: &str = "trailhouse.runIds";
+/// Marks a rollup commit that replaced files by folding or rebuilding them
+/// ([`crate::compact`]): every run committed to `cloudtrail` before it is in the rollup.
+pub(crate) const META_ROLLUP_FOLD: &str = "trailhouse.rollupFold";
 /// How many recent `cloudtrail` commits are checked for a ledger file left uncommitted.
 const LEDGER_REPAIR_DEPTH: usize = 200;
 
 impl Lake {
-    /// Commits one run: the data files, then the ledger entries. Returns the `cloudtrail`
-    /// version that holds the run (or the current one when it added no data).
+    /// Commits one run: the data files, then the ledger entries and the run's rollup rows
+    /// ([`crate::rollup`]). Returns the `cloudtrail` version that holds the run (or the
+    /// current one when it added no data).
     pub async fn commit_run(
         &self,
         cloudtrail: &mut DeltaTable,
         adds: Vec<Add>,
         ledger: &[LedgerEntry],
+        rollup: RollupBuilder,
         run_id: &str,
     ) -> Result<u64> {
         let err = LakeError::delta(&self.location);
@@ -57,13 +66,17 @@ impl Lake {
             crate::failpoint::hit("lake.ledger-written");
             adds
         };
+        let rollup_adds = if adds.is_empty() { vec![] } else { self.write_rollup(rollup).await? };
         let mut version = cloudtrail.version().unwrap_or(0);
         if !adds.is_empty() {
             let mut meta = HashMap::new();
             meta.insert(META_RUN_ID.to_string(), Value::String(run_id.to_string()));
-            let ledger_json = serde_json::to_value(&ledger_adds)
-                .map_err(|e| LakeError::state(&self.location, format!("cannot serialise the ledger add: {e}")))?;
-            meta.insert(META_LEDGER_ADD.to_string(), ledger_json);
+            let json = |adds: &[Add]| {
+                serde_json::to_value(adds)
+                    .map_err(|e| LakeError::state(&self.location, format!("cannot serialise a file's add: {e}")))
+            };
+            meta.insert(META_LEDGER_ADD.to_string(), json(&ledger_adds)?);
+            meta.insert(META_ROLLUP_ADD.to_string(), json(&rollup_adds)?);
             version = commit_adds(cloudtrail, adds, meta).await.map_err(&err)?;
             crate::failpoint::hit("lake.events-committed");
         }
@@ -72,6 +85,13 @@ impl Lake {
             meta.insert(META_RUN_ID.to_string(), Value::String(run_id.to_string()));
             commit_adds(&mut ledger_table, ledger_adds, meta).await.map_err(&err)?;
             crate::failpoint::hit("lake.ledger-committed");
+        }
+        if !rollup_adds.is_empty() {
+            let mut meta = HashMap::new();
+            meta.insert(META_RUN_ID.to_string(), Value::String(run_id.to_string()));
+            let mut rollups = self.table(ROLLUPS_TABLE).await?;
+            commit_adds(&mut rollups, rollup_adds, meta).await.map_err(&err)?;
+            crate::failpoint::hit("lake.rollup-committed");
         }
         Ok(version)
     }
@@ -90,18 +110,25 @@ impl Lake {
         let cloudtrail = self.table(CLOUDTRAIL_TABLE).await?;
         // run id -> (the ledger files it wrote, when it committed, in ms)
         let mut runs: HashMap<String, (Vec<Add>, i64)> = HashMap::new();
+        // run id -> (the rollup files it wrote, when it committed, in ms)
+        let mut rollup_runs: HashMap<String, (Vec<Add>, i64)> = HashMap::new();
         let mut history = cloudtrail.history(Some(LEDGER_REPAIR_DEPTH));
+        let adds_of = |info: &deltalake::kernel::CommitInfo, key: &str| {
+            info.info.get(key).and_then(|v| serde_json::from_value::<Vec<Add>>(v.clone()).ok())
+        };
         while let Some(info) = history.next().await {
             let info = info.map_err(&err)?;
-            let run = info.info.get(META_RUN_ID).and_then(Value::as_str);
-            let adds = info.info.get(META_LEDGER_ADD).and_then(|v| serde_json::from_value::<Vec<Add>>(v.clone()).ok());
-            if let (Some(run), Some(adds)) = (run, adds)
-                && !adds.is_empty()
-            {
-                runs.insert(run.to_string(), (adds, info.timestamp.unwrap_or(0)));
+            let Some(run) = info.info.get(META_RUN_ID).and_then(Value::as_str) else { continue };
+            let ts = info.timestamp.unwrap_or(0);
+            if let Some(adds) = adds_of(&info, META_LEDGER_ADD).filter(|a| !a.is_empty()) {
+                runs.insert(run.to_string(), (adds, ts));
+            }
+            if let Some(adds) = adds_of(&info, META_ROLLUP_ADD).filter(|a| !a.is_empty()) {
+                rollup_runs.insert(run.to_string(), (adds, ts));
             }
         }
         drop(history);
+        self.repair_rollups(rollup_runs).await?;
         if runs.is_empty() {
             return Ok(());
         }
@@ -113,26 +140,70 @@ impl Lake {
             if recorded.contains(&run) {
                 continue;
             }
-            for add in adds {
-                // A file vacuumed before it was committed cannot come back: re-adding it
-                // would leave the ledger unreadable. Its log files will be read again.
-                match ledger.object_store().head(&add.path.as_str().into()).await {
-                    Ok(_) => missing.push(add),
-                    Err(object_store::Error::NotFound { .. }) => {
-                        tracing::error!(
-                            run,
-                            file = add.path,
-                            "A ledger file to repair is gone; its log files will be read again."
-                        )
-                    }
-                    // Cannot tell (a 503, a timeout): try again on the next run, repair nothing now.
-                    Err(e) => return Err(LakeError::state(&self.location, format!("ledger file {}: {e}", add.path))),
-                }
-            }
+            // A file vacuumed before it was committed cannot come back: re-adding it would
+            // leave the ledger unreadable. Its log files will be read again.
+            missing.extend(self.still_there(&ledger, &run, adds, "its log files will be read again").await?);
         }
         if !missing.is_empty() {
             tracing::warn!(files = missing.len(), "Repairing the ledger after an interrupted run.");
             commit_adds(&mut ledger, missing, HashMap::new()).await.map_err(&err)?;
+        }
+        Ok(())
+    }
+
+    /// The files among `adds` that are still in `table`'s folder.
+    async fn still_there(&self, table: &DeltaTable, run: &str, adds: Vec<Add>, if_gone: &str) -> Result<Vec<Add>> {
+        let mut there = vec![];
+        for add in adds {
+            match table.object_store().head(&add.path.as_str().into()).await {
+                Ok(_) => there.push(add),
+                Err(object_store::Error::NotFound { .. }) => {
+                    tracing::error!(run, file = add.path, "A file to repair is gone; {if_gone}.")
+                }
+                // Cannot tell (a 503, a timeout): try again on the next run, repair nothing now.
+                Err(e) => return Err(LakeError::state(&self.location, format!("file {}: {e}", add.path))),
+            }
+        }
+        Ok(there)
+    }
+
+    /// Re-commits the rollup files of each recent run whose rollup commit is missing: those
+    /// whose run id no rollup commit since the last fold records. Runs committed before the
+    /// last fold are in the rollup (a fold repairs first, then rebuilds any day whose counts
+    /// disagree).
+    async fn repair_rollups(&self, runs: HashMap<String, (Vec<Add>, i64)>) -> Result<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let err = LakeError::delta(&self.location);
+        let mut rollups = self.rollup_table().await?;
+        let mut recorded: HashSet<String> = HashSet::new();
+        let mut folded_at = i64::MIN;
+        let mut history = rollups.history(Some(LEDGER_REPAIR_DEPTH * 2));
+        while let Some(info) = history.next().await {
+            let info = info.map_err(&err)?;
+            if info.info.contains_key(META_ROLLUP_FOLD) {
+                folded_at = folded_at.max(info.timestamp.unwrap_or(0));
+            }
+            if let Some(run) = info.info.get(META_RUN_ID).and_then(Value::as_str) {
+                recorded.insert(run.to_string());
+            }
+            let repaired = info.info.get(META_RUN_IDS).and_then(Value::as_array).into_iter().flatten();
+            recorded.extend(repaired.filter_map(Value::as_str).map(str::to_string));
+        }
+        drop(history);
+        let (mut missing, mut repaired) = (vec![], vec![]);
+        for (run, (adds, ts)) in runs {
+            if recorded.contains(&run) || ts < folded_at {
+                continue;
+            }
+            missing.extend(self.still_there(&rollups, &run, adds, "compaction rebuilds its day").await?);
+            repaired.push(Value::String(run));
+        }
+        if !missing.is_empty() {
+            tracing::warn!(files = missing.len(), "Repairing the rollup after an interrupted run.");
+            let meta = HashMap::from([(META_RUN_IDS.to_string(), Value::Array(repaired))]);
+            commit_adds(&mut rollups, missing, meta).await.map_err(&err)?;
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Compaction: Delta OPTIMIZE of small files, VACUUM of what nothing references, and a
 //! checkpoint so readers load the compacted version without replaying its log.
 
-use crate::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeError, Result};
+use crate::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeError, ROLLUPS_TABLE, Result};
 
 /// What a compaction did.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -14,11 +14,15 @@ pub struct CompactSummary {
     pub files_vacuumed: u64,
     /// Delta checkpoints written (one per table).
     pub checkpoints: u64,
+    /// The hourly rollup's fold ([`crate::rollup`]).
+    pub rollup: crate::rollup::FoldSummary,
 }
 
 impl Lake {
     /// Delta OPTIMIZE (small files into ~`target_bytes` ones), VACUUM of files unreferenced
-    /// for longer than `retention_hours`, then a checkpoint, on both tables. Safe while
+    /// for longer than `retention_hours`, then a checkpoint, on the events and the ledger;
+    /// then the hourly rollup is folded (and any day of it out of step rebuilt), vacuumed
+    /// and checkpointed. Safe while
     /// ingesters run: their commits are appends, which do not conflict with a compaction,
     /// and files they are still writing are younger than any sane retention.
     ///
@@ -50,17 +54,34 @@ impl Lake {
             summary.files_removed += m.num_files_removed;
             summary.files_added += m.num_files_added;
             crate::failpoint::hit("compact.optimized");
-            let (table, v) = table
-                .vacuum()
-                .with_retention_period(chrono::Duration::hours(retention_hours))
-                .with_enforce_retention_duration(false)
-                .await
-                .map_err(&err)?;
-            summary.files_vacuumed += v.files_deleted.len() as u64;
-            crate::failpoint::hit("compact.vacuumed");
-            deltalake::checkpoints::create_checkpoint(&table, None).await.map_err(&err)?;
-            summary.checkpoints += 1;
+            self.vacuum_and_checkpoint(table, retention_hours, &mut summary).await?;
         }
+        summary.rollup = self.fold_rollups().await?;
+        crate::failpoint::hit("compact.rollup-folded");
+        let rollups = self.table(ROLLUPS_TABLE).await?;
+        self.vacuum_and_checkpoint(rollups, retention_hours, &mut summary).await?;
         Ok(summary)
+    }
+
+    /// VACUUM of the files `table` no longer references (older than `retention_hours`),
+    /// then a checkpoint.
+    async fn vacuum_and_checkpoint(
+        &self,
+        table: deltalake::DeltaTable,
+        retention_hours: i64,
+        summary: &mut CompactSummary,
+    ) -> Result<()> {
+        let err = LakeError::delta(&self.location);
+        let (table, v) = table
+            .vacuum()
+            .with_retention_period(chrono::Duration::hours(retention_hours))
+            .with_enforce_retention_duration(false)
+            .await
+            .map_err(&err)?;
+        summary.files_vacuumed += v.files_deleted.len() as u64;
+        crate::failpoint::hit("compact.vacuumed");
+        deltalake::checkpoints::create_checkpoint(&table, None).await.map_err(&err)?;
+        summary.checkpoints += 1;
+        Ok(())
     }
 }

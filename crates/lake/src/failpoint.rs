@@ -19,10 +19,12 @@
 //! | `ingest.integrity-recorded` | its digests' `integrity` rows are committed |
 //! | `lake.ledger-written` | its ledger file is written, not committed |
 //! | `lake.events-committed` | its `cloudtrail` commit is in, the ledger's is not |
-//! | `lake.ledger-committed` | both commits are in, nothing told to the caller |
+//! | `lake.ledger-committed` | the events' and the ledger's commits are in, the rollup's is not |
+//! | `lake.rollup-committed` | all three commits are in, nothing told to the caller |
 //! | `sqs.before-delete` | a window is done (its data committed, or nothing new in it), its SQS messages not yet deleted |
 //! | `compact.optimized` | a table's compaction is committed, its vacuum not run |
 //! | `compact.vacuumed` | a table is vacuumed, its checkpoint not written |
+//! | `compact.rollup-folded` | the rollup is folded (days merged or rebuilt), not vacuumed |
 //! | `detect.alerts-recorded` | a detection run's alerts are written, its watermark not |
 
 /// The variable that arms one point.
@@ -35,9 +37,11 @@ pub const POINTS: &[&str] = &[
     "lake.ledger-written",
     "lake.events-committed",
     "lake.ledger-committed",
+    "lake.rollup-committed",
     "sqs.before-delete",
     "compact.optimized",
     "compact.vacuumed",
+    "compact.rollup-folded",
     "detect.alerts-recorded",
 ];
 

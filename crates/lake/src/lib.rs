@@ -32,7 +32,9 @@
 pub mod failpoint;
 #[cfg(feature = "delta")]
 pub mod failure;
+pub mod rollup;
 pub mod schema;
+pub mod sketch;
 pub mod time;
 
 #[cfg(feature = "delta")]
@@ -72,6 +74,8 @@ pub use error::{LakeError, Result};
 pub use integrity::{DigestCheck, INTEGRITY_TABLE, KnownDigest};
 #[cfg(feature = "delta")]
 pub use ledger::{EntryKind, KnownSources, LedgerEntry, LogIntegrity, PendingLog};
+#[cfg(feature = "delta")]
+pub use rollup::{ROLLUPS_TABLE, RollupBuilder};
 #[cfg(feature = "delta")]
 pub use scan::{DataFile, LakeTable, ScanFiles, ScanSummary, ShippedScan};
 #[cfg(feature = "delta")]

@@ -95,6 +95,9 @@ pub struct LakeTable {
     layout: FileLayout,
     selection: Option<Arc<HashSet<String>>>,
     scans: Arc<Mutex<Vec<ScanSummary>>>,
+    /// The hourly rollup that summarizes this version's rows, when it is known to
+    /// ([`crate::rollup::InStep`]); never on a selection of files.
+    rollup: Option<Arc<crate::rollup::InStep>>,
 }
 
 /// Where a table's files are and how its rows are laid out: all a Parquet scan of some of
@@ -149,7 +152,7 @@ impl LakeTable {
         all.extend(partition_fields.iter().map(|f| Arc::new(Field::clone(f))));
         let layout = FileLayout::new(table_url, Arc::new(Schema::new(all)), &partition_columns)
             .map_err(|e| LakeError::state(&location, e.to_string()))?;
-        Ok(LakeTable { state, layout, selection: None, scans: Arc::default() })
+        Ok(LakeTable { state, layout, selection: None, scans: Arc::default(), rollup: None })
     }
 
     /// Every file of the version (within the selection), unpruned, as a table a distributed
@@ -163,7 +166,27 @@ impl LakeTable {
     /// `paths`; paths the version does not hold (compacted away) are ignored.
     pub fn with_selection(mut self, paths: impl IntoIterator<Item = String>) -> Self {
         self.selection = Some(Arc::new(paths.into_iter().collect()));
+        // A rollup summarizes whole versions, not some of their files.
+        self.rollup = None;
         self
+    }
+
+    /// Attaches the rollup that summarizes this version (see [`crate::rollup::InStep`]).
+    pub fn with_rollup(mut self, rollup: crate::rollup::InStep) -> Self {
+        if self.selection.is_none() {
+            self.rollup = Some(Arc::new(rollup));
+        }
+        self
+    }
+
+    /// The rollup attached with [`Self::with_rollup`].
+    pub fn rollup(&self) -> Option<&crate::rollup::InStep> {
+        self.rollup.as_deref()
+    }
+
+    /// The Delta state this table reads.
+    pub fn state(&self) -> &DeltaTableState {
+        &self.state
     }
 
     /// The scans planned since the last call, oldest first.

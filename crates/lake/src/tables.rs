@@ -195,7 +195,7 @@ impl Lake {
     }
 
     /// Creates a table when missing; returns whether this call created it.
-    async fn ensure_table(&self, name: &str, arrow_schema: &SchemaRef, partitions: &[&str]) -> Result<bool> {
+    pub(crate) async fn ensure_table(&self, name: &str, arrow_schema: &SchemaRef, partitions: &[&str]) -> Result<bool> {
         let err = LakeError::delta(&self.location);
         let url = self.table_url(name)?;
         create_local_dir(&url)?;

@@ -17,7 +17,7 @@ use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::SessionState;
 use lake::{
     ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, DELIVERIES_TABLE, EXCEPTIONS_TABLE, INCIDENTS_TABLE,
-    INTEGRITY_TABLE, LEDGER_TABLE, Lake, LakeTable, RUNS_TABLE, TRIAGE_TABLE,
+    INTEGRITY_TABLE, LEDGER_TABLE, Lake, LakeTable, ROLLUPS_TABLE, RUNS_TABLE, TRIAGE_TABLE,
 };
 
 use crate::session::TableInfo;
@@ -26,7 +26,7 @@ use crate::views;
 /// The lake's tables, and whether every lake has it (the detection tables exist once
 /// `trailhouse detect` has run, `integrity` once a digest file was ingested, `alert_triage`
 /// once an alert was triaged in the console).
-pub(crate) const LAKE_TABLES: [(&str, bool); 10] = [
+pub(crate) const LAKE_TABLES: [(&str, bool); 11] = [
     (CLOUDTRAIL_TABLE, true),
     (LEDGER_TABLE, true),
     (INTEGRITY_TABLE, false),
@@ -37,6 +37,7 @@ pub(crate) const LAKE_TABLES: [(&str, bool); 10] = [
     (INCIDENTS_TABLE, false),
     (EXCEPTIONS_TABLE, false),
     (DELIVERIES_TABLE, false),
+    (ROLLUPS_TABLE, false),
 ];
 
 /// A snapshot of the session's state, for planning a view (the schema cannot hold the
@@ -86,6 +87,12 @@ impl LakeSchema {
         if lock(&self.opened).get(name).is_some_and(Option::is_none) {
             return Ok(None);
         }
+        // The rollup is loaded before the events: a run commits its events first, so the
+        // rollup read is never ahead of them (and `InStep` tells when it is behind).
+        let rollup = match name {
+            CLOUDTRAIL_TABLE => self.lake.try_table(ROLLUPS_TABLE).await?,
+            _ => None,
+        };
         let table = match (required, self.lake.try_table(name).await?) {
             (_, Some(t)) => t,
             (true, None) => self.lake.table(name).await?,
@@ -96,7 +103,16 @@ impl LakeSchema {
         };
         let state = self.state()?;
         table.update_datafusion_session(&state).map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let provider = Arc::new(LakeTable::try_new(&table)?);
+        let mut provider = LakeTable::try_new(&table)?;
+        if let Some(rollup) = rollup {
+            rollup.update_datafusion_session(&state).map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let in_step = lake::rollup::InStep::check(LakeTable::try_new(&rollup)?, provider.state());
+            if !in_step.whole() {
+                tracing::debug!(days = ?in_step.days_out_of_step, "The rollup is out of step with the events on some days; aggregates read the events.");
+            }
+            provider = provider.with_rollup(in_step);
+        }
+        let provider = Arc::new(provider);
         Ok(Some(lock(&self.tables).entry(name).or_insert(provider).clone()))
     }
 

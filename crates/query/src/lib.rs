@@ -31,6 +31,7 @@ pub mod headers;
 pub mod join_keys;
 pub mod memory;
 pub mod output;
+pub mod rollups;
 pub mod run;
 pub mod saved;
 mod session;

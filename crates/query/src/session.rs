@@ -269,6 +269,7 @@ pub fn lake_config() -> SessionConfig {
         .with_target_partitions(threads)
         .set_bool("datafusion.execution.parquet.pushdown_filters", true)
         .set_bool("datafusion.optimizer.enable_leaf_expression_pushdown", true)
+        .with_option_extension(crate::rollups::TrailhouseOptions::default())
 }
 
 /// A session state with DataFusion's defaults and trailhouse's plan rules, for `config`
@@ -288,6 +289,10 @@ pub fn state_builder(config: SessionConfig) -> datafusion::execution::SessionSta
         .collect();
     let at = optimizer.iter().position(|r| r.name() == "extract_leaf_expressions").unwrap_or(0);
     optimizer.insert(at, crate::join_keys::ProjectJoinKeys::rule());
+    // Aggregates from the hourly rollup: once literals are folded (an `eventtime` bound on
+    // the hour is then a literal), before filters and projections are pushed into scans.
+    let at = optimizer.iter().position(|r| r.name() == "simplify_expressions").map_or(0, |i| i + 1);
+    optimizer.insert(at, crate::rollups::UseRollups::rule());
     datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()

@@ -678,8 +678,12 @@ impl Ingestor<'_> {
             }
         }
         if !flushed.ledger.is_empty() {
-            let mut window =
-                crate::window::Window { adds: flushed.adds, ledger: flushed.ledger, digests: checked_digests };
+            let mut window = crate::window::Window {
+                adds: flushed.adds,
+                rollup: flushed.rollup,
+                ledger: flushed.ledger,
+                digests: checked_digests,
+            };
             let committed = window.commit(lake, &mut self.cloudtrail).await?;
             let version = committed.version;
             metrics.emit(counters::Committed {

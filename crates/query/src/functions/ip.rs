@@ -46,6 +46,18 @@ pub fn is_private_ip() -> ScalarUDF {
     })
 }
 
+/// `ip_class(sourceipaddress)`: [`lake::rollup::ip_class`], the class the hourly rollup
+/// keeps (`aws`, `private`, `public`, `other`, `none`).
+pub fn ip_class() -> ScalarUDF {
+    Udf::strings("ip_class", 1, DataType::Utf8, |args| {
+        let mut out = arrow::array::StringBuilder::with_capacity(args[0].len(), args[0].len() * 6);
+        for ip in strings(&args[0])? {
+            out.append_value(lake::rollup::ip_class(ip));
+        }
+        Ok(Arc::new(out.finish()))
+    })
+}
+
 pub(crate) fn parse_ip(s: &str) -> Option<IpAddr> {
     let s = s.trim();
     // Bracketed IPv6 ("[::1]") shows up in some logs.

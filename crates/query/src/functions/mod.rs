@@ -30,6 +30,7 @@ pub fn register(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for udf in all() {
         registry.register_udf(Arc::new(udf))?;
     }
+    registry.register_udaf(Arc::new(crate::rollups::rollup_distinct()))?;
     enrich::register_with(registry, ::enrich::shared())
 }
 
@@ -49,6 +50,14 @@ pub fn catalog() -> Vec<(&'static str, &'static str)> {
             "true if the IPv4/IPv6 address is inside the CIDR; false for non-IPs such as 'AWS Internal'",
         ),
         ("is_private_ip(ip)", "true for RFC 1918, loopback, link-local, CGNAT and IPv6 ULA addresses"),
+        (
+            "ip_class(sourceipaddress)",
+            "aws (a service acting: ec2.amazonaws.com, AWS Internal), private, public, other (other text) or none; a rollup dimension",
+        ),
+        (
+            "rollup_distinct(source_ips)",
+            "aggregate: the distinct addresses of rollup rows together (their sketches merged)",
+        ),
         ("arn_account(arn)", "the account id field of an ARN"),
         ("arn_resource(arn)", "the resource part of an ARN (after the account field)"),
         ("principal(useridentity)", "one readable actor name for any identity type"),
@@ -91,6 +100,7 @@ fn all() -> Vec<ScalarUDF> {
         time::date_diff(),
         ip::cidr_match(),
         ip::is_private_ip(),
+        ip::ip_class(),
         arn::arn_account(),
         arn::arn_resource(),
         arn::principal(),

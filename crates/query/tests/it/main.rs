@@ -8,5 +8,6 @@
 mod athena;
 mod fixture;
 mod memory;
+mod rollups;
 mod saved;
 mod scan;

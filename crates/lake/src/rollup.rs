@@ -1,0 +1,683 @@
+//! The hourly rollup: the events counted per hour and per the columns analysts group and
+//! filter by, kept with the lake so the common questions ("who called what, how often,
+//! from how many addresses, per hour or day") read thousands of rows instead of millions.
+//!
+//! One row per `eventdate` x `hour` x `recipientaccountid` x `awsregion` x `eventsource` x
+//! `eventname` x `principal` (`useridentity.arn`) x `identity_type` (`useridentity.type`)
+//! x `errorcode` x `readonly` x `ip_class` ([`ip_class`] of `sourceipaddress`), with the
+//! event count, the first and last event time, and the distinct source addresses as a
+//! mergeable [`Sketch`].
+//!
+//! **Kept in step with the events.** An ingest run builds its rollup rows from the batches
+//! it writes ([`RollupBuilder`]) and writes them before its `cloudtrail` commit, which names
+//! them; they are committed to the [`ROLLUPS_TABLE`] right after, and a run interrupted in
+//! between is repaired like its ledger rows ([`crate::commit`]). Each rollup file records
+//! in its `summarized_events` column (one value per file, so its Delta statistics carry
+//! it) how many events it summarizes; a reader compares that, per day, with the
+//! `cloudtrail` files' record counts from the same Delta logs ([`DayCounts`]) and uses the
+//! rollup only for days where the two agree. So a rollup is never read ahead of or behind
+//! the events it answers for, and checking costs no I/O beyond the logs already loaded.
+//!
+//! **Compaction folds it** ([`Lake::compact`]): a day's files become one, its rows merged by
+//! key; a day whose counts disagree (a lake written before rollups existed, a run that
+//! crashed before its repair) is rebuilt from the day's events.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BinaryBuilder, BooleanArray, BooleanBuilder, Date32Array, Int64Array, RecordBatch,
+    StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef, TimestampMicrosecondType};
+
+use crate::schema;
+use crate::sketch::{self, Sketch};
+
+/// The hourly rollup table.
+pub const ROLLUPS_TABLE: &str = "rollups";
+
+/// The rollup's dimension columns that are also `cloudtrail` columns (same name, same
+/// meaning), in the rollup's column order.
+pub const SAME_NAME_DIMENSIONS: &[&str] =
+    &["eventdate", "recipientaccountid", "awsregion", "eventsource", "eventname", "errorcode", "readonly"];
+/// `date_trunc('hour', eventtime)`.
+pub const HOUR: &str = "hour";
+/// `useridentity.arn`.
+pub const PRINCIPAL: &str = "principal";
+/// `useridentity.type`.
+pub const IDENTITY_TYPE: &str = "identity_type";
+/// [`ip_class`] of `sourceipaddress`.
+pub const IP_CLASS: &str = "ip_class";
+/// The number of events a row summarizes.
+pub const EVENTS: &str = "events";
+/// The earliest `eventtime` among them.
+pub const FIRST_SEEN: &str = "first_seen";
+/// The latest `eventtime` among them.
+pub const LAST_SEEN: &str = "last_seen";
+/// Their distinct `sourceipaddress` values, as a [`Sketch`].
+pub const SOURCE_IPS: &str = "source_ips";
+/// The events the whole file summarizes (the same value on every row of a file).
+pub const SUMMARIZED_EVENTS: &str = "summarized_events";
+
+/// The rollup table's schema (partitioned by `eventdate`).
+pub fn rollup_schema() -> SchemaRef {
+    let ts = schema::timestamp_type();
+    let s = |n: &str| Field::new(n, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        Field::new(HOUR, ts.clone(), true),
+        s("recipientaccountid"),
+        s("awsregion"),
+        s("eventsource"),
+        s("eventname"),
+        s(PRINCIPAL),
+        s(IDENTITY_TYPE),
+        s("errorcode"),
+        Field::new("readonly", DataType::Boolean, true),
+        Field::new(IP_CLASS, DataType::Utf8, false),
+        Field::new(EVENTS, DataType::Int64, false),
+        Field::new(FIRST_SEEN, ts.clone(), true),
+        Field::new(LAST_SEEN, ts, true),
+        Field::new(SOURCE_IPS, DataType::Binary, false),
+        Field::new(SUMMARIZED_EVENTS, DataType::Int64, false),
+        Field::new(schema::EVENT_DATE, DataType::Date32, true),
+    ]))
+}
+
+/// The rollup's partition columns.
+pub const ROLLUP_PARTITION_COLUMNS: &[&str] = &[schema::EVENT_DATE];
+
+/// Where a request came from, by its `sourceIPAddress`: `aws` (an AWS service calling on
+/// someone's behalf, `ec2.amazonaws.com`, `AWS Internal`), `private` (RFC 1918, loopback,
+/// link-local, IPv6 unique-local: a VPC endpoint or on-premises), `public`, `other` (any
+/// other text) or `none` (absent).
+pub fn ip_class(source: Option<&str>) -> &'static str {
+    let Some(s) = source.filter(|s| !s.is_empty()) else { return "none" };
+    match s.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => {
+            if a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || (a.octets()[0] == 100 && a.octets()[1] & 0xc0 == 64)
+            {
+                "private"
+            } else {
+                "public"
+            }
+        }
+        Ok(std::net::IpAddr::V6(a)) => {
+            if a.is_loopback() || a.is_unique_local() || a.is_unicast_link_local() {
+                "private"
+            } else if let Some(v4) = a.to_ipv4_mapped() {
+                ip_class(Some(&v4.to_string()))
+            } else {
+                "public"
+            }
+        }
+        Err(_) if s.ends_with(".amazonaws.com") || s == "AWS Internal" => "aws",
+        Err(_) => "other",
+    }
+}
+
+const IP_CLASSES: [&str; 5] = ["aws", "private", "public", "other", "none"];
+
+fn ip_class_code(source: Option<&str>) -> u8 {
+    let c = ip_class(source);
+    IP_CLASSES.iter().position(|x| *x == c).unwrap_or(3) as u8
+}
+
+/// The rollup's string dimensions, in column order after `hour`.
+const STRINGS: usize = 7;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key {
+    date: Option<i32>,
+    hour: Option<i64>,
+    strings: [Option<Box<str>>; STRINGS],
+    readonly: Option<bool>,
+    ip_class: u8,
+}
+
+#[derive(Debug, Clone)]
+struct Agg {
+    events: i64,
+    first: Option<i64>,
+    last: Option<i64>,
+    ips: Sketch,
+}
+
+impl Agg {
+    fn absorb(&mut self, events: i64, first: Option<i64>, last: Option<i64>) {
+        self.events += events;
+        self.first = match (self.first, first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = match (self.last, last) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+struct Entry {
+    key: Key,
+    agg: Agg,
+    /// The next entry with the same hash, or `u32::MAX`.
+    next: u32,
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only u64 keys")
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
+/// Rollup rows being built from batches of events (an ingest run's) or of rollup rows (a
+/// fold), merged by key.
+#[derive(Default)]
+pub struct RollupBuilder {
+    entries: Vec<Entry>,
+    index: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    events: u64,
+}
+
+impl std::fmt::Debug for RollupBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RollupBuilder").field("rows", &self.entries.len()).field("events", &self.events).finish()
+    }
+}
+
+/// A row's dimensions, borrowed from the batch being added.
+struct RowKey<'a> {
+    date: Option<i32>,
+    hour: Option<i64>,
+    strings: [Option<&'a str>; STRINGS],
+    readonly: Option<bool>,
+    ip_class: u8,
+}
+
+impl RowKey<'_> {
+    fn hash(&self) -> u64 {
+        let mut h = mix(0x9e37_79b9_7f4a_7c15, self.date.map_or(u64::MAX, |d| d as u64));
+        h = mix(h, self.hour.map_or(u64::MAX, |d| d as u64));
+        for s in &self.strings {
+            h = match s {
+                Some(s) => mix_bytes(h, s.as_bytes()),
+                None => mix(h, 0x5555),
+            };
+        }
+        mix(h, u64::from(self.readonly.map_or(2u8, u8::from)) << 8 | u64::from(self.ip_class))
+    }
+
+    fn matches(&self, k: &Key) -> bool {
+        self.date == k.date
+            && self.hour == k.hour
+            && self.readonly == k.readonly
+            && self.ip_class == k.ip_class
+            && self.strings.iter().zip(&k.strings).all(|(a, b)| *a == b.as_deref())
+    }
+
+    fn owned(&self) -> Key {
+        Key {
+            date: self.date,
+            hour: self.hour,
+            strings: self.strings.map(|s| s.map(Box::from)),
+            readonly: self.readonly,
+            ip_class: self.ip_class,
+        }
+    }
+}
+
+fn mix(h: u64, v: u64) -> u64 {
+    (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(29)
+}
+
+fn mix_bytes(mut h: u64, b: &[u8]) -> u64 {
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        h = mix(h, u64::from_le_bytes(c.try_into().expect("8 bytes")));
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    mix(mix(h, u64::from_le_bytes(tail)), b.len() as u64)
+}
+
+/// A string column of a batch, as Utf8 (other string types are cast).
+fn strings(batch: &RecordBatch, path: &[&str]) -> Result<StringArray, String> {
+    let mut col: ArrayRef =
+        batch.column_by_name(path[0]).cloned().ok_or_else(|| format!("the batch has no column {}", path[0]))?;
+    for field in &path[1..] {
+        let s = col.as_struct_opt().ok_or_else(|| format!("{} is not a struct", path.join(".")))?;
+        let child = s.column_by_name(field).cloned().ok_or_else(|| format!("no field {}", path.join(".")))?;
+        // A struct's null rows hide whatever their children hold.
+        col = match s.nulls() {
+            Some(n) if n.null_count() > 0 => {
+                arrow::compute::nullif(&child, &BooleanArray::new(!n.inner(), None)).map_err(|e| e.to_string())?
+            }
+            _ => child,
+        };
+    }
+    let col = arrow::compute::cast(&col, &DataType::Utf8).map_err(|e| format!("{}: {e}", path.join(".")))?;
+    Ok(col.as_string::<i32>().clone())
+}
+
+fn times(batch: &RecordBatch, name: &str) -> Result<TimestampMicrosecondArray, String> {
+    let col = batch.column_by_name(name).ok_or_else(|| format!("the batch has no column {name}"))?;
+    let col = arrow::compute::cast(col, &schema::timestamp_type()).map_err(|e| format!("{name}: {e}"))?;
+    Ok(col.as_primitive::<TimestampMicrosecondType>().clone())
+}
+
+fn dates(batch: &RecordBatch) -> Result<Date32Array, String> {
+    let col = batch.column_by_name(schema::EVENT_DATE).ok_or("the batch has no column eventdate")?;
+    let col = arrow::compute::cast(col, &DataType::Date32).map_err(|e| format!("eventdate: {e}"))?;
+    Ok(col.as_primitive::<Date32Type>().clone())
+}
+
+fn booleans(batch: &RecordBatch, name: &str) -> Result<BooleanArray, String> {
+    let col = batch.column_by_name(name).ok_or_else(|| format!("the batch has no column {name}"))?;
+    col.as_boolean_opt().cloned().ok_or_else(|| format!("{name} is not a boolean column"))
+}
+
+const HOUR_US: i64 = 3_600_000_000;
+
+impl RollupBuilder {
+    /// An empty rollup.
+    pub fn new() -> RollupBuilder {
+        RollupBuilder::default()
+    }
+
+    /// The events added so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// The rollup rows so far.
+    pub fn rows(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn slot(&mut self, row: &RowKey<'_>) -> &mut Agg {
+        let h = row.hash();
+        let head = self.index.get(&h).copied().unwrap_or(NONE);
+        let mut at = head;
+        while at != NONE {
+            let e = &self.entries[at as usize];
+            if row.matches(&e.key) {
+                return &mut self.entries[at as usize].agg;
+            }
+            at = e.next;
+        }
+        let i = self.entries.len() as u32;
+        self.entries.push(Entry {
+            key: row.owned(),
+            agg: Agg { events: 0, first: None, last: None, ips: Sketch::default() },
+            next: head,
+        });
+        self.index.insert(h, i);
+        &mut self.entries[i as usize].agg
+    }
+
+    /// Adds a batch of `cloudtrail` rows (the lake's schema; other columns are ignored).
+    pub fn add_events(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        let date = dates(batch)?;
+        let time = times(batch, schema::EVENT_TIME)?;
+        let cols = [
+            strings(batch, &["recipientaccountid"])?,
+            strings(batch, &["awsregion"])?,
+            strings(batch, &["eventsource"])?,
+            strings(batch, &["eventname"])?,
+            strings(batch, &["useridentity", "arn"])?,
+            strings(batch, &["useridentity", "type"])?,
+            strings(batch, &["errorcode"])?,
+        ];
+        let readonly = booleans(batch, "readonly")?;
+        let ip = strings(batch, &[schema::SOURCE_IP_ADDRESS])?;
+        for r in 0..batch.num_rows() {
+            let t = time.is_valid(r).then(|| time.value(r));
+            let source = ip.is_valid(r).then(|| ip.value(r));
+            let row = RowKey {
+                date: date.is_valid(r).then(|| date.value(r)),
+                hour: t.map(|t| t.div_euclid(HOUR_US) * HOUR_US),
+                strings: std::array::from_fn(|i| cols[i].is_valid(r).then(|| cols[i].value(r))),
+                readonly: readonly.is_valid(r).then(|| readonly.value(r)),
+                ip_class: ip_class_code(source),
+            };
+            let agg = self.slot(&row);
+            agg.absorb(1, t, t);
+            if let Some(s) = source {
+                agg.ips.insert_hash(sketch::hash(s.as_bytes()));
+            }
+        }
+        self.events += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Adds a batch of rollup rows (the [`rollup_schema`]), merging rows with the same key.
+    pub fn add_rollups(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        let date = dates(batch)?;
+        let hour = times(batch, HOUR)?;
+        let names =
+            ["recipientaccountid", "awsregion", "eventsource", "eventname", PRINCIPAL, IDENTITY_TYPE, "errorcode"];
+        let cols: Vec<StringArray> = names.iter().map(|n| strings(batch, &[n])).collect::<Result<_, _>>()?;
+        let readonly = booleans(batch, "readonly")?;
+        let class = strings(batch, &[IP_CLASS])?;
+        let events = batch.column_by_name(EVENTS).and_then(|c| c.as_primitive_opt::<arrow::datatypes::Int64Type>());
+        let events = events.ok_or("the rollup batch has no Int64 events column")?.clone();
+        let first = times(batch, FIRST_SEEN)?;
+        let last = times(batch, LAST_SEEN)?;
+        let ips = batch.column_by_name(SOURCE_IPS).and_then(|c| c.as_binary_opt::<i32>());
+        let ips = ips.ok_or("the rollup batch has no binary source_ips column")?.clone();
+        for r in 0..batch.num_rows() {
+            let c = class.is_valid(r).then(|| class.value(r));
+            let row = RowKey {
+                date: date.is_valid(r).then(|| date.value(r)),
+                hour: hour.is_valid(r).then(|| hour.value(r)),
+                strings: std::array::from_fn(|i| cols[i].is_valid(r).then(|| cols[i].value(r))),
+                readonly: readonly.is_valid(r).then(|| readonly.value(r)),
+                ip_class: c.and_then(|c| IP_CLASSES.iter().position(|x| *x == c)).unwrap_or(3) as u8,
+            };
+            let n = events.value(r);
+            let agg = self.slot(&row);
+            agg.absorb(n, first.is_valid(r).then(|| first.value(r)), last.is_valid(r).then(|| last.value(r)));
+            if ips.is_valid(r) {
+                agg.ips.merge_bytes(ips.value(r)).map_err(|e| e.to_string())?;
+            }
+            self.events += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Adds another builder's rows.
+    pub fn merge(&mut self, other: RollupBuilder) {
+        for e in other.entries {
+            let k = &e.key;
+            let row = RowKey {
+                date: k.date,
+                hour: k.hour,
+                strings: std::array::from_fn(|i| k.strings[i].as_deref()),
+                readonly: k.readonly,
+                ip_class: k.ip_class,
+            };
+            let agg = self.slot(&row);
+            agg.absorb(e.agg.events, e.agg.first, e.agg.last);
+            agg.ips.merge(&e.agg.ips);
+        }
+        self.events += other.events;
+    }
+
+    /// The rows, one batch per event date (the partition; `None` for events without a
+    /// time), each row's `summarized_events` the day's event count.
+    pub fn finish(self) -> Vec<(Option<i32>, RecordBatch)> {
+        let mut by_day: BTreeMap<Option<i32>, Vec<Entry>> = BTreeMap::new();
+        for e in self.entries {
+            by_day.entry(e.key.date).or_default().push(e);
+        }
+        by_day.into_iter().map(|(day, rows)| (day, batch_of(day, &rows))).collect()
+    }
+}
+
+fn batch_of(day: Option<i32>, rows: &[Entry]) -> RecordBatch {
+    let ts = || TimestampMicrosecondBuilder::with_capacity(rows.len()).with_timezone("UTC");
+    let (mut hour, mut first, mut last) = (ts(), ts(), ts());
+    let mut strs: Vec<StringBuilder> = (0..STRINGS).map(|_| StringBuilder::new()).collect();
+    let mut readonly = BooleanBuilder::with_capacity(rows.len());
+    let mut class = StringBuilder::new();
+    let mut ips = BinaryBuilder::new();
+    let total: i64 = rows.iter().map(|e| e.agg.events).sum();
+    for e in rows {
+        hour.append_option(e.key.hour);
+        for (b, s) in strs.iter_mut().zip(&e.key.strings) {
+            b.append_option(s.as_deref());
+        }
+        readonly.append_option(e.key.readonly);
+        class.append_value(IP_CLASSES[e.key.ip_class as usize]);
+        first.append_option(e.agg.first);
+        last.append_option(e.agg.last);
+        ips.append_value(e.agg.ips.to_bytes());
+    }
+    let mut cols: Vec<ArrayRef> = vec![Arc::new(hour.finish())];
+    cols.extend(strs.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    cols.push(Arc::new(readonly.finish()));
+    cols.push(Arc::new(class.finish()));
+    cols.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|e| e.agg.events))));
+    cols.push(Arc::new(first.finish()));
+    cols.push(Arc::new(last.finish()));
+    cols.push(Arc::new(ips.finish()));
+    cols.push(Arc::new(Int64Array::from_value(total, rows.len())));
+    cols.push(Arc::new(Date32Array::from(vec![day; rows.len()])));
+    RecordBatch::try_new(rollup_schema(), cols).expect("rollup columns match the rollup schema")
+}
+
+/// Event counts per day (`eventdate` partition value as the log writes it; `None`: events
+/// without a time), read from a Delta snapshot's file list without opening any file.
+pub type DayCounts = BTreeMap<Option<String>, u64>;
+
+#[cfg(feature = "delta")]
+mod delta {
+    use std::collections::HashMap;
+
+    use deltalake::DeltaTable;
+    use deltalake::kernel::Add;
+    use deltalake::kernel::scalars::ScalarExt;
+    use deltalake::table::state::DeltaTableState;
+    use deltalake::writer::{DeltaWriter, WriteMode};
+    use indexmap::IndexMap;
+
+    use super::*;
+    use crate::{Lake, LakeError, Result};
+
+    /// The `cloudtrail` events per day: the sum of its files' record counts.
+    pub fn event_counts(state: &DeltaTableState) -> DayCounts {
+        let mut out = DayCounts::new();
+        for f in state.log_data().iter() {
+            let day = f.partition_values_map().remove(schema::EVENT_DATE).flatten();
+            *out.entry(day).or_default() += f.num_records().unwrap_or(0) as u64;
+        }
+        out
+    }
+
+    /// The events the rollup's files summarize per day (each file's `summarized_events`,
+    /// from the statistics in the log). A file without that statistic counts as
+    /// `u64::MAX`, so its day never matches.
+    pub fn summarized_counts(state: &DeltaTableState) -> DayCounts {
+        let mut out = DayCounts::new();
+        for f in state.log_data().iter() {
+            let day = f.partition_values_map().remove(schema::EVENT_DATE).flatten();
+            let n = f
+                .stats()
+                .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+                .and_then(|s| s.get("maxValues")?.get(SUMMARIZED_EVENTS)?.as_u64())
+                .unwrap_or(u64::MAX);
+            let c = out.entry(day).or_default();
+            *c = c.saturating_add(n);
+        }
+        out
+    }
+
+    /// The rollup as a reader of one `cloudtrail` version may use it: the rollup table at
+    /// a version loaded before that one, and whether it summarizes exactly the events of
+    /// every day (the same count per day, no day more or less).
+    #[derive(Debug, Clone)]
+    pub struct InStep {
+        /// The rollup table.
+        pub table: Arc<crate::LakeTable>,
+        /// Days whose counts disagree (empty: the rollup answers for the whole table).
+        pub days_out_of_step: Vec<Option<String>>,
+    }
+
+    impl InStep {
+        /// Compares a rollup version with the `cloudtrail` version a reader opened.
+        pub fn check(rollup: crate::LakeTable, cloudtrail: &DeltaTableState) -> InStep {
+            let events = event_counts(cloudtrail);
+            let summarized = summarized_counts(rollup.state());
+            let mut out: Vec<Option<String>> =
+                events.iter().filter(|(d, n)| summarized.get(*d) != Some(n)).map(|(d, _)| d.clone()).collect();
+            out.extend(summarized.keys().filter(|d| !events.contains_key(*d)).cloned());
+            InStep { table: Arc::new(rollup), days_out_of_step: out }
+        }
+
+        /// Whether the rollup answers for every day.
+        pub fn whole(&self) -> bool {
+            self.days_out_of_step.is_empty()
+        }
+    }
+
+    impl Lake {
+        /// Writes a run's rollup rows as files of the rollup table (one per day), not yet
+        /// committed. The table is created on first use.
+        pub async fn write_rollup(&self, rollup: RollupBuilder) -> Result<Vec<Add>> {
+            if rollup.is_empty() {
+                return Ok(vec![]);
+            }
+            let table = self.rollup_table().await?;
+            let err = LakeError::delta(&self.location);
+            let mut w = self.rollup_writer(&table)?;
+            for (_, batch) in rollup.finish() {
+                let date = batch.column_by_name(schema::EVENT_DATE).expect("the rollup has eventdate");
+                let Some(value) = ScalarExt::from_array(date.as_ref(), 0) else { continue };
+                let values = IndexMap::from([(schema::EVENT_DATE.to_string(), value)]);
+                w.write_partition(batch, &values, WriteMode::Default).await.map_err(&err)?;
+            }
+            w.flush().await.map_err(&err)
+        }
+
+        /// Folds the rollup: each day held in several files becomes one file of merged rows,
+        /// and each day whose rollup disagrees with the `cloudtrail` table's count is rebuilt
+        /// from that day's events. One commit per day, marked as a fold (so the repair of
+        /// interrupted runs knows every earlier run is in). A day that another writer
+        /// changed meanwhile is left for the next compaction.
+        pub async fn fold_rollups(&self) -> Result<FoldSummary> {
+            let err = LakeError::delta(&self.location);
+            let cloudtrail = self.table(crate::CLOUDTRAIL_TABLE).await?;
+            let mut rollups = self.rollup_table().await?;
+            let events = event_counts(cloudtrail.snapshot().map_err(&err)?);
+            let summarized = summarized_counts(rollups.snapshot().map_err(&err)?);
+            let mut files: BTreeMap<Option<String>, Vec<deltalake::kernel::Remove>> = BTreeMap::new();
+            for f in rollups.snapshot().map_err(&err)?.log_data().iter() {
+                let day = f.partition_values_map().remove(schema::EVENT_DATE).flatten();
+                files.entry(day).or_default().push(f.remove_action(true));
+            }
+            let mut summary = FoldSummary::default();
+            let days: std::collections::BTreeSet<Option<String>> =
+                events.keys().chain(summarized.keys()).cloned().collect();
+            for day in days {
+                let old = files.remove(&day).unwrap_or_default();
+                let in_step = events.get(&day) == summarized.get(&day);
+                if in_step && old.len() <= 1 {
+                    continue;
+                }
+                let predicate = match &day {
+                    Some(d) => format!("eventdate = DATE '{d}'"),
+                    None => "eventdate IS NULL".to_string(),
+                };
+                let mut builder = RollupBuilder::new();
+                if in_step {
+                    for b in crate::read_table(&rollups, &format!("SELECT * FROM t WHERE {predicate}")).await? {
+                        builder.add_rollups(&b).map_err(|e| LakeError::state(&self.location, e))?;
+                    }
+                } else if events.contains_key(&day) {
+                    let sql = format!(
+                        "SELECT eventdate, eventtime, recipientaccountid, awsregion, eventsource, eventname, \
+                         named_struct('arn', useridentity.arn, 'type', useridentity.type) AS useridentity, \
+                         errorcode, readonly, sourceipaddress FROM t WHERE {predicate}"
+                    );
+                    for b in crate::read_table(&cloudtrail, &sql).await? {
+                        builder.add_events(&b).map_err(|e| LakeError::state(&self.location, e))?;
+                    }
+                }
+                let adds = self.write_rollup(builder).await?;
+                let mut actions: Vec<deltalake::kernel::Action> =
+                    old.into_iter().map(deltalake::kernel::Action::Remove).collect();
+                actions.extend(adds.into_iter().map(deltalake::kernel::Action::Add));
+                let operation = deltalake::protocol::DeltaOperation::Write {
+                    mode: deltalake::protocol::SaveMode::Overwrite,
+                    partition_by: Some(vec![schema::EVENT_DATE.to_string()]),
+                    predicate: Some(predicate.clone()),
+                };
+                let meta =
+                    HashMap::from([(crate::commit::META_ROLLUP_FOLD.to_string(), serde_json::Value::Bool(true))]);
+                let snapshot = rollups.snapshot().map_err(&err)?.clone();
+                let done = deltalake::kernel::transaction::CommitBuilder::from(
+                    deltalake::kernel::transaction::CommitProperties::default(),
+                )
+                .with_actions(actions)
+                .with_app_metadata(meta)
+                .build(Some(&snapshot), rollups.log_store(), operation)
+                .await;
+                match done {
+                    Ok(_) if in_step => summary.days_folded += 1,
+                    Ok(_) => summary.days_rebuilt += 1,
+                    Err(e) => {
+                        tracing::warn!(day = ?day, error = %e, "The rollup of this day changed while folding; the next compaction folds it.");
+                    }
+                }
+                rollups.update_state().await.map_err(&err)?;
+            }
+            Ok(summary)
+        }
+
+        /// The rollup table, created when missing.
+        pub async fn rollup_table(&self) -> Result<DeltaTable> {
+            self.ensure_table(ROLLUPS_TABLE, &rollup_schema(), ROLLUP_PARTITION_COLUMNS).await?;
+            self.table(ROLLUPS_TABLE).await
+        }
+
+        pub(crate) fn rollup_writer(&self, table: &DeltaTable) -> Result<deltalake::writer::RecordBatchWriter> {
+            Ok(deltalake::writer::RecordBatchWriter::for_table(table)
+                .map_err(LakeError::delta(&self.location))?
+                .with_writer_properties(self.options.small_table_properties())
+                .with_target_file_size(u64::MAX / 4))
+        }
+    }
+}
+
+#[cfg(feature = "delta")]
+pub use delta::{InStep, event_counts, summarized_counts};
+
+/// What a fold of the rollup did.
+#[cfg(feature = "delta")]
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct FoldSummary {
+    /// Days whose several files were merged into one.
+    pub days_folded: u64,
+    /// Days rebuilt from their events (their counts disagreed with the events').
+    pub days_rebuilt: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_fall_into_classes() {
+        assert_eq!(ip_class(Some("203.0.113.7")), "public");
+        assert_eq!(ip_class(Some("10.1.2.3")), "private");
+        assert_eq!(ip_class(Some("192.168.0.1")), "private");
+        assert_eq!(ip_class(Some("fd00::1")), "private");
+        assert_eq!(ip_class(Some("2001:db8::1")), "public");
+        assert_eq!(ip_class(Some("ec2.amazonaws.com")), "aws");
+        assert_eq!(ip_class(Some("AWS Internal")), "aws");
+        assert_eq!(ip_class(Some("example.com")), "other");
+        assert_eq!(ip_class(Some("")), "none");
+        assert_eq!(ip_class(None), "none");
+    }
+}
