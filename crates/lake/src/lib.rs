@@ -60,6 +60,8 @@ pub mod scan;
 #[cfg(feature = "delta")]
 pub mod snapshot;
 #[cfg(feature = "delta")]
+pub mod sorted;
+#[cfg(feature = "delta")]
 mod tables;
 #[cfg(feature = "delta")]
 pub mod writer;
