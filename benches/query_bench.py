@@ -25,7 +25,10 @@ from deltalake import DeltaTable
 
 RUNS = 3
 THREADS = os.cpu_count() or 2
-DAY = "2026-11-16"  # a day in the middle of the 30-day corpus (2026-11-02 .. 2026-12-01)
+# A day in the middle of the 30-day corpus (2026-11-02 .. 2026-12-01); QUERY_DAY for others.
+DAY = os.environ.get("QUERY_DAY", "2026-11-16")
+# ROLLUPS=off: trailhouse answers from the events even where the hourly rollup could.
+ROLLUPS = os.environ.get("ROLLUPS", "on")
 
 # name -> (trailhouse SQL, DuckDB SQL or None when it is the same text). `{key}` is the
 # needle access key, picked from the lake at start.
@@ -105,9 +108,16 @@ def trailhouse(bin_, lake, sql, cluster=None):
     t = time.perf_counter()
     extra = ["--cluster", cluster] if cluster else []
     out = subprocess.run(
-        [bin_, "sql", "--lake", lake, "--format", "csv", *extra, sql], check=True, capture_output=True, text=True
+        [bin_, "sql", "--lake", lake, "--format", "csv", *extra, setting() + sql],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return time.perf_counter() - t, out.stdout.strip().splitlines()[1:]
+
+
+def setting():
+    return "" if ROLLUPS == "on" else f"SET trailhouse.rollups = {ROLLUPS}; "
 
 
 # bytes_scanned is a count metric: DataFusion prints it as 812, 10.12 K, 9.63 M or 1.2 B.
@@ -117,7 +127,10 @@ UNITS = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
 def trailhouse_bytes(bin_, lake, sql):
     """Sum of the plan's bytes_scanned metrics (printed with a count's K/M/B suffix)."""
     out = subprocess.run(
-        [bin_, "sql", "--lake", lake, "--format", "csv", "EXPLAIN ANALYZE " + sql], check=True, capture_output=True, text=True
+        [bin_, "sql", "--lake", lake, "--format", "csv", setting() + "EXPLAIN ANALYZE " + sql],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return sum(float(v) * UNITS[u] for v, u in re.findall(r"bytes_scanned=([0-9.]+)(?: ([KMBT]))?", out))
 
@@ -166,7 +179,7 @@ def main():
         queries[path] = (sql, sql)
     print(
         f"lake: {lake} ({events:,} events, {len(files)} data files); median of {RUNS} runs; "
-        f"{THREADS} threads each; duckdb {duckdb.__version__}"
+        f"{THREADS} threads each; duckdb {duckdb.__version__}; trailhouse rollups {ROLLUPS}"
     )
     cl_head = f"{'cluster s':>10}" if CLUSTER else ""
     print(f"{'query':48}{'trailhouse s':>13}{cl_head}{'duckdb s':>10}{'speed-up':>9}{'th MB':>9}{'duck MB':>9}  rows")

@@ -45,12 +45,17 @@ pub async fn overview(State(console): State<Arc<Console>>, uri: Uri) -> ApiResul
             None if params.text("range") == Some("all") => (newest - 2160 * HOUR, newest),
             None => (newest - i64::try_from(hours).unwrap_or(1) * HOUR, newest),
         };
-        let hours = (newest - from + HOUR - 1) / HOUR;
+        let hours = ((newest - from + HOUR - 1) / HOUR).max(1);
+        // Whole hours, the chart's bars: the `hours` hours up to the one holding the newest
+        // event. Whole hours are also what the hourly rollup answers (`lake::rollup`), so
+        // these counts read thousands of rollup rows, not the events.
+        let end = newest.div_euclid(HOUR) * HOUR + HOUR;
+        let from = end - hours * HOUR;
         shown = Some(Window { from, to: newest });
         let window = format!(
-            "eventtime > {} AND eventtime <= {} AND eventdate >= {} AND eventdate <= {}",
+            "eventtime >= {} AND eventtime < {} AND eventdate >= {} AND eventdate <= {}",
             ts_literal(from),
-            ts_literal(newest),
+            ts_literal(end),
             date_literal(from),
             date_literal(newest)
         );
