@@ -57,11 +57,20 @@ build() {
     echo "The lake $lake is built ($(cat "$lake.built"))." >&2
     return
   fi
-  rm -rf "$lake" "$corpus"
+  rm -rf "$corpus"
   mkdir -p "$(dirname "$lake")"
-  printf 'chunk\tstart\tevents\tfiles\tgzip_bytes\tzcat2_s\tingest_s\tingest_rss_mb\n' >"$tsv"
+  # An interrupted build resumes after its last chunk ingested (the ingest of a chunk is
+  # exactly once: a chunk interrupted midway is read again and adds only what is missing).
+  local done=0
+  if [ -f "$tsv" ] && [ -d "$lake/cloudtrail/_delta_log" ]; then
+    done=$(($(wc -l <"$tsv") - 1))
+    echo "Resuming after chunk $done." >&2
+  else
+    rm -rf "$lake"
+    printf 'chunk\tstart\tevents\tfiles\tgzip_bytes\tzcat2_s\tingest_s\tingest_rss_mb\n' >"$tsv"
+  fi
   local per_chunk=$((events / chunks)) chunk_days=$((days / chunks))
-  for ((i = 0; i < chunks; i++)); do
+  for ((i = done; i < chunks; i++)); do
     local start
     start=$(date -u -d "2026-09-01 + $((i * chunk_days)) days" +%F)
     echo "Chunk $((i + 1))/$chunks: generating $per_chunk events over $chunk_days days from $start ..." >&2

@@ -522,6 +522,10 @@ mod delta {
         pub table: Arc<crate::LakeTable>,
         /// Days whose counts disagree (empty: the rollup answers for the whole table).
         pub days_out_of_step: Vec<Option<String>>,
+        /// The rollup's rows (from its files' record counts).
+        pub rows: u64,
+        /// The events they summarize.
+        pub events: u64,
     }
 
     impl InStep {
@@ -532,7 +536,14 @@ mod delta {
             let mut out: Vec<Option<String>> =
                 events.iter().filter(|(d, n)| summarized.get(*d) != Some(n)).map(|(d, _)| d.clone()).collect();
             out.extend(summarized.keys().filter(|d| !events.contains_key(*d)).cloned());
-            InStep { table: Arc::new(rollup), days_out_of_step: out }
+            let rows = rollup.state().log_data().iter().map(|f| f.num_records().unwrap_or(0) as u64).sum();
+            let events = summarized.values().fold(0u64, |a, n| a.saturating_add(*n));
+            InStep { table: Arc::new(rollup), days_out_of_step: out, rows, events }
+        }
+
+        /// Events per rollup row: how much less a query reads from the rollup.
+        pub fn reduction(&self) -> f64 {
+            self.events as f64 / self.rows.max(1) as f64
         }
 
         /// Whether the rollup answers for every day.

@@ -14,8 +14,27 @@
 //!   counts agree, [`lake::rollup::InStep`]).
 //!
 //! The rewritten plan reads `TableScan: rollups` (what `EXPLAIN` shows), and answers with
-//! the same columns, names and types. `SET trailhouse.rollups = off` turns the rule off for
-//! the session (`on` back).
+//! the same columns, names and types.
+//!
+//! `SET trailhouse.rollups = auto|on|off` (per session). `auto`, the default, reads the
+//! rollup only where it is at least [`MIN_REDUCTION`] times smaller than the events: a
+//! lake whose principals each make a few calls an hour has nearly a rollup row per event,
+//! and reading it would cost what reading the events costs (measured on the generated
+//! 10M-event lake: 8.7M rollup rows, benches/README.md). `on` reads it whenever it can.
+
+/// Events per rollup row below which `auto` reads the events.
+pub const MIN_REDUCTION: f64 = 4.0;
+
+/// When the rule reads the rollup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Where it is at least [`MIN_REDUCTION`] times smaller than the events.
+    Auto,
+    /// Whenever it can answer.
+    On,
+    /// Never.
+    Off,
+}
 
 use std::sync::Arc;
 
@@ -45,13 +64,13 @@ const ROLLUPS: &str = lake::ROLLUPS_TABLE;
 /// trailhouse's session settings: `SET trailhouse.rollups = off`.
 #[derive(Debug, Clone)]
 pub struct TrailhouseOptions {
-    /// Answer aggregates from the hourly rollup when they can be.
-    pub rollups: bool,
+    /// When aggregates are answered from the hourly rollup.
+    pub rollups: Mode,
 }
 
 impl Default for TrailhouseOptions {
     fn default() -> Self {
-        TrailhouseOptions { rollups: true }
+        TrailhouseOptions { rollups: Mode::Auto }
     }
 }
 
@@ -69,20 +88,30 @@ impl ExtensionOptions for TrailhouseOptions {
         match key {
             "rollups" => {
                 self.rollups = match value.trim().to_ascii_lowercase().as_str() {
-                    "on" | "true" | "1" => true,
-                    "off" | "false" | "0" => false,
-                    other => return config_err!("trailhouse.rollups is on or off, not {other}"),
+                    "auto" => Mode::Auto,
+                    "on" | "true" | "1" => Mode::On,
+                    "off" | "false" | "0" => Mode::Off,
+                    other => return config_err!("trailhouse.rollups is auto, on or off, not {other}"),
                 };
                 Ok(())
             }
-            other => config_err!("no setting trailhouse.{other}; trailhouse's settings: trailhouse.rollups (on/off)"),
+            other => {
+                config_err!("no setting trailhouse.{other}; trailhouse's settings: trailhouse.rollups (auto/on/off)")
+            }
         }
     }
     fn entries(&self) -> Vec<ConfigEntry> {
         vec![ConfigEntry {
             key: "trailhouse.rollups".into(),
-            value: Some(if self.rollups { "on" } else { "off" }.into()),
-            description: "Answer aggregates over cloudtrail from the hourly rollup when they can be (on/off)",
+            value: Some(
+                match self.rollups {
+                    Mode::Auto => "auto",
+                    Mode::On => "on",
+                    Mode::Off => "off",
+                }
+                .into(),
+            ),
+            description: "Answer aggregates over cloudtrail from the hourly rollup: auto (where it is at least 4x smaller than the events), on, off",
         }]
     }
 }
@@ -115,11 +144,11 @@ impl OptimizerRule for UseRollups {
     }
 
     fn rewrite(&self, plan: LogicalPlan, config: &dyn OptimizerConfig) -> Result<Transformed<LogicalPlan>> {
-        let on = config.options().extensions.get::<TrailhouseOptions>().is_none_or(|o| o.rollups);
-        if !on {
+        let mode = config.options().extensions.get::<TrailhouseOptions>().map_or(Mode::Auto, |o| o.rollups);
+        if mode == Mode::Off {
             return Ok(Transformed::no(plan));
         }
-        match rewrite(&plan)? {
+        match rewrite(&plan, mode)? {
             Some(p) => Ok(Transformed::yes(p)),
             None => Ok(Transformed::no(plan)),
         }
@@ -145,12 +174,15 @@ fn scan_below(mut plan: &LogicalPlan) -> Option<(Vec<Expr>, &TableScan)> {
     }
 }
 
-fn rewrite(plan: &LogicalPlan) -> Result<Option<LogicalPlan>> {
+fn rewrite(plan: &LogicalPlan, mode: Mode) -> Result<Option<LogicalPlan>> {
     let LogicalPlan::Aggregate(agg) = plan else { return Ok(None) };
     let Some((filters, scan)) = scan_below(&agg.input) else { return Ok(None) };
     let Ok(provider) = source_as_provider(&scan.source) else { return Ok(None) };
     let Some(table) = provider.downcast_ref::<LakeTable>() else { return Ok(None) };
     let Some(rollup) = table.rollup().filter(|r| r.whole()) else { return Ok(None) };
+    if mode == Mode::Auto && rollup.reduction() < MIN_REDUCTION {
+        return Ok(None);
+    }
     if scan.table_name.table() != lake::CLOUDTRAIL_TABLE {
         return Ok(None);
     }
@@ -443,12 +475,12 @@ mod tests {
     #[test]
     fn the_setting_takes_on_and_off() {
         let mut o = TrailhouseOptions::default();
-        assert!(o.rollups);
+        assert_eq!(o.rollups, Mode::Auto);
         o.set("rollups", "OFF").unwrap();
-        assert!(!o.rollups);
+        assert_eq!(o.rollups, Mode::Off);
         o.set("rollups", "on").unwrap();
-        assert!(o.rollups);
-        assert!(o.set("rollups", "maybe").unwrap_err().to_string().contains("on or off"));
+        assert_eq!(o.rollups, Mode::On);
+        assert!(o.set("rollups", "maybe").unwrap_err().to_string().contains("auto, on or off"));
         assert!(o.set("rollup", "on").unwrap_err().to_string().contains("trailhouse.rollups"));
     }
 }

@@ -10,7 +10,15 @@ use query::LakeSession;
 
 use crate::fixture::fixture;
 
+/// A session that reads the rollup whenever it can (`on`; the default, `auto`, reads it only
+/// where it is much smaller than the events, and the fixture's few events are spread thin).
 async fn open(lake: &Path) -> LakeSession {
+    let s = open_default(lake).await;
+    s.sql("SET trailhouse.rollups = on").await.unwrap();
+    s
+}
+
+async fn open_default(lake: &Path) -> LakeSession {
     LakeSession::open(&lake.display().to_string(), &LakeOptions::default()).await.unwrap()
 }
 
@@ -121,15 +129,22 @@ async fn distinct_addresses_come_from_the_sketches_close_to_the_exact_count() {
 
 #[tokio::test]
 async fn the_setting_turns_the_rollup_off_and_on_and_refuses_other_values() {
-    let session = open(&fixture().lake).await;
+    let session = open_default(&fixture().lake).await;
     let sql = ANSWERABLE[0];
+    // `auto`: the rollup only where it is at least 4 times smaller than the events.
+    let sizes = rows(&session, "SELECT count(*) AS rows, sum(events) AS events FROM rollups").await;
+    let numbers: Vec<f64> = sizes.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();
+    let reduction = numbers[1] / numbers[0];
+    assert!(reduction < 4.0, "the fixture's events are spread thin: {sizes}");
+    assert!(!reads_rollup(&session, sql).await, "auto read a rollup {reduction:.1}x smaller than the events");
+    session.sql("SET trailhouse.rollups = on").await.unwrap();
     assert!(reads_rollup(&session, sql).await);
     session.sql("SET trailhouse.rollups = off").await.unwrap();
     assert!(!reads_rollup(&session, sql).await);
     session.sql("SET trailhouse.rollups = on").await.unwrap();
     assert!(reads_rollup(&session, sql).await);
     let e = session.sql("SET trailhouse.rollups = sometimes").await.unwrap_err().to_string();
-    assert!(e.contains("on or off"), "{e}");
+    assert!(e.contains("auto, on or off"), "{e}");
 }
 
 /// Copies a folder tree.

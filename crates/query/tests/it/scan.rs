@@ -283,7 +283,6 @@ async fn compaction_sorts_each_day_so_an_event_name_filter_reads_few_row_groups(
     }
     let (name, want) = counts.iter().min_by_key(|(k, n)| (**n, **k)).map(|(k, n)| (k.to_string(), *n)).unwrap();
     let sess = query::LakeSession::open(&dir.path().display().to_string(), &LakeOptions::default()).await.unwrap();
-    sess.sql("SET trailhouse.rollups = off").await.unwrap();
     let sql = format!("SELECT count(eventid) AS n FROM cloudtrail WHERE eventname = '{name}'");
     let (batches, scanned) = run_measured(&sess, &sql).await;
     let text = pretty_format_batches(&batches).unwrap().to_string();
