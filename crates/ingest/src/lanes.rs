@@ -66,8 +66,10 @@ pub struct QuarantinedFile {
 #[derive(Debug, Default)]
 pub struct Flushed {
     pub adds: Vec<Add>,
-    /// The hourly rollup rows of the events in `adds` ([`lake::rollup`]).
+    /// The hourly rollup rows of the events in `adds` ([`lake::rollup`]) not yet written...
     pub rollup: RollupBuilder,
+    /// ...and the rollup files written (uncommitted) whenever a lane's builder filled up.
+    pub rollup_written: Vec<Add>,
     pub ledger: Vec<LedgerEntry>,
     pub quarantined: Vec<QuarantinedFile>,
     pub files: u64,
@@ -82,6 +84,7 @@ impl Flushed {
     pub(crate) fn absorb(&mut self, o: Flushed) {
         self.adds.extend(o.adds);
         self.rollup.merge(o.rollup);
+        self.rollup_written.extend(o.rollup_written);
         self.ledger.extend(o.ledger);
         self.quarantined.extend(o.quarantined);
         self.files += o.files;
@@ -306,6 +309,11 @@ impl Lane {
     fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
         note_dates(&batch, &mut self.open_dates);
         self.out.rollup.add_events(&batch).map_err(|e| IngestError::Config(format!("rollup: {e}")))?;
+        if self.out.rollup.rows() >= self.lake.options().rollup_spill_rows {
+            let full = std::mem::take(&mut self.out.rollup);
+            let written = self.handle.block_on(self.lake.write_rollup(full))?;
+            self.out.rollup_written.extend(written);
+        }
         let result = match single_partition(&batch) {
             Some(values) => {
                 self.handle.block_on(self.writer.write_partition(batch, &values, WriteMode::Default)).map(|_| ())

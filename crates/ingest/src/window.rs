@@ -23,8 +23,9 @@ use crate::Result;
 pub struct Window {
     /// Data files the lanes wrote (not yet in any commit).
     pub adds: Vec<Add>,
-    /// The hourly rollup rows of those files' events.
+    /// The hourly rollup rows of those files' events, and the rollup files already written.
     pub rollup: RollupBuilder,
+    pub rollup_written: Vec<Add>,
     /// Ledger rows: each log file's, and each checked digest's (with its listed files').
     pub ledger: Vec<LedgerEntry>,
     /// The digests checked, as rows of the `integrity` table.
@@ -65,6 +66,7 @@ impl Window {
                     std::mem::take(&mut self.adds),
                     &self.ledger,
                     std::mem::take(&mut self.rollup),
+                    std::mem::take(&mut self.rollup_written),
                     &run_id,
                 )
                 .await?;

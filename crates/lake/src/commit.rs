@@ -45,7 +45,8 @@ const LEDGER_REPAIR_DEPTH: usize = 200;
 
 impl Lake {
     /// Commits one run: the data files, then the ledger entries and the run's rollup rows
-    /// ([`crate::rollup`]). Returns the `cloudtrail` version that holds the run (or the
+    /// ([`crate::rollup`]: those in `rollup`, and the files `rollup_written` already holds,
+    /// written by [`Lake::write_rollup`] as the builder filled up). Returns the `cloudtrail` version that holds the run (or the
     /// current one when it added no data).
     pub async fn commit_run(
         &self,
@@ -53,6 +54,7 @@ impl Lake {
         adds: Vec<Add>,
         ledger: &[LedgerEntry],
         rollup: RollupBuilder,
+        rollup_written: Vec<Add>,
         run_id: &str,
     ) -> Result<u64> {
         let err = LakeError::delta(&self.location);
@@ -66,7 +68,10 @@ impl Lake {
             crate::failpoint::hit("lake.ledger-written");
             adds
         };
-        let rollup_adds = if adds.is_empty() { vec![] } else { self.write_rollup(rollup).await? };
+        let mut rollup_adds = rollup_written;
+        if !adds.is_empty() {
+            rollup_adds.extend(self.write_rollup(rollup).await?);
+        }
         let mut version = cloudtrail.version().unwrap_or(0);
         if !adds.is_empty() {
             let mut meta = HashMap::new();

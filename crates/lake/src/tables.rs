@@ -90,6 +90,11 @@ impl Lake {
         Ok(Lake { location: location.to_string(), root: location_url(location)?, options: options.clone() })
     }
 
+    /// How this lake writes.
+    pub fn options(&self) -> &LakeOptions {
+        &self.options
+    }
+
     /// The location as the user gave it.
     pub fn location(&self) -> &str {
         &self.location

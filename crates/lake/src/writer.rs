@@ -28,6 +28,9 @@ pub struct LakeOptions {
     pub page_rows: usize,
     /// zstd level of the Parquet pages.
     pub zstd_level: i32,
+    /// Rows an ingest lane's hourly rollup holds before it writes them out
+    /// ([`crate::rollup::SPILL_ROWS`]).
+    pub rollup_spill_rows: usize,
 }
 
 impl Default for LakeOptions {
@@ -38,6 +41,7 @@ impl Default for LakeOptions {
             row_group_rows: 128 * 1024,
             page_rows: 4096,
             zstd_level: 1,
+            rollup_spill_rows: crate::rollup::SPILL_ROWS,
         }
     }
 }
