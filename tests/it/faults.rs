@@ -694,10 +694,9 @@ async fn commit_held_while_a_compaction_commits(hold: Hold) {
         let out = tokio::task::spawn_blocking(move || held.wait_with_output().unwrap()).await.unwrap();
         panic!("no commit of {} was held:\n{}", hold.table, String::from_utf8_lossy(&out.stderr));
     }
-    // "Compacted <lake>: <n> small files into <m>; ..."
+    // "Compacted <lake>: <n> files into <m> sorted (<d> days); ..."
     let compacted = run_ok(direct().args(["compact", "--lake", &lake]));
-    let removed: u64 =
-        compacted.split(" small files into").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
+    let removed: u64 = compacted.split(" files into").next().unwrap().rsplit(' ').next().unwrap().parse().unwrap();
     stats.release.notify_one();
     let out = tokio::task::spawn_blocking(move || held.wait_with_output().unwrap()).await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
