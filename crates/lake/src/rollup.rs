@@ -473,6 +473,14 @@ fn batch_of(day: Option<i32>, rows: &[Entry]) -> RecordBatch {
     RecordBatch::try_new(rollup_schema(), cols).expect("rollup columns match the rollup schema")
 }
 
+/// The SQL filter selecting one `eventdate` partition (`None`: events without a time).
+pub fn day_predicate(day: Option<&str>) -> String {
+    match day {
+        Some(d) => format!("{} = DATE '{d}'", schema::EVENT_DATE),
+        None => format!("{} IS NULL", schema::EVENT_DATE),
+    }
+}
+
 /// Event counts per day (`eventdate` partition value as the log writes it; `None`: events
 /// without a time), read from a Delta snapshot's file list without opening any file.
 pub type DayCounts = BTreeMap<Option<String>, u64>;
@@ -602,10 +610,7 @@ mod delta {
                 if in_step && old.len() <= 1 {
                     continue;
                 }
-                let predicate = match &day {
-                    Some(d) => format!("eventdate = DATE '{d}'"),
-                    None => "eventdate IS NULL".to_string(),
-                };
+                let predicate = day_predicate(day.as_deref());
                 let mut builder = RollupBuilder::new();
                 if in_step {
                     for b in crate::read_table(&rollups, &format!("SELECT * FROM t WHERE {predicate}")).await? {

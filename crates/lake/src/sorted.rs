@@ -77,10 +77,7 @@ impl Lake {
             if all_sorted {
                 continue;
             }
-            let predicate = match &day {
-                Some(d) => format!("eventdate = DATE '{d}'"),
-                None => "eventdate IS NULL".to_string(),
-            };
+            let predicate = crate::rollup::day_predicate(day.as_deref());
             let sql = format!("SELECT * FROM t WHERE {predicate} ORDER BY {SORT_KEY}");
             let mut stream =
                 ctx.sql(&sql).await.map_err(|e| df(self, e))?.execute_stream().await.map_err(|e| df(self, e))?;

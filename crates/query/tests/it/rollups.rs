@@ -147,6 +147,29 @@ async fn the_setting_turns_the_rollup_off_and_on_and_refuses_other_values() {
     assert!(e.contains("auto, on or off"), "{e}");
 }
 
+/// Generates `events` over the fixture's two days (2 accounts, `seed`) into `logs` and
+/// backfills them into `lake`.
+async fn ingest_generated(
+    lake: &lake::Lake,
+    logs: &Path,
+    events: u64,
+    seed: u64,
+    o: ingest::backfill::BackfillOptions,
+) {
+    let opts = sample_logs::GenerateOptions {
+        out: logs.to_path_buf(),
+        events,
+        accounts: 2,
+        days: 2,
+        seed,
+        ..Default::default()
+    };
+    sample_logs::generate(&opts).unwrap();
+    let src =
+        ingest::source::Source::parse(&logs.display().to_string(), &ingest::aws::AwsOptions::default()).await.unwrap();
+    ingest::backfill::backfill(lake, &src, &o).await.unwrap();
+}
+
 /// Copies a folder tree.
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -200,20 +223,8 @@ async fn compaction_folds_each_days_rollup_into_one_file_with_the_same_answers()
         walk(&lake.join(name)).into_iter().filter(|p| data(p) && p.extension().is_some_and(|e| e == "parquet")).count()
     };
     // A second ingest of the same two days: each day's rollup is now two files.
-    let logs = dir.path().join("more");
-    let opts = sample_logs::GenerateOptions {
-        out: logs.clone(),
-        events: 500,
-        accounts: 2,
-        days: 2,
-        seed: 8,
-        ..Default::default()
-    };
-    sample_logs::generate(&opts).unwrap();
     let l = lake::Lake::open_existing(&lake.display().to_string(), &LakeOptions::default()).await.unwrap();
-    let src =
-        ingest::source::Source::parse(&logs.display().to_string(), &ingest::aws::AwsOptions::default()).await.unwrap();
-    ingest::backfill::backfill(&l, &src, &ingest::backfill::BackfillOptions::default()).await.unwrap();
+    ingest_generated(&l, &dir.path().join("more"), 500, 8, ingest::backfill::BackfillOptions::default()).await;
     assert_eq!(files("rollups"), 4);
     let before: Vec<String> = {
         let s = open(&lake).await;
@@ -249,24 +260,12 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 #[tokio::test]
 async fn an_ingest_whose_rollup_outgrows_its_bound_writes_it_in_parts_that_still_count_each_event_once() {
     let dir = tempfile::tempdir().unwrap();
-    let logs = dir.path().join("logs");
     let lake_dir = dir.path().join("lake");
-    let opts = sample_logs::GenerateOptions {
-        out: logs.clone(),
-        events: 3_000,
-        accounts: 2,
-        days: 2,
-        seed: 9,
-        ..Default::default()
-    };
-    sample_logs::generate(&opts).unwrap();
     // A bound of 100 rows: the run writes its rollup many times before its one commit.
     let small = LakeOptions { rollup_spill_rows: 100, ..LakeOptions::default() };
     let l = lake::Lake::open_or_create(&lake_dir.display().to_string(), &small).await.unwrap();
-    let src =
-        ingest::source::Source::parse(&logs.display().to_string(), &ingest::aws::AwsOptions::default()).await.unwrap();
     let o = ingest::backfill::BackfillOptions { lanes: 2, batch_rows: 200, ..Default::default() };
-    ingest::backfill::backfill(&l, &src, &o).await.unwrap();
+    ingest_generated(&l, &dir.path().join("logs"), 3_000, 9, o).await;
     let rollups = l.table(lake::ROLLUPS_TABLE).await.unwrap();
     let files = rollups.snapshot().unwrap().log_data().num_files();
     assert!(files > 10, "{files} rollup files for a run bounded to 100 rows a lane");
