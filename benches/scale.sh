@@ -75,7 +75,7 @@ build() {
     start=$(date -u -d "2026-09-01 + $((i * chunk_days)) days" +%F)
     echo "Chunk $((i + 1))/$chunks: generating $per_chunk events over $chunk_days days from $start ..." >&2
     "$bin" generate --out "$corpus" --events "$per_chunk" --days "$chunk_days" --accounts "$accounts" \
-      --start "$start" --seed "$((i + 1))" >&2
+      --start "$start" --seed "$((i + 1))" --accounts-seed 1 --skew >&2
     local files bytes z ingest
     files=$(find "$corpus" -name '*.json.gz' | wc -l)
     bytes=$(find "$corpus" -name '*.json.gz' -printf '%s\n' | awk '{ s += $1 } END { print s }')

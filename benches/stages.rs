@@ -1,7 +1,8 @@
 //! Per-stage throughput on a generated corpus, one core: inflate, parse into Arrow, Parquet
 //! encode (with the lake's writer settings, and without compression to separate zstd's
-//! share), and a run's commit. `cargo bench --bench stages`; criterion reports events/s
-//! (elements) and MB/s (bytes of gzip input for inflate, of JSON for parse).
+//! share), the hourly rollup (built, and built and encoded), and a run's commit.
+//! `cargo bench --bench stages`; criterion reports events/s (elements) and MB/s (bytes of
+//! gzip input for inflate, of JSON for parse).
 
 use std::path::Path;
 
@@ -132,6 +133,37 @@ fn stages(c: &mut Criterion) {
     g.bench_function("parquet_encode_lake_settings", |b| b.iter(|| encode(&props)));
     let uncompressed = props.clone().into_builder().set_compression(parquet::basic::Compression::UNCOMPRESSED).build();
     g.bench_function("parquet_encode_uncompressed", |b| b.iter(|| encode(&uncompressed)));
+
+    // The hourly rollup of the decoded batches, as a lane builds it, then its rows Parquet
+    // encoded with the rollup table's settings.
+    let rollup_props = LakeOptions::default().small_table_properties();
+    g.bench_function("rollup_build", |b| {
+        b.iter(|| {
+            let mut r = lake::rollup::RollupBuilder::new();
+            for batch in &batches {
+                r.add_events(batch).expect("rollup");
+            }
+            r.rows()
+        })
+    });
+    g.bench_function("rollup_build_and_encode", |b| {
+        b.iter(|| {
+            let mut r = lake::rollup::RollupBuilder::new();
+            for batch in &batches {
+                r.add_events(batch).expect("rollup");
+            }
+            let mut w = parquet::arrow::ArrowWriter::try_new(
+                Vec::with_capacity(64 << 20),
+                lake::rollup::rollup_schema(),
+                Some(rollup_props.clone()),
+            )
+            .expect("writer");
+            for (_, batch) in r.finish() {
+                w.write(&batch).expect("write");
+            }
+            w.into_inner().expect("close").len()
+        })
+    });
 
     // A run's commit: the data files' adds and one ledger entry per source file, into a new
     // lake each time (the data files themselves are written once, outside the timing).

@@ -52,6 +52,15 @@ pub struct Args {
     /// it measures the pack's noise (benches/detect.sh prints it per rule).
     #[arg(long)]
     pub no_planted: bool,
+    /// Traffic skewed as an organization's is: account k carries 1/k of the first's share,
+    /// a few people and roles make most calls, a role's sessions reuse a few names. What
+    /// benches/scale.sh generates, so the hourly rollup is measured where it pays.
+    #[arg(long)]
+    pub skew: bool,
+    /// Draw the accounts (ids, addresses) and the organization id from this seed instead of
+    /// --seed: parts of one corpus generated with different seeds share their accounts.
+    #[arg(long)]
+    pub accounts_seed: Option<u64>,
     /// Single-account key layout instead of the organization-trail layout.
     #[arg(long)]
     pub single_account_layout: bool,
@@ -75,6 +84,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         tamper: a.tamper,
         bucket: a.bucket.clone(),
         planted: !a.no_planted,
+        skew: a.skew,
+        accounts_seed: a.accounts_seed,
     };
     let started = std::time::Instant::now();
     let s = tokio::task::spawn_blocking(move || generate(&opts)).await??;

@@ -66,9 +66,11 @@ pub struct QuarantinedFile {
 #[derive(Debug, Default)]
 pub struct Flushed {
     pub adds: Vec<Add>,
-    /// The hourly rollup rows of the events in `adds` ([`lake::rollup`]) not yet written...
+    /// The hourly rollup rows of the events in `adds` ([`lake::rollup`]) not yet written
+    /// (empty once a lane has flushed)...
     pub rollup: RollupBuilder,
-    /// ...and the rollup files written (uncommitted) whenever a lane's builder filled up.
+    /// ...and the rollup files written (uncommitted) when a lane's builder filled up or
+    /// flushed.
     pub rollup_written: Vec<Add>,
     pub ledger: Vec<LedgerEntry>,
     pub quarantined: Vec<QuarantinedFile>,
@@ -410,6 +412,11 @@ impl Lane {
         self.open_dates.clear();
         let mut out = std::mem::take(&mut self.out);
         out.adds.extend(adds);
+        // Each lane writes its own rollup rows, in parallel with the others, rather than
+        // merging them into one builder written on the commit path. The same key in two
+        // lanes' files is two rows; readers sum them and compaction folds them.
+        let rollup = std::mem::take(&mut out.rollup);
+        out.rollup_written.extend(self.handle.block_on(self.lake.write_rollup(rollup))?);
         Ok(out)
     }
 }

@@ -22,8 +22,8 @@
 //! key; a day whose counts disagree (a lake written before rollups existed, a run that
 //! crashed before its repair) is rebuilt from the day's events.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -31,6 +31,8 @@ use arrow::array::{
     StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef, TimestampMicrosecondType};
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::schema;
 use crate::sketch::{self, Sketch};
@@ -86,8 +88,9 @@ pub fn rollup_schema() -> SchemaRef {
 }
 
 /// Rows a run's rollup builder holds before they are written out (and the builder starts
-/// again): ~500 bytes each, so about 100 MB per ingest lane. A generated 10M-event backfill
-/// in one commit held 8.7M rows, 7.4 GB, before this bound. The files written early are
+/// again): ~100 bytes each plus their distinct strings, so some 20-40 MB per ingest lane.
+/// A generated 10M-event backfill in one commit held 8.7M rows, 7.4 GB, before this bound
+/// (and before the keys were interned). The files written early are
 /// committed with the run's others; compaction folds them.
 pub const SPILL_ROWS: usize = 200_000;
 
@@ -135,22 +138,133 @@ fn ip_class_code(source: Option<&str>) -> u8 {
 
 /// The rollup's string dimensions, in column order after `hour`.
 const STRINGS: usize = 7;
+/// The id of an absent string.
+const NULL: u32 = u32::MAX;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The distinct values of one string column, each stored once (in one buffer) and named
+/// by a dense id, so a rollup key is a few integers and a new key allocates nothing.
+#[derive(Default)]
+struct Interner {
+    text: String,
+    ends: Vec<usize>,
+    table: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+fn slice<'a>(text: &'a str, ends: &[usize], id: u32) -> &'a str {
+    let i = id as usize;
+    &text[if i == 0 { 0 } else { ends[i - 1] }..ends[i]]
+}
+
+impl Interner {
+    fn get(&self, id: u32) -> Option<&str> {
+        (id != NULL).then(|| slice(&self.text, &self.ends, id))
+    }
+
+    fn id(&mut self, s: &str) -> u32 {
+        let Interner { text, ends, table, hasher } = self;
+        let h = hasher.hash_one(s);
+        let eq = |id: &u32| slice(text, ends, *id) == s;
+        match table.entry(h, eq, |id| hasher.hash_one(slice(text, ends, *id))) {
+            hashbrown::hash_table::Entry::Occupied(o) => *o.get(),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                let id = ends.len() as u32;
+                v.insert(id);
+                text.push_str(s);
+                ends.push(text.len());
+                id
+            }
+        }
+    }
+}
+
+/// A rollup row's dimensions, its strings as their [`Interner`] ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     date: Option<i32>,
     hour: Option<i64>,
-    strings: [Option<Box<str>>; STRINGS],
+    strings: [u32; STRINGS],
     readonly: Option<bool>,
     ip_class: u8,
 }
 
-#[derive(Debug, Clone)]
+/// A row's distinct source addresses: most rows see one, which needs no allocation.
+#[derive(Debug, Clone, Default)]
+enum Ips {
+    #[default]
+    None,
+    One(u64),
+    Many(Sketch),
+}
+
+impl Ips {
+    fn insert(&mut self, h: u64) {
+        match self {
+            Ips::None => *self = Ips::One(h),
+            Ips::One(x) if *x == h => {}
+            Ips::One(x) => {
+                let mut s = Sketch::default();
+                s.insert_hash(*x);
+                s.insert_hash(h);
+                *self = Ips::Many(s);
+            }
+            Ips::Many(s) => s.insert_hash(h),
+        }
+    }
+
+    fn sketch(&mut self) -> &mut Sketch {
+        match self {
+            Ips::Many(s) => s,
+            _ => {
+                let mut s = Sketch::default();
+                if let Ips::One(h) = self {
+                    s.insert_hash(*h);
+                }
+                *self = Ips::Many(s);
+                self.sketch()
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &Ips) {
+        match other {
+            Ips::None => {}
+            Ips::One(h) => self.insert(*h),
+            Ips::Many(s) => self.sketch().merge(s),
+        }
+    }
+
+    fn merge_bytes(&mut self, bytes: &[u8]) -> Result<(), sketch::BadSketch> {
+        match bytes {
+            [sketch::SPARSE] => Ok(()),
+            [sketch::SPARSE, h @ ..] if h.len() == 8 => {
+                self.insert(u64::from_le_bytes(h.try_into().expect("8 bytes")));
+                Ok(())
+            }
+            _ => self.sketch().merge_bytes(bytes),
+        }
+    }
+
+    /// The stored form of the row's [`Sketch`].
+    fn write(&self, out: &mut BinaryBuilder) {
+        match self {
+            Ips::None => out.append_value([sketch::SPARSE]),
+            Ips::One(h) => {
+                let mut b = [sketch::SPARSE; 9];
+                b[1..].copy_from_slice(&h.to_le_bytes());
+                out.append_value(b);
+            }
+            Ips::Many(s) => out.append_value(s.to_bytes()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
 struct Agg {
     events: i64,
     first: Option<i64>,
     last: Option<i64>,
-    ips: Sketch,
+    ips: Ips,
 }
 
 impl Agg {
@@ -167,99 +281,54 @@ impl Agg {
     }
 }
 
-struct Entry {
-    key: Key,
-    agg: Agg,
-    /// The next entry with the same hash, or `u32::MAX`.
-    next: u32,
-}
-
-/// A hasher for keys that are already hashes.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only u64 keys")
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-const NONE: u32 = u32::MAX;
-
 /// Rollup rows being built from batches of events (an ingest run's) or of rollup rows (a
-/// fold), merged by key.
+/// fold), merged by key. A row costs its fixed-size key and aggregate (~100 bytes); each
+/// distinct string is stored once.
 #[derive(Default)]
 pub struct RollupBuilder {
-    entries: Vec<Entry>,
-    index: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    strings: [Interner; STRINGS],
+    keys: Vec<Key>,
+    aggs: Vec<Agg>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
     events: u64,
 }
 
 impl std::fmt::Debug for RollupBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RollupBuilder").field("rows", &self.entries.len()).field("events", &self.events).finish()
+        f.debug_struct("RollupBuilder").field("rows", &self.keys.len()).field("events", &self.events).finish()
     }
 }
 
-/// A row's dimensions, borrowed from the batch being added.
-struct RowKey<'a> {
-    date: Option<i32>,
-    hour: Option<i64>,
-    strings: [Option<&'a str>; STRINGS],
-    readonly: Option<bool>,
-    ip_class: u8,
+/// Interns one row's strings, reusing the previous row's id where the value repeats (the
+/// account and region of a batch from one log file, runs of one service's calls).
+struct Row<'a> {
+    cols: &'a [StringArray; STRINGS],
+    last: [Option<(&'a str, u32)>; STRINGS],
 }
 
-impl RowKey<'_> {
-    fn hash(&self) -> u64 {
-        let mut h = mix(0x9e37_79b9_7f4a_7c15, self.date.map_or(u64::MAX, |d| d as u64));
-        h = mix(h, self.hour.map_or(u64::MAX, |d| d as u64));
-        for s in &self.strings {
-            h = match s {
-                Some(s) => mix_bytes(h, s.as_bytes()),
-                None => mix(h, 0x5555),
-            };
-        }
-        mix(h, u64::from(self.readonly.map_or(2u8, u8::from)) << 8 | u64::from(self.ip_class))
+impl<'a> Row<'a> {
+    fn new(cols: &'a [StringArray; STRINGS]) -> Row<'a> {
+        Row { cols, last: [None; STRINGS] }
     }
 
-    fn matches(&self, k: &Key) -> bool {
-        self.date == k.date
-            && self.hour == k.hour
-            && self.readonly == k.readonly
-            && self.ip_class == k.ip_class
-            && self.strings.iter().zip(&k.strings).all(|(a, b)| *a == b.as_deref())
+    fn ids(&mut self, strings: &mut [Interner; STRINGS], r: usize) -> [u32; STRINGS] {
+        std::array::from_fn(|c| {
+            let col = &self.cols[c];
+            if !col.is_valid(r) {
+                return NULL;
+            }
+            let v = col.value(r);
+            match self.last[c] {
+                Some((prev, id)) if prev == v => id,
+                _ => {
+                    let id = strings[c].id(v);
+                    self.last[c] = Some((v, id));
+                    id
+                }
+            }
+        })
     }
-
-    fn owned(&self) -> Key {
-        Key {
-            date: self.date,
-            hour: self.hour,
-            strings: self.strings.map(|s| s.map(Box::from)),
-            readonly: self.readonly,
-            ip_class: self.ip_class,
-        }
-    }
-}
-
-fn mix(h: u64, v: u64) -> u64 {
-    (h ^ v).wrapping_mul(0x0100_0000_01b3).rotate_left(29)
-}
-
-fn mix_bytes(mut h: u64, b: &[u8]) -> u64 {
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        h = mix(h, u64::from_le_bytes(c.try_into().expect("8 bytes")));
-    }
-    let mut tail = [0u8; 8];
-    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    mix(mix(h, u64::from_le_bytes(tail)), b.len() as u64)
 }
 
 /// A string column of a batch, as Utf8 (other string types are cast).
@@ -313,33 +382,27 @@ impl RollupBuilder {
 
     /// The rollup rows so far.
     pub fn rows(&self) -> usize {
-        self.entries.len()
+        self.keys.len()
     }
 
     /// Whether nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.keys.is_empty()
     }
 
-    fn slot(&mut self, row: &RowKey<'_>) -> &mut Agg {
-        let h = row.hash();
-        let head = self.index.get(&h).copied().unwrap_or(NONE);
-        let mut at = head;
-        while at != NONE {
-            let e = &self.entries[at as usize];
-            if row.matches(&e.key) {
-                return &mut self.entries[at as usize].agg;
+    fn slot(&mut self, key: Key) -> &mut Agg {
+        let RollupBuilder { keys, aggs, index, hasher, .. } = self;
+        let h = hasher.hash_one(key);
+        let eq = |i: &u32| keys[*i as usize] == key;
+        match index.entry(h, eq, |i| hasher.hash_one(keys[*i as usize])) {
+            hashbrown::hash_table::Entry::Occupied(o) => &mut aggs[*o.get() as usize],
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(keys.len() as u32);
+                keys.push(key);
+                aggs.push(Agg::default());
+                aggs.last_mut().expect("just pushed")
             }
-            at = e.next;
         }
-        let i = self.entries.len() as u32;
-        self.entries.push(Entry {
-            key: row.owned(),
-            agg: Agg { events: 0, first: None, last: None, ips: Sketch::default() },
-            next: head,
-        });
-        self.index.insert(h, i);
-        &mut self.entries[i as usize].agg
     }
 
     /// Adds a batch of `cloudtrail` rows (the lake's schema; other columns are ignored).
@@ -357,20 +420,21 @@ impl RollupBuilder {
         ];
         let readonly = booleans(batch, "readonly")?;
         let ip = strings(batch, &[schema::SOURCE_IP_ADDRESS])?;
+        let mut row = Row::new(&cols);
         for r in 0..batch.num_rows() {
             let t = time.is_valid(r).then(|| time.value(r));
             let source = ip.is_valid(r).then(|| ip.value(r));
-            let row = RowKey {
+            let key = Key {
                 date: date.is_valid(r).then(|| date.value(r)),
                 hour: t.map(|t| t.div_euclid(HOUR_US) * HOUR_US),
-                strings: std::array::from_fn(|i| cols[i].is_valid(r).then(|| cols[i].value(r))),
+                strings: row.ids(&mut self.strings, r),
                 readonly: readonly.is_valid(r).then(|| readonly.value(r)),
                 ip_class: ip_class_code(source),
             };
-            let agg = self.slot(&row);
+            let agg = self.slot(key);
             agg.absorb(1, t, t);
             if let Some(s) = source {
-                agg.ips.insert_hash(sketch::hash(s.as_bytes()));
+                agg.ips.insert(sketch::hash(s.as_bytes()));
             }
         }
         self.events += batch.num_rows() as u64;
@@ -383,7 +447,11 @@ impl RollupBuilder {
         let hour = times(batch, HOUR)?;
         let names =
             ["recipientaccountid", "awsregion", "eventsource", "eventname", PRINCIPAL, IDENTITY_TYPE, "errorcode"];
-        let cols: Vec<StringArray> = names.iter().map(|n| strings(batch, &[n])).collect::<Result<_, _>>()?;
+        let cols = names.map(|n| strings(batch, &[n]));
+        let cols: [StringArray; STRINGS] = match cols.iter().find_map(|c| c.as_ref().err()) {
+            Some(e) => return Err(e.clone()),
+            None => cols.map(|c| c.expect("checked")),
+        };
         let readonly = booleans(batch, "readonly")?;
         let class = strings(batch, &[IP_CLASS])?;
         let events = batch.column_by_name(EVENTS).and_then(|c| c.as_primitive_opt::<arrow::datatypes::Int64Type>());
@@ -392,17 +460,18 @@ impl RollupBuilder {
         let last = times(batch, LAST_SEEN)?;
         let ips = batch.column_by_name(SOURCE_IPS).and_then(|c| c.as_binary_opt::<i32>());
         let ips = ips.ok_or("the rollup batch has no binary source_ips column")?.clone();
+        let mut row = Row::new(&cols);
         for r in 0..batch.num_rows() {
             let c = class.is_valid(r).then(|| class.value(r));
-            let row = RowKey {
+            let key = Key {
                 date: date.is_valid(r).then(|| date.value(r)),
                 hour: hour.is_valid(r).then(|| hour.value(r)),
-                strings: std::array::from_fn(|i| cols[i].is_valid(r).then(|| cols[i].value(r))),
+                strings: row.ids(&mut self.strings, r),
                 readonly: readonly.is_valid(r).then(|| readonly.value(r)),
                 ip_class: c.and_then(|c| IP_CLASSES.iter().position(|x| *x == c)).unwrap_or(3) as u8,
             };
             let n = events.value(r);
-            let agg = self.slot(&row);
+            let agg = self.slot(key);
             agg.absorb(n, first.is_valid(r).then(|| first.value(r)), last.is_valid(r).then(|| last.value(r)));
             if ips.is_valid(r) {
                 agg.ips.merge_bytes(ips.value(r)).map_err(|e| e.to_string())?;
@@ -414,18 +483,31 @@ impl RollupBuilder {
 
     /// Adds another builder's rows.
     pub fn merge(&mut self, other: RollupBuilder) {
-        for e in other.entries {
-            let k = &e.key;
-            let row = RowKey {
-                date: k.date,
-                hour: k.hour,
-                strings: std::array::from_fn(|i| k.strings[i].as_deref()),
-                readonly: k.readonly,
-                ip_class: k.ip_class,
-            };
-            let agg = self.slot(&row);
-            agg.absorb(e.agg.events, e.agg.first, e.agg.last);
-            agg.ips.merge(&e.agg.ips);
+        if self.is_empty() {
+            let events = self.events;
+            *self = other;
+            self.events += events;
+            return;
+        }
+        // Each of the other's strings, interned here once.
+        let remap: Vec<Vec<u32>> = (0..STRINGS)
+            .map(|c| {
+                let theirs = &other.strings[c];
+                (0..theirs.ends.len() as u32)
+                    .map(|id| self.strings[c].id(slice(&theirs.text, &theirs.ends, id)))
+                    .collect()
+            })
+            .collect();
+        for (key, agg) in other.keys.into_iter().zip(other.aggs) {
+            let mut key = key;
+            for (c, id) in key.strings.iter_mut().enumerate() {
+                if *id != NULL {
+                    *id = remap[c][*id as usize];
+                }
+            }
+            let slot = self.slot(key);
+            slot.absorb(agg.events, agg.first, agg.last);
+            slot.ips.merge(&agg.ips);
         }
         self.events += other.events;
     }
@@ -433,44 +515,45 @@ impl RollupBuilder {
     /// The rows, one batch per event date (the partition; `None` for events without a
     /// time), each row's `summarized_events` the day's event count.
     pub fn finish(self) -> Vec<(Option<i32>, RecordBatch)> {
-        let mut by_day: BTreeMap<Option<i32>, Vec<Entry>> = BTreeMap::new();
-        for e in self.entries {
-            by_day.entry(e.key.date).or_default().push(e);
+        let mut by_day: BTreeMap<Option<i32>, Vec<u32>> = BTreeMap::new();
+        for (i, k) in self.keys.iter().enumerate() {
+            by_day.entry(k.date).or_default().push(i as u32);
         }
-        by_day.into_iter().map(|(day, rows)| (day, batch_of(day, &rows))).collect()
+        by_day.into_iter().map(|(day, rows)| (day, self.batch_of(day, &rows))).collect()
     }
-}
 
-fn batch_of(day: Option<i32>, rows: &[Entry]) -> RecordBatch {
-    let ts = || TimestampMicrosecondBuilder::with_capacity(rows.len()).with_timezone("UTC");
-    let (mut hour, mut first, mut last) = (ts(), ts(), ts());
-    let mut strs: Vec<StringBuilder> = (0..STRINGS).map(|_| StringBuilder::new()).collect();
-    let mut readonly = BooleanBuilder::with_capacity(rows.len());
-    let mut class = StringBuilder::new();
-    let mut ips = BinaryBuilder::new();
-    let total: i64 = rows.iter().map(|e| e.agg.events).sum();
-    for e in rows {
-        hour.append_option(e.key.hour);
-        for (b, s) in strs.iter_mut().zip(&e.key.strings) {
-            b.append_option(s.as_deref());
+    fn batch_of(&self, day: Option<i32>, rows: &[u32]) -> RecordBatch {
+        let ts = || TimestampMicrosecondBuilder::with_capacity(rows.len()).with_timezone("UTC");
+        let (mut hour, mut first, mut last) = (ts(), ts(), ts());
+        let mut strs: Vec<StringBuilder> = (0..STRINGS).map(|_| StringBuilder::new()).collect();
+        let mut readonly = BooleanBuilder::with_capacity(rows.len());
+        let mut class = StringBuilder::new();
+        let mut ips = BinaryBuilder::new();
+        let total: i64 = rows.iter().map(|&i| self.aggs[i as usize].events).sum();
+        for &i in rows {
+            let (key, agg) = (&self.keys[i as usize], &self.aggs[i as usize]);
+            hour.append_option(key.hour);
+            for (c, b) in strs.iter_mut().enumerate() {
+                b.append_option(self.strings[c].get(key.strings[c]));
+            }
+            readonly.append_option(key.readonly);
+            class.append_value(IP_CLASSES[key.ip_class as usize]);
+            first.append_option(agg.first);
+            last.append_option(agg.last);
+            agg.ips.write(&mut ips);
         }
-        readonly.append_option(e.key.readonly);
-        class.append_value(IP_CLASSES[e.key.ip_class as usize]);
-        first.append_option(e.agg.first);
-        last.append_option(e.agg.last);
-        ips.append_value(e.agg.ips.to_bytes());
+        let mut cols: Vec<ArrayRef> = vec![Arc::new(hour.finish())];
+        cols.extend(strs.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        cols.push(Arc::new(readonly.finish()));
+        cols.push(Arc::new(class.finish()));
+        cols.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|&i| self.aggs[i as usize].events))));
+        cols.push(Arc::new(first.finish()));
+        cols.push(Arc::new(last.finish()));
+        cols.push(Arc::new(ips.finish()));
+        cols.push(Arc::new(Int64Array::from_value(total, rows.len())));
+        cols.push(Arc::new(Date32Array::from(vec![day; rows.len()])));
+        RecordBatch::try_new(rollup_schema(), cols).expect("rollup columns match the rollup schema")
     }
-    let mut cols: Vec<ArrayRef> = vec![Arc::new(hour.finish())];
-    cols.extend(strs.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-    cols.push(Arc::new(readonly.finish()));
-    cols.push(Arc::new(class.finish()));
-    cols.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|e| e.agg.events))));
-    cols.push(Arc::new(first.finish()));
-    cols.push(Arc::new(last.finish()));
-    cols.push(Arc::new(ips.finish()));
-    cols.push(Arc::new(Int64Array::from_value(total, rows.len())));
-    cols.push(Arc::new(Date32Array::from(vec![day; rows.len()])));
-    RecordBatch::try_new(rollup_schema(), cols).expect("rollup columns match the rollup schema")
 }
 
 /// The SQL filter selecting one `eventdate` partition (`None`: events without a time).

@@ -72,6 +72,14 @@ impl Lake {
             // A ledger written before integrity validation lacks its columns.
             lake.evolve_table(LEDGER_TABLE, &ledger::ledger_schema()).await?;
         }
+        // Here, once, rather than by the first of the ingest lanes to write rollup rows:
+        // two lanes creating it at once would both try to commit its version 0.
+        lake.ensure_table(
+            crate::ROLLUPS_TABLE,
+            &crate::rollup::rollup_schema(),
+            crate::rollup::ROLLUP_PARTITION_COLUMNS,
+        )
+        .await?;
         Ok(lake)
     }
 

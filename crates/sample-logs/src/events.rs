@@ -26,20 +26,31 @@ pub(crate) struct ApiCall<'a> {
     pub(crate) who: &'a str,
 }
 
+/// The personas of an account with [`crate::GenerateOptions::skew`]: who makes its routine
+/// calls, each with its identity and habits.
+const PERSONAS: u64 = 100;
+
 /// Writes records, drawing from the corpus's one random stream.
 pub(crate) struct EventWriter {
     pub(crate) rng: Rng,
     /// The sum of the catalogue's weights.
     weights_total: u32,
+    /// [`crate::GenerateOptions::skew`].
+    pub(crate) skew: bool,
 }
 
 impl EventWriter {
     pub(crate) fn new(rng: Rng) -> Self {
-        EventWriter { rng, weights_total: APIS.iter().map(|a| a.weight).sum() }
+        EventWriter { rng, weights_total: APIS.iter().map(|a| a.weight).sum(), skew: false }
     }
 
     fn pick_api(&mut self) -> &'static Api {
-        let mut r = self.rng.below(u64::from(self.weights_total)) as u32;
+        let r = self.rng.below(u64::from(self.weights_total)) as u32;
+        self.api_at(r)
+    }
+
+    /// The catalogue's API at `r` in `0..weights_total` (each API's share its weight).
+    fn api_at(&self, mut r: u32) -> &'static Api {
         for a in APIS {
             if r < a.weight {
                 return a;
@@ -50,14 +61,26 @@ impl EventWriter {
     }
 
     /// Appends a routine event: an API from the catalogue, by an identity drawn by weight.
+    /// With `skew`, by one of the account's personas instead (drawn log-uniformly), calling
+    /// one of its few habitual APIs.
     pub(crate) fn event(&mut self, out: &mut String, acct: &Account, region: &str, time: i64) {
-        let api = self.pick_api();
-        let kind = IdentityType::from_draw(self.rng.below(100));
+        let (api, kind, persona) = if self.skew {
+            let p = self.rng.skewed(PERSONAS);
+            // A persona's identity type and its four APIs (picked by the catalogue's weights)
+            // are its own: drawn from a stream of its own, the same in every file.
+            let mut own = Rng::new(p ^ 0x5eed_0f9e_250a_4545);
+            let kind = IdentityType::from_draw(own.below(100));
+            let habits: [u32; 4] = std::array::from_fn(|_| own.below(u64::from(self.weights_total)) as u32);
+            let habit = habits[self.rng.skewed(4) as usize];
+            (self.api_at(habit), kind, Some(p))
+        } else {
+            (self.pick_api(), IdentityType::from_draw(self.rng.below(100)), None)
+        };
         let mut j = Json::new(out);
         j.begin_obj();
         let version = *self.rng.pick(&["1.08", "1.09", "1.10", "1.11"]);
         j.ks("eventVersion", version);
-        let person = write_identity(&mut j, &mut self.rng, acct, kind, time);
+        let person = write_identity(&mut j, &mut self.rng, acct, kind, time, persona);
         j.ks("eventTime", &timestamp(time));
         j.ks("eventSource", api.source);
         j.ks("eventName", api.name);

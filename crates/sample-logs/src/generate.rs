@@ -34,10 +34,13 @@ const SLOTS_PER_DAY: u64 = 288;
 pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let accounts_n = opts.accounts.max(1) as usize;
     let mut rng = Rng::new(opts.seed);
-    let accounts: Vec<Account> = (0..accounts_n).map(|i| Account::new(i, &mut rng)).collect();
-    let org = org_id(&mut rng);
+    let mut own = opts.accounts_seed.map(Rng::new);
+    let arng = own.as_mut().unwrap_or(&mut rng);
+    let accounts: Vec<Account> = (0..accounts_n).map(|i| Account::new(i, arng)).collect();
+    let org = org_id(arng);
     let org_level = opts.org_trail.then_some(org.as_str());
     let mut w = EventWriter::new(rng);
+    w.skew = opts.skew;
 
     let day_start = opts.start_day * 86_400;
     let start_secs = day_start + i64::from(opts.start_minute / 5) * SLOT_SECS;
@@ -60,11 +63,12 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
     let mut remaining = opts.events;
     let mut remaining_weight: f64 = 0.0;
     let mut weights = Vec::with_capacity(files_total as usize);
-    for _ in 0..accounts_n {
+    for a in 0..accounts_n {
+        let account_weight = if opts.skew { 1.0 / (a + 1) as f64 } else { 1.0 };
         for (_, region_weight) in REGIONS {
             for _ in 0..slots {
                 let jitter = 0.25 + (w.rng.below(1000) as f64) / 666.0;
-                let weight = f64::from(*region_weight) / f64::from(region_total) * jitter;
+                let weight = f64::from(*region_weight) / f64::from(region_total) * jitter * account_weight;
                 weights.push(weight);
                 remaining_weight += weight;
             }
@@ -272,6 +276,96 @@ mod tests {
         assert_ne!(fa, fc);
         assert_eq!(a.events, 500 + a.planted);
         assert!(a.planted >= 14);
+    }
+
+    /// Each record's account and principal ARN (empty when it has none), over a corpus.
+    fn accounts_and_principals(out: &std::path::Path) -> Vec<(String, String)> {
+        let mut stack = vec![out.to_path_buf()];
+        let mut seen = vec![];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.to_string_lossy().ends_with(".json.gz") {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(
+                        &mut flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()),
+                        &mut text,
+                    )
+                    .unwrap();
+                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    for r in v["Records"].as_array().unwrap() {
+                        let arn = r["userIdentity"]["arn"].as_str().unwrap_or_default();
+                        seen.push((r["recipientAccountId"].as_str().unwrap().to_string(), arn.to_string()));
+                    }
+                }
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn skew_lets_a_few_accounts_and_principals_carry_most_traffic() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |skew: bool| {
+            let out = dir.path().join(if skew { "skewed" } else { "even" });
+            let opts = GenerateOptions {
+                out: out.clone(),
+                events: 20_000,
+                accounts: 4,
+                planted: false,
+                skew,
+                ..Default::default()
+            };
+            generate(&opts).unwrap();
+            let seen = accounts_and_principals(&out);
+            let mut per_account: BTreeMap<String, usize> = BTreeMap::new();
+            let mut per_arn: BTreeMap<String, usize> = BTreeMap::new();
+            for (account, arn) in &seen {
+                *per_account.entry(account.clone()).or_default() += 1;
+                if !arn.is_empty() {
+                    *per_arn.entry(arn.clone()).or_default() += 1;
+                }
+            }
+            let busiest = *per_account.values().max().unwrap() as f64 / seen.len() as f64;
+            let mut counts: Vec<usize> = per_arn.values().copied().collect();
+            counts.sort_unstable_by(|a, b| b.cmp(a));
+            let with_arn: usize = counts.iter().sum();
+            let top10 = counts.iter().take(10).sum::<usize>() as f64 / with_arn as f64;
+            (seen.len(), busiest, per_arn.len(), top10)
+        };
+        let (even_n, even_busiest, even_arns, even_top10) = run(false);
+        let (skew_n, skew_busiest, skew_arns, skew_top10) = run(true);
+        assert_eq!((even_n, skew_n), (20_000, 20_000));
+        // 1/(1 + 1/2 + 1/3 + 1/4) = 48% for the first of four accounts, against ~25%.
+        assert!(even_busiest < 0.3 && skew_busiest > 0.4, "{even_busiest} {skew_busiest}");
+        assert!(skew_arns * 4 < even_arns, "{skew_arns} principals skewed, {even_arns} even");
+        assert!(skew_top10 > 2.0 * even_top10, "top 10 principals: {skew_top10} skewed, {even_top10} even");
+    }
+
+    #[test]
+    fn parts_with_their_own_seeds_share_the_accounts_of_the_accounts_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = |sub: &str, seed, accounts_seed| {
+            let out = dir.path().join(sub);
+            let opts = GenerateOptions {
+                out: out.clone(),
+                events: 600,
+                accounts: 3,
+                seed,
+                accounts_seed,
+                ..Default::default()
+            };
+            generate(&opts).unwrap();
+            let seen: std::collections::BTreeSet<String> =
+                accounts_and_principals(&out).into_iter().map(|(a, _)| a).collect();
+            seen
+        };
+        let (a, b) = (accounts("a", 1, Some(9)), accounts("b", 2, Some(9)));
+        assert_eq!(a.len(), 3);
+        assert_eq!(a, b);
+        assert_ne!(accounts("c", 1, None), accounts("d", 2, None));
     }
 
     #[test]

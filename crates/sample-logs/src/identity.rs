@@ -12,16 +12,22 @@ pub(crate) fn write_identity(
     acct: &Account,
     kind: IdentityType,
     time: i64,
+    persona: Option<u64>,
 ) -> Option<usize> {
     let id = &acct.id;
     let mut person_of = None;
     j.key("userIdentity").begin_obj();
     match kind {
         IdentityType::AssumedRole => {
-            let role = *rng.pick(ROLES);
-            let user = rng.below(USERS.len() as u64) as usize;
+            // A persona is one role session: its role, its person, its session name.
+            let (role, user, session) = if let Some(p) = persona {
+                let (roles, users) = (ROLES.len() as u64, USERS.len() as u64);
+                (ROLES[(p % roles) as usize], ((p / roles) % users) as usize, p / (roles * users))
+            } else {
+                (*rng.pick(ROLES), rng.below(USERS.len() as u64) as usize, rng.below(1000))
+            };
             person_of = Some(user);
-            let session = format!("{}-{}", USERS[user], rng.below(1000));
+            let session = format!("{}-{}", USERS[user], session);
             j.ks("type", "AssumedRole");
             j.ks("principalId", &format!("AROA{id}XYZ:{session}"));
             j.ks("arn", &format!("arn:aws:sts::{id}:assumed-role/{role}/{session}"));
@@ -41,7 +47,10 @@ pub(crate) fn write_identity(
             j.end_obj();
         }
         IdentityType::IamUser => {
-            let i = rng.below(USERS.len() as u64) as usize;
+            let i = match persona {
+                Some(p) => (p % USERS.len() as u64) as usize,
+                None => rng.below(USERS.len() as u64) as usize,
+            };
             person_of = Some(i);
             let user = USERS[i];
             j.ks("type", "IAMUser");

@@ -29,6 +29,16 @@ impl Rng {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
 
+    /// A number in `0..n`, log-uniformly: 0 most often (ln 2 / ln(n+1) of draws), each
+    /// next one less often. One draw, as [`Rng::below`].
+    pub fn skewed(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            return 0;
+        }
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        (((n as f64 + 1.0).powf(u) - 1.0) as u64).min(n - 1)
+    }
+
     /// One of `items`, uniformly.
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]

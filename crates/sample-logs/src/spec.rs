@@ -42,6 +42,16 @@ pub struct GenerateOptions {
     /// default). Without them the corpus is routine traffic only: what a detection pack
     /// should stay quiet on.
     pub planted: bool,
+    /// Traffic as an organization's is, a few carrying most of it: account `k`'s share
+    /// falls as 1/k, and each account's routine calls come from 100 personas (a role
+    /// session or a user, with its identity type and four habitual APIs), drawn
+    /// log-uniformly, so the first few make most calls. Off by default: the corpora the
+    /// tests pin stay byte-identical.
+    pub skew: bool,
+    /// The seed the accounts (their ids and addresses) and the organization id are drawn
+    /// from, when not `seed`: a corpus generated in parts, each with its own seed, then
+    /// has one set of accounts.
+    pub accounts_seed: Option<u64>,
 }
 
 impl Default for GenerateOptions {
@@ -60,6 +70,8 @@ impl Default for GenerateOptions {
             bucket: "trailhouse-generated".into(),
             tamper: false,
             planted: true,
+            skew: false,
+            accounts_seed: None,
         }
     }
 }

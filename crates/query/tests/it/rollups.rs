@@ -222,10 +222,12 @@ async fn compaction_folds_each_days_rollup_into_one_file_with_the_same_answers()
         let data = |p: &std::path::PathBuf| !p.to_string_lossy().contains("_delta_log");
         walk(&lake.join(name)).into_iter().filter(|p| data(p) && p.extension().is_some_and(|e| e == "parquet")).count()
     };
-    // A second ingest of the same two days: each day's rollup is now two files.
+    // A second ingest of the same two days: each day's rollup is now two or more files
+    // (each ingest lane writes its own).
     let l = lake::Lake::open_existing(&lake.display().to_string(), &LakeOptions::default()).await.unwrap();
     ingest_generated(&l, &dir.path().join("more"), 500, 8, ingest::backfill::BackfillOptions::default()).await;
-    assert_eq!(files("rollups"), 4);
+    let written = files("rollups");
+    assert!(written >= 4, "{written} rollup files for two days written twice");
     let before: Vec<String> = {
         let s = open(&lake).await;
         let mut v = vec![];
