@@ -205,9 +205,7 @@ fn stages(c: &mut Criterion) {
                 .await
                 .expect("lake");
                 let mut table = lake.table(CLOUDTRAIL_TABLE).await.expect("table");
-                lake.commit_run(&mut table, adds.clone(), &ledger, Default::default(), vec![], "bench")
-                    .await
-                    .expect("commit")
+                lake.commit_run(&mut table, adds.clone(), &ledger, vec![], "bench").await.expect("commit")
             })
         })
     });

@@ -279,7 +279,7 @@ async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) 
     listing??;
     // The last commit's data files and ledger rows; the summary counts all commits.
     let (adds, mut ledger) = (std::mem::take(&mut flushed.adds), std::mem::take(&mut flushed.ledger));
-    let (rollup, rollup_written) = (std::mem::take(&mut flushed.rollup), std::mem::take(&mut flushed.rollup_written));
+    let rollup = std::mem::take(&mut flushed.rollup);
     // What the last commit holds of the log files (the earlier commits counted theirs).
     let last = counters::Committed {
         files: flushed.files,
@@ -338,7 +338,7 @@ async fn backfill_in_span(lake: &Lake, source: &Source, opts: &BackfillOptions) 
         summary.logs_pending += d.logs_pending as u64;
     }
     ledger.extend(checked.ledger);
-    let mut window = crate::window::Window { adds, rollup, rollup_written, ledger, digests: checked.digests };
+    let mut window = crate::window::Window { adds, rollup, ledger, digests: checked.digests };
     let committed = window.commit(lake, &mut cloudtrail).await?;
     summary.lake_version = committed.version;
     counters.emit(counters::Committed {
@@ -395,7 +395,6 @@ impl Committed {
             let mut window = crate::window::Window {
                 adds: std::mem::take(&mut flushed.adds),
                 rollup: std::mem::take(&mut flushed.rollup),
-                rollup_written: std::mem::take(&mut flushed.rollup_written),
                 ledger: std::mem::take(&mut flushed.ledger),
                 digests: Vec::new(),
             };

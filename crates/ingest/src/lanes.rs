@@ -66,12 +66,9 @@ pub struct QuarantinedFile {
 #[derive(Debug, Default)]
 pub struct Flushed {
     pub adds: Vec<Add>,
-    /// The hourly rollup rows of the events in `adds` ([`lake::rollup`]) not yet written
-    /// (empty once a lane has flushed)...
-    pub rollup: RollupBuilder,
-    /// ...and the rollup files written (uncommitted) when a lane's builder filled up or
-    /// flushed.
-    pub rollup_written: Vec<Add>,
+    /// The hourly rollup files of the events in `adds` ([`lake::rollup`]), written (not
+    /// committed) when a lane's rollup filled up or flushed.
+    pub rollup: Vec<Add>,
     pub ledger: Vec<LedgerEntry>,
     pub quarantined: Vec<QuarantinedFile>,
     pub files: u64,
@@ -85,8 +82,7 @@ pub struct Flushed {
 impl Flushed {
     pub(crate) fn absorb(&mut self, o: Flushed) {
         self.adds.extend(o.adds);
-        self.rollup.merge(o.rollup);
-        self.rollup_written.extend(o.rollup_written);
+        self.rollup.extend(o.rollup);
         self.ledger.extend(o.ledger);
         self.quarantined.extend(o.quarantined);
         self.files += o.files;
@@ -151,6 +147,7 @@ impl Lanes {
                 max_open_dates: opts.max_open_dates.max(1),
                 open_dates: HashSet::new(),
                 out: Flushed::default(),
+                rollup: RollupBuilder::new(),
                 read_buf: Vec::new(),
                 failed: None,
             };
@@ -255,6 +252,8 @@ struct Lane {
     /// Event dates (partitions) written since the lane last closed its files.
     open_dates: HashSet<Option<i32>>,
     out: Flushed,
+    /// The hourly rollup of the events written since its rows were last written out.
+    rollup: RollupBuilder,
     /// Reused buffer for local files.
     read_buf: Vec<u8>,
     /// A lake write failed: jobs are dropped until the next flush reports it.
@@ -296,6 +295,7 @@ impl Lane {
                         self.writer.reset();
                         self.builder = EventBatchBuilder::new(self.batch_rows);
                         self.out = Flushed::default();
+                        self.rollup = RollupBuilder::new();
                     }
                     let _ = reply.send(result);
                     // Take no further message until every lane has taken its flush.
@@ -310,11 +310,9 @@ impl Lane {
     /// generic path would copy every column to split it by date.
     fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
         note_dates(&batch, &mut self.open_dates);
-        self.out.rollup.add_events(&batch).map_err(|e| IngestError::Config(format!("rollup: {e}")))?;
-        if self.out.rollup.rows() >= self.lake.options().rollup_spill_rows {
-            let full = std::mem::take(&mut self.out.rollup);
-            let written = self.handle.block_on(self.lake.write_rollup(full))?;
-            self.out.rollup_written.extend(written);
+        self.rollup.add_events(&batch).map_err(|e| IngestError::Config(format!("rollup: {e}")))?;
+        if self.rollup.rows() >= self.lake.options().rollup_spill_rows {
+            self.write_rollup()?;
         }
         let result = match single_partition(&batch) {
             Some(values) => {
@@ -410,14 +408,21 @@ impl Lane {
         }
         let adds = self.handle.block_on(self.writer.flush()).map_err(|e| self.lake_err(e))?;
         self.open_dates.clear();
-        let mut out = std::mem::take(&mut self.out);
-        out.adds.extend(adds);
         // Each lane writes its own rollup rows, in parallel with the others, rather than
         // merging them into one builder written on the commit path. The same key in two
         // lanes' files is two rows; readers sum them and compaction folds them.
-        let rollup = std::mem::take(&mut out.rollup);
-        out.rollup_written.extend(self.handle.block_on(self.lake.write_rollup(rollup))?);
+        self.write_rollup()?;
+        let mut out = std::mem::take(&mut self.out);
+        out.adds.extend(adds);
         Ok(out)
+    }
+
+    /// Writes out the rollup rows built so far (their files join this flush window's).
+    fn write_rollup(&mut self) -> Result<()> {
+        let full = std::mem::take(&mut self.rollup);
+        let written = self.handle.block_on(self.lake.write_rollup(full))?;
+        self.out.rollup.extend(written);
+        Ok(())
     }
 }
 

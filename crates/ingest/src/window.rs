@@ -14,7 +14,7 @@
 
 use deltalake::DeltaTable;
 use deltalake::kernel::Add;
-use lake::{DigestCheck, Lake, LedgerEntry, RollupBuilder};
+use lake::{DigestCheck, Lake, LedgerEntry};
 
 use crate::Result;
 
@@ -23,9 +23,8 @@ use crate::Result;
 pub struct Window {
     /// Data files the lanes wrote (not yet in any commit).
     pub adds: Vec<Add>,
-    /// The hourly rollup rows of those files' events, and the rollup files already written.
-    pub rollup: RollupBuilder,
-    pub rollup_written: Vec<Add>,
+    /// The hourly rollup files of those files' events (written, not committed).
+    pub rollup: Vec<Add>,
     /// Ledger rows: each log file's, and each checked digest's (with its listed files').
     pub ledger: Vec<LedgerEntry>,
     /// The digests checked, as rows of the `integrity` table.
@@ -66,7 +65,6 @@ impl Window {
                     std::mem::take(&mut self.adds),
                     &self.ledger,
                     std::mem::take(&mut self.rollup),
-                    std::mem::take(&mut self.rollup_written),
                     &run_id,
                 )
                 .await?;

@@ -28,7 +28,7 @@ use serde_json::Value;
 use arrow::array::AsArray;
 
 use crate::ledger::{LedgerEntry, ledger_batch};
-use crate::rollup::{ROLLUPS_TABLE, RollupBuilder};
+use crate::rollup::ROLLUPS_TABLE;
 use crate::snapshot::read_table;
 use crate::{CLOUDTRAIL_TABLE, LEDGER_TABLE, Lake, LakeError, Result};
 
@@ -44,17 +44,15 @@ pub(crate) const META_ROLLUP_FOLD: &str = "trailhouse.rollupFold";
 const LEDGER_REPAIR_DEPTH: usize = 200;
 
 impl Lake {
-    /// Commits one run: the data files, then the ledger entries and the run's rollup rows
-    /// ([`crate::rollup`]: those in `rollup`, and the files `rollup_written` already holds,
-    /// written by [`Lake::write_rollup`] as the builder filled up). Returns the `cloudtrail` version that holds the run (or the
-    /// current one when it added no data).
+    /// Commits one run: the data files, then the ledger entries and the run's rollup files
+    /// (written by [`Lake::write_rollup`], [`crate::rollup`]). Returns the `cloudtrail`
+    /// version that holds the run (or the current one when it added no data).
     pub async fn commit_run(
         &self,
         cloudtrail: &mut DeltaTable,
         adds: Vec<Add>,
         ledger: &[LedgerEntry],
-        rollup: RollupBuilder,
-        rollup_written: Vec<Add>,
+        rollup: Vec<Add>,
         run_id: &str,
     ) -> Result<u64> {
         let err = LakeError::delta(&self.location);
@@ -68,10 +66,8 @@ impl Lake {
             crate::failpoint::hit("lake.ledger-written");
             adds
         };
-        let mut rollup_adds = rollup_written;
-        if !adds.is_empty() {
-            rollup_adds.extend(self.write_rollup(rollup).await?);
-        }
+        // A rollup without events would be ahead of them.
+        let rollup_adds = if adds.is_empty() { vec![] } else { rollup };
         let mut version = cloudtrail.version().unwrap_or(0);
         if !adds.is_empty() {
             let mut meta = HashMap::new();

@@ -202,13 +202,7 @@ impl Ips {
         match self {
             Ips::None => *self = Ips::One(h),
             Ips::One(x) if *x == h => {}
-            Ips::One(x) => {
-                let mut s = Sketch::default();
-                s.insert_hash(*x);
-                s.insert_hash(h);
-                *self = Ips::Many(s);
-            }
-            Ips::Many(s) => s.insert_hash(h),
+            _ => self.sketch().insert_hash(h),
         }
     }
 
@@ -223,14 +217,6 @@ impl Ips {
                 *self = Ips::Many(s);
                 self.sketch()
             }
-        }
-    }
-
-    fn merge(&mut self, other: &Ips) {
-        match other {
-            Ips::None => {}
-            Ips::One(h) => self.insert(*h),
-            Ips::Many(s) => self.sketch().merge(s),
         }
     }
 
@@ -447,11 +433,8 @@ impl RollupBuilder {
         let hour = times(batch, HOUR)?;
         let names =
             ["recipientaccountid", "awsregion", "eventsource", "eventname", PRINCIPAL, IDENTITY_TYPE, "errorcode"];
-        let cols = names.map(|n| strings(batch, &[n]));
-        let cols: [StringArray; STRINGS] = match cols.iter().find_map(|c| c.as_ref().err()) {
-            Some(e) => return Err(e.clone()),
-            None => cols.map(|c| c.expect("checked")),
-        };
+        let cols: Vec<StringArray> = names.iter().map(|n| strings(batch, &[n])).collect::<Result<_, _>>()?;
+        let cols: [StringArray; STRINGS] = cols.try_into().expect("one column per string dimension");
         let readonly = booleans(batch, "readonly")?;
         let class = strings(batch, &[IP_CLASS])?;
         let events = batch.column_by_name(EVENTS).and_then(|c| c.as_primitive_opt::<arrow::datatypes::Int64Type>());
@@ -479,37 +462,6 @@ impl RollupBuilder {
             self.events += n as u64;
         }
         Ok(())
-    }
-
-    /// Adds another builder's rows.
-    pub fn merge(&mut self, other: RollupBuilder) {
-        if self.is_empty() {
-            let events = self.events;
-            *self = other;
-            self.events += events;
-            return;
-        }
-        // Each of the other's strings, interned here once.
-        let remap: Vec<Vec<u32>> = (0..STRINGS)
-            .map(|c| {
-                let theirs = &other.strings[c];
-                (0..theirs.ends.len() as u32)
-                    .map(|id| self.strings[c].id(slice(&theirs.text, &theirs.ends, id)))
-                    .collect()
-            })
-            .collect();
-        for (key, agg) in other.keys.into_iter().zip(other.aggs) {
-            let mut key = key;
-            for (c, id) in key.strings.iter_mut().enumerate() {
-                if *id != NULL {
-                    *id = remap[c][*id as usize];
-                }
-            }
-            let slot = self.slot(key);
-            slot.absorb(agg.events, agg.first, agg.last);
-            slot.ips.merge(&agg.ips);
-        }
-        self.events += other.events;
     }
 
     /// The rows, one batch per event date (the partition; `None` for events without a

@@ -240,6 +240,19 @@ mod tests {
 
     use super::*;
 
+    /// Every file under `dir`, in no particular order.
+    fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+        let mut stack = vec![dir.to_path_buf()];
+        let mut files = vec![];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() { stack.push(p) } else { files.push(p) }
+            }
+        }
+        files
+    }
+
     #[test]
     fn same_seed_same_bytes_other_seed_other_bytes() {
         let dir = tempfile::tempdir().unwrap();
@@ -254,18 +267,10 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-            let mut files: Vec<(String, Vec<u8>)> = vec![];
-            let mut stack = vec![out.clone()];
-            while let Some(d) = stack.pop() {
-                for e in std::fs::read_dir(&d).unwrap() {
-                    let p = e.unwrap().path();
-                    if p.is_dir() {
-                        stack.push(p)
-                    } else {
-                        files.push((p.strip_prefix(&out).unwrap().display().to_string(), std::fs::read(&p).unwrap()))
-                    }
-                }
-            }
+            let mut files: Vec<(String, Vec<u8>)> = files_under(&out)
+                .into_iter()
+                .map(|p| (p.strip_prefix(&out).unwrap().display().to_string(), std::fs::read(&p).unwrap()))
+                .collect();
             files.sort();
             (s, files)
         };
@@ -280,26 +285,18 @@ mod tests {
 
     /// Each record's account and principal ARN (empty when it has none), over a corpus.
     fn accounts_and_principals(out: &std::path::Path) -> Vec<(String, String)> {
-        let mut stack = vec![out.to_path_buf()];
         let mut seen = vec![];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.to_string_lossy().ends_with(".json.gz") {
-                    let mut text = String::new();
-                    std::io::Read::read_to_string(
-                        &mut flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()),
-                        &mut text,
-                    )
-                    .unwrap();
-                    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                    for r in v["Records"].as_array().unwrap() {
-                        let arn = r["userIdentity"]["arn"].as_str().unwrap_or_default();
-                        seen.push((r["recipientAccountId"].as_str().unwrap().to_string(), arn.to_string()));
-                    }
-                }
+        for p in files_under(out).into_iter().filter(|p| p.to_string_lossy().ends_with(".json.gz")) {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::GzDecoder::new(std::fs::File::open(&p).unwrap()),
+                &mut text,
+            )
+            .unwrap();
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for r in v["Records"].as_array().unwrap() {
+                let arn = r["userIdentity"]["arn"].as_str().unwrap_or_default();
+                seen.push((r["recipientAccountId"].as_str().unwrap().to_string(), arn.to_string()));
             }
         }
         seen
@@ -385,18 +382,11 @@ mod tests {
         // One delivery per account and region, all in the 12:00 slot of 2026-11-09.
         assert_eq!(s.files, 2 * REGIONS.len() as u64);
         assert_eq!(s.events, 300 + s.planted);
-        let mut stack = vec![out.clone()];
-        let mut names = vec![];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap() {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    stack.push(p)
-                } else if p.extension().is_some_and(|x| x == "gz") {
-                    names.push(p.display().to_string());
-                }
-            }
-        }
+        let names: Vec<String> = files_under(&out)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "gz"))
+            .map(|p| p.display().to_string())
+            .collect();
         assert!(names.iter().all(|n| n.contains("/2026/11/09/") && n.contains("_20261109T1205Z_")), "{names:?}");
         // The scenarios keep their times of the first day, none of them in this window.
         let planted = std::fs::read_to_string(out.join("planted.tsv")).unwrap();

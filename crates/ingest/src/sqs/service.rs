@@ -681,7 +681,6 @@ impl Ingestor<'_> {
             let mut window = crate::window::Window {
                 adds: flushed.adds,
                 rollup: flushed.rollup,
-                rollup_written: flushed.rollup_written,
                 ledger: flushed.ledger,
                 digests: checked_digests,
             };
