@@ -135,8 +135,8 @@ fn stages(c: &mut Criterion) {
     g.bench_function("parquet_encode_uncompressed", |b| b.iter(|| encode(&uncompressed)));
 
     // The hourly rollup of the decoded batches, as a lane builds it, then its rows Parquet
-    // encoded with the rollup table's settings.
-    let rollup_props = LakeOptions::default().small_table_properties();
+    // encoded with the settings the lanes write them with.
+    let rollup_props = lake::rollup::rollup_properties(&LakeOptions::default(), false);
     g.bench_function("rollup_build", |b| {
         b.iter(|| {
             let mut r = lake::rollup::RollupBuilder::new();

@@ -14,6 +14,7 @@ mod cli;
 mod cluster;
 mod console;
 mod crash;
+mod deploy;
 mod detect;
 mod digests;
 mod enrich;

@@ -524,12 +524,12 @@ pub type DayCounts = BTreeMap<Option<String>, u64>;
 mod delta {
     use std::collections::HashMap;
 
-    use deltalake::DeltaTable;
     use deltalake::kernel::Add;
     use deltalake::kernel::scalars::ScalarExt;
     use deltalake::table::state::DeltaTableState;
     use deltalake::writer::{DeltaWriter, WriteMode};
     use indexmap::IndexMap;
+    use parquet::file::properties::WriterProperties;
 
     use super::*;
     use crate::{Lake, LakeError, Result};
@@ -603,14 +603,22 @@ mod delta {
 
     impl Lake {
         /// Writes a run's rollup rows as files of the rollup table (one per day), not yet
-        /// committed. The table is created on first use.
+        /// committed, with the ingest's cheaper settings ([`rollup_properties`]: compaction
+        /// rewrites these files). The table is created on first use.
         pub async fn write_rollup(&self, rollup: RollupBuilder) -> Result<Vec<Add>> {
+            self.write_rollup_with(rollup, rollup_properties(&self.options, false)).await
+        }
+
+        async fn write_rollup_with(&self, rollup: RollupBuilder, props: WriterProperties) -> Result<Vec<Add>> {
             if rollup.is_empty() {
                 return Ok(vec![]);
             }
             let table = self.rollup_table().await?;
             let err = LakeError::delta(&self.location);
-            let mut w = self.rollup_writer(&table)?;
+            let mut w = deltalake::writer::RecordBatchWriter::for_table(&table)
+                .map_err(&err)?
+                .with_writer_properties(props)
+                .with_target_file_size(u64::MAX / 4);
             for (_, batch) in rollup.finish() {
                 let date = batch.column_by_name(schema::EVENT_DATE).expect("the rollup has eventdate");
                 let Some(value) = ScalarExt::from_array(date.as_ref(), 0) else { continue };
@@ -661,7 +669,7 @@ mod delta {
                         builder.add_events(&b).map_err(|e| LakeError::state(&self.location, e))?;
                     }
                 }
-                let adds = self.write_rollup(builder).await?;
+                let adds = self.write_rollup_with(builder, rollup_properties(&self.options, true)).await?;
                 let mut actions: Vec<deltalake::kernel::Action> =
                     old.into_iter().map(deltalake::kernel::Action::Remove).collect();
                 actions.extend(adds.into_iter().map(deltalake::kernel::Action::Add));
@@ -693,18 +701,30 @@ mod delta {
         }
 
         /// The rollup table, created when missing.
-        pub async fn rollup_table(&self) -> Result<DeltaTable> {
+        pub async fn rollup_table(&self) -> Result<deltalake::DeltaTable> {
             self.ensure_table(ROLLUPS_TABLE, &rollup_schema(), ROLLUP_PARTITION_COLUMNS).await?;
             self.table(ROLLUPS_TABLE).await
         }
-
-        pub(crate) fn rollup_writer(&self, table: &DeltaTable) -> Result<deltalake::writer::RecordBatchWriter> {
-            Ok(deltalake::writer::RecordBatchWriter::for_table(table)
-                .map_err(LakeError::delta(&self.location))?
-                .with_writer_properties(self.options.small_table_properties())
-                .with_target_file_size(u64::MAX / 4))
-        }
     }
+}
+
+/// The Parquet settings of the rollup's files. Every file keeps chunk statistics on
+/// `summarized_events` (the reader's in-step check reads them from the Delta log) and no
+/// dictionary on `source_ips` (sketches are nearly all distinct: a dictionary only hashes
+/// them before falling back). Files written at ingest stop there: they live until the next
+/// compaction, and page statistics on every column cost the lanes time. Folded files (what
+/// queries read for the days compaction has seen) add page statistics on every column.
+#[cfg(feature = "delta")]
+pub fn rollup_properties(options: &crate::LakeOptions, folded: bool) -> parquet::file::properties::WriterProperties {
+    use parquet::file::properties::EnabledStatistics;
+    use parquet::schema::types::ColumnPath;
+    let mut props = options.small_table_properties().into_builder();
+    if !folded {
+        props = props
+            .set_statistics_enabled(EnabledStatistics::None)
+            .set_column_statistics_enabled(ColumnPath::from(SUMMARIZED_EVENTS), EnabledStatistics::Chunk);
+    }
+    props.set_column_dictionary_enabled(ColumnPath::from(SOURCE_IPS), false).build()
 }
 
 #[cfg(feature = "delta")]
