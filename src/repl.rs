@@ -303,7 +303,7 @@ fn list_tables(tables: &[TableInfo]) -> String {
         text.push_str(&format!("  {:<16} Delta table, version {}, {} data files\n", t.name, t.version, t.files));
     }
     text.push_str("Views:\n");
-    for (name, what, _) in views::VIEWS {
+    for (name, what, _) in views::VIEWS.iter() {
         text.push_str(&format!("  {name:<16} {what}\n"));
     }
     text

@@ -1,9 +1,10 @@
-//! `trailhouse export`: a slice of the lake as partitioned zstd Parquet.
+//! `trailhouse export`: a slice of the lake as partitioned zstd Parquet, or as OCSF records
+//! in Amazon Security Lake's layout.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use query::export::ExportMode;
+use query::export::{ExportFormat, ExportMode};
 
 use crate::args::{ClusterArgs, LakeAccess};
 
@@ -38,9 +39,32 @@ pub struct Args {
     /// _trailhouse_export.json manifest].
     #[arg(long, value_enum, env = "TRAILHOUSE_EXPORT_MODE")]
     pub mode: Option<ExportMode>,
+    /// What to write: the lake's columns as Parquet, or OCSF records (API Activity 6003,
+    /// Authentication 3002, Account Change 3001) as Parquet in Amazon Security Lake's
+    /// custom-source layout under <to>/ext/<source>/ (--partition-by and --columns do not
+    /// apply).
+    #[arg(long, value_enum, default_value = "parquet", env = "TRAILHOUSE_EXPORT_FORMAT")]
+    pub format: ExportFormat,
+    /// The Security Lake custom source's name for --format ocsf (the folder under ext/).
+    #[arg(long, default_value = "trailhouse_cloudtrail", env = "TRAILHOUSE_EXPORT_OCSF_SOURCE")]
+    pub ocsf_source: String,
     /// Print the summary as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// "OCSF records: 6003 API Activity 1200 (14 of them activity 99, Other), ...".
+fn ocsf_summary(counts: &[query::export::OcsfCount]) -> String {
+    let mut parts = Vec::new();
+    for (class, name) in [(6003, "API Activity"), (3002, "Authentication"), (3001, "Account Change")] {
+        let of_class = counts.iter().filter(|c| c.class_uid == class);
+        let total: u64 = of_class.clone().map(|c| c.records).sum();
+        let other: u64 = of_class.filter(|c| c.activity_id == 99 || c.activity_id == 0).map(|c| c.records).sum();
+        if total > 0 {
+            parts.push(format!("{class} {name} {total} ({other} placed as activity Other or Unknown)"));
+        }
+    }
+    format!("OCSF {} records: {}.", query::ocsf::OCSF_VERSION, parts.join(", "))
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
@@ -59,6 +83,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         partition_by,
         storage_options: aws.lake_storage_options(),
         mode: a.mode,
+        format: a.format,
+        ocsf_source: a.ocsf_source.clone(),
     };
     let s = query::export::export(&session, &options).await?;
     if a.json {
@@ -71,6 +97,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
             "files": s.files,
             "replaced_files": s.replaced_files,
             "manifest": s.manifest,
+            "ocsf": s.ocsf,
         });
         println!("{v}");
     } else {
@@ -78,6 +105,9 @@ pub async fn run(a: Args) -> Result<ExitCode> {
             "Exported {} rows to {} in {:.2} s ({}): {} files written, {} files of an earlier export replaced (--mode {}).",
             s.rows, a.to, s.seconds, s.sql, s.files, s.replaced_files, s.mode
         );
+        if !s.ocsf.is_empty() {
+            println!("{}", ocsf_summary(&s.ocsf));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,6 +23,7 @@ mod faults;
 mod investigate;
 mod local_aws;
 mod maintenance;
+mod ocsf;
 mod scripts;
 mod sql;
 mod sqs;

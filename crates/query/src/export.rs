@@ -142,6 +142,22 @@ pub struct ExportOptions {
     /// What to do with files already in the target; `None`: overwrite an earlier
     /// trailhouse export, refuse Parquet files none wrote (the module doc).
     pub mode: Option<ExportMode>,
+    /// The columns of `cloudtrail` as they are, or OCSF records ([`crate::ocsf`]) in
+    /// Amazon Security Lake's custom-source layout.
+    pub format: ExportFormat,
+    /// The custom source's name under `ext/` ([`ExportFormat::Ocsf`]).
+    pub ocsf_source: String,
+}
+
+/// What an export writes. The doc comments are the command line's help for each value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// The lake's columns (Athena's CloudTrail columns), as Parquet.
+    #[default]
+    Parquet,
+    /// OCSF 1.3.0 records (API Activity, Authentication, Account Change) as Parquet, in
+    /// Amazon Security Lake's custom-source layout: <to>/ext/<source>/region=<r>/accountId=<id>/eventDay=<yyyymmdd>/.
+    Ocsf,
 }
 
 /// What an export wrote.
@@ -158,6 +174,16 @@ pub struct ExportSummary {
     pub replaced_files: usize,
     /// Where the manifest is.
     pub manifest: String,
+    /// `--format ocsf`: the records written per OCSF class and activity.
+    pub ocsf: Vec<OcsfCount>,
+}
+
+/// Records of one OCSF class and activity an export wrote.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OcsfCount {
+    pub class_uid: i64,
+    pub activity_id: i64,
+    pub records: u64,
 }
 
 /// The window an export covers, in microseconds since the epoch.
@@ -182,6 +208,21 @@ pub fn export_sql(o: &ExportOptions) -> Result<String> {
 }
 
 fn select(o: &ExportOptions, w: Window) -> String {
+    let conditions = conditions(o, w);
+    if o.format == ExportFormat::Ocsf {
+        return crate::ocsf::select(&conditions, OCSF_PARTITIONS);
+    }
+    let columns = o.columns.as_deref().unwrap_or("*");
+    let mut sql = format!("SELECT {columns} FROM cloudtrail");
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions);
+    }
+    sql
+}
+
+/// The export's window and `--where` as one SQL condition over `cloudtrail` (empty: all).
+fn conditions(o: &ExportOptions, w: Window) -> String {
     let mut conditions = Vec::new();
     if let Some(t) = w.since {
         conditions.push(format!(
@@ -200,18 +241,48 @@ fn select(o: &ExportOptions, w: Window) -> String {
     if let Some(w) = &o.filter {
         conditions.push(format!("({w})"));
     }
-    let columns = o.columns.as_deref().unwrap_or("*");
-    let mut sql = format!("SELECT {columns} FROM cloudtrail");
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
+    conditions.join(" AND ")
+}
+
+/// The partition columns of Amazon Security Lake's custom-source layout
+/// (`region=<r>/accountId=<id>/eventDay=<yyyymmdd>/`), as select-list items.
+const OCSF_PARTITIONS: &str =
+    "awsregion AS region, recipientaccountid AS \"accountId\", to_char(eventtime, '%Y%m%d') AS \"eventDay\"";
+
+/// What `--format ocsf` does to the options: the records of [`crate::ocsf`], under
+/// `<to>/ext/<source>/`, partitioned as Security Lake's custom sources are.
+fn ocsf_options(o: &ExportOptions) -> Result<ExportOptions> {
+    if o.columns.is_some() {
+        return Err(QueryError::Usage(
+            "--columns does not apply to --format ocsf (it writes every OCSF attribute): leave it out".into(),
+        ));
     }
-    sql
+    let source = &o.ocsf_source;
+    if source.is_empty()
+        || source.len() > 64
+        || !source.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(QueryError::Usage(format!(
+            "--ocsf-source {source:?}: a Security Lake custom source name is 1-64 letters, digits, '_' or '-'"
+        )));
+    }
+    Ok(ExportOptions {
+        to: format!("{}/ext/{source}", o.to.trim_end_matches('/')),
+        partition_by: ["region", "accountId", "eventDay"].map(String::from).to_vec(),
+        ..o.clone()
+    })
 }
 
 /// Runs the export: checks the target against the mode, writes the new files, deletes the
 /// ones they supersede, writes the manifest (the module doc).
 pub async fn export(session: &LakeSession, o: &ExportOptions) -> Result<ExportSummary> {
+    let ocsf;
+    let o = if o.format == ExportFormat::Ocsf {
+        ocsf = ocsf_options(o)?;
+        &ocsf
+    } else {
+        o
+    };
     let started = Instant::now();
     let now = now_micros();
     let window = Window::resolve(o, now)?;
@@ -285,6 +356,10 @@ pub async fn export(session: &LakeSession, o: &ExportOptions) -> Result<ExportSu
     let manifest = Manifest::next(earlier, run, &present, &written_rows, &target).await;
     target.put_manifest(&manifest).await?;
     debug!(to = %o.to, %mode, rows, files = written.len(), replaced_files = replaced.len(), "Export written.");
+    let ocsf = match o.format {
+        ExportFormat::Ocsf => ocsf_counts(session, &conditions(o, window)).await?,
+        ExportFormat::Parquet => vec![],
+    };
     Ok(ExportSummary {
         rows,
         seconds: started.elapsed().as_secs_f64(),
@@ -293,7 +368,33 @@ pub async fn export(session: &LakeSession, o: &ExportOptions) -> Result<ExportSu
         files: written.len(),
         replaced_files: replaced.len(),
         manifest: format!("{}{MANIFEST}", target.write_url),
+        ocsf,
     })
+}
+
+/// The records per OCSF class and activity of the rows `conditions` selects (a second
+/// read of them: the write's own count is one number).
+async fn ocsf_counts(session: &LakeSession, conditions: &str) -> Result<Vec<OcsfCount>> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Int64Type};
+    let int = |a: &dyn Array| arrow::compute::cast(a, &DataType::Int64);
+    let mut out = Vec::new();
+    for b in session.sql(&crate::ocsf::count_sql(conditions)).await? {
+        let (class, activity, records) = (int(b.column(0))?, int(b.column(1))?, int(b.column(2))?);
+        let (class, activity, records) = (
+            class.as_primitive::<Int64Type>(),
+            activity.as_primitive::<Int64Type>(),
+            records.as_primitive::<Int64Type>(),
+        );
+        for i in 0..b.num_rows() {
+            out.push(OcsfCount {
+                class_uid: class.value(i),
+                activity_id: activity.value(i),
+                records: records.value(i).max(0) as u64,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The mode an export runs in: the one asked for, else overwrite an earlier trailhouse

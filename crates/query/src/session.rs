@@ -94,6 +94,7 @@ impl LakeSession {
         // Athena's lateral UNNEST, in a form DataFusion plans.
         for s in &mut statements {
             crate::unnest::rewrite(s).map_err(QueryError::Sql)?;
+            crate::field_names::rewrite(s);
         }
         Ok(statements)
     }

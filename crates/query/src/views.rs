@@ -2,8 +2,23 @@
 //! `cloudtrail_logs`, the name most Athena tutorials give the CloudTrail table, so their
 //! queries run with no edit at all.
 
+use std::sync::LazyLock;
+
 /// `(name, description, SQL)` of every view registered in a session.
-pub const VIEWS: &[(&str, &str, &str)] = &[
+pub static VIEWS: LazyLock<Vec<(&'static str, &'static str, String)>> = LazyLock::new(|| {
+    let mut views: Vec<(&str, &str, String)> =
+        FIXED.iter().map(|&(name, what, sql)| (name, what, sql.to_string())).collect();
+    views.push((
+        "ocsf_api_activity",
+        "each event as OCSF 1.3.0 (API Activity 6003, Authentication 3002, Account Change 3001): \
+         the records `export --format ocsf` writes",
+        crate::ocsf::select("", ""),
+    ));
+    views
+});
+
+/// The views whose SQL is fixed text.
+const FIXED: &[(&str, &str, &str)] = &[
     ("cloudtrail_logs", "the cloudtrail table under the name Athena tutorials use", "SELECT * FROM cloudtrail"),
     (
         "actors",

@@ -51,7 +51,7 @@ async fn sorts_and_aggregations_past_the_memory_limit_spill_and_answer_the_same(
 async fn every_view_answers_within_a_small_memory_limit() {
     let small = small_batches_within(MemoryLimit(4 << 20)).await;
     let big = session_within(MemoryLimit(1 << 30)).await;
-    for (view, _, _) in query::views::VIEWS {
+    for (view, _, _) in query::views::VIEWS.iter() {
         // Rows compared as sorted lines (a sort of its own would measure the sort).
         let sql = format!("SELECT * FROM {view}");
         let sorted = |text: String| {
