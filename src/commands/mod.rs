@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 pub mod alerts;
+pub mod catalog;
 pub mod cluster;
 pub mod compact;
 pub mod demo;
@@ -48,6 +49,14 @@ pub enum Command {
     ///   trailhouse export --since 7d --where "eventsource = 'iam.amazonaws.com'" --to ./iam-week/
     #[command(verbatim_doc_comment)]
     Export(export::Args),
+    /// The lake's tables in the AWS Glue Data Catalog as Delta tables Athena reads natively
+    /// (register, unregister), or as Athena DDL (ddl).
+    ///
+    /// Examples:
+    ///   trailhouse catalog register --lake s3://my-lake/trailhouse --glue-database security --dry-run
+    ///   trailhouse catalog ddl --lake s3://my-lake/trailhouse --database security
+    #[command(verbatim_doc_comment)]
+    Catalog(catalog::Args),
     /// Compact small files (Delta OPTIMIZE) and delete unreferenced ones (VACUUM).
     Compact(compact::Args),
     /// The detection rules: list them, run their embedded tests, lint their event names.
@@ -154,6 +163,7 @@ impl Command {
             Command::Demo(a) => demo::run(a).await,
             Command::Sql(a) => sql::run(a).await,
             Command::Export(a) => export::run(a).await,
+            Command::Catalog(a) => catalog::run(a).await,
             Command::Compact(a) => compact::run(a).await,
             Command::Rules(a) => rules::run(a).await,
             Command::Detect(a) => detect::run(a).await,

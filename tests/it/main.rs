@@ -10,6 +10,7 @@
 
 mod attack_replay;
 mod backfill;
+mod catalog;
 mod cli;
 mod cluster;
 mod console;

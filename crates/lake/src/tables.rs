@@ -42,6 +42,21 @@ pub const EXCEPTIONS_TABLE: &str = "exceptions";
 /// (pending, delivered, failed, resolved); a pair's state is its newest row.
 pub const DELIVERIES_TABLE: &str = "alert_deliveries";
 
+/// Every Delta table a lake may hold, in the order a listing shows them.
+pub const TABLES: [&str; 11] = [
+    CLOUDTRAIL_TABLE,
+    LEDGER_TABLE,
+    crate::INTEGRITY_TABLE,
+    ALERTS_TABLE,
+    RUNS_TABLE,
+    BASELINES_TABLE,
+    TRIAGE_TABLE,
+    INCIDENTS_TABLE,
+    EXCEPTIONS_TABLE,
+    DELIVERIES_TABLE,
+    crate::ROLLUPS_TABLE,
+];
+
 /// An opened lake.
 #[derive(Debug, Clone)]
 pub struct Lake {
