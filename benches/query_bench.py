@@ -23,7 +23,8 @@ import time
 import duckdb
 from deltalake import DeltaTable
 
-RUNS = 3
+# QUERY_RUNS: fewer runs where one query takes minutes (benches/scale-measure.sh).
+RUNS = int(os.environ.get("QUERY_RUNS", "3"))
 THREADS = os.cpu_count() or 2
 # A day in the middle of the 30-day corpus (2026-11-02 .. 2026-12-01); QUERY_DAY for others.
 DAY = os.environ.get("QUERY_DAY", "2026-11-16")

@@ -10,7 +10,7 @@ day=$("$bin" sql --lake "$lake" --format csv \
   "SELECT CAST(eventdate AS VARCHAR) FROM (SELECT DISTINCT eventdate FROM cloudtrail) ORDER BY 1 LIMIT 1 OFFSET 45" | tail -1)
 for rollups in on off; do
   echo "== queries, rollups $rollups (QUERY_DAY=$day)"
-  QUERY_DAY=$day ROLLUPS=$rollups .venv/bin/python benches/query_bench.py "$bin" "$lake" | tee "$lake.queries-$rollups.txt"
+  QUERY_RUNS=${SCALE_QUERY_RUNS:-1} QUERY_DAY=$day ROLLUPS=$rollups .venv/bin/python benches/query_bench.py "$bin" "$lake" | tee "$lake.queries-$rollups.txt"
 done
 
 # 2. detect --all: time and peak RSS (the bar: at most 4 GB), on a copy-free dry run.
