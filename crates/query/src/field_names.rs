@@ -2,18 +2,31 @@
 //! `ocsf_api_activity` view) sqlparser reads `user` as the niladic function `USER`, and
 //! DataFusion then refuses "Dot access ... for non-string expr". After a dot, such a
 //! "function" (one plain name, no arguments, no parentheses) can only be a field name:
-//! [`rewrite`] makes it one.
+//! [`rewrite`] makes it one. And a field of a function's result (`element_at(resources,
+//! 1).arn`, as CloudTrail Lake's queries write it), which DataFusion also refuses after a
+//! dot, becomes the subscript it accepts (`element_at(resources, 1)['arn']`), as does a
+//! field after a subscript (`resources[1].arn`).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::parser::{CopyToSource, Statement as DFStatement};
-use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, FunctionArguments, visit_expressions_mut};
+use datafusion::sql::sqlparser::ast::{AccessExpr, Expr, FunctionArguments, Subscript, Value, visit_expressions_mut};
 
 /// Turns every keyword-named field after a dot in `statement` back into a field name.
 pub fn rewrite(statement: &mut DFStatement) {
     fn fix(e: &mut Expr) -> ControlFlow<()> {
-        if let Expr::CompoundFieldAccess { access_chain, .. } = e {
+        if let Expr::CompoundFieldAccess { root, access_chain } = e {
+            // After a function's result or a subscript (`resources[1].arn`), a dot is a field.
+            let mut of_a_value = !matches!(root.as_ref(), Expr::Identifier(_) | Expr::CompoundIdentifier(_));
             for access in access_chain.iter_mut() {
+                if matches!(access, AccessExpr::Subscript(_)) {
+                    of_a_value = true;
+                }
+                if of_a_value && let AccessExpr::Dot(Expr::Identifier(field)) = access {
+                    let name = Value::SingleQuotedString(field.value.clone()).with_empty_span();
+                    *access = AccessExpr::Subscript(Subscript::Index { index: Expr::Value(name) });
+                    continue;
+                }
                 let AccessExpr::Dot(inner) = access else { continue };
                 let Expr::Function(f) = &*inner else { continue };
                 if !matches!(f.args, FunctionArguments::None) || f.name.0.len() != 1 {
@@ -54,6 +67,20 @@ mod tests {
         let text = format!("{q:?}");
         assert!(text.contains("Identifier(Ident { value: \"user\""), "{text}");
         assert!(text.contains("Function(Function { name: ObjectName([Identifier(Ident { value: \"user\""), "{text}");
+    }
+
+    #[test]
+    fn a_field_of_a_functions_result_becomes_a_subscript() {
+        let mut s =
+            DFParser::parse_sql("SELECT element_at(resources, 1).arn, resources[1].arn, useridentity.arn FROM t")
+                .unwrap()
+                .pop_front()
+                .unwrap();
+        super::rewrite(&mut s);
+        assert_eq!(
+            s.to_string(),
+            "SELECT element_at(resources, 1)['arn'], resources[1]['arn'], useridentity.arn FROM t"
+        );
     }
     use datafusion::sql::parser::Statement as DFStatement;
 }

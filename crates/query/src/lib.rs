@@ -30,6 +30,7 @@ mod field_names;
 pub mod functions;
 pub mod headers;
 pub mod join_keys;
+pub mod lake_sql;
 pub mod memory;
 pub mod ocsf;
 pub mod output;

@@ -89,7 +89,9 @@ impl LakeSession {
 
     /// Splits `sql` into statements (`;`-separated); each is planned by [`Self::plan`].
     pub fn statements(&self, sql: &str) -> Result<Vec<Statement>> {
-        let parsed = DFParser::parse_sql(sql).map_err(|e| self.explain(e))?;
+        // CloudTrail Lake's `FROM <event data store id>` names the cloudtrail table.
+        let sql = crate::lake_sql::event_data_store_ids(sql);
+        let parsed = DFParser::parse_sql(&sql).map_err(|e| self.explain(e))?;
         let mut statements: Vec<Statement> = parsed.into_iter().collect();
         // Athena's lateral UNNEST, in a form DataFusion plans.
         for s in &mut statements {

@@ -13,6 +13,7 @@ mod ip;
 mod json_path;
 mod sigma;
 mod time;
+mod trino;
 
 pub(crate) use time::parse as parse_time;
 
@@ -30,6 +31,8 @@ pub fn register(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for udf in all() {
         registry.register_udf(Arc::new(udf))?;
     }
+    // After DataFusion's own: it replaces the `element_at` alias of `map_extract`.
+    registry.register_udf(Arc::new(trino::element_at()))?;
     registry.register_udaf(Arc::new(crate::rollups::rollup_distinct()))?;
     enrich::register_with(registry, ::enrich::shared())
 }
@@ -45,6 +48,10 @@ pub fn catalog() -> Vec<(&'static str, &'static str)> {
         ("from_iso8601_timestamp(text)", "Athena: ISO 8601 text (or a timestamp) to a UTC timestamp"),
         ("date_add(unit, n, timestamp)", "Trino: timestamp plus n units (second .. year)"),
         ("date_diff(unit, t1, t2)", "Trino: whole units from t1 to t2"),
+        (
+            "element_at(json_or_array, key_or_index)",
+            "Trino/CloudTrail Lake: the value at a key of a JSON column as text, or an array's element (1-based)",
+        ),
         (
             "cidr_match(ip, 'cidr')",
             "true if the IPv4/IPv6 address is inside the CIDR; false for non-IPs such as 'AWS Internal'",

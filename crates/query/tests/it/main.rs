@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod athena;
+mod cloudtrail_lake;
 mod fixture;
 mod memory;
 mod rollups;
