@@ -222,7 +222,7 @@ pub fn print_summary(s: &Summary) -> Result<()> {
 }
 
 /// Backfill options from the tuning flags (the service's lanes take theirs from here too).
-fn backfill_options(t: &TuningArgs) -> BackfillOptions {
+pub(crate) fn backfill_options(t: &TuningArgs) -> BackfillOptions {
     let defaults = BackfillOptions::default();
     BackfillOptions {
         lanes: t.lanes.unwrap_or(defaults.lanes),

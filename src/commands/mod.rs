@@ -11,6 +11,7 @@ pub mod detect;
 pub mod exceptions;
 pub mod export;
 pub mod generate;
+pub mod import;
 pub mod incidents;
 pub mod ingest;
 pub mod investigate;
@@ -25,6 +26,13 @@ pub enum Command {
     Generate(generate::Args),
     /// Ingest log files from a local folder or an S3 prefix into the lake.
     Ingest(self::ingest::Args),
+    /// Import history from elsewhere: CloudTrail Lake's saved query results, checked
+    /// against their signed manifest.
+    ///
+    /// Example:
+    ///   trailhouse import --cloudtrail-lake-export ./lake-export/
+    #[command(verbatim_doc_comment)]
+    Import(import::Args),
     /// Generate sample logs, ingest them into ./lake, show what is in the lake and run the
     /// detection pack over it.
     Demo(demo::Args),
@@ -160,6 +168,7 @@ impl Command {
         match self {
             Command::Generate(a) => generate::run(a).await,
             Command::Ingest(a) => self::ingest::run(a).await,
+            Command::Import(a) => import::run(a).await,
             Command::Demo(a) => demo::run(a).await,
             Command::Sql(a) => sql::run(a).await,
             Command::Export(a) => export::run(a).await,

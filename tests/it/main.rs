@@ -21,6 +21,7 @@ mod digests;
 mod enrich;
 mod export;
 mod faults;
+mod import;
 mod investigate;
 mod local_aws;
 mod maintenance;

@@ -170,6 +170,7 @@ impl Lanes {
         let size = match &payload {
             Payload::Fetched(data) => data.len() as u64,
             Payload::LocalFile => obj.size.max(0) as u64,
+            Payload::Refused { raw, .. } => raw.len() as u64,
         };
         let full = {
             let mut b = self.bundle.lock().unwrap_or_else(|p| p.into_inner());
@@ -342,18 +343,27 @@ impl Lane {
             Payload::LocalFile => {
                 read_into(&obj.uri, obj.size.max(0) as usize, &mut buf).and_then(|()| self.process_bytes(&obj, &buf))
             }
+            Payload::Refused { raw, error, retry } => {
+                let mut entry = self.entry(&obj, raw.len() as u64);
+                self.quarantine(&obj, &mut entry, raw, error.clone()).and_then(|()| match retry {
+                    false => self.done(entry),
+                    true => {
+                        Counters::add(&self.counters.files_read, 1);
+                        Ok(())
+                    }
+                })
+            }
         };
         self.read_buf = buf;
         result
     }
 
-    fn process_bytes(&mut self, obj: &SourceObject, data: &[u8]) -> Result<()> {
-        let name = layout::canonical_name(&obj.key).to_string();
-        let size = data.len() as u64;
+    /// The ledger row of a file of `size` bytes read (counted as read).
+    fn entry(&mut self, obj: &SourceObject, size: u64) -> LedgerEntry {
         self.out.bytes += size;
         Counters::add(&self.counters.bytes_read, size);
-        let mut entry = LedgerEntry {
-            name,
+        LedgerEntry {
+            name: layout::canonical_name(&obj.key).to_string(),
             uri: obj.uri.clone(),
             size: obj.size,
             etag: obj.etag.clone(),
@@ -361,7 +371,35 @@ impl Lane {
             error: None,
             sha256: None,
             kind: Default::default(),
-        };
+        }
+    }
+
+    /// Keeps a copy of a file that cannot be read, with why, in the lake's quarantine.
+    fn quarantine(&mut self, obj: &SourceObject, entry: &mut LedgerEntry, data: &Bytes, error: String) -> Result<()> {
+        self.counters.emit(FileQuarantined { uri: &obj.uri, error: &error });
+        let to = self.handle.block_on(self.lake.quarantine(&entry.name, &obj.uri, data.clone(), &error))?;
+        self.out.quarantined.push(QuarantinedFile {
+            source: obj.uri.clone(),
+            error: error.clone(),
+            quarantined_to: to,
+        });
+        entry.error = Some(error);
+        Ok(())
+    }
+
+    /// Records a file as done (its ledger row), and writes a batch when one is full.
+    fn done(&mut self, entry: LedgerEntry) -> Result<()> {
+        self.out.ledger.push(entry);
+        Counters::add(&self.counters.files_read, 1);
+        if self.builder.len() >= self.batch_rows {
+            let batch = self.builder.finish();
+            self.write_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    fn process_bytes(&mut self, obj: &SourceObject, data: &[u8]) -> Result<()> {
+        let mut entry = self.entry(obj, data.len() as u64);
         let decoded = self.decoder.decode(data, &obj.uri, &mut self.builder);
         entry.sha256 = self.decoder.last_sha256().map(|h| integrity::hex(&h));
         match decoded {
@@ -379,26 +417,9 @@ impl Lane {
                 });
                 entry.events = c.events as i64;
             }
-            Err(e) => {
-                let error = e.to_string();
-                self.counters.emit(FileQuarantined { uri: &obj.uri, error: &error });
-                let copy = Bytes::copy_from_slice(data);
-                let to = self.handle.block_on(self.lake.quarantine(&entry.name, &obj.uri, copy, &error))?;
-                self.out.quarantined.push(QuarantinedFile {
-                    source: obj.uri.clone(),
-                    error: error.clone(),
-                    quarantined_to: to,
-                });
-                entry.error = Some(error);
-            }
+            Err(e) => self.quarantine(obj, &mut entry, &Bytes::copy_from_slice(data), e.to_string())?,
         }
-        self.out.ledger.push(entry);
-        Counters::add(&self.counters.files_read, 1);
-        if self.builder.len() >= self.batch_rows {
-            let batch = self.builder.finish();
-            self.write_batch(batch)?;
-        }
-        Ok(())
+        self.done(entry)
     }
 
     fn flush(&mut self) -> Result<Flushed> {

@@ -31,6 +31,9 @@ pub mod decode;
 #[cfg(feature = "pipeline")]
 pub mod digest_check;
 pub mod error;
+pub mod lake_export;
+#[cfg(feature = "pipeline")]
+pub mod lake_results;
 #[cfg(feature = "pipeline")]
 pub mod lanes;
 pub mod layout;

@@ -20,4 +20,13 @@ pub enum Payload {
     /// hop through the async runtime's blocking pool (per-file overhead is what bounds a
     /// corpus of many small files).
     LocalFile,
+    /// An object the source read but refuses as input (a CloudTrail Lake result that fails
+    /// its sign file, or has no events): the lanes quarantine it with `error`. Unless
+    /// `retry`, the ledger records it and later runs pass it by; with `retry` (refused for
+    /// how this run was asked to check it, not for its bytes) a later run reads it again.
+    Refused {
+        raw: Bytes,
+        error: String,
+        retry: bool,
+    },
 }

@@ -12,8 +12,16 @@ use crate::{IngestError, Result};
 /// A source of log files.
 #[derive(Debug, Clone)]
 pub enum Source {
-    Local { root: PathBuf },
-    S3 { client: aws_sdk_s3::Client, bucket: String, prefix: String },
+    Local {
+        root: PathBuf,
+    },
+    S3 {
+        client: aws_sdk_s3::Client,
+        bucket: String,
+        prefix: String,
+    },
+    /// CloudTrail Lake's saved query results under a folder or prefix.
+    LakeResults(std::sync::Arc<crate::lake_results::LakeResults>),
 }
 
 impl Source {
@@ -61,6 +69,7 @@ impl Source {
                     })?;
                 Ok(!out.contents().is_empty())
             }
+            Source::LakeResults(r) => Box::pin(r.inner.has_objects()).await,
         }
     }
 
@@ -69,11 +78,20 @@ impl Source {
         match self {
             Source::Local { root } => root.display().to_string(),
             Source::S3 { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
+            Source::LakeResults(r) => format!("CloudTrail Lake results under {}", r.inner.describe()),
         }
     }
 
     /// Lists every object under the source, sending each to `tx` in key order (per page).
     pub async fn list(&self, tx: tokio::sync::mpsc::Sender<SourceObject>) -> Result<u64> {
+        match self {
+            Source::LakeResults(r) => r.list(tx).await,
+            files => files.list_files(tx).await,
+        }
+    }
+
+    /// [`Source::list`] of a folder or prefix.
+    pub(crate) async fn list_files(&self, tx: tokio::sync::mpsc::Sender<SourceObject>) -> Result<u64> {
         match self {
             Source::Local { root } => {
                 let root = root.clone();
@@ -104,6 +122,7 @@ impl Source {
                 }
                 Ok(n)
             }
+            Source::LakeResults(_) => Err(IngestError::Config("CloudTrail Lake results inside results".into())),
         }
     }
 
@@ -113,6 +132,7 @@ impl Source {
         match self {
             Source::Local { .. } => Ok(Payload::LocalFile),
             Source::S3 { client, bucket, .. } => fetch_s3(client, bucket, &obj.key).await.map(Payload::Fetched),
+            Source::LakeResults(r) => r.payload(obj).await,
         }
     }
 }
@@ -132,6 +152,8 @@ impl Source {
                 Ok(crate::digest_check::ArrivedDigest { object: obj.clone(), bucket: None, gz: gz.into(), signature })
             }
             Source::S3 { client, bucket, .. } => fetch_digest_s3(client, bucket, obj.clone()).await,
+            // Its keys are never a digest's.
+            Source::LakeResults(_) => Err(IngestError::Config(format!("{} is not a digest file", obj.uri))),
         }
     }
 
@@ -140,6 +162,7 @@ impl Source {
         match self {
             Source::Local { root } => crate::digest_check::Store::Local { root: root.clone() },
             Source::S3 { client, .. } => crate::digest_check::Store::S3(client.clone()),
+            Source::LakeResults(r) => r.inner.store(),
         }
     }
 }

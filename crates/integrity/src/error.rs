@@ -7,6 +7,8 @@ pub enum IntegrityError {
     DigestFormat { what: String, message: String },
     #[error("public keys {what}: {message}")]
     Keys { what: String, message: String },
+    #[error("{what} is not a CloudTrail Lake sign file: {message}")]
+    SignFile { what: String, message: String },
     #[error("signing: {0}")]
     Signing(String),
 }

@@ -70,6 +70,11 @@ impl PublicKeys {
             let der = base64::engine::general_purpose::STANDARD.decode(entry.value.trim()).map_err(|e| {
                 IntegrityError::Keys { what: what.to_string(), message: format!("key {}: {e}", entry.fingerprint) }
             })?;
+            // Also under the fingerprint the list gives, should it differ from the MD5.
+            let given = entry.fingerprint.trim().to_ascii_lowercase();
+            if !given.is_empty() && given != fingerprint(&der) {
+                keys.by_fingerprint.insert(given, der.clone());
+            }
             keys.insert(der);
         }
         Ok(keys)

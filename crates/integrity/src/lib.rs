@@ -13,6 +13,7 @@
 //! - [`chain`]: one account/region's digests and log files checked the way the AWS CLI's
 //!   `validate-logs` checks them, and a little stricter (the chain's hashes too, and every
 //!   log file that no digest lists, or that no digest covers at all).
+//! - [`query_results`]: CloudTrail Lake's signed query results (`result_sign.json`).
 //!
 //! It reads nothing by itself: callers hand it bytes and signatures (from S3, where the
 //! signature is the object's `signature` metadata, or from a folder, where it is a
@@ -23,6 +24,7 @@ pub mod digest;
 mod error;
 pub mod folder;
 pub mod keys;
+pub mod query_results;
 pub mod signer;
 
 pub use error::{IntegrityError, Result};

@@ -5,7 +5,8 @@
 //! [`rewrite`] makes it one. And a field of a function's result (`element_at(resources,
 //! 1).arn`, as CloudTrail Lake's queries write it), which DataFusion also refuses after a
 //! dot, becomes the subscript it accepts (`element_at(resources, 1)['arn']`), as does a
-//! field after a subscript (`resources[1].arn`).
+//! field after a subscript (`resources[1].arn`), its name folded to lowercase unless quoted
+//! as a column's would be (`.accountId` is the field `accountid`).
 
 use std::ops::ControlFlow;
 
@@ -23,7 +24,12 @@ pub fn rewrite(statement: &mut DFStatement) {
                     of_a_value = true;
                 }
                 if of_a_value && let AccessExpr::Dot(Expr::Identifier(field)) = access {
-                    let name = Value::SingleQuotedString(field.value.clone()).with_empty_span();
+                    // Folded as DataFusion folds an unquoted name (`.accountId` is `accountid`).
+                    let folded = match field.quote_style {
+                        None => field.value.to_lowercase(),
+                        Some(_) => field.value.clone(),
+                    };
+                    let name = Value::SingleQuotedString(folded).with_empty_span();
                     *access = AccessExpr::Subscript(Subscript::Index { index: Expr::Value(name) });
                     continue;
                 }
@@ -80,6 +86,17 @@ mod tests {
         assert_eq!(
             s.to_string(),
             "SELECT element_at(resources, 1)['arn'], resources[1]['arn'], useridentity.arn FROM t"
+        );
+    }
+
+    #[test]
+    fn a_camel_case_field_of_a_value_folds_like_a_column_and_a_quoted_one_does_not() {
+        let sql = "SELECT element_at(resources, 1).accountId, resources[1].\"ARN\", (useridentity).accountId FROM t";
+        let mut s = DFParser::parse_sql(sql).unwrap().pop_front().unwrap();
+        super::rewrite(&mut s);
+        assert_eq!(
+            s.to_string(),
+            "SELECT element_at(resources, 1)['accountid'], resources[1]['ARN'], (useridentity)['accountid'] FROM t"
         );
     }
     use datafusion::sql::parser::Statement as DFStatement;

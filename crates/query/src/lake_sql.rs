@@ -1,14 +1,24 @@
 //! CloudTrail Lake's SQL, read as this lake's: a query names its event data store by id
 //! (`FROM 5e2676f8-9fce-46ef-8142-3e36a94e6691`, the id part of the store's ARN), which
 //! DataFusion's parser cannot read (a number, then minus signs). [`event_data_store_ids`]
-//! turns such an id after `FROM` or `JOIN` into `cloudtrail` before the statement is
-//! parsed; its camelCase columns (`eventTime`, `userIdentity.arn`) already fold to the
-//! lake's, and `element_at` on the JSON columns is [`crate::functions`]'.
+//! turns such an id after `FROM` or `JOIN` into [`VIEW`] before the statement is parsed:
+//! the cloudtrail table with Lake's `eventjson` column (each event rebuilt as its JSON).
+//! Its camelCase columns (`eventTime`, `userIdentity.arn`) already fold to the lake's, and
+//! `element_at` on the JSON columns is [`crate::functions`]'.
 
 use std::borrow::Cow;
 
+/// The view a Lake query's event data store reads: the cloudtrail table and `eventjson`.
+pub const VIEW: &str = "cloudtrail_lake";
+
+/// The view's SQL: every column, and the event as JSON (only computed when selected).
+pub fn view_sql() -> String {
+    let columns: Vec<&str> = lake::schema::EVENT.iter().map(|f| f.column).chain([lake::schema::UNMAPPED]).collect();
+    format!("SELECT *, event_json({}) AS eventjson FROM cloudtrail", columns.join(", "))
+}
+
 /// `sql` with every event data store id written after `FROM` or `JOIN` (outside quotes and
-/// comments) replaced by `cloudtrail`; unchanged (borrowed) when it has none.
+/// comments) replaced by [`VIEW`]; unchanged (borrowed) when it has none.
 pub fn event_data_store_ids(sql: &str) -> Cow<'_, str> {
     let b = sql.as_bytes();
     let mut out = String::new();
@@ -37,7 +47,7 @@ pub fn event_data_store_ids(sql: &str) -> Cow<'_, str> {
                     && let Some(len) = store_id_at(&b[start..])
                 {
                     out.push_str(&sql[copied..start]);
-                    out.push_str("cloudtrail");
+                    out.push_str(VIEW);
                     copied = start + len;
                     i = start + len;
                     last_word.clear();
@@ -94,13 +104,13 @@ mod tests {
     fn an_event_data_store_id_after_from_or_join_names_the_cloudtrail_table() {
         assert_eq!(
             event_data_store_ids("SELECT count(*) FROM 5e2676f8-9fce-46ef-8142-3e36a94e6691 WHERE x = 1"),
-            "SELECT count(*) FROM cloudtrail WHERE x = 1"
+            "SELECT count(*) FROM cloudtrail_lake WHERE x = 1"
         );
         assert_eq!(
             event_data_store_ids(
                 "SELECT a.eventid FROM 5E2676F8-9FCE-46EF-8142-3E36A94E6691 a\nJOIN\n  37382170-182d-42ed-9df9-5aaf0b4b9511 b ON true"
             ),
-            "SELECT a.eventid FROM cloudtrail a\nJOIN\n  cloudtrail b ON true"
+            "SELECT a.eventid FROM cloudtrail_lake a\nJOIN\n  cloudtrail_lake b ON true"
         );
     }
 

@@ -14,6 +14,12 @@ pub static VIEWS: LazyLock<Vec<(&'static str, &'static str, String)>> = LazyLock
          the records `export --format ocsf` writes",
         crate::ocsf::select("", ""),
     ));
+    views.push((
+        crate::lake_sql::VIEW,
+        "the cloudtrail table as CloudTrail Lake's queries see it (`FROM <event data store id>`): every column and \
+         eventjson, the event rebuilt as JSON",
+        crate::lake_sql::view_sql(),
+    ));
     views
 });
 

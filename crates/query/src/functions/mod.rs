@@ -33,6 +33,14 @@ pub fn register(registry: &mut dyn FunctionRegistry) -> Result<()> {
     }
     // After DataFusion's own: it replaces the `element_at` alias of `map_extract`.
     registry.register_udf(Arc::new(trino::element_at()))?;
+    // After DataFusion's own too: `replace` also takes Trino's two arguments.
+    registry.register_udf(Arc::new(trino::event_json()))?;
+    for udf in trino::lake_functions() {
+        registry.register_udf(Arc::new(udf))?;
+    }
+    for udaf in [trino::max_by(), trino::min_by(), trino::arbitrary()] {
+        registry.register_udaf(Arc::new(udaf))?;
+    }
     registry.register_udaf(Arc::new(crate::rollups::rollup_distinct()))?;
     enrich::register_with(registry, ::enrich::shared())
 }
@@ -52,6 +60,23 @@ pub fn catalog() -> Vec<(&'static str, &'static str)> {
             "element_at(json_or_array, key_or_index)",
             "Trino/CloudTrail Lake: the value at a key of a JSON column as text, or an array's element (1-based)",
         ),
+        (
+            "json_array_get(json_array, i)",
+            "Trino: the element at a 0-based index (negative from the end) of a JSON array, as JSON text",
+        ),
+        (
+            "event_json(...)",
+            "CloudTrail Lake's eventjson: a row rebuilt as its CloudTrail event, JSON text (the cloudtrail_lake view's column)",
+        ),
+        ("max_by(x, y) / min_by(x, y)", "Trino: aggregate, the x of the row with the largest (smallest) y"),
+        ("arbitrary(x)", "Trino: aggregate, any non-NULL x of the group (any_value)"),
+        ("if(cond, a[, b])", "Trino: CASE WHEN cond THEN a [ELSE b] END"),
+        ("date(x)", "Trino: x as a date (a UTC timestamp's day)"),
+        (
+            "year(x), month(x), day(x), hour(x), minute(x), second(x), day_of_week(x), ...",
+            "Trino: a field of a timestamp as a bigint (day_of_week/dow 1 = Monday; also quarter, week, doy, yow)",
+        ),
+        ("replace(text, search[, with])", "Trino: every search replaced (removed when with is omitted)"),
         (
             "cidr_match(ip, 'cidr')",
             "true if the IPv4/IPv6 address is inside the CIDR; false for non-IPs such as 'AWS Internal'",

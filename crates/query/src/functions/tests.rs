@@ -244,3 +244,53 @@ async fn date_add_and_date_diff_follow_trino() {
     );
     assert!(try_eval("date_add('fortnight', 1, now())").await.is_err());
 }
+
+#[tokio::test]
+async fn trino_time_fields_date_and_if_read_as_cloudtrail_lake_queries_use_them() {
+    // 2026-11-02 was a Monday: ISO day 1, Sunday 7.
+    let t = "TIMESTAMP '2026-11-02T13:45:07Z'";
+    assert_eq!(eval(&format!("day_of_week({t})")).await, "1");
+    assert_eq!(eval("dow(TIMESTAMP '2026-11-08T00:00:00Z')").await, "7");
+    assert_eq!(eval(&format!("hour({t}) * 10000 + minute({t}) * 100 + second({t})")).await, "134507");
+    assert_eq!(eval(&format!("year({t}) * 10000 + month({t}) * 100 + day({t})")).await, "20261102");
+    assert_eq!(eval(&format!("day_of_year({t})")).await, "306");
+    assert_eq!(eval(&format!("quarter({t})")).await, "4");
+    assert_eq!(eval(&format!("arrow_typeof(hour({t}))")).await, "Int64");
+    assert_eq!(eval(&format!("date({t})")).await, "2026-11-02");
+    assert_eq!(eval(&format!("arrow_typeof(date({t}))")).await, "Date32");
+    assert_eq!(eval("if(1 > 0, 'yes', 'no')").await, "yes");
+    assert_eq!(eval("if(1 < 0, 'yes', 'no')").await, "no");
+    assert_eq!(eval("if(1 < 0, 'yes')").await, "NULL");
+}
+
+#[tokio::test]
+async fn replace_takes_trinos_two_arguments_and_json_array_get_indexes_from_zero() {
+    assert_eq!(eval("replace('aws.amazon.com', '.amazonaws.com')").await, "aws.amazon.com");
+    assert_eq!(eval("replace('s3.amazonaws.com', '.amazonaws.com')").await, "s3");
+    assert_eq!(eval("replace('a-b-c', '-', '+')").await, "a+b+c");
+    let doc = r#"'[{"a":1},"x",[2]]'"#;
+    assert_eq!(eval(&format!("json_array_get({doc}, 0)")).await, r#"{"a":1}"#);
+    assert_eq!(eval(&format!("json_array_get({doc}, 1)")).await, r#""x""#);
+    assert_eq!(eval(&format!("json_array_get({doc}, -1)")).await, "[2]");
+    assert_eq!(eval(&format!("json_array_get({doc}, 3)")).await, "NULL");
+    assert_eq!(eval(&format!("json_array_get({doc}, -4)")).await, "NULL");
+    assert_eq!(eval("json_array_get('{\"a\":1}', 0)").await, "NULL");
+}
+
+#[tokio::test]
+async fn max_by_and_min_by_take_x_of_the_extreme_non_null_y_and_arbitrary_any_value() {
+    let mut ctx = SessionContext::new();
+    super::register(&mut ctx).unwrap();
+    let sql = "SELECT g, max_by(x, y), min_by(x, y), arbitrary(x) IS NOT NULL FROM (VALUES \
+               ('a', 'low', 1), ('a', 'high', 9), ('a', 'none', NULL), ('b', 'only', 5), ('c', 'null-y', NULL)) \
+               AS t(g, x, y) GROUP BY g ORDER BY g";
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    let text = arrow::util::pretty::pretty_format_batches(&batches).unwrap().to_string();
+    // Each row's cells, trimmed.
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.contains(" g "))
+        .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(rows, [["a", "high", "low", "true"], ["b", "only", "only", "true"], ["c", "", "", "true"]], "{text}");
+}

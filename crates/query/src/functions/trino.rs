@@ -1,15 +1,22 @@
-//! Trino's `element_at`, as CloudTrail Lake's queries write it: on CloudTrail Lake's maps
+//! Trino's functions as CloudTrail Lake's queries write them. `element_at` on CloudTrail Lake's maps
 //! (`requestParameters`, `responseElements`, `additionalEventData`), which this lake keeps
 //! as JSON text, the value at a key as text (a string unquoted, anything else as JSON;
 //! NULL when the key is missing: `->>`); on an array, the element at a 1-based index (a
 //! negative one counts from the end). DataFusion's own `element_at` is an alias of
-//! `map_extract`, which takes maps only; this one replaces it.
+//! `map_extract`, which takes maps only; this one replaces it. Then the others Lake's
+//! queries use that DataFusion lacks or spells differently ([`lake_functions`], `max_by`,
+//! `min_by`, `arbitrary`).
 
 use std::sync::Arc;
 
+use arrow::array::{Array, ArrayRef, StringBuilder};
 use arrow::datatypes::DataType;
-use datafusion::common::{Result, plan_err};
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
+use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
+use datafusion::logical_expr::{
+    Cast, ColumnarValue, Expr, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility, lit,
+    when,
+};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(super) struct ElementAt {
@@ -62,4 +69,293 @@ impl ScalarUDFImpl for ElementAt {
             None => plan_err!("element_at on {t}"),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The rest of the Trino functions CloudTrail Lake's queries use that DataFusion lacks or
+// spells differently. Each is rewritten into DataFusion's own expression where one exists
+// (so the optimizer sees through it), and computed here otherwise.
+
+/// A scalar function that is another expression: `rewrite` builds it from the arguments.
+struct Rewrite {
+    name: &'static str,
+    signature: Signature,
+    returns: fn(&[DataType]) -> Result<DataType>,
+    rewrite: fn(Vec<Expr>) -> Result<Expr>,
+}
+
+impl std::fmt::Debug for Rewrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rewrite").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Rewrite {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Rewrite {}
+
+impl std::hash::Hash for Rewrite {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for Rewrite {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        (self.returns)(args)
+    }
+    fn simplify(&self, args: Vec<Expr>, _: &SimplifyContext) -> Result<ExprSimplifyResult> {
+        (self.rewrite)(args).map(ExprSimplifyResult::Simplified)
+    }
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        // The simplifier always runs before execution and replaces the call.
+        exec_err!("{} was not rewritten before execution", self.name)
+    }
+}
+
+fn rewrite(
+    name: &'static str,
+    signature: Signature,
+    returns: fn(&[DataType]) -> Result<DataType>,
+    rewrite: fn(Vec<Expr>) -> Result<Expr>,
+) -> ScalarUDF {
+    ScalarUDF::new_from_impl(Rewrite { name, signature, returns, rewrite })
+}
+
+fn bigint(_: &[DataType]) -> Result<DataType> {
+    Ok(DataType::Int64)
+}
+
+/// `date_part(part, x)` as a bigint: Trino's `hour(x)`, `day_of_week(x)`, ...
+fn part_of(part: &'static str, mut args: Vec<Expr>) -> Result<Expr> {
+    let x = args.remove(0);
+    let value = datafusion::functions::datetime::date_part().call(vec![lit(part), x]);
+    Ok(Expr::Cast(Cast::new(Box::new(value), DataType::Int64)))
+}
+
+/// A one-argument time field function: Trino's name, DataFusion's `date_part` part.
+macro_rules! time_fields {
+    ($($name:literal => $part:literal),* $(,)?) => {
+        vec![$(rewrite($name, Signature::any(1, Volatility::Immutable), bigint, |a| part_of($part, a))),*]
+    };
+}
+
+/// Trino's date and time field functions, `date(x)`, `if`, 2-argument `replace` and
+/// `json_array_get`, as CloudTrail Lake's queries use them.
+pub(super) fn lake_functions() -> Vec<ScalarUDF> {
+    let mut all = time_fields![
+        "year" => "year",
+        "quarter" => "quarter",
+        "month" => "month",
+        "week" => "week",
+        "week_of_year" => "week",
+        "year_of_week" => "isoyear",
+        "yow" => "isoyear",
+        "day" => "day",
+        "day_of_month" => "day",
+        "day_of_week" => "isodow",
+        "dow" => "isodow",
+        "day_of_year" => "doy",
+        "doy" => "doy",
+        "hour" => "hour",
+        "minute" => "minute",
+        "second" => "second",
+    ];
+    all.push(rewrite(
+        "date",
+        Signature::any(1, Volatility::Immutable),
+        |_| Ok(DataType::Date32),
+        |mut a| Ok(Expr::Cast(Cast::new(Box::new(a.remove(0)), DataType::Date32))),
+    ));
+    all.push(rewrite(
+        "if",
+        Signature::one_of(vec![TypeSignature::Any(2), TypeSignature::Any(3)], Volatility::Immutable),
+        |t| Ok(t[1].clone()),
+        |mut a| {
+            let otherwise = (a.len() == 3).then(|| a.remove(2));
+            let (cond, then) = (a.remove(0), a.remove(0));
+            match otherwise {
+                Some(e) => when(cond, then).otherwise(e),
+                None => when(cond, then).end(),
+            }
+        },
+    ));
+    all.push(rewrite(
+        "replace",
+        Signature::one_of(vec![TypeSignature::String(2), TypeSignature::String(3)], Volatility::Immutable),
+        |t| {
+            let mut t = t.to_vec();
+            t.resize(3, DataType::Utf8);
+            datafusion::functions::string::replace().return_type(&t)
+        },
+        |mut a| {
+            if a.len() == 2 {
+                a.push(lit(""));
+            }
+            Ok(datafusion::functions::string::replace().call(a))
+        },
+    ));
+    all.push(json_array_get());
+    all
+}
+
+/// `json_array_get(json_array, index)`: the element at a 0-based index (a negative one
+/// counts from the end) as JSON text; NULL when the text is not an array or the index is
+/// outside it.
+fn json_array_get() -> ScalarUDF {
+    super::Udf::udf("json_array_get", Signature::any(2, Volatility::Immutable), DataType::Utf8, |args| {
+        let index = arrow::compute::cast(&args[1], &DataType::Int64)?;
+        let index = index.as_any().downcast_ref::<arrow::array::Int64Array>().expect("cast to Int64");
+        let mut out = StringBuilder::new();
+        for (i, text) in super::strings(&args[0])?.enumerate() {
+            let element = text.zip(index.is_valid(i).then(|| index.value(i))).and_then(|(text, at)| {
+                let serde_json::Value::Array(items) = serde_json::from_str(text).ok()? else { return None };
+                let at = if at < 0 { items.len().checked_sub(at.unsigned_abs() as usize)? } else { at as usize };
+                items.get(at).map(|v| v.to_string())
+            });
+            out.append_option(element);
+        }
+        Ok(Arc::new(out.finish()) as ArrayRef)
+    })
+}
+
+/// Trino's `max_by(x, y)` / `min_by(x, y)`: the `x` of the row with the largest (smallest)
+/// non-NULL `y`.
+pub(super) fn max_by() -> datafusion::logical_expr::AggregateUDF {
+    datafusion::logical_expr::AggregateUDF::new_from_impl(By { name: "max_by", largest: true, signature: by_sig() })
+}
+
+pub(super) fn min_by() -> datafusion::logical_expr::AggregateUDF {
+    datafusion::logical_expr::AggregateUDF::new_from_impl(By { name: "min_by", largest: false, signature: by_sig() })
+}
+
+/// Trino's `arbitrary(x)`: DataFusion's `any_value` under Trino's name.
+pub(super) fn arbitrary() -> datafusion::logical_expr::AggregateUDF {
+    datafusion::functions_aggregate::any_value::any_value_udaf().as_ref().clone().with_aliases(["arbitrary"])
+}
+
+fn by_sig() -> Signature {
+    Signature::any(2, Volatility::Immutable)
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct By {
+    name: &'static str,
+    largest: bool,
+    signature: Signature,
+}
+
+impl datafusion::logical_expr::AggregateUDFImpl for By {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        Ok(args[0].clone())
+    }
+    fn accumulator(
+        &self,
+        args: datafusion::logical_expr::function::AccumulatorArgs,
+    ) -> Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+        let x = ScalarValue::try_from(args.exprs[0].data_type(args.schema)?)?;
+        let y = ScalarValue::try_from(args.exprs[1].data_type(args.schema)?)?;
+        Ok(Box::new(Best { largest: self.largest, x, y }))
+    }
+    fn state_fields(
+        &self,
+        args: datafusion::logical_expr::function::StateFieldsArgs,
+    ) -> Result<Vec<arrow::datatypes::FieldRef>> {
+        use arrow::datatypes::Field;
+        Ok(vec![
+            Arc::new(Field::new(format!("{}[x]", args.name), args.input_fields[0].data_type().clone(), true)),
+            Arc::new(Field::new(format!("{}[y]", args.name), args.input_fields[1].data_type().clone(), true)),
+        ])
+    }
+}
+
+/// The best row so far: its `x`, and its `y` (NULL before any row with a non-NULL `y`).
+#[derive(Debug)]
+struct Best {
+    largest: bool,
+    x: ScalarValue,
+    y: ScalarValue,
+}
+
+impl Best {
+    fn offer(&mut self, xs: &ArrayRef, ys: &ArrayRef) -> Result<()> {
+        for i in 0..ys.len() {
+            if ys.is_null(i) {
+                continue;
+            }
+            let y = ScalarValue::try_from_array(ys, i)?;
+            let better = self.y.is_null()
+                || match y.partial_cmp(&self.y) {
+                    Some(std::cmp::Ordering::Greater) => self.largest,
+                    Some(std::cmp::Ordering::Less) => !self.largest,
+                    _ => false,
+                };
+            if better {
+                self.x = ScalarValue::try_from_array(xs, i)?;
+                self.y = y;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl datafusion::logical_expr::Accumulator for Best {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        self.offer(&values[0], &values[1])
+    }
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        self.offer(&states[0], &states[1])
+    }
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![self.x.clone(), self.y.clone()])
+    }
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        Ok(self.x.clone())
+    }
+    fn size(&self) -> usize {
+        std::mem::size_of_val(self) + self.x.size() + self.y.size()
+    }
+}
+
+/// `event_json(<every event column>, unmapped)`: each row rebuilt as the CloudTrail event
+/// it came from, as JSON text (CloudTrail Lake's `eventjson`; the `cloudtrail_lake` view
+/// passes the columns in the lake schema's order).
+pub(super) fn event_json() -> ScalarUDF {
+    super::Udf::udf("event_json", Signature::variadic_any(Volatility::Immutable), DataType::Utf8, |args| {
+        let names = lake::schema::EVENT.iter().map(|f| f.column).chain([lake::schema::UNMAPPED]);
+        let names: Vec<&str> = names.collect();
+        if args.len() != names.len() {
+            return plan_err!("event_json takes the {} event columns and unmapped, in the lake's order", names.len());
+        }
+        let fields: Vec<arrow::datatypes::Field> = names
+            .iter()
+            .zip(args)
+            .map(|(n, a)| arrow::datatypes::Field::new(*n, a.data_type().clone(), true))
+            .collect();
+        let batch =
+            arrow::record_batch::RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), args.to_vec())?;
+        let events = ingest::rebuild::rebuild_events(&batch)
+            .map_err(|e| datafusion::error::DataFusionError::Execution(format!("event_json: {e}")))?;
+        let mut out = StringBuilder::new();
+        for e in events {
+            out.append_value(e.to_string());
+        }
+        Ok(Arc::new(out.finish()) as ArrayRef)
+    })
 }
