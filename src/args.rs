@@ -317,8 +317,9 @@ impl EnrichArgs {
     }
 
     /// Loads the files named and makes them the process's (the SQL functions read them);
-    /// once per process. A file that cannot be read is an error naming it.
-    pub async fn install(&self) -> Result<()> {
+    /// once per process. A file that cannot be read is an error naming it. `aws` reaches
+    /// AWS Organizations for the `organizations` account source.
+    pub async fn install(&self, aws: &AwsOptions) -> Result<()> {
         static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
         if DONE.get().is_some() {
             return Ok(());
@@ -328,7 +329,6 @@ impl EnrichArgs {
             return Ok(());
         }
         let organizations = if matches!(sources.accounts, Some(enrich::AccountsSource::Organizations)) {
-            let aws = AwsOptions::default();
             Some(aws_sdk_organizations::Client::new(&aws.sdk_config().await))
         } else {
             None
@@ -373,9 +373,10 @@ impl MemoryArgs {
 }
 
 impl ClusterArgs {
-    /// A query context: one that runs here, or on the cluster.
-    pub async fn context(&self) -> Result<datafusion::prelude::SessionContext> {
-        self.enrich.install().await?;
+    /// A query context: one that runs here, or on the cluster (`aws`: the command's AWS
+    /// settings, for what enrichment reads from AWS).
+    pub async fn context(&self, aws: &AwsOptions) -> Result<datafusion::prelude::SessionContext> {
+        self.enrich.install(aws).await?;
         Ok(match &self.cluster {
             Some(url) => cluster::client::remote_context(url).await?,
             None => query::new_context_within(self.memory.limit())?,
@@ -384,7 +385,7 @@ impl ClusterArgs {
 
     /// The lake's query session, on the cluster with --cluster.
     pub async fn session(&self, lake: &LakeAccess) -> Result<query::LakeSession> {
-        Ok(query::LakeSession::open_in(self.context().await?, lake.location(), &lake.options(None)).await?)
+        Ok(query::LakeSession::open_in(self.context(&lake.aws()).await?, lake.location(), &lake.options(None)).await?)
     }
 }
 

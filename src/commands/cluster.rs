@@ -74,7 +74,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
             }
         }
         Node::Executor { scheduler, bind, grpc_port, external_host, concurrent_tasks, work_dir, enrich } => {
-            enrich.install().await?;
+            // An executor has no lake or AWS flags: the SDK's own chain (AWS_REGION, ...).
+            enrich.install(&ingest::aws::AwsOptions::default()).await?;
             let work_dir = work_dir
                 .unwrap_or_else(|| std::env::temp_dir().join(format!("trailhouse-executor-{}", std::process::id())));
             let opts = cluster::executor::ExecutorOptions {

@@ -99,7 +99,8 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     };
     let options = RunOptions { incident_window_micros: a.incident_window.micros, ..RunOptions::default() };
     let Some(every) = &a.every else {
-        let summary = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options, router.as_ref()).await?;
+        let summary =
+            run_once(&lake, &rules, scope, &sinks, (&a.cluster, &a.lake.aws()), &options, router.as_ref()).await?;
         let delivered = summary.alerts.iter().filter(|a| a.delivered()).count();
         return Ok(if delivered == 0 { ExitCode::SUCCESS } else { ExitCode::from(crate::exit::Exit::Alerts) });
     };
@@ -115,7 +116,9 @@ pub async fn run(a: Args) -> Result<ExitCode> {
         }
         // A failed run (lake unreachable, a webhook down) is logged and retried on the next
         // tick: the watermark did not move, so nothing is skipped.
-        if let Err(e) = run_once(&lake, &rules, scope, &sinks, &a.cluster, &options, router.as_ref()).await {
+        if let Err(e) =
+            run_once(&lake, &rules, scope, &sinks, (&a.cluster, &a.lake.aws()), &options, router.as_ref()).await
+        {
             tracing::error!(error = crate::one_line(&e), "Detection run failed; retrying on the next tick.");
         }
     }
@@ -130,11 +133,12 @@ async fn run_once(
     rules: &[Rule],
     scope: Scope,
     sinks: &Sinks,
-    on: &ClusterArgs,
+    // Where queries run, and the AWS settings (an `organizations` account source's).
+    on: (&ClusterArgs, &ingest::aws::AwsOptions),
     options: &RunOptions,
     router: Option<&route::Router>,
 ) -> Result<RunSummary> {
-    let context = on.context().await?;
+    let context = on.0.context(on.1).await?;
     // Said once per process: a rule that uses an IP file the settings do not name.
     static SAID: std::sync::Once = std::sync::Once::new();
     SAID.call_once(|| {

@@ -264,9 +264,14 @@ async fn backtest(a: BacktestArgs) -> Result<ExitCode> {
         format!("cannot open the lake at {} (fill it with `trailhouse ingest` first)", a.lake.location())
     })?;
     let options = RunOptions { backtest: true, ..RunOptions::default() };
-    let summary =
-        detections::run::run_in(a.cluster.context().await?, &lake, &rules, Scope::Since(a.since.micros), &options)
-            .await?;
+    let summary = detections::run::run_in(
+        a.cluster.context(&a.lake.aws()).await?,
+        &lake,
+        &rules,
+        Scope::Since(a.since.micros),
+        &options,
+    )
+    .await?;
     let report = Backtest::of(&summary.alerts, a.first);
     if a.format == BacktestFormat::Json {
         let v = serde_json::json!({

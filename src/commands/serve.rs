@@ -34,7 +34,7 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> Result<ExitCode> {
-    a.enrich.install().await?;
+    a.enrich.install(&a.lake.aws()).await?;
     let rules = a.pack.load(&[])?;
     let config = console::Config::new(a.lake.location(), a.lake.options(None), rules)
         .with_token(a.auth_token)

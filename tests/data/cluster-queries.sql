@@ -50,3 +50,17 @@ GROUP BY 1, 2, 3 ORDER BY 1, 2, 3, 4, 5, 6;
 SELECT arn_account(useridentity.arn) AS account, is_private_ip(sourceipaddress) AS private, count(*) AS n
 FROM cloudtrail
 GROUP BY 1, 2 ORDER BY 1, 2, 3;
+
+-- CloudTrail Lake's dialect: the event data store id as the table, Trino's functions (some
+-- rewritten into DataFusion's, replace computed under DataFusion's own name), eventjson.
+SELECT replace(eventSource, '.amazonaws.com') AS service, day_of_week(eventTime) AS dow,
+       if(errorCode IS NULL, 'ok', 'error') AS outcome, count(*) AS n,
+       max_by(eventName, eventID) AS by_largest_id
+FROM 37382170-182d-42ed-9df9-5aaf0b4b9511
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3, 4, 5;
+
+SELECT json_extract_scalar(eventJson, '$.eventID') AS id, element_at(requestParameters, 'roleArn') AS role
+FROM 37382170-182d-42ed-9df9-5aaf0b4b9511
+WHERE eventName = 'AssumeRole'
+ORDER BY 1, 2;

@@ -175,16 +175,32 @@ fn table_input(t: &CatalogTable) -> TableInput {
         .expect("name set")
 }
 
-fn table_json(database: &str, t: &CatalogTable) -> Value {
-    let cols = |c: &[(String, String)]| c.iter().map(|(n, t)| json!({"Name": n, "Type": t})).collect::<Vec<_>>();
+/// What the dry run prints for a table: the request `table_input` builds, as JSON (the
+/// SDK's types do not serialize; this reads them back, so the two cannot differ).
+fn table_json(database: &str, input: &TableInput) -> Value {
+    let cols = |c: &[Column]| c.iter().map(|c| json!({"Name": c.name(), "Type": c.r#type()})).collect::<Vec<_>>();
+    let sd = input.storage_descriptor();
+    let params: std::collections::BTreeMap<&String, &String> =
+        input.parameters().map(|p| p.iter().collect()).unwrap_or_default();
+    let serde = sd.and_then(|s| s.serde_info());
     json!({
         "DatabaseName": database,
         "TableInput": {
-            "Name": t.name,
-            "TableType": "EXTERNAL_TABLE",
-            "Parameters": {"table_type": "DELTA", "classification": "delta", "EXTERNAL": "TRUE", MARKER: "true"},
-            "StorageDescriptor": {"Location": t.location, "Columns": cols(&t.columns)},
-            "PartitionKeys": cols(&t.partition_keys),
+            "Name": input.name(),
+            "Description": input.description(),
+            "TableType": input.table_type(),
+            "Parameters": params,
+            "StorageDescriptor": {
+                "Location": sd.and_then(|s| s.location()),
+                "Columns": cols(sd.map(|s| s.columns()).unwrap_or_default()),
+                "InputFormat": sd.and_then(|s| s.input_format()),
+                "OutputFormat": sd.and_then(|s| s.output_format()),
+                "SerdeInfo": {
+                    "SerializationLibrary": serde.and_then(|s| s.serialization_library()),
+                    "Parameters": serde.and_then(|s| s.parameters()),
+                },
+            },
+            "PartitionKeys": cols(input.partition_keys()),
         }
     })
 }
@@ -255,7 +271,8 @@ pub async fn register(
                 .build()
                 .expect("name set");
             glue.create_database().database_input(input).send().await.map_err(|e| {
-                classify("CreateDatabase", database, &e).unwrap_or_else(|| unreachable_not_found(database))
+                classify("CreateDatabase", database, &e)
+                    .unwrap_or_else(|| unreachable_not_found("CreateDatabase", database))
             })?;
         }
     }
@@ -270,31 +287,33 @@ pub async fn register(
                 },
             };
         let operation = if exists { "UpdateTable" } else { "CreateTable" };
-        calls.push(Call { operation, input: table_json(database, t) });
+        let input = table_input(t);
+        calls.push(Call { operation, input: table_json(database, &input) });
         if dry_run {
             continue;
         }
         let refused = if exists {
-            let sent = glue.update_table().database_name(database).table_input(table_input(t)).send().await;
+            let sent = glue.update_table().database_name(database).table_input(input).send().await;
             sent.err().map(|e| classify(operation, &resource, &e))
         } else {
-            let sent = glue.create_table().database_name(database).table_input(table_input(t)).send().await;
+            let sent = glue.create_table().database_name(database).table_input(input).send().await;
             sent.err().map(|e| classify(operation, &resource, &e))
         };
         if let Some(e) = refused {
-            return Err(e.unwrap_or_else(|| unreachable_not_found(&resource)));
+            return Err(e.unwrap_or_else(|| unreachable_not_found(operation, &resource)));
         }
         tracing::info!(database, table = %t.name, location = %t.location, operation, "Registered in Glue.");
     }
     Ok(calls)
 }
 
-/// "Not found" where it cannot be: the database vanished between two calls.
-fn unreachable_not_found(resource: &str) -> CatalogError {
+/// "Not found" where it cannot be: the database or table was just seen, and went away
+/// (somebody deleted it) before `operation` reached it.
+fn unreachable_not_found(operation: &'static str, resource: &str) -> CatalogError {
     CatalogError::Glue {
-        operation: "CreateTable",
+        operation,
         resource: resource.to_string(),
-        message: "the database was deleted while registering; run again".into(),
+        message: "not found: it was deleted while this ran; run again".into(),
     }
 }
 
@@ -324,7 +343,8 @@ pub async fn unregister(
         calls.push(Call { operation: "DeleteTable", input: json!({"DatabaseName": database, "Name": name}) });
         if !dry_run {
             glue.delete_table().database_name(database).name(name).send().await.map_err(|e| {
-                classify("DeleteTable", &resource, &e).unwrap_or_else(|| unreachable_not_found(&resource))
+                classify("DeleteTable", &resource, &e)
+                    .unwrap_or_else(|| unreachable_not_found("DeleteTable", &resource))
             })?;
         }
     }

@@ -85,7 +85,7 @@ pub use snapshot::read_table;
 #[cfg(feature = "delta")]
 pub use tables::{
     ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, DELIVERIES_TABLE, EXCEPTIONS_TABLE, INCIDENTS_TABLE, LEDGER_TABLE,
-    Lake, QUARANTINE_DIR, RUNS_TABLE, TABLES, TRIAGE_TABLE,
+    Lake, QUARANTINE_DIR, REQUIRED_TABLES, RUNS_TABLE, TABLES, TRIAGE_TABLE,
 };
 #[cfg(feature = "delta")]
 pub use writer::LakeOptions;

@@ -57,6 +57,10 @@ pub const TABLES: [&str; 11] = [
     crate::ROLLUPS_TABLE,
 ];
 
+/// The tables every lake has (`Lake::open_or_create` makes them); the others appear once
+/// something writes them (`detect`, a digest, the console's triage).
+pub const REQUIRED_TABLES: [&str; 2] = [CLOUDTRAIL_TABLE, LEDGER_TABLE];
+
 /// An opened lake.
 #[derive(Debug, Clone)]
 pub struct Lake {

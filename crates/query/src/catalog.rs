@@ -15,30 +15,17 @@ use datafusion::catalog::{MemorySchemaProvider, SchemaProvider, TableProvider};
 use datafusion::datasource::ViewTable;
 use datafusion::error::{DataFusionError, Result as DfResult};
 use datafusion::execution::SessionState;
-use lake::{
-    ALERTS_TABLE, BASELINES_TABLE, CLOUDTRAIL_TABLE, DELIVERIES_TABLE, EXCEPTIONS_TABLE, INCIDENTS_TABLE,
-    INTEGRITY_TABLE, LEDGER_TABLE, Lake, LakeTable, ROLLUPS_TABLE, RUNS_TABLE, TRIAGE_TABLE,
-};
+use lake::{CLOUDTRAIL_TABLE, Lake, LakeTable, ROLLUPS_TABLE};
 
 use crate::session::TableInfo;
 use crate::views;
 
-/// The lake's tables, and whether every lake has it (the detection tables exist once
-/// `trailhouse detect` has run, `integrity` once a digest file was ingested, `alert_triage`
-/// once an alert was triaged in the console).
-pub(crate) const LAKE_TABLES: [(&str, bool); 11] = [
-    (CLOUDTRAIL_TABLE, true),
-    (LEDGER_TABLE, true),
-    (INTEGRITY_TABLE, false),
-    (ALERTS_TABLE, false),
-    (RUNS_TABLE, false),
-    (BASELINES_TABLE, false),
-    (TRIAGE_TABLE, false),
-    (INCIDENTS_TABLE, false),
-    (EXCEPTIONS_TABLE, false),
-    (DELIVERIES_TABLE, false),
-    (ROLLUPS_TABLE, false),
-];
+/// The lake's tables (`lake::TABLES`), and whether every lake has it (the detection
+/// tables exist once `trailhouse detect` has run, `integrity` once a digest file was
+/// ingested, `alert_triage` once an alert was triaged in the console).
+pub(crate) fn lake_tables() -> impl Iterator<Item = (&'static str, bool)> {
+    lake::TABLES.into_iter().map(|t| (t, lake::REQUIRED_TABLES.contains(&t)))
+}
 
 /// A snapshot of the session's state, for planning a view (the schema cannot hold the
 /// state itself: the state holds the schema).
@@ -78,7 +65,7 @@ impl LakeSchema {
     /// A lake table, opened now if no statement has named it yet; `None` for a detection
     /// table this lake does not have.
     pub(crate) async fn lake_table(&self, name: &str) -> DfResult<Option<Arc<LakeTable>>> {
-        let Some(&(name, required)) = LAKE_TABLES.iter().find(|(n, _)| *n == name) else {
+        let Some((name, required)) = lake_tables().find(|(n, _)| *n == name) else {
             return Ok(None);
         };
         if let Some(t) = lock(&self.tables).get(name) {
@@ -142,7 +129,7 @@ impl LakeSchema {
     }
 
     fn is_lake_name(name: &str) -> bool {
-        LAKE_TABLES.iter().any(|(n, _)| *n == name) || views::VIEWS.iter().any(|(n, _, _)| *n == name)
+        lake_tables().any(|(n, _)| n == name) || views::VIEWS.iter().any(|(n, _, _)| *n == name)
     }
 }
 
@@ -153,7 +140,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[async_trait]
 impl SchemaProvider for LakeSchema {
     fn table_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = LAKE_TABLES.iter().map(|(n, _)| n.to_string()).collect();
+        let mut names: Vec<String> = lake_tables().map(|(n, _)| n.to_string()).collect();
         names.extend(views::VIEWS.iter().map(|(n, _, _)| n.to_string()));
         for n in self.created.table_names() {
             if !names.contains(&n) {

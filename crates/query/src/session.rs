@@ -12,7 +12,7 @@ use datafusion::sql::parser::{DFParser, Statement};
 use futures::TryStreamExt;
 use lake::{CLOUDTRAIL_TABLE, Lake, LakeOptions};
 
-use crate::catalog::{LAKE_TABLES, LakeSchema, StateFn};
+use crate::catalog::{LakeSchema, StateFn, lake_tables};
 use crate::error::{QueryError, Result, friendly};
 use crate::memory::MemoryLimit;
 use crate::{functions, views};
@@ -70,7 +70,7 @@ impl LakeSession {
 
     /// The lake's tables as this session sees them (opening those no statement has named).
     pub async fn tables(&self) -> Result<Vec<TableInfo>> {
-        for (name, _) in LAKE_TABLES {
+        for (name, _) in lake_tables() {
             self.schema.lake_table(name).await.map_err(|e| self.explain(e))?;
         }
         Ok(self.schema.opened_tables())
@@ -175,7 +175,7 @@ impl LakeSession {
     /// Column paths (`useridentity.arn` too) and table names, for "did you mean".
     fn known_names(&self) -> Vec<String> {
         let mut names: Vec<String> = views::VIEWS.iter().map(|v| v.0.to_string()).collect();
-        names.extend(LAKE_TABLES.iter().map(|(name, _)| name.to_string()));
+        names.extend(lake_tables().map(|(name, _)| name.to_string()));
         for f in lake::schema::cloudtrail_schema().fields() {
             column_paths(f, "", &mut names);
         }

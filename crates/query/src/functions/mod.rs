@@ -31,7 +31,9 @@ pub fn register(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for udf in all() {
         registry.register_udf(Arc::new(udf))?;
     }
-    // After DataFusion's own: it replaces the `element_at` alias of `map_extract`.
+    // After DataFusion's own: it replaces the `element_at` alias of `map_extract`, which
+    // gives the name up for good.
+    registry.register_udf(Arc::new(trino::map_extract_alone()))?;
     registry.register_udf(Arc::new(trino::element_at()))?;
     // After DataFusion's own too: `replace` also takes Trino's two arguments.
     registry.register_udf(Arc::new(trino::event_json()))?;

@@ -294,3 +294,18 @@ async fn max_by_and_min_by_take_x_of_the_extreme_non_null_y_and_arbitrary_any_va
         .collect();
     assert_eq!(rows, [["a", "high", "low", "true"], ["b", "only", "only", "true"], ["c", "", "", "true"]], "{text}");
 }
+
+#[tokio::test]
+async fn element_at_stays_ours_in_a_session_rebuilt_from_its_functions() {
+    // Ballista's scheduler rebuilds each job's session from the functions it was given, in
+    // hash order; `map_extract`'s alias must not take the name back (half the time it did).
+    let mut ctx = SessionContext::new();
+    super::register(&mut ctx).unwrap();
+    let mut state = ctx.state();
+    for _ in 0..20 {
+        state = datafusion::execution::SessionStateBuilder::new_from_existing(state).build();
+        let ctx = SessionContext::new_with_state(state.clone());
+        let batches = ctx.sql(r#"SELECT element_at('{"a":"b"}', 'a') AS v"#).await.unwrap().collect().await.unwrap();
+        assert_eq!(batches[0].column(0).as_string::<i32>().value(0), "b");
+    }
+}

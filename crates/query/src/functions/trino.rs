@@ -27,6 +27,47 @@ pub(super) fn element_at() -> ScalarUDF {
     ScalarUDF::new_from_impl(ElementAt { signature: Signature::any(2, Volatility::Immutable) })
 }
 
+/// DataFusion's `map_extract` without its alias `element_at`. Registering [`element_at`]
+/// replaces the alias's entry, but a session rebuilt from its functions (as Ballista's
+/// scheduler rebuilds every job's) registers each again with its aliases, in no set order:
+/// `map_extract`'s alias could then take `element_at` back.
+pub(super) fn map_extract_alone() -> ScalarUDF {
+    ScalarUDF::new_from_impl(WithoutAliases(datafusion::functions_nested::map_extract::map_extract_udf()))
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct WithoutAliases(Arc<ScalarUDF>);
+
+impl ScalarUDFImpl for WithoutAliases {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn signature(&self) -> &Signature {
+        self.0.signature()
+    }
+    fn aliases(&self) -> &[String] {
+        &[]
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        self.0.inner().return_type(args)
+    }
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> Result<arrow::datatypes::FieldRef> {
+        self.0.return_field_from_args(args)
+    }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        self.0.coerce_types(args)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        self.0.invoke_with_args(args)
+    }
+    fn documentation(&self) -> Option<&datafusion::logical_expr::Documentation> {
+        self.0.documentation()
+    }
+}
+
 fn is_text(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
@@ -151,7 +192,9 @@ macro_rules! time_fields {
 }
 
 /// Trino's date and time field functions, `date(x)`, `if`, 2-argument `replace` and
-/// `json_array_get`, as CloudTrail Lake's queries use them.
+/// `json_array_get`, as CloudTrail Lake's queries use them. (Those that are rewritten
+/// become DataFusion expressions of other names, so a plan sent to a cluster never names
+/// them.)
 pub(super) fn lake_functions() -> Vec<ScalarUDF> {
     let mut all = time_fields![
         "year" => "year",
@@ -190,23 +233,41 @@ pub(super) fn lake_functions() -> Vec<ScalarUDF> {
             }
         },
     ));
-    all.push(rewrite(
-        "replace",
-        Signature::one_of(vec![TypeSignature::String(2), TypeSignature::String(3)], Volatility::Immutable),
-        |t| {
-            let mut t = t.to_vec();
-            t.resize(3, DataType::Utf8);
-            datafusion::functions::string::replace().return_type(&t)
-        },
-        |mut a| {
-            if a.len() == 2 {
-                a.push(lit(""));
-            }
-            Ok(datafusion::functions::string::replace().call(a))
-        },
-    ));
+    all.push(ScalarUDF::new_from_impl(Replace {
+        signature: Signature::one_of(vec![TypeSignature::String(2), TypeSignature::String(3)], Volatility::Immutable),
+    }));
     all.push(json_array_get());
     all
+}
+
+/// `replace(text, search[, with])`: DataFusion's, also with Trino's two arguments (`with`
+/// empty). It computes rather than rewrites itself into DataFusion's, because both are
+/// named `replace`: a plan sent to a cluster names the function, and there the name finds
+/// this one again.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Replace {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for Replace {
+    fn name(&self) -> &str {
+        "replace"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, args: &[DataType]) -> Result<DataType> {
+        let mut t = args.to_vec();
+        t.resize(3, DataType::Utf8);
+        datafusion::functions::string::replace().return_type(&t)
+    }
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        if args.args.len() == 2 {
+            args.args.push(ColumnarValue::Scalar(ScalarValue::Utf8(Some(String::new()))));
+            args.arg_fields.push(Arc::new(arrow::datatypes::Field::new("with", DataType::Utf8, false)));
+        }
+        datafusion::functions::string::replace().invoke_with_args(args)
+    }
 }
 
 /// `json_array_get(json_array, index)`: the element at a 0-based index (a negative one
