@@ -65,6 +65,7 @@ const SESSION_CONTEXT: &[FieldSpec] = &[
     f("attributes", "attributes", Kind::Struct(SESSION_ATTRIBUTES)),
     f("sourceIdentity", "sourceidentity", Kind::Str),
     f("ec2RoleDelivery", "ec2roledelivery", Kind::Str),
+    f("ec2IssuedInVPC", "ec2issuedinvpc", Kind::Str),
 ];
 
 const ON_BEHALF_OF: &[FieldSpec] =
@@ -81,6 +82,7 @@ const USER_IDENTITY: &[FieldSpec] = &[
     f("credentialId", "credentialid", Kind::Str),
     f("onBehalfOf", "onbehalfof", Kind::Struct(ON_BEHALF_OF)),
     f("sessionContext", "sessioncontext", Kind::Struct(SESSION_CONTEXT)),
+    f("identityProvider", "identityprovider", Kind::Str),
 ];
 
 const RESOURCE: &[FieldSpec] =
@@ -93,6 +95,19 @@ const TLS_DETAILS: &[FieldSpec] = &[
 ];
 
 /// The fields of a CloudTrail event, in column order.
+/// One resource's tags in an enriched event (`eventContext.tagContext.resourceTags[]`).
+const RESOURCE_TAGS: &[FieldSpec] = &[f("arn", "arn", Kind::Str), f("tags", "tags", Kind::Json)];
+
+const TAG_CONTEXT: &[FieldSpec] = &[
+    f("resourceTags", "resourcetags", Kind::ListOfStruct(RESOURCE_TAGS)),
+    f("principalTags", "principaltags", Kind::Json),
+];
+
+/// What CloudTrail Lake's event enrichment adds (an event data store's resource tag keys and
+/// IAM global condition keys): trails do not write it, events brought from Lake may hold it.
+const EVENT_CONTEXT: &[FieldSpec] =
+    &[f("requestContext", "requestcontext", Kind::Json), f("tagContext", "tagcontext", Kind::Struct(TAG_CONTEXT))];
+
 pub const EVENT: &[FieldSpec] = &[
     f("eventVersion", "eventversion", Kind::Str),
     f("userIdentity", "useridentity", Kind::Struct(USER_IDENTITY)),
@@ -125,6 +140,8 @@ pub const EVENT: &[FieldSpec] = &[
     f("sessionCredentialFromConsole", "sessioncredentialfromconsole", Kind::Str),
     f("edgeDeviceDetails", "edgedevicedetails", Kind::Json),
     f("insightDetails", "insightdetails", Kind::Json),
+    f("annotation", "annotation", Kind::Str),
+    f("eventContext", "eventcontext", Kind::Struct(EVENT_CONTEXT)),
 ];
 
 /// JSON text: every part of the source event the typed columns do not reproduce exactly

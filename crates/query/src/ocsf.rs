@@ -266,6 +266,10 @@ SELECT
     'addendum', addendum,
     'edgeDeviceDetails', edgedevicedetails,
     'insightDetails', insightdetails,
+    'annotation', annotation,
+    'eventContext', eventcontext,
+    'identityProvider', useridentity.identityprovider,
+    'ec2IssuedInVPC', useridentity.sessioncontext.ec2issuedinvpc,
     'other', unmapped
   ) AS unmapped{extra}
 FROM ocsf_named"

@@ -29,9 +29,9 @@ const STORE: &str = "37382170-182d-42ed-9df9-5aaf0b4b9511";
 const SAMPLES: usize = 99;
 /// CloudTrail-event samples Lake accepts as published: each runs here and is compared.
 const RUNNABLE: usize = 76;
-/// Of those, samples that read a column of Lake's this lake lacks (`annotation`,
-/// `eventContext`; docs/limits.md): each must fail naming it.
-const KNOWN_GAPS: usize = 4;
+/// Of those, samples that read a column of Lake's this lake lacks (docs/limits.md): each
+/// must fail naming it. None today.
+const KNOWN_GAPS: usize = 0;
 /// CloudTrail-event samples published broken (or that Lake would likely refuse): each fails.
 const BROKEN: usize = 16;
 /// Samples for other kinds of event data store (AWS Config items, Athena tables): skipped.
@@ -212,8 +212,10 @@ fn build_sample_lake() -> SampleLake {
         };
         generate(&opts).unwrap();
     }
+    let enriched = dir.path().join("enriched");
+    write_enriched_events(&enriched);
     let data = test_support::datasets();
-    let sources = [logs, data.join("invictus-aws-stratus"), data.join("cloud-snitch")];
+    let sources = [logs, data.join("invictus-aws-stratus"), data.join("cloud-snitch"), enriched];
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let l = Lake::open_or_create(&lake.display().to_string(), &LakeOptions::default()).await.unwrap();
@@ -225,6 +227,39 @@ fn build_sample_lake() -> SampleLake {
         }
     });
     SampleLake { _dir: dir, lake }
+}
+
+/// S3 writes and deletes on 2025-06-05 as an event data store with event enrichment records
+/// them: an `eventContext` with the bucket's tags (the shape AWS's enrichment guide gives:
+/// `tagContext.resourceTags[]` of `{arn, tags}`). Constructed, not recorded: trails never
+/// write `eventContext`, and no public dataset holds an enriched event.
+fn write_enriched_events(dir: &Path) {
+    let event = |i: usize, name: &str, class: &str, bucket: &str| {
+        serde_json::json!({
+            "eventVersion": "1.11",
+            "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:etl",
+                "arn": "arn:aws:sts::111122223333:assumed-role/etl/session", "accountId": "111122223333"},
+            "eventTime": format!("2025-06-05T10:{i:02}:00Z"),
+            "eventSource": "s3.amazonaws.com", "eventName": name, "awsRegion": "us-east-1",
+            "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.17",
+            "requestParameters": {"bucketName": bucket, "key": format!("exports/part-{i}.csv")},
+            "eventID": format!("00000000-0000-4000-8000-{i:012}"), "readOnly": false,
+            "eventType": "AwsApiCall", "managementEvent": false, "recipientAccountId": "111122223333",
+            "eventCategory": "Data",
+            "eventContext": {"tagContext": {"resourceTags": [
+                {"arn": format!("arn:aws:s3:::{bucket}"), "tags": {"DataClassification": class, "team": "data"}}
+            ]}}
+        })
+    };
+    let records = vec![
+        event(1, "PutObject", "sensitive", "customer-data"),
+        event(2, "PutObject", "sensitive", "customer-data"),
+        event(3, "DeleteObject", "sensitive", "customer-data"),
+        event(4, "PutObject", "public", "website"),
+    ];
+    let file = dir.join("AWSLogs/111122223333/CloudTrail/us-east-1/2025/06/05/enriched.json");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, serde_json::json!({ "Records": records }).to_string()).unwrap();
 }
 
 async fn sample_session() -> LakeSession {
