@@ -64,3 +64,8 @@ SELECT json_extract_scalar(eventJson, '$.eventID') AS id, element_at(requestPara
 FROM 37382170-182d-42ed-9df9-5aaf0b4b9511
 WHERE eventName = 'AssumeRole'
 ORDER BY 1, 2;
+
+SELECT date_format(eventTime, '%Y-%m-%d %H:%i') AS minute, count(*) AS n
+FROM 37382170-182d-42ed-9df9-5aaf0b4b9511
+GROUP BY 1
+ORDER BY 1, 2;

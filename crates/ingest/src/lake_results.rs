@@ -56,6 +56,11 @@ fn split(location: &str) -> (&str, &str) {
 
 impl LakeResults {
     pub fn new(inner: Source, checks: ResultChecks, max_inflated: usize) -> LakeResults {
+        // Absolute, so that every file's folder (where its sign file is) is a path.
+        let inner = match inner {
+            Source::Local { root } => Source::Local { root: std::fs::canonicalize(&root).unwrap_or(root) },
+            other => other,
+        };
         LakeResults { inner, checks, max_inflated, signs: Default::default() }
     }
 
@@ -94,8 +99,10 @@ impl LakeResults {
     /// one), or `-`.
     fn root_name(&self) -> String {
         let name = match &self.inner {
+            // A result file given alone: its folder's.
             Source::Local { root } => {
-                std::fs::canonicalize(root).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                let folder = if root.is_file() { root.parent() } else { Some(root.as_path()) };
+                folder.and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned())
             }
             Source::S3 { prefix, .. } => prefix.trim_end_matches('/').rsplit('/').next().map(str::to_string),
             Source::LakeResults(_) => None,
@@ -139,7 +146,8 @@ impl LakeResults {
     }
 
     /// `Ok(Ok(()))` when the sign file's signature verifies, `Ok(Err(why))` when it does
-    /// not; an error when no key can be had (the run stops: nothing is wrong with the files).
+    /// not or names a key we do not have; an error when the keys cannot be had at all (the
+    /// run stops: nothing is wrong with the files).
     async fn verify_signature(&self, sign: &SignFile, what: &str) -> Result<std::result::Result<(), String>> {
         let keys = match &self.checks.keys {
             KeySource::File(keys) => keys.clone(),
@@ -153,7 +161,7 @@ impl LakeResults {
                 let list = self
                     .checks
                     .aws
-                    .list_public_keys(region, at - 86_400, at + 86_400)
+                    .list_public_keys(region, at - 86_400, (at + 86_400).min(chrono::Utc::now().timestamp()))
                     .await
                     .map_err(|e| IngestError::Config(format!("cannot get the key that signed {what}: {e}")))?;
                 Arc::new(
@@ -169,9 +177,9 @@ impl LakeResults {
                  were changed after CloudTrail signed them",
                 sign.public_key_fingerprint
             )),
-            Err(e) => {
-                return Err(IngestError::Config(format!("{e} (pass the key with --public-keys)")));
-            }
+            // A key the keys given (or ListPublicKeys) do not have: a forged sign file signs
+            // with a key of its own. Its folder is refused; the others go on.
+            Err(e) => Err(format!("{e}: not CloudTrail's key, or pass CloudTrail's keys with --public-keys")),
         })
     }
 
@@ -188,7 +196,9 @@ impl LakeResults {
         if !self.checks.skip {
             let refused = |error: String| Ok(Payload::Refused { raw: raw.clone(), error, retry: false });
             match &*self.sign_file(folder).await? {
-                Err(why) => return refused(why.clone()),
+                // The sign file is at fault, not this file's bytes: a fixed or complete sign
+                // file (a sync that had not finished) lets a later run read it.
+                Err(why) => return Ok(Payload::Refused { raw, error: why.clone(), retry: true }),
                 Ok(None) if self.checks.allow_unsigned => {}
                 Ok(None) => {
                     // Refused for this run's checks, not for its bytes: a run with
@@ -207,7 +217,10 @@ impl LakeResults {
                              changed after CloudTrail Lake wrote it"
                         ));
                     }
-                    FileCheck::NotListed => return refused(format!("{SIGN_FILE} does not list {name}")),
+                    FileCheck::NotListed => {
+                        let error = format!("{SIGN_FILE} does not list {name}");
+                        return Ok(Payload::Refused { raw, error, retry: true });
+                    }
                 },
             }
         }

@@ -155,6 +155,28 @@ impl LakeTable {
         Ok(LakeTable { state, layout, selection: None, scans: Arc::default(), rollup: None })
     }
 
+    /// This table read as `want`, a schema that only adds nullable columns or struct fields
+    /// to the table's own: a lake written before this build learnt a column reads it as
+    /// NULL (the files lack it) without being upgraded first, so a reader without write
+    /// access sees the same columns as one that upgraded it. Unchanged when `want` is not
+    /// such a superset (or is the table's schema already).
+    pub fn reading_as(mut self, want: &SchemaRef) -> Result<Self> {
+        let diff = crate::evolve::diff(&self.layout.schema, want);
+        if diff.added.is_empty() || !diff.conflicts.is_empty() {
+            return Ok(self);
+        }
+        let partition_columns: Vec<String> = self.layout.partition_fields.iter().map(|f| f.name().clone()).collect();
+        // The table's column order (data, then partitions), each as `want` has it.
+        let (partition_fields, data_fields): (Vec<FieldRef>, Vec<FieldRef>) =
+            want.fields().iter().cloned().partition(|f| partition_columns.contains(f.name()));
+        let mut all = data_fields;
+        all.extend(partition_fields);
+        let location = self.layout.table_url.to_string();
+        self.layout = FileLayout::new(self.layout.table_url.clone(), Arc::new(Schema::new(all)), &partition_columns)
+            .map_err(|e| LakeError::state(&location, e.to_string()))?;
+        Ok(self)
+    }
+
     /// Every file of the version (within the selection), unpruned, as a table a distributed
     /// engine's scheduler can plan without reading the Delta log: it prunes by partition
     /// values itself, and the Parquet scan by row-group statistics.

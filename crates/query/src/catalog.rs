@@ -91,6 +91,10 @@ impl LakeSchema {
         let state = self.state()?;
         table.update_datafusion_session(&state).map_err(|e| DataFusionError::External(Box::new(e)))?;
         let mut provider = LakeTable::try_new(&table)?;
+        if name == CLOUDTRAIL_TABLE {
+            // A lake written by an older build, opened without upgrading it.
+            provider = provider.reading_as(&lake::schema::cloudtrail_schema())?;
+        }
         if let Some(rollup) = rollup {
             rollup.update_datafusion_session(&state).map_err(|e| DataFusionError::External(Box::new(e)))?;
             let in_step = lake::rollup::InStep::check(LakeTable::try_new(&rollup)?, provider.state());

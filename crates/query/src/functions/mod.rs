@@ -35,6 +35,9 @@ pub fn register(registry: &mut dyn FunctionRegistry) -> Result<()> {
     // gives the name up for good.
     registry.register_udf(Arc::new(trino::map_extract_alone()))?;
     registry.register_udf(Arc::new(trino::element_at()))?;
+    // Likewise `to_char` gives up `date_format` to Trino's.
+    registry.register_udf(Arc::new(trino::to_char_alone()))?;
+    registry.register_udf(Arc::new(trino::date_format()))?;
     // After DataFusion's own too: `replace` also takes Trino's two arguments.
     registry.register_udf(Arc::new(trino::event_json()))?;
     for udf in trino::lake_functions() {
@@ -73,6 +76,10 @@ pub fn catalog() -> Vec<(&'static str, &'static str)> {
         ("max_by(x, y) / min_by(x, y)", "Trino: aggregate, the x of the row with the largest (smallest) y"),
         ("arbitrary(x)", "Trino: aggregate, any non-NULL x of the group (any_value)"),
         ("if(cond, a[, b])", "Trino: CASE WHEN cond THEN a [ELSE b] END"),
+        (
+            "date_format(timestamp, '%Y-%m-%d %H:%i:%s')",
+            "Trino/MySQL: a timestamp as text, MySQL's specifiers (%i minutes, %s seconds, %M month name); to_char takes chrono's",
+        ),
         ("date(x)", "Trino: x as a date (a UTC timestamp's day)"),
         (
             "year(x), month(x), day(x), hour(x), minute(x), second(x), day_of_week(x), ...",

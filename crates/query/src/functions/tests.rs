@@ -296,16 +296,40 @@ async fn max_by_and_min_by_take_x_of_the_extreme_non_null_y_and_arbitrary_any_va
 }
 
 #[tokio::test]
-async fn element_at_stays_ours_in_a_session_rebuilt_from_its_functions() {
+async fn element_at_and_date_format_stay_ours_in_a_session_rebuilt_from_its_functions() {
     // Ballista's scheduler rebuilds each job's session from the functions it was given, in
-    // hash order; `map_extract`'s alias must not take the name back (half the time it did).
+    // hash order; `map_extract`'s and `to_char`'s aliases must not take the names back (half
+    // the time `element_at` went back to `map_extract`).
     let mut ctx = SessionContext::new();
     super::register(&mut ctx).unwrap();
     let mut state = ctx.state();
     for _ in 0..20 {
         state = datafusion::execution::SessionStateBuilder::new_from_existing(state).build();
         let ctx = SessionContext::new_with_state(state.clone());
-        let batches = ctx.sql(r#"SELECT element_at('{"a":"b"}', 'a') AS v"#).await.unwrap().collect().await.unwrap();
+        let sql =
+            r#"SELECT element_at('{"a":"b"}', 'a') AS v, date_format(TIMESTAMP '2026-11-02T13:05:07Z', '%i') AS m"#;
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
         assert_eq!(batches[0].column(0).as_string::<i32>().value(0), "b");
+        assert_eq!(batches[0].column(1).as_string::<i32>().value(0), "05");
     }
+}
+
+#[tokio::test]
+async fn date_format_takes_trinos_mysql_specifiers_and_refuses_what_trino_does_not_support() {
+    let t = "TIMESTAMP '2026-11-02T13:05:07.250Z'";
+    assert_eq!(eval(&format!("date_format({t}, '%Y-%m-%d %H:%i:%s')")).await, "2026-11-02 13:05:07");
+    assert_eq!(eval(&format!("date_format({t}, '%W %M %e, %l %p, %f')")).await, "Monday November 2, 1 PM, 250000");
+    assert_eq!(eval(&format!("date_format({t}, '%T 100%% %q')")).await, "13:05:07 100% q");
+    // chrono's own specifiers stay with to_char.
+    assert_eq!(eval(&format!("to_char({t}, '%Y %M')")).await, "2026 05");
+    let err = try_eval(&format!("date_format({t}, '%D')")).await.unwrap_err().to_string();
+    assert!(err.contains("%D is not supported"), "{err}");
+}
+
+#[tokio::test]
+async fn if_widens_its_branches_to_one_type_as_trino_does() {
+    assert_eq!(eval("if(1 < 0, 1, 2.5)").await, "2.5");
+    assert_eq!(eval("if(1 > 0, 1, 2.5)").await, "1.0");
+    assert_eq!(eval("if(1 > 0, NULL, 7)").await, "NULL");
+    assert_eq!(eval("arrow_typeof(if(1 > 0, NULL, 7))").await, "Int64");
 }

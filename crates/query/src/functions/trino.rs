@@ -35,6 +35,106 @@ pub(super) fn map_extract_alone() -> ScalarUDF {
     ScalarUDF::new_from_impl(WithoutAliases(datafusion::functions_nested::map_extract::map_extract_udf()))
 }
 
+/// DataFusion's `to_char` without its alias `date_format`, which [`date_format`] takes
+/// (for the reason [`map_extract_alone`] gives).
+pub(super) fn to_char_alone() -> ScalarUDF {
+    ScalarUDF::new_from_impl(WithoutAliases(datafusion::functions::datetime::to_char()))
+}
+
+/// Trino's `date_format(timestamp, format)`, whose format is MySQL's (`%i` minutes, `%s`
+/// seconds, `%M` the month's name), not chrono's as in DataFusion's `date_format` (an alias
+/// of `to_char`, where `%s` is epoch seconds): the format is translated, then `to_char`
+/// formats. A specifier Trino does not support either (`%D`, `%U`, `%V`, `%X`) fails naming it.
+pub(super) fn date_format() -> ScalarUDF {
+    ScalarUDF::new_from_impl(DateFormat { signature: Signature::any(2, Volatility::Immutable) })
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct DateFormat {
+    signature: Signature,
+}
+
+/// A MySQL/Trino date format as chrono's.
+pub(super) fn mysql_to_chrono(format: &str) -> Result<String> {
+    let mut out = String::with_capacity(format.len() + 8);
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let Some(spec) = chars.next() else {
+            out.push_str("%%");
+            break;
+        };
+        out.push_str(match spec {
+            'a' => "%a",
+            'b' => "%b",
+            'c' => "%-m",
+            'd' => "%d",
+            'e' => "%-d",
+            'f' => "%6f",
+            'H' => "%H",
+            'h' | 'I' => "%I",
+            'i' => "%M",
+            'j' => "%j",
+            'k' => "%-H",
+            'l' => "%-I",
+            'M' => "%B",
+            'm' => "%m",
+            'p' => "%p",
+            'r' => "%I:%M:%S %p",
+            'S' | 's' => "%S",
+            'T' => "%H:%M:%S",
+            'u' => "%W",
+            'v' => "%V",
+            'W' => "%A",
+            'w' => "%w",
+            'x' => "%G",
+            'Y' => "%Y",
+            'y' => "%y",
+            '%' => "%%",
+            'D' | 'U' | 'V' | 'X' => {
+                return plan_err!("date_format: %{spec} is not supported (Trino does not support it either)");
+            }
+            other => {
+                out.push(other);
+                continue;
+            }
+        });
+    }
+    Ok(out)
+}
+
+impl ScalarUDFImpl for DateFormat {
+    fn name(&self) -> &str {
+        "date_format"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+    fn invoke_with_args(&self, mut args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        args.args[1] = match &args.args[1] {
+            ColumnarValue::Scalar(v) if v.is_null() => ColumnarValue::Scalar(ScalarValue::Utf8(None)),
+            ColumnarValue::Scalar(v) => {
+                ColumnarValue::Scalar(ScalarValue::Utf8(Some(mysql_to_chrono(&v.to_string())?)))
+            }
+            ColumnarValue::Array(a) => {
+                let mut b = StringBuilder::new();
+                for f in super::strings(a)? {
+                    b.append_option(f.map(mysql_to_chrono).transpose()?);
+                }
+                ColumnarValue::Array(Arc::new(b.finish()))
+            }
+        };
+        args.arg_fields[1] = Arc::new(arrow::datatypes::Field::new("format", DataType::Utf8, true));
+        datafusion::functions::datetime::to_char().invoke_with_args(args)
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct WithoutAliases(Arc<ScalarUDF>);
 
@@ -123,7 +223,12 @@ struct Rewrite {
     signature: Signature,
     returns: fn(&[DataType]) -> Result<DataType>,
     rewrite: fn(Vec<Expr>) -> Result<Expr>,
+    /// The argument types to coerce to, for a `user_defined` signature.
+    coerce: Option<Coerce>,
 }
+
+/// Argument types in, the types to coerce them to out.
+type Coerce = fn(&[DataType]) -> Result<Vec<DataType>>;
 
 impl std::fmt::Debug for Rewrite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -155,6 +260,12 @@ impl ScalarUDFImpl for Rewrite {
     fn return_type(&self, args: &[DataType]) -> Result<DataType> {
         (self.returns)(args)
     }
+    fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
+        match self.coerce {
+            Some(coerce) => coerce(args),
+            None => plan_err!("{} takes no coercion", self.name),
+        }
+    }
     fn simplify(&self, args: Vec<Expr>, _: &SimplifyContext) -> Result<ExprSimplifyResult> {
         (self.rewrite)(args).map(ExprSimplifyResult::Simplified)
     }
@@ -170,7 +281,7 @@ fn rewrite(
     returns: fn(&[DataType]) -> Result<DataType>,
     rewrite: fn(Vec<Expr>) -> Result<Expr>,
 ) -> ScalarUDF {
-    ScalarUDF::new_from_impl(Rewrite { name, signature, returns, rewrite })
+    ScalarUDF::new_from_impl(Rewrite { name, signature, returns, rewrite, coerce: None })
 }
 
 fn bigint(_: &[DataType]) -> Result<DataType> {
@@ -220,11 +331,12 @@ pub(super) fn lake_functions() -> Vec<ScalarUDF> {
         |_| Ok(DataType::Date32),
         |mut a| Ok(Expr::Cast(Cast::new(Box::new(a.remove(0)), DataType::Date32))),
     ));
-    all.push(rewrite(
-        "if",
-        Signature::one_of(vec![TypeSignature::Any(2), TypeSignature::Any(3)], Volatility::Immutable),
-        |t| Ok(t[1].clone()),
-        |mut a| {
+    // Trino's `if`: both branches widened to one type, as CASE's are.
+    all.push(ScalarUDF::new_from_impl(Rewrite {
+        name: "if",
+        signature: Signature::user_defined(Volatility::Immutable),
+        returns: |t| Ok(t[1].clone()),
+        rewrite: |mut a| {
             let otherwise = (a.len() == 3).then(|| a.remove(2));
             let (cond, then) = (a.remove(0), a.remove(0));
             match otherwise {
@@ -232,7 +344,19 @@ pub(super) fn lake_functions() -> Vec<ScalarUDF> {
                 None => when(cond, then).end(),
             }
         },
-    ));
+        coerce: Some(|t| {
+            if !(2..=3).contains(&t.len()) {
+                return plan_err!("if(condition, then[, else]) takes 2 or 3 arguments, not {}", t.len());
+            }
+            let branches = &t[1..];
+            let Some(common) = datafusion::logical_expr::type_coercion::binary::type_union_resolution(branches) else {
+                return plan_err!("if: its branches' types {branches:?} have no common type");
+            };
+            let mut out = vec![DataType::Boolean];
+            out.extend(std::iter::repeat_n(common, branches.len()));
+            Ok(out)
+        }),
+    }));
     all.push(ScalarUDF::new_from_impl(Replace {
         signature: Signature::one_of(vec![TypeSignature::String(2), TypeSignature::String(3)], Volatility::Immutable),
     }));

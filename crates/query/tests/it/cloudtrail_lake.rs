@@ -501,3 +501,54 @@ async fn a_lake_querys_eventjson_is_each_event_as_cloudtrail_wrote_it() {
     let n = rows(&s, &sql).await;
     assert_eq!(n, [want.iter().filter(|e| e["userIdentity"]["type"].is_string()).count().to_string()]);
 }
+
+/// Copies a folder tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lake_written_before_lakes_columns_existed_answers_lake_queries_without_an_upgrade() {
+    // The fixture lake with its table's schema as an older build wrote it: no annotation,
+    // eventcontext, identityprovider or ec2issuedinvpc. Reading it must not need a writer
+    // to upgrade it first (a read-only role, the console).
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&f.lake, dir.path());
+    let first = dir.path().join("cloudtrail/_delta_log/00000000000000000000.json");
+    let mut lines = Vec::new();
+    for line in std::fs::read_to_string(&first).unwrap().lines() {
+        let mut action: serde_json::Value = serde_json::from_str(line).unwrap();
+        if let Some(text) = action["metaData"]["schemaString"].as_str() {
+            let mut schema: serde_json::Value = serde_json::from_str(text).unwrap();
+            let fields = schema["fields"].as_array_mut().unwrap();
+            fields.retain(|c| !["annotation", "eventcontext"].contains(&c["name"].as_str().unwrap()));
+            let who = fields.iter_mut().find(|c| c["name"] == "useridentity").unwrap();
+            let who = who["type"]["fields"].as_array_mut().unwrap();
+            who.retain(|c| c["name"] != "identityprovider");
+            let session = who.iter_mut().find(|c| c["name"] == "sessioncontext").unwrap();
+            session["type"]["fields"].as_array_mut().unwrap().retain(|c| c["name"] != "ec2issuedinvpc");
+            action["metaData"]["schemaString"] = serde_json::Value::String(schema.to_string());
+        }
+        lines.push(action.to_string());
+    }
+    std::fs::write(&first, lines.join("\n") + "\n").unwrap();
+
+    let old = LakeSession::open(&dir.path().display().to_string(), &LakeOptions::default()).await.unwrap();
+    let n = f.events.len().to_string();
+    let sql = format!(
+        "SELECT count(*), count(eventcontext), count(useridentity.identityprovider), \
+         count(json_extract_scalar(eventjson, '$.eventID')) FROM {STORE}"
+    );
+    assert_eq!(rows(&old, &sql).await, [format!("{n} | 0 | 0 | {n}")]);
+    assert_eq!(rows(&old, "SELECT count(*) FROM ocsf_api_activity").await, [n]);
+}
