@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use ingest::backfill::backfill;
-use ingest::digest_check::KeySource;
 use ingest::lake_results::{LakeResults, ResultChecks};
 use ingest::source::Source;
 use lake::Lake;
@@ -67,13 +66,7 @@ pub async fn run(a: Args) -> Result<ExitCode> {
     if !inner.has_objects().await? {
         anyhow::bail!("nothing under {location}: check the folder or prefix");
     }
-    let keys = match &a.public_keys {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            KeySource::File(Arc::new(integrity::keys::PublicKeys::from_json(&text, &path.display().to_string())?))
-        }
-        None => KeySource::ListPublicKeys,
-    };
+    let keys = super::ingest::key_source(a.public_keys.as_deref())?;
     let opts = super::ingest::backfill_options(&a.tuning);
     let checks = ResultChecks { keys, aws: aws.clone(), allow_unsigned: a.allow_unsigned, skip: a.no_verify };
     let source = Source::LakeResults(Arc::new(LakeResults::new(inner, checks, opts.max_inflated)));

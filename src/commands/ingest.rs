@@ -79,16 +79,21 @@ fn parse_grace(s: &str) -> std::result::Result<std::time::Duration, String> {
 impl IntegrityArgs {
     /// The ingest options these flags give.
     pub fn options(&self, aws: &AwsOptions) -> Result<IntegrityOptions> {
-        let keys = match &self.public_keys {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-                let keys = integrity::keys::PublicKeys::from_json(&text, &path.display().to_string())?;
-                KeySource::File(std::sync::Arc::new(keys))
-            }
-            None => KeySource::ListPublicKeys,
-        };
+        let keys = key_source(self.public_keys.as_deref())?;
         Ok(IntegrityOptions { enabled: !self.no_integrity, keys, aws: aws.clone(), missing_after: self.missing_after })
     }
+}
+
+/// CloudTrail's public keys from a `list-public-keys` file, or ListPublicKeys without one.
+pub(crate) fn key_source(public_keys: Option<&std::path::Path>) -> Result<KeySource> {
+    Ok(match public_keys {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let keys = integrity::keys::PublicKeys::from_json(&text, &path.display().to_string())?;
+            KeySource::File(std::sync::Arc::new(keys))
+        }
+        None => KeySource::ListPublicKeys,
+    })
 }
 
 #[derive(Debug, clap::Args)]

@@ -141,6 +141,20 @@ pub fn keys_under(root: &Path) -> Vec<String> {
     keys
 }
 
+/// Copies the folder tree `from` to `to` (a lake, to change a copy of it).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// Puts a local trail folder into `bucket` (which exists) as CloudTrail leaves it: each
 /// digest's signature in its object metadata. Returns the number of digests.
 pub async fn upload_trail(s3: &aws_sdk_s3::Client, bucket: &str, logs: &Path) -> u64 {

@@ -267,19 +267,6 @@ async fn a_since_run_does_not_move_the_watermark() {
     assert_eq!((inc.alerts.len(), inc.duplicates), (0, 2));
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// One text value of the first row of a query over the lake.
 async fn sql_values(lake: &Lake, sql: &str) -> Vec<String> {
     let session = query::LakeSession::open(lake.location(), &LakeOptions::default()).await.unwrap();
@@ -352,7 +339,7 @@ async fn baselines_kept_in_the_lake_raise_what_a_rescan_of_the_lookback_raises()
 
     // The same lake without its stored baselines rescans the lookback instead.
     let rescan_root = dir.path().join("rescan");
-    copy_dir(&dir.path().join("lake"), &rescan_root);
+    test_support::copy_tree(&dir.path().join("lake"), &rescan_root);
     std::fs::remove_dir_all(rescan_root.join(lake::BASELINES_TABLE)).unwrap();
     let rescan_lake = Lake::open_existing(&rescan_root.display().to_string(), &LakeOptions::default()).await.unwrap();
 

@@ -29,9 +29,6 @@ const STORE: &str = "37382170-182d-42ed-9df9-5aaf0b4b9511";
 const SAMPLES: usize = 99;
 /// CloudTrail-event samples Lake accepts as published: each runs here and is compared.
 const RUNNABLE: usize = 76;
-/// Of those, samples that read a column of Lake's this lake lacks (docs/limits.md): each
-/// must fail naming it. None today.
-const KNOWN_GAPS: usize = 0;
 /// CloudTrail-event samples published broken (or that Lake would likely refuse): each fails.
 const BROKEN: usize = 16;
 /// Samples for other kinds of event data store (AWS Config items, Athena tables): skipped.
@@ -117,9 +114,6 @@ struct OurQuery {
     #[serde(default)]
     fill: BTreeMap<String, Fill>,
     note: Option<String>,
-    /// A column of Lake's this lake lacks (docs/limits.md): the sample must still fail with
-    /// this, so that the day it runs, the test says to compare it.
-    gap: Option<String>,
 }
 
 /// A sample published broken, and a part of the message it fails with.
@@ -350,33 +344,34 @@ fn the_sample_set_is_the_one_counted_and_ours_answers_each_runnable_sample_once(
     }
 }
 
+/// The `kind` sample (one `is` accepts) with the id `id`, its placeholders filled; or why not.
+fn filled(
+    samples: &[Sample],
+    id: &str,
+    fill: &BTreeMap<String, Fill>,
+    kind: &str,
+    is: impl Fn(&Sample) -> bool,
+) -> Result<String, String> {
+    let sample =
+        samples.iter().find(|x| x.id == id && is(x)).ok_or_else(|| format!("{id}: no {kind} sample has this id"))?;
+    sample.filled(fill).map_err(|e| format!("{id}: {e}"))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn every_runnable_cloudtrail_lake_sample_runs_unchanged_and_agrees_with_our_sql() {
     let samples = samples();
     let ours = ours();
     let s = sample_session().await;
     let mut failures = Vec::new();
-    let (mut with_rows, mut without, mut gaps) = (0, 0, 0);
+    let (mut with_rows, mut without) = (0, 0);
     for q in &ours.query {
-        let Some(sample) = samples.iter().find(|x| x.id == q.id && x.runnable()) else {
-            failures.push(format!("{}: no runnable sample has this id", q.id));
-            continue;
-        };
-        let sql = match sample.filled(&q.fill) {
+        let sql = match filled(&samples, &q.id, &q.fill, "runnable", Sample::runnable) {
             Ok(sql) => sql,
             Err(e) => {
-                failures.push(format!("{}: {e}", q.id));
+                failures.push(e);
                 continue;
             }
         };
-        if let Some(gap) = &q.gap {
-            match try_rows(&s, &sql).await {
-                Err(e) if e.contains(gap.as_str()) => gaps += 1,
-                Err(e) => failures.push(format!("{}: fails with {e}, not the known gap {gap:?}", q.id)),
-                Ok(_) => failures.push(format!("{}: runs now: drop its gap and compare it", q.id)),
-            }
-            continue;
-        }
         let lake = match try_rows(&s, &sql).await {
             Ok(r) => r,
             Err(e) => {
@@ -407,12 +402,11 @@ async fn every_runnable_cloudtrail_lake_sample_runs_unchanged_and_agrees_with_ou
     }
     assert!(
         failures.is_empty(),
-        "{} of {RUNNABLE} runnable samples failed ({with_rows} passed with rows, {without} without, {gaps} known \
-         gaps):\n  {}",
+        "{} of {RUNNABLE} runnable samples failed ({with_rows} passed with rows, {without} without):\n  {}",
         failures.len(),
         failures.join("\n  ")
     );
-    assert_eq!((with_rows + without, gaps), (RUNNABLE - KNOWN_GAPS, KNOWN_GAPS));
+    assert_eq!(with_rows + without, RUNNABLE);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -422,14 +416,11 @@ async fn every_sample_published_broken_fails_here_too() {
     let s = sample_session().await;
     let mut failures = Vec::new();
     for q in &ours.invalid {
-        let Some(sample) = samples.iter().find(|x| x.id == q.id && x.is_cloudtrail_events() && !x.runnable()) else {
-            failures.push(format!("{}: no broken sample has this id", q.id));
-            continue;
-        };
-        let sql = match sample.filled(&q.fill) {
+        let broken = |x: &Sample| x.is_cloudtrail_events() && !x.runnable();
+        let sql = match filled(&samples, &q.id, &q.fill, "broken", broken) {
             Ok(sql) => sql,
             Err(e) => {
-                failures.push(format!("{}: {e}", q.id));
+                failures.push(e);
                 continue;
             }
         };
@@ -502,20 +493,6 @@ async fn a_lake_querys_eventjson_is_each_event_as_cloudtrail_wrote_it() {
     assert_eq!(n, [want.iter().filter(|e| e["userIdentity"]["type"].is_string()).count().to_string()]);
 }
 
-/// Copies a folder tree.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_lake_written_before_lakes_columns_existed_answers_lake_queries_without_an_upgrade() {
     // The fixture lake with its table's schema as an older build wrote it: no annotation,
@@ -523,7 +500,7 @@ async fn a_lake_written_before_lakes_columns_existed_answers_lake_queries_withou
     // to upgrade it first (a read-only role, the console).
     let f = fixture();
     let dir = tempfile::tempdir().unwrap();
-    copy_tree(&f.lake, dir.path());
+    test_support::copy_tree(&f.lake, dir.path());
     let first = dir.path().join("cloudtrail/_delta_log/00000000000000000000.json");
     let mut lines = Vec::new();
     for line in std::fs::read_to_string(&first).unwrap().lines() {

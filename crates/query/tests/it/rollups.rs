@@ -170,20 +170,6 @@ async fn ingest_generated(
     ingest::backfill::backfill(lake, &src, &o).await.unwrap();
 }
 
-/// Copies a folder tree.
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// 2026-11-03 as days since 1970-01-01.
 const DAY_2026_11_03: i32 = 20_760;
 
@@ -191,7 +177,7 @@ const DAY_2026_11_03: i32 = 20_760;
 async fn a_rollup_out_of_step_is_not_read_until_compaction_rebuilds_it() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    copy_tree(&fixture().lake, &lake);
+    test_support::copy_tree(&fixture().lake, &lake);
     let sql = ANSWERABLE[0];
     let want = rows(&open(&lake).await, sql).await;
     // One day's rollup files gone (as from a lake written before rollups, or a repair that
@@ -217,7 +203,7 @@ async fn a_rollup_out_of_step_is_not_read_until_compaction_rebuilds_it() {
 async fn compaction_folds_each_days_rollup_into_one_file_with_the_same_answers() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    copy_tree(&fixture().lake, &lake);
+    test_support::copy_tree(&fixture().lake, &lake);
     let files = |name: &str| {
         let data = |p: &std::path::PathBuf| !p.to_string_lossy().contains("_delta_log");
         walk(&lake.join(name)).into_iter().filter(|p| data(p) && p.extension().is_some_and(|e| e == "parquet")).count()
